@@ -1,0 +1,164 @@
+/* main.c: actiongap-collector — configuration, threads, signals, shutdown. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "log.h"
+
+#define DRAIN_TIMEOUT_MS 5000
+
+/* Ends a worker's loop once its sink has drained. */
+static void on_drained(void *arg)
+{
+    coll_worker *w = arg;
+    event_base_loopexit(w->base, NULL);
+}
+
+/* Stops a worker: no new connections, then drains its sink (runs in the
+ * worker's thread, activated from main). */
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    coll_worker *w = arg;
+    (void)fd;
+    (void)what;
+    coll_http_stop(w->http);
+    coll_sink_drain(w->sink, DRAIN_TIMEOUT_MS, on_drained, w);
+}
+
+/* Runs one worker's event loop until it is stopped. */
+static void *worker_main(void *arg)
+{
+    coll_worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+/* Sets up worker i: loop, sink, listener. Returns 0, or -1 (logged). */
+static int worker_init(coll_ctx *ctx, int i)
+{
+    coll_worker *w = &ctx->workers[i];
+    const proto_conf *c = &ctx->conf;
+    coll_http_limits lim = {
+        .max_header = (size_t)c->max_header_bytes,
+        .max_body = (size_t)c->max_body_bytes,
+        .header_timeout_ms = c->header_timeout_s * 1000,
+        .body_timeout_ms = c->header_timeout_s * 1000,
+        .idle_timeout_ms = c->idle_timeout_s * 1000,
+        .max_conns = c->max_connections / c->threads > 0 ? c->max_connections / c->threads : 1,
+    };
+    w->index = i;
+    w->ctx = ctx;
+    proto_buf_init(&w->scratch);
+    if (!(w->base = event_base_new()))
+        return -1;
+    int fd = coll_http_listen(c->listen);
+    if (fd < 0) {
+        proto_error("cannot listen", "listen=%s err=\"%s\"", c->listen, strerror(errno));
+        return -1;
+    }
+    w->http = coll_http_new(w->base, fd, &lim, coll_handle, w);
+    w->sink = coll_sink_new(w->base, c, i, &ctx->m);
+    w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+    if (!w->http || !w->sink || !w->stop_ev)
+        return -1;
+    return 0;
+}
+
+/* Frees worker i; safe on a partly initialised worker. */
+static void worker_free(coll_worker *w)
+{
+    coll_http_free(w->http);
+    coll_sink_free(w->sink);
+    if (w->stop_ev)
+        event_free(w->stop_ev);
+    if (w->base)
+        event_base_free(w->base);
+    proto_buf_free(&w->scratch);
+}
+
+/* Prints usage. */
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: actiongap-collector [--config FILE] [--key value ...]\n"
+                 "Serves the pixel, beacon, tracked-link and API endpoints and appends every\n"
+                 "accepted hit to a Redis stream (see docs/SPEC.md).\n\n");
+    proto_conf_usage(out);
+}
+
+int main(int argc, char **argv)
+{
+    static coll_ctx ctx;
+    char err[512];
+    int rest[64], nrest, rc = 1;
+    sigset_t sigs;
+
+    proto_log_set_prog("collector");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (proto_conf_load(&ctx.conf, argc, argv, rest, 64, &nrest, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (nrest) {
+        fprintf(stderr, "config: %s: unknown option\n", argv[rest[0]]);
+        return 2;
+    }
+    if (ctx.conf.require_signature == PROTO_SIG_ALL && !ctx.conf.signing_key[0]) {
+        fprintf(stderr, "config: signing_key: required when require_signature = all\n");
+        return 2;
+    }
+    proto_log_set_level(ctx.conf.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    evthread_use_pthreads();
+
+    ctx.nworkers = ctx.conf.threads;
+    ctx.workers = calloc((size_t)ctx.nworkers, sizeof *ctx.workers);
+    if (!ctx.workers)
+        return 1;
+    for (int i = 0; i < ctx.nworkers; i++) {
+        if (worker_init(&ctx, i) < 0) {
+            proto_error("start-up failed", "thread=%d", i);
+            goto out;
+        }
+    }
+    proto_info("listening", "listen=%s threads=%d redis=%s spool_dir=%s", ctx.conf.listen,
+               ctx.nworkers, ctx.conf.redis, ctx.conf.spool_dir);
+    for (int i = 0; i < ctx.nworkers; i++)
+        pthread_create(&ctx.workers[i].tid, NULL, worker_main, &ctx.workers[i]);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    proto_info("stopping: draining to Redis or the spool", "signal=%d", sig);
+    for (int i = 0; i < ctx.nworkers; i++)
+        event_active(ctx.workers[i].stop_ev, EV_TIMEOUT, 0);
+    for (int i = 0; i < ctx.nworkers; i++)
+        pthread_join(ctx.workers[i].tid, NULL);
+    uint64_t dropped = coll_get(ctx.m.dropped);
+    int64_t spooled = 0;
+    for (int i = 0; i < ctx.nworkers; i++)
+        spooled += coll_sink_spool_records(ctx.workers[i].sink);
+    proto_info("stopped", "stored=%llu spooled=%lld dropped=%llu",
+               (unsigned long long)coll_get(ctx.m.stored), (long long)spooled,
+               (unsigned long long)dropped);
+    rc = 0;
+out:
+    for (int i = 0; i < ctx.nworkers; i++)
+        worker_free(&ctx.workers[i]);
+    free(ctx.workers);
+    return rc;
+}

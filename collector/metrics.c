@@ -1,0 +1,71 @@
+/* metrics.c: the collector's /metrics page in Prometheus text format. */
+#include <stdio.h>
+
+#include "collector.h"
+
+/* Writes every collector metric into b; never fails (see b->oom). */
+void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
+{
+    const coll_metrics *m = &ctx->m;
+    char l[128];
+    int64_t queued = 0, spooled = 0, spool_bytes = 0, conns = 0;
+    int up = 0;
+    for (int i = 0; i < ctx->nworkers; i++) {
+        const coll_worker *w = &ctx->workers[i];
+        if (w->sink) {
+            up += coll_sink_up(w->sink);
+            queued += coll_sink_queued(w->sink);
+            spooled += coll_sink_spool_records(w->sink);
+            spool_bytes += coll_sink_spool_bytes(w->sink);
+        }
+        if (w->http)
+            conns += coll_http_conns(w->http);
+    }
+    proto_prom_head(b, "ag_hits_total", "counter", "Hits by endpoint and result.");
+    for (int v = 0; v < PROTO_VIA_COUNT; v++) {
+        snprintf(l, sizeof l, "endpoint=\"%s\",result=\"accepted\"", proto_via_name(v));
+        proto_prom_sample(b, "ag_hits_total", l, (double)coll_get(m->accepted[v]));
+        snprintf(l, sizeof l, "endpoint=\"%s\",result=\"rejected\"", proto_via_name(v));
+        proto_prom_sample(b, "ag_hits_total", l, (double)coll_get(m->rejected[v]));
+    }
+    proto_prom_head(b, "ag_rejects_total", "counter", "Rejected hits by reason.");
+    for (int r = 1; r < PROTO_REASON_COUNT; r++) {
+        snprintf(l, sizeof l, "reason=\"%s\"", proto_reason_name(r));
+        proto_prom_sample(b, "ag_rejects_total", l, (double)coll_get(m->reasons[r]));
+    }
+    proto_prom_head(b, "ag_hits_agent_total", "counter", "Accepted hits by user-agent class.");
+    for (int a = 0; a < PROTO_AGENT_COUNT; a++) {
+        snprintf(l, sizeof l, "agent=\"%s\"", proto_agent_name(a));
+        proto_prom_sample(b, "ag_hits_agent_total", l, (double)coll_get(m->agents[a]));
+    }
+#define COUNTER(name, field, help)                                   \
+    proto_prom_head(b, name, "counter", help);                       \
+    proto_prom_sample(b, name, NULL, (double)coll_get(m->field))
+    COUNTER("ag_hits_stored_total", stored, "Hits Redis acknowledged.");
+    COUNTER("ag_hits_spooled_total", spooled, "Hits written to the spool.");
+    COUNTER("ag_hits_replayed_total", replayed, "Spooled hits sent to Redis.");
+    COUNTER("ag_hits_reconciled_total", reconciled, "Spooled hits found already in Redis, not resent.");
+    COUNTER("ag_hits_dropped_total", dropped, "Accepted hits lost: spool full or unwritable.");
+    COUNTER("ag_rejects_stored_total", rejects_stored, "Entries written to the rejects stream.");
+    COUNTER("ag_rejects_unrecorded_total", rejects_unrecorded, "Rejects not written: Redis down.");
+    COUNTER("ag_redis_failures_total", redis_failures, "Redis disconnects, errors and timeouts.");
+#undef COUNTER
+    proto_prom_head(b, "ag_http_responses_total", "counter", "Responses by status class.");
+    for (int c = 1; c < 6; c++) {
+        snprintf(l, sizeof l, "code=\"%dxx\"", c);
+        proto_prom_sample(b, "ag_http_responses_total", l, (double)coll_get(m->status[c]));
+    }
+    proto_prom_head(b, "ag_redis_up", "gauge", "Threads whose Redis connection is up, of ag_threads.");
+    proto_prom_sample(b, "ag_redis_up", NULL, up);
+    proto_prom_head(b, "ag_threads", "gauge", "Event-loop threads.");
+    proto_prom_sample(b, "ag_threads", NULL, ctx->nworkers);
+    proto_prom_head(b, "ag_queue_depth", "gauge", "Hits sent to Redis and awaiting a reply.");
+    proto_prom_sample(b, "ag_queue_depth", NULL, (double)queued);
+    proto_prom_head(b, "ag_spool_records", "gauge", "Hits waiting in the spool.");
+    proto_prom_sample(b, "ag_spool_records", NULL, (double)spooled);
+    proto_prom_head(b, "ag_spool_bytes", "gauge", "Bytes of the spool.");
+    proto_prom_sample(b, "ag_spool_bytes", NULL, (double)spool_bytes);
+    proto_prom_head(b, "ag_http_connections", "gauge", "Open HTTP connections.");
+    proto_prom_sample(b, "ag_http_connections", NULL, (double)conns);
+    proto_prom_hist(b, "ag_request_duration_seconds", "Time to handle a request.", &m->latency);
+}

@@ -1,0 +1,34 @@
+/* metrics.h: the collector's counters, shared by every thread (relaxed
+ * atomics), and their Prometheus rendering. */
+#ifndef COLL_METRICS_H
+#define COLL_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "hit.h"
+#include "prom.h"
+
+typedef struct coll_metrics {
+    _Atomic uint64_t accepted[PROTO_VIA_COUNT];     /* hits accepted, by endpoint */
+    _Atomic uint64_t rejected[PROTO_VIA_COUNT];     /* hits rejected, by endpoint */
+    _Atomic uint64_t reasons[PROTO_REASON_COUNT];   /* rejects by reason */
+    _Atomic uint64_t agents[PROTO_AGENT_COUNT];     /* accepted hits by class */
+    _Atomic uint64_t stored;            /* hits Redis acknowledged */
+    _Atomic uint64_t spooled;           /* hits written to the spool */
+    _Atomic uint64_t replayed;          /* hits sent from the spool */
+    _Atomic uint64_t reconciled;        /* spooled hits found already in Redis */
+    _Atomic uint64_t dropped;           /* accepted hits lost: spool full or unwritable */
+    _Atomic uint64_t rejects_stored;    /* entries written to ag:rejects */
+    _Atomic uint64_t rejects_unrecorded;/* rejects not written (Redis down) */
+    _Atomic uint64_t redis_failures;    /* disconnects, errors and timeouts */
+    _Atomic uint64_t status[6];         /* responses by class: 1xx..5xx */
+    proto_hist latency;                 /* request handling time */
+} coll_metrics;
+
+/* Adds one to a counter. */
+#define coll_inc(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+#define coll_add(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
+#define coll_get(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+#endif

@@ -1,0 +1,53 @@
+/* sink.h: one thread's path from an accepted hit into Redis — hiredis async
+ * on the thread's event loop, pipelined XADDs, the in-memory queue of hits
+ * awaiting a reply, the spool while Redis is away, reconciliation so that a
+ * reconnect never stores a hit twice, and drain on shutdown (SPEC 9).
+ *
+ * Every call is made from the thread that owns the sink's event base,
+ * except the coll_sink_*() getters marked thread-safe. */
+#ifndef COLL_SINK_H
+#define COLL_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "hit.h"
+#include "metrics.h"
+
+struct event_base;
+typedef struct coll_sink coll_sink;
+
+/* Creates the sink of thread index (of conf->threads), opens its spool
+ * (queuing the files a previous run left) and starts connecting. conf and m
+ * must outlive the sink. Returns NULL (logged) on failure. */
+coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int index,
+                         coll_metrics *m);
+
+/* Frees the sink; call coll_sink_drain first to keep in-flight hits. NULL
+ * is a no-op. */
+void coll_sink_free(coll_sink *s);
+
+/* Takes an accepted, finished hit: gives it a hid, then sends it or spools
+ * it. Never blocks on Redis. Returns 0, or -1 if it had to be dropped
+ * (spool full or unwritable: counted and logged). */
+int coll_sink_push(coll_sink *s, proto_hit *hit);
+
+/* Records a rejected hit with its reason in the rejects stream when Redis is
+ * up; counts it as unrecorded otherwise. raw (len bytes) is the offending
+ * query or body, stored truncated. */
+void coll_sink_reject(coll_sink *s, const proto_hit *hit, proto_reason r, const char *raw,
+                      size_t len);
+
+/* Stops taking new work toward Redis once in-flight replies are in or
+ * timeout_ms passed, persists what is unacknowledged to the spool, syncs it,
+ * and calls done(arg) from the loop. */
+void coll_sink_drain(coll_sink *s, int timeout_ms, void (*done)(void *arg), void *arg);
+
+/* Thread-safe getters for /healthz and /metrics. */
+int coll_sink_up(const coll_sink *s);
+int64_t coll_sink_queued(const coll_sink *s);       /* hits awaiting a reply */
+int64_t coll_sink_spool_records(const coll_sink *s);
+int64_t coll_sink_spool_bytes(const coll_sink *s);
+
+#endif

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# run.sh: installs what is missing, builds, starts a private redis-server
+# under ./var (unless AG_REDIS names one), then the collector and the
+# aggregator in the foreground. Ctrl-C stops everything cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+./deploy/deps.sh
+./deploy/build.sh build
+
+mkdir -p var/redis var/spool
+pids=()
+redis_pid=""
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping..."
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "$redis_pid" ]; then
+    redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
+  echo "stopped."
+}
+trap stop INT TERM EXIT
+
+if [ -z "${AG_REDIS:-}" ]; then
+  redis_port=${AG_REDIS_PORT:-6399}
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/var/redis" \
+    --appendonly yes --appendfsync everysec --save "" --daemonize no \
+    --logfile "$root/var/redis/redis.log" &
+  redis_pid=$!
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  redis-cli -p "$redis_port" ping >/dev/null || { echo "redis-server did not start: see var/redis/redis.log"; exit 1; }
+  export AG_REDIS="redis://127.0.0.1:$redis_port/0"
+  cli_redis="redis-cli -p $redis_port"
+else
+  cli_redis="redis-cli -u $AG_REDIS"
+fi
+export AG_SPOOL_DIR=${AG_SPOOL_DIR:-$root/var/spool}
+export AG_LISTEN=${AG_LISTEN:-127.0.0.1:8080}
+export AG_SIGNING_KEY=${AG_SIGNING_KEY:-change-me-$(hostname)}
+export AG_API_TOKEN=${AG_API_TOKEN:-dev-token}
+export AG_BASE_URL=${AG_BASE_URL:-http://$AG_LISTEN}
+
+./build/collector/actiongap-collector &
+pids+=($!)
+if [ -x ./build/aggregator/actiongap-aggregator ]; then
+  ./build/aggregator/actiongap-aggregator &
+  pids+=($!)
+fi
+sleep 0.5
+cat <<MSG
+
+actiongap is running (Ctrl-C stops it).
+  pixel:   curl -s -o /dev/null -w '%{http_code}\\n' 'http://$AG_LISTEN/p.gif?c=spring&e=open&s=contact-1'
+  stream:  $cli_redis XRANGE 'ag:hits:{0}' - +
+  health:  curl -s http://$AG_LISTEN/healthz
+MSG
+if [ -x ./build/aggregator/actiongap ]; then
+  echo "  stats:   ./build/aggregator/actiongap stats spring"
+fi
+echo
+wait -n "${pids[@]}" || true

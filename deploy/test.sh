@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# test.sh: installs what is missing, builds, runs every test (unit and
+# integration, plain and under AddressSanitizer + UndefinedBehaviorSanitizer)
+# and ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0 failed=0
+run_suite() { # name builddir [meson setup args...]
+  local name=$1 dir=$2; shift 2
+  echo "== $name: build ($dir)"
+  if ! ./deploy/build.sh "$dir" "$@"; then
+    echo "== $name: build failed"
+    failed=$((failed + 1))
+    return
+  fi
+  echo "== $name: test"
+  local log; log=$(mktemp)
+  meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1 | tee "$log"
+  local ok fail
+  ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
+  fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {s += $2} END {print s + 0}' "$log")
+  [ -z "$ok" ] && { ok=0; fail=$((fail + 1)); }
+  passed=$((passed + ok)); failed=$((failed + fail))
+  rm -f "$log"
+}
+
+run_suite plain build
+if [ "${AG_SKIP_ASAN:-}" != 1 ]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suite sanitizers build-asan -Db_sanitize=address,undefined -Db_lundef=false
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,397 @@
+/* conf.c: the configuration table — key, offset, parser, default — and its
+ * three sources (environment, file, flags), validated once at start. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+
+typedef enum { T_STR, T_INT, T_I64, T_ENUM, T_BOOL, T_CIDRS, T_HOSTPORT, T_REDIS, T_URL,
+               T_LEVEL, T_PREFIX } conf_type;
+
+typedef struct {
+    const char *key;
+    conf_type type;
+    size_t off;
+    size_t size;           /* T_STR family: buffer size */
+    int64_t min, max;      /* T_INT, T_I64 */
+    const char *const *names; /* T_ENUM: NULL-terminated */
+    const char *def;
+    const char *help;
+} conf_key;
+
+static const char *const req_sig_names[] = {"none", "links", "all", NULL};
+static const char *const store_ip_names[] = {"truncated", "full", "none", NULL};
+
+#define S(k, t, d, h) {#k, t, offsetof(proto_conf, k), sizeof(((proto_conf *)0)->k), 0, 0, NULL, d, h}
+#define I(k, lo, hi, d, h) {#k, T_INT, offsetof(proto_conf, k), 0, lo, hi, NULL, d, h}
+#define L(k, lo, hi, d, h) {#k, T_I64, offsetof(proto_conf, k), 0, lo, hi, NULL, d, h}
+#define E(k, n, d, h) {#k, T_ENUM, offsetof(proto_conf, k), 0, 0, 0, n, d, h}
+
+/* The one table of every configuration key. */
+static const conf_key conf_table[] = {
+    S(listen, T_HOSTPORT, "127.0.0.1:8080", "collector HTTP address, host:port"),
+    S(redis, T_REDIS, "redis://127.0.0.1:6379/0", "redis://[user:pass@]host:port/db or unix:///path"),
+    S(prefix, T_PREFIX, "ag:", "prefix of every Redis key"),
+    I(partitions, 1, 1024, "1", "hit stream partitions"),
+    I(threads, 1, 64, "1", "collector event-loop threads"),
+    S(spool_dir, T_STR, "./var/spool", "directory of the collector's spool files"),
+    L(spool_max_bytes, 4096, INT64_C(1) << 50, "1073741824", "spool size beyond which new hits are dropped"),
+    L(queue_max, 16, 100000000, "100000", "hits per thread held in memory awaiting Redis"),
+    I(redis_timeout_ms, 50, 600000, "2000", "a Redis reply later than this counts as a hung server"),
+    S(signing_key, T_STR, "", "HMAC key for link signatures"),
+    S(api_token, T_STR, "", "bearer token of /api/hits (empty: the API is closed)"),
+    E(require_signature, req_sig_names, "links", "none | links | all"),
+    S(redirect_allow, T_STR, "", "hosts /r may redirect to unsigned (comma-separated; .example.org for subdomains)"),
+    S(cors_allow, T_STR, "*", "origins allowed to POST /b (comma-separated, * for any)"),
+    {"trusted_proxies", T_CIDRS, offsetof(proto_conf, trusted_proxies_text),
+     sizeof(((proto_conf *)0)->trusted_proxies_text), 0, 0, NULL, "", "CIDRs whose X-Forwarded-For is believed"},
+    E(store_ip, store_ip_names, "truncated", "truncated | full | none"),
+    {"honor_gpc", T_BOOL, offsetof(proto_conf, honor_gpc), 0, 0, 0, NULL, "yes", "drop subject, ip and ua on Sec-GPC: 1 or DNT: 1"},
+    I(followup_sla_s, 1, 31536000, "900", "default follow-up SLA, seconds"),
+    S(webhook, T_URL, "", "default alert webhook (http or https URL)"),
+    I(retention_hours, 1, 1000000, "2160", "hourly buckets kept, hours"),
+    I(retention_days, 1, 100000, "730", "daily buckets kept, days"),
+    I(keep_hours, 0, 1000000, "24", "stream history kept after it is applied, hours"),
+    S(metrics_listen, T_HOSTPORT, "127.0.0.1:8081", "aggregator /metrics and /healthz address"),
+    S(base_url, T_URL, "http://127.0.0.1:8080", "public URL that actiongap link builds on"),
+    I(max_header_bytes, 512, 1048576, "8192", "request line + headers limit"),
+    I(max_body_bytes, 1024, 67108864, "65536", "request body limit"),
+    I(header_timeout_s, 1, 3600, "10", "deadline to receive a request's headers"),
+    I(idle_timeout_s, 1, 86400, "30", "keep-alive idle timeout"),
+    I(max_connections, 1, 1000000, "10000", "open connections at most"),
+    I(batch, 1, 100000, "1000", "aggregator: entries read per batch"),
+    S(consumer, T_STR, "", "aggregator consumer name (default: hostname-pid)"),
+    {"log_level", T_LEVEL, offsetof(proto_conf, log_level), sizeof(((proto_conf *)0)->log_level),
+     0, 0, NULL, "info", "debug | info | warn | error"},
+};
+#define CONF_N (sizeof conf_table / sizeof conf_table[0])
+
+/* Finds a key by name, dashes and underscores alike. Returns NULL if unknown. */
+static const conf_key *conf_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CONF_N; i++) {
+        const char *k = conf_table[i].key;
+        size_t j = 0;
+        for (; j < len && k[j]; j++) {
+            char a = name[j] == '-' ? '_' : name[j];
+            if (a != k[j])
+                break;
+        }
+        if (j == len && k[j] == 0)
+            return &conf_table[i];
+    }
+    return NULL;
+}
+
+/* Parses a decimal integer within [min, max]. Returns 0 or -1. */
+static int parse_int(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    if (!*v || isspace((unsigned char)*v))
+        return -1;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || x < min || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Checks a redis URL: redis://[user[:pass]@]host[:port][/db] or unix:///path.
+ * Returns 0 or -1. */
+static int check_redis_url(const char *v)
+{
+    if (strncmp(v, "unix://", 7) == 0)
+        return v[7] == '/' ? 0 : -1;
+    if (strncmp(v, "redis://", 8) != 0)
+        return -1;
+    const char *h = strrchr(v + 8, '@');
+    h = h ? h + 1 : v + 8;
+    if (!*h || *h == '/' || *h == ':')
+        return -1;
+    const char *slash = strchr(h, '/');
+    if (slash && slash[1]) {
+        int64_t db;
+        if (parse_int(slash + 1, 0, 1000, &db) < 0)
+            return -1;
+    }
+    const char *colon = strchr(h, ':');
+    if (colon && (!slash || colon < slash)) {
+        char port[8];
+        size_t n = (size_t)((slash ? slash : colon + strlen(colon)) - colon - 1);
+        int64_t p;
+        if (n == 0 || n >= sizeof port)
+            return -1;
+        memcpy(port, colon + 1, n);
+        port[n] = 0;
+        if (parse_int(port, 1, 65535, &p) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port". Returns 0 or -1. */
+int proto_conf_hostport(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon;
+    size_t hl;
+    const char *h = s;
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
+            return -1;
+        h = s + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - s);
+    }
+    if (hl >= cap)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    int64_t p;
+    if (parse_int(colon + 1, 0, 65535, &p) < 0)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+/* Sets one key from text, validating it. Returns 0, or -1 with err filled. */
+static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err, size_t cap)
+{
+    char *base = (char *)c;
+    const char *why = NULL;
+    int64_t x;
+    switch (k->type) {
+    case T_INT:
+    case T_I64:
+        if (parse_int(v, k->min, k->max, &x) < 0) {
+            snprintf(err, cap, "config: %s=%s: must be an integer from %lld to %lld", k->key, v,
+                     (long long)k->min, (long long)k->max);
+            return -1;
+        }
+        if (k->type == T_INT)
+            *(int *)(base + k->off) = (int)x;
+        else
+            *(int64_t *)(base + k->off) = x;
+        return 0;
+    case T_ENUM:
+        for (int i = 0; k->names[i]; i++) {
+            if (strcmp(v, k->names[i]) == 0) {
+                *(int *)(base + k->off) = i;
+                return 0;
+            }
+        }
+        snprintf(err, cap, "config: %s=%s: must be one of %s%s%s%s%s", k->key, v, k->names[0],
+                 k->names[1] ? " | " : "", k->names[1] ? k->names[1] : "",
+                 k->names[1] && k->names[2] ? " | " : "",
+                 k->names[1] && k->names[2] ? k->names[2] : "");
+        return -1;
+    case T_BOOL:
+        if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+            *(int *)(base + k->off) = 1;
+        else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+            *(int *)(base + k->off) = 0;
+        else {
+            snprintf(err, cap, "config: %s=%s: must be yes or no", k->key, v);
+            return -1;
+        }
+        return 0;
+    case T_CIDRS:
+        if (proto_net_cidrs_parse(&c->trusted_proxies, v) < 0)
+            why = "must be a comma-separated list of addresses or CIDRs";
+        break;
+    case T_HOSTPORT: {
+        char host[128];
+        int port;
+        if (proto_conf_hostport(v, host, sizeof host, &port) < 0)
+            why = "must be host:port";
+        break;
+    }
+    case T_REDIS:
+        if (check_redis_url(v) < 0)
+            why = "must be redis://[user:pass@]host[:port][/db] or unix:///path";
+        break;
+    case T_URL:
+        if (*v && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+            why = "must be an http:// or https:// URL";
+        break;
+    case T_LEVEL:
+        if (proto_log_set_level(v) < 0)
+            why = "must be debug, info, warn or error";
+        break;
+    case T_PREFIX:
+        for (const char *p = v; *p && !why; p++)
+            if (*p <= ' ' || *p >= 0x7f || *p == '{' || *p == '}')
+                why = "must be printable ASCII without spaces or braces";
+        break;
+    case T_STR:
+        break;
+    }
+    if (!why && strlen(v) >= k->size)
+        why = "too long";
+    if (why) {
+        snprintf(err, cap, "config: %s: %s", k->key, why);
+        return -1;
+    }
+    memcpy(base + k->off, v, strlen(v) + 1);
+    return 0;
+}
+
+/* Sets one key by name from text. Returns 0, or -1 with err filled. */
+int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err, size_t cap)
+{
+    const conf_key *k = conf_find(key, strlen(key));
+    if (!k) {
+        snprintf(err, cap, "config: %s: unknown key", key);
+        return -1;
+    }
+    return conf_apply(c, k, value, err, cap);
+}
+
+/* Fills c with every default; never fails (the defaults are valid). */
+void proto_conf_defaults(proto_conf *c)
+{
+    char err[256];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < CONF_N; i++)
+        conf_apply(c, &conf_table[i], conf_table[i].def, err, sizeof err);
+}
+
+/* Trims leading and trailing white space in place; returns the start. */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+/* Reads a key = value file. Returns 0, or -1 with err naming the line. */
+static int conf_file(proto_conf *c, const char *path, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int ln = 0, rc = 0;
+    if (!f) {
+        snprintf(err, cap, "config: config=%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, cap, "config: %s:%d: expected key = value", path, ln);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        if (proto_conf_set(c, key, val, err, cap) < 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, cap - n, " (%s:%d)", path, ln);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Loads environment, file and flags in that order of strength. Returns 0,
+ * or -1 with err holding one line that names the key. */
+int proto_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_cap, int *nrest,
+                    char *err, size_t cap)
+{
+    const char *file = NULL;
+    *nrest = 0;
+    proto_conf_defaults(c);
+    /* environment: AG_SPOOL_DIR for spool_dir */
+    for (size_t i = 0; i < CONF_N; i++) {
+        char env[64] = "AG_";
+        size_t j = 3;
+        for (const char *p = conf_table[i].key; *p && j < sizeof env - 1; p++)
+            env[j++] = (char)toupper((unsigned char)*p);
+        env[j] = 0;
+        const char *v = getenv(env);
+        if (v && conf_apply(c, &conf_table[i], v, err, cap) < 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, cap - n, " (from %s)", env);
+            return -1;
+        }
+    }
+    /* find --config first, so flags can win over the file */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, cap, "config: config: --config needs a file");
+                return -1;
+            }
+            file = argv[i + 1];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            file = argv[i] + 9;
+        }
+    }
+    if (file && conf_file(c, file, err, cap) < 0)
+        return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0)
+            continue;
+        const conf_key *k = NULL;
+        const char *val = NULL;
+        if (a[0] == '-' && a[1] == '-' && a[2]) {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            k = conf_find(a + 2, len);
+            if (k) {
+                if (eq) {
+                    val = eq + 1;
+                } else if (i + 1 < argc) {
+                    val = argv[++i];
+                } else {
+                    snprintf(err, cap, "config: %s: --%s needs a value", k->key, a + 2);
+                    return -1;
+                }
+            }
+        }
+        if (!k) {
+            if (*nrest < rest_cap)
+                rest[(*nrest)++] = i;
+            continue;
+        }
+        if (conf_apply(c, k, val, err, cap) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Prints every key with its default and description; never fails. */
+void proto_conf_usage(FILE *out)
+{
+    fprintf(out, "configuration (file key = value, flag --key VALUE, env AG_KEY):\n");
+    for (size_t i = 0; i < CONF_N; i++) {
+        const conf_key *k = &conf_table[i];
+        fprintf(out, "  --%-20s %s (default: %s)\n", k->key, k->help, *k->def ? k->def : "\"\"");
+    }
+}

@@ -1,0 +1,75 @@
+/* conf.h: the configuration of every actiongap program — one struct, one
+ * table (key, offset, parser, default), validated once at start (SPEC 8).
+ * Sources, weakest first: defaults, AG_* environment, the --config file,
+ * then --flags. */
+#ifndef PROTO_CONF_H
+#define PROTO_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include "net.h"
+
+typedef enum { PROTO_SIG_NONE = 0, PROTO_SIG_LINKS, PROTO_SIG_ALL } proto_require_sig;
+
+typedef struct proto_conf {
+    char listen[128];
+    char redis[512];
+    char prefix[64];
+    int partitions;
+    int threads;
+    char spool_dir[512];
+    int64_t spool_max_bytes;
+    int64_t queue_max;          /* hits held in memory awaiting Redis, per thread */
+    int redis_timeout_ms;       /* a reply later than this: Redis is hung */
+    char signing_key[256];
+    char api_token[256];
+    proto_require_sig require_signature;
+    char redirect_allow[1024];
+    char cors_allow[1024];
+    char trusted_proxies_text[1024];
+    proto_cidrs trusted_proxies;
+    proto_store_ip store_ip;
+    int honor_gpc;
+    int followup_sla_s;
+    char webhook[1024];
+    int retention_hours;
+    int retention_days;
+    int keep_hours;
+    char metrics_listen[128];
+    char base_url[512];
+    int max_header_bytes;
+    int max_body_bytes;
+    int header_timeout_s;
+    int idle_timeout_s;
+    int max_connections;
+    int batch;                  /* aggregator: entries per read */
+    char consumer[64];          /* aggregator: consumer name (default host-pid) */
+    char log_level[16];         /* debug | info | warn | error */
+} proto_conf;
+
+/* Fills c with every default. */
+void proto_conf_defaults(proto_conf *c);
+
+/* Loads configuration from the environment, --config FILE, and --flags in
+ * argv (argv[0] skipped; "--key value" and "--key=value"; dashes or
+ * underscores). Arguments that are not configuration keys are left for the
+ * caller: their indexes are stored in rest[] (at most rest_cap) and their
+ * count in *nrest. On any invalid key or value writes one line naming the
+ * key and the reason into err (cap bytes) and returns -1; returns 0 on
+ * success. */
+int proto_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_cap,
+                    int *nrest, char *err, size_t err_cap);
+
+/* Sets one key from text, validating it. Returns 0, or -1 with the reason
+ * in err. */
+int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err,
+                   size_t err_cap);
+
+/* Splits "host:port" / "[v6]:port" / ":port". Returns 0 or -1. */
+int proto_conf_hostport(const char *s, char *host, size_t cap, int *port);
+
+/* Prints every key, its default and a one-line description (for --help). */
+void proto_conf_usage(FILE *out);
+
+#endif

@@ -1,0 +1,872 @@
+/* hit.c: owns the hit schema — parameter validation, query/JSON parsing, stream fields and the packed encoding. */
+#include "hit.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "url.h"
+
+/* ---- names ---- */
+
+static const char *const reason_names[PROTO_REASON_COUNT] = {
+    [PROTO_OK] = "ok",
+    [PROTO_ERR_ENCODING] = "bad_encoding",
+    [PROTO_ERR_TOO_MANY] = "too_many_params",
+    [PROTO_ERR_DUPLICATE] = "duplicate_param",
+    [PROTO_ERR_NO_CAMPAIGN] = "missing_campaign",
+    [PROTO_ERR_CAMPAIGN] = "bad_campaign",
+    [PROTO_ERR_EVENT] = "bad_event",
+    [PROTO_ERR_NO_SUBJECT] = "missing_subject",
+    [PROTO_ERR_SUBJECT] = "bad_subject",
+    [PROTO_ERR_REF] = "bad_ref",
+    [PROTO_ERR_CHANNEL] = "bad_channel",
+    [PROTO_ERR_DEPTH] = "bad_depth",
+    [PROTO_ERR_VALUE] = "bad_value",
+    [PROTO_ERR_GOAL] = "bad_goal",
+    [PROTO_ERR_CLIENT_TS] = "bad_client_ts",
+    [PROTO_ERR_NONCE] = "bad_nonce",
+    [PROTO_ERR_TO] = "bad_to",
+    [PROTO_ERR_NO_TO] = "missing_to",
+    [PROTO_ERR_NO_SIG] = "missing_signature",
+    [PROTO_ERR_SIG] = "bad_signature",
+    [PROTO_ERR_FOLLOWUP] = "followup_forbidden",
+    [PROTO_ERR_BODY] = "bad_body",
+    [PROTO_ERR_JSON] = "bad_json",
+    [PROTO_ERR_BATCH] = "batch_too_large",
+    [PROTO_ERR_SPOOL_FULL] = "spool_full",
+};
+
+static const char *const via_names[PROTO_VIA_COUNT] = { "pixel", "beacon", "click", "api" };
+static const char *const agent_names[PROTO_AGENT_COUNT] = { "human", "bot", "mailproxy" };
+
+/* Returns the name of reason r, or "unknown" (the failure) if out of range. */
+const char *proto_reason_name(proto_reason r)
+{
+    return ((unsigned)r < PROTO_REASON_COUNT) ? reason_names[r] : "unknown";
+}
+
+/* Returns the name of via v, or "unknown" (the failure) if out of range. */
+const char *proto_via_name(proto_via v)
+{
+    return ((unsigned)v < PROTO_VIA_COUNT) ? via_names[v] : "unknown";
+}
+
+/* Returns the name of agent class a, or "unknown" (the failure) if out of range. */
+const char *proto_agent_name(proto_agent a)
+{
+    return ((unsigned)a < PROTO_AGENT_COUNT) ? agent_names[a] : "unknown";
+}
+
+/* ---- validators ---- */
+
+/* Reports whether v (n bytes) matches [A-Za-z0-9._-]{1,max}; returns 0 when not. */
+static int valid_id(const char *v, size_t n, size_t max)
+{
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Reports whether v matches [a-z0-9_-]{1,32}; returns 0 when not. */
+static int valid_channel(const char *v, size_t n)
+{
+    if (n == 0 || n > PROTO_CHANNEL_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *const builtin_events[] = {
+    "open", "view", "click", "scroll", "signup", "donate", "convert", "followup",
+};
+
+/* Reports whether v is a built-in event or a custom [a-z][a-z0-9_]{0,31};
+ * returns 0 when not. */
+static int valid_event(const char *v, size_t n)
+{
+    if (n == 0 || n > PROTO_EVENT_MAX || v[0] < 'a' || v[0] > 'z')
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;                       /* built-ins match the custom pattern too */
+}
+
+/* Reports whether v (n bytes) is printable: 0x20-0x7E or valid UTF-8
+ * multibyte sequences other than C1 controls; returns 0 when not. */
+static int valid_printable(const char *v, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)v;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c <= 0x7E) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            if (c == 0xC2)
+                lo = 0xA0;          /* U+0080-U+009F are C1 controls */
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return 0;               /* controls, DEL, invalid lead bytes */
+        }
+        if (n - i - 1 < need)
+            return 0;
+        for (size_t k = 1; k <= need; k++) {
+            unsigned char b = s[i + k];
+            if (b < lo || b > hi)
+                return 0;
+            lo = 0x80;
+            hi = 0xBF;
+        }
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* Parses ASCII digits (no sign, at most maxdig) into *out without overflow;
+ * returns 0, or -1 on anything else. */
+static int parse_uint(const char *v, size_t n, size_t maxdig, int64_t *out)
+{
+    int64_t x = 0;
+
+    if (n == 0 || n > maxdig)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        int d = v[i] - '0';
+        if (x > (INT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Reports whether v is 22 base64url characters; returns 0 when not. */
+static int valid_sig(const char *v, size_t n)
+{
+    if (n != PROTO_SIG_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies n bytes into a NUL-terminated field; never fails (callers checked n). */
+static void put(char *dst, const char *v, size_t n)
+{
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* ---- parameters ---- */
+
+enum { P_C, P_E, P_S, P_REF, P_CH, P_D, P_V, P_G, P_T, P_N, P_TO, P_SIG, P_COUNT };
+
+static const struct {
+    const char *name;
+    proto_reason bad;               /* reason for an invalid or over-long value */
+} params[P_COUNT] = {
+    [P_C] = { "c", PROTO_ERR_CAMPAIGN },
+    [P_E] = { "e", PROTO_ERR_EVENT },
+    [P_S] = { "s", PROTO_ERR_SUBJECT },
+    [P_REF] = { "ref", PROTO_ERR_REF },
+    [P_CH] = { "ch", PROTO_ERR_CHANNEL },
+    [P_D] = { "d", PROTO_ERR_DEPTH },
+    [P_V] = { "v", PROTO_ERR_VALUE },
+    [P_G] = { "g", PROTO_ERR_GOAL },
+    [P_T] = { "t", PROTO_ERR_CLIENT_TS },
+    [P_N] = { "n", PROTO_ERR_NONCE },
+    [P_TO] = { "to", PROTO_ERR_TO },
+    [P_SIG] = { "sig", PROTO_ERR_SIG },
+};
+
+/* Returns the index of parameter name, or -1 (the failure) if unknown. */
+static int param_index(const char *name, size_t len)
+{
+    for (int i = 0; i < P_COUNT; i++)
+        if (strlen(params[i].name) == len && memcmp(params[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+/* Resets every field of hit to absent; never fails. */
+void proto_hit_init(proto_hit *hit)
+{
+    memset(hit, 0, sizeof *hit);
+    hit->depth = -1;
+    hit->value = -1;
+    hit->client_ts = -1;
+    hit->ts = -1;
+    hit->agent = PROTO_AGENT_HUMAN;
+    hit->via = PROTO_VIA_PIXEL;
+}
+
+/* Marks parameter idx seen; returns PROTO_OK or PROTO_ERR_DUPLICATE if it
+ * was already seen. */
+static proto_reason mark_seen(unsigned *seen, int idx)
+{
+    unsigned bit = 1u << idx;
+    if (*seen & bit)
+        return PROTO_ERR_DUPLICATE;
+    *seen |= bit;
+    return PROTO_OK;
+}
+
+/* Validates and stores a known parameter's value; returns PROTO_OK or the
+ * field's reason. */
+static proto_reason set_value(proto_hit *hit, int idx, const char *v, size_t n)
+{
+    char host[256];
+    int64_t x;
+
+    if (n == 0)
+        return PROTO_OK;            /* empty = absent (c= ends as missing_campaign) */
+    switch (idx) {
+    case P_C:
+        if (!valid_id(v, n, PROTO_CAMPAIGN_MAX))
+            return PROTO_ERR_CAMPAIGN;
+        put(hit->campaign, v, n);
+        break;
+    case P_E:
+        if (!valid_event(v, n))
+            return PROTO_ERR_EVENT;
+        put(hit->event, v, n);
+        break;
+    case P_S:
+        if (n > PROTO_SUBJECT_MAX || !valid_printable(v, n))
+            return PROTO_ERR_SUBJECT;
+        put(hit->subject, v, n);
+        break;
+    case P_REF:
+        if (!valid_id(v, n, PROTO_REF_MAX))
+            return PROTO_ERR_REF;
+        put(hit->ref, v, n);
+        break;
+    case P_CH:
+        if (!valid_channel(v, n))
+            return PROTO_ERR_CHANNEL;
+        put(hit->channel, v, n);
+        break;
+    case P_D:
+        if (parse_uint(v, n, 3, &x) < 0 || x > 100)
+            return PROTO_ERR_DEPTH;
+        hit->depth = (int)x;
+        break;
+    case P_V:
+        if (parse_uint(v, n, 19, &x) < 0)
+            return PROTO_ERR_VALUE;
+        hit->value = x;
+        break;
+    case P_G:
+        if (!valid_id(v, n, PROTO_GOAL_MAX))
+            return PROTO_ERR_GOAL;
+        put(hit->goal, v, n);
+        break;
+    case P_T:
+        if (parse_uint(v, n, 16, &x) < 0)
+            return PROTO_ERR_CLIENT_TS;
+        hit->client_ts = x;
+        break;
+    case P_N:
+        if (n > PROTO_NONCE_MAX || !valid_printable(v, n))
+            return PROTO_ERR_NONCE;
+        put(hit->nonce, v, n);
+        break;
+    case P_TO:
+        if (n > PROTO_TO_MAX || proto_url_target(v, n, host, sizeof host) < 0)
+            return PROTO_ERR_TO;
+        put(hit->to, v, n);
+        break;
+    case P_SIG:
+        if (!valid_sig(v, n))
+            return PROTO_ERR_SIG;
+        put(hit->sig, v, n);
+        break;
+    default:
+        break;
+    }
+    return PROTO_OK;
+}
+
+/* Sets one decoded parameter by name; returns PROTO_OK (also for unknown
+ * names) or the reason. */
+proto_reason proto_hit_set(proto_hit *hit, unsigned *seen, const char *name,
+                           size_t name_len, const char *value, size_t value_len)
+{
+    int idx = param_index(name, name_len);
+    if (idx < 0)
+        return PROTO_OK;
+    proto_reason r = mark_seen(seen, idx);
+    if (r != PROTO_OK)
+        return r;
+    return set_value(hit, idx, value, value_len);
+}
+
+/* Parses a form-encoded string into hit; returns PROTO_OK or the reason of
+ * the first bad parameter. */
+proto_reason proto_hit_parse_query(proto_hit *hit, const char *q, size_t len)
+{
+    proto_url_pair pairs[PROTO_PARAMS_MAX];
+    char name[8];
+    char val[PROTO_TO_MAX + 1];
+    unsigned seen = 0;
+    int n;
+
+    n = proto_url_split(q, len, pairs, PROTO_PARAMS_MAX);
+    if (n < 0)
+        return PROTO_ERR_TOO_MANY;
+    for (int i = 0; i < n; i++) {
+        long nl = proto_url_decode(name, sizeof name, pairs[i].name, pairs[i].name_len, 1);
+        int idx = -1;
+        if (nl == -1)
+            return PROTO_ERR_ENCODING;
+        if (nl == -2) {             /* longer than any known name */
+            if (proto_url_decode(NULL, 0, pairs[i].name, pairs[i].name_len, 1) < 0)
+                return PROTO_ERR_ENCODING;
+        } else {
+            idx = param_index(name, (size_t)nl);
+        }
+        if (idx < 0) {              /* unknown: the value must still decode */
+            if (proto_url_decode(NULL, 0, pairs[i].value, pairs[i].value_len, 1) < 0)
+                return PROTO_ERR_ENCODING;
+            continue;
+        }
+        long vl = proto_url_decode(val, sizeof val, pairs[i].value, pairs[i].value_len, 1);
+        if (vl == -2 && proto_url_decode(NULL, 0, pairs[i].value, pairs[i].value_len, 1) < 0)
+            vl = -1;
+        if (vl == -1)
+            return PROTO_ERR_ENCODING;
+        proto_reason r = mark_seen(&seen, idx);
+        if (r != PROTO_OK)
+            return r;
+        if (vl == -2)               /* longer than any field allows */
+            return params[idx].bad;
+        r = set_value(hit, idx, val, (size_t)vl);
+        if (r != PROTO_OK)
+            return r;
+    }
+    return PROTO_OK;
+}
+
+/* Reports whether event is one of the built-ins that never carry a value v;
+ * returns 0 when it may carry one. */
+static int valueless_event(const char *e)
+{
+    for (size_t i = 0; i < sizeof builtin_events / sizeof builtin_events[0]; i++)
+        if (strcmp(e, builtin_events[i]) == 0)
+            return strcmp(e, "donate") != 0 && strcmp(e, "convert") != 0;
+    return 0;
+}
+
+/* Applies defaults and cross-field rules; returns PROTO_OK or the reason. */
+proto_reason proto_hit_finish(proto_hit *hit, proto_via via)
+{
+    hit->via = via;
+    if (!hit->campaign[0])
+        return PROTO_ERR_NO_CAMPAIGN;
+    if (!hit->event[0])
+        strcpy(hit->event, via == PROTO_VIA_CLICK ? "click" : "view");
+    int followup = strcmp(hit->event, "followup") == 0;
+    if (followup && via != PROTO_VIA_API)
+        return PROTO_ERR_FOLLOWUP;
+    if ((followup || strcmp(hit->event, "signup") == 0) && !hit->subject[0])
+        return PROTO_ERR_NO_SUBJECT;
+    if ((strcmp(hit->event, "scroll") == 0) != (hit->depth >= 0))
+        return PROTO_ERR_DEPTH;
+    if (hit->value >= 0 && valueless_event(hit->event))
+        return PROTO_ERR_VALUE;
+    if (via == PROTO_VIA_CLICK && !hit->to[0])
+        return PROTO_ERR_NO_TO;
+    return PROTO_OK;
+}
+
+/* ---- JSON ---- */
+
+/* Checks the raw body before cJSON sees it: no NUL byte, no \u0000 escape,
+ * nesting at most 2; returns 0 or -1. */
+static int json_prescan(const char *b, size_t len)
+{
+    int depth = 0, in_str = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = b[i];
+        if (c == '\0')
+            return -1;
+        if (in_str) {
+            if (c == '\\') {
+                if (i + 5 < len && b[i + 1] == 'u' && memcmp(b + i + 2, "0000", 4) == 0)
+                    return -1;
+                i++;                /* skip the escaped character */
+            } else if (c == '"') {
+                in_str = 0;
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > 2)
+                return -1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+/* Converts a JSON number for d, v or t to digits and stores it; returns
+ * PROTO_OK or the field's reason (negative, fractional, over 2^53). */
+static proto_reason json_number(proto_hit *hit, int idx, double d)
+{
+    char digits[24];
+    size_t n = 0;
+
+    if (!(d >= 0) || d > 9007199254740992.0)
+        return params[idx].bad;
+    int64_t x = (int64_t)d;
+    if ((double)x != d)
+        return params[idx].bad;
+    char rev[24];
+    do {
+        rev[n++] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x > 0);
+    for (size_t i = 0; i < n; i++)
+        digits[i] = rev[n - 1 - i];
+    return set_value(hit, idx, digits, n);
+}
+
+/* Fills hit from one JSON object; returns PROTO_OK or the reason. */
+static proto_reason json_object(proto_hit *hit, const cJSON *obj)
+{
+    unsigned seen = 0;
+    int count = 0;
+
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (++count > PROTO_PARAMS_MAX)
+            return PROTO_ERR_TOO_MANY;
+        if (!it->string)
+            return PROTO_ERR_JSON;
+        int idx = param_index(it->string, strlen(it->string));
+        if (idx < 0)
+            continue;
+        proto_reason r = mark_seen(&seen, idx);
+        if (r != PROTO_OK)
+            return r;
+        if (cJSON_IsString(it) && it->valuestring)
+            r = set_value(hit, idx, it->valuestring, strlen(it->valuestring));
+        else if (cJSON_IsNumber(it) && (idx == P_D || idx == P_V || idx == P_T))
+            r = json_number(hit, idx, it->valuedouble);
+        else
+            r = PROTO_ERR_JSON;     /* wrong type */
+        if (r != PROTO_OK)
+            return r;
+    }
+    return PROTO_OK;
+}
+
+/* Parses a JSON body of one object or an array of objects, calling cb per
+ * object; returns PROTO_OK, PROTO_ERR_JSON or PROTO_ERR_BATCH. */
+proto_reason proto_hit_parse_json(const char *body, size_t len, proto_hit_cb cb, void *arg)
+{
+    const char *end = NULL;
+    cJSON *root = NULL;
+    proto_reason rc = PROTO_ERR_JSON;
+    proto_hit hit;
+
+    if (!body || len == 0 || json_prescan(body, len) < 0)
+        return PROTO_ERR_JSON;
+    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!root || !end || end < body || end > body + len)
+        goto done;
+    for (const char *p = end; p < body + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            goto done;              /* trailing garbage */
+    if (cJSON_IsObject(root)) {
+        rc = PROTO_OK;
+        proto_hit_init(&hit);
+        if (cb)
+            cb(arg, &hit, json_object(&hit, root));
+        goto done;
+    }
+    if (!cJSON_IsArray(root))
+        goto done;
+    int n = 0;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        if (!cJSON_IsObject(it))
+            goto done;
+        n++;
+    }
+    if (n > PROTO_BATCH_MAX) {
+        rc = PROTO_ERR_BATCH;
+        goto done;
+    }
+    rc = PROTO_OK;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        proto_hit_init(&hit);
+        proto_reason r = json_object(&hit, it);
+        if (cb && cb(arg, &hit, r) != 0)
+            break;
+    }
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- stream fields ---- */
+
+/* Writes x as decimal into scratch at *used; returns the digits, or NULL
+ * (the failure) if scratch is full. */
+static const char *fmt_num(int64_t x, char *scratch, size_t cap, size_t *used, size_t *len)
+{
+    char rev[24];
+    size_t n = 0;
+    uint64_t u = x < 0 ? 0 : (uint64_t)x;
+
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (!scratch || cap - *used < n + 1)
+        return NULL;
+    char *out = scratch + *used;
+    for (size_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    out[n] = '\0';
+    *used += n + 1;
+    *len = n;
+    return out;
+}
+
+/* Lists hit's non-empty fields in SPEC 3 order; returns the pair count
+ * (numbers that do not fit in scratch are left out). */
+int proto_hit_fields(const proto_hit *hit, const char *names[], const char *values[],
+                     size_t value_lens[], char *scratch, size_t scratch_len)
+{
+    int k = 0;
+    size_t used = 0, nl;
+    const char *s;
+
+#define STR(fname, member)                                  \
+    do {                                                    \
+        if (hit->member[0]) {                               \
+            names[k] = fname;                               \
+            values[k] = hit->member;                        \
+            value_lens[k] = strlen(hit->member);            \
+            k++;                                            \
+        }                                                   \
+    } while (0)
+#define NUM(fname, member)                                                        \
+    do {                                                                          \
+        if (hit->member >= 0 &&                                                   \
+            (s = fmt_num(hit->member, scratch, scratch_len, &used, &nl)) != NULL) { \
+            names[k] = fname;                                                     \
+            values[k] = s;                                                        \
+            value_lens[k] = nl;                                                   \
+            k++;                                                                  \
+        }                                                                         \
+    } while (0)
+
+    STR("hid", hid);
+    NUM("ts", ts);
+    STR("campaign", campaign);
+    STR("event", event);
+    STR("subject", subject);
+    STR("ref", ref);
+    STR("channel", channel);
+    NUM("depth", depth);
+    NUM("value", value);
+    STR("goal", goal);
+    NUM("client_ts", client_ts);
+    STR("nonce", nonce);
+    STR("ip", ip);
+    names[k] = "agent";
+    values[k] = proto_agent_name(hit->agent);
+    value_lens[k] = strlen(values[k]);
+    k++;
+    STR("ua", ua);
+    names[k] = "via";
+    values[k] = proto_via_name(hit->via);
+    value_lens[k] = strlen(values[k]);
+    k++;
+#undef STR
+#undef NUM
+    return k;
+}
+
+/* Copies a stream value into a string field of size max+1; returns 0, or -1
+ * if it is too long or holds a NUL. */
+static int copy_field(char *dst, size_t max, const char *v, size_t n)
+{
+    if (n > max || memchr(v, '\0', n))
+        return -1;
+    put(dst, v, n);
+    return 0;
+}
+
+/* Looks name up in a table of count names; returns its index or -1 (the failure). */
+static int name_lookup(const char *const *table, int count, const char *v, size_t n)
+{
+    for (int i = 0; i < count; i++)
+        if (strlen(table[i]) == n && memcmp(table[i], v, n) == 0)
+            return i;
+    return -1;
+}
+
+/* Fills hit from stream field/value pairs; returns PROTO_OK, or
+ * PROTO_ERR_BODY if a known field is malformed or campaign/event missing. */
+proto_reason proto_hit_from_fields(proto_hit *hit, int n, const char *const names[],
+                                   const size_t name_lens[], const char *const values[],
+                                   const size_t value_lens[])
+{
+    static const struct {
+        const char *name;
+        size_t off, max;
+    } strs[] = {
+        { "hid", offsetof(proto_hit, hid), PROTO_HID_MAX },
+        { "subject", offsetof(proto_hit, subject), PROTO_SUBJECT_MAX },
+        { "ref", offsetof(proto_hit, ref), PROTO_REF_MAX },
+        { "channel", offsetof(proto_hit, channel), PROTO_CHANNEL_MAX },
+        { "goal", offsetof(proto_hit, goal), PROTO_GOAL_MAX },
+        { "nonce", offsetof(proto_hit, nonce), PROTO_NONCE_MAX },
+        { "ip", offsetof(proto_hit, ip), PROTO_IP_MAX },
+        { "ua", offsetof(proto_hit, ua), PROTO_UA_MAX },
+    };
+
+    proto_hit_init(hit);
+    for (int i = 0; i < n; i++) {
+        const char *nm = names[i], *v = values[i];
+        size_t nlen = name_lens[i], vl = value_lens[i];
+        int64_t x;
+        int j;
+#define IS(s) (nlen == sizeof(s) - 1 && memcmp(nm, s, nlen) == 0)
+        if (IS("campaign")) {
+            if (!valid_id(v, vl, PROTO_CAMPAIGN_MAX))
+                return PROTO_ERR_BODY;
+            put(hit->campaign, v, vl);
+        } else if (IS("event")) {
+            if (!valid_event(v, vl))
+                return PROTO_ERR_BODY;
+            put(hit->event, v, vl);
+        } else if (IS("ts") || IS("client_ts") || IS("value") || IS("depth")) {
+            if (parse_uint(v, vl, 19, &x) < 0)
+                return PROTO_ERR_BODY;
+            if (IS("ts"))
+                hit->ts = x;
+            else if (IS("client_ts"))
+                hit->client_ts = x;
+            else if (IS("value"))
+                hit->value = x;
+            else if (x > 100)
+                return PROTO_ERR_BODY;
+            else
+                hit->depth = (int)x;
+        } else if (IS("agent")) {
+            if ((j = name_lookup(agent_names, PROTO_AGENT_COUNT, v, vl)) < 0)
+                return PROTO_ERR_BODY;
+            hit->agent = (proto_agent)j;
+        } else if (IS("via")) {
+            if ((j = name_lookup(via_names, PROTO_VIA_COUNT, v, vl)) < 0)
+                return PROTO_ERR_BODY;
+            hit->via = (proto_via)j;
+        } else {
+            for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+                if (strlen(strs[k].name) == nlen && memcmp(strs[k].name, nm, nlen) == 0) {
+                    if (copy_field((char *)hit + strs[k].off, strs[k].max, v, vl) < 0)
+                        return PROTO_ERR_BODY;
+                    break;
+                }
+            }
+        }
+#undef IS
+    }
+    if (!hit->campaign[0] || !hit->event[0])
+        return PROTO_ERR_BODY;
+    return PROTO_OK;
+}
+
+/* ---- packed encoding ---- */
+
+#define PACK_VERSION 1
+#define PACK_END 0
+
+enum {
+    F_CAMPAIGN = 1, F_EVENT, F_SUBJECT, F_REF, F_CHANNEL, F_GOAL, F_NONCE, F_TO, F_SIG,
+    F_HID, F_IP, F_UA, F_DEPTH, F_VALUE, F_CLIENT_TS, F_TS, F_AGENT, F_VIA, F_LAST
+};
+
+static const struct {
+    unsigned char id;
+    size_t off, max;
+} pack_strs[] = {
+    { F_CAMPAIGN, offsetof(proto_hit, campaign), PROTO_CAMPAIGN_MAX },
+    { F_EVENT, offsetof(proto_hit, event), PROTO_EVENT_MAX },
+    { F_SUBJECT, offsetof(proto_hit, subject), PROTO_SUBJECT_MAX },
+    { F_REF, offsetof(proto_hit, ref), PROTO_REF_MAX },
+    { F_CHANNEL, offsetof(proto_hit, channel), PROTO_CHANNEL_MAX },
+    { F_GOAL, offsetof(proto_hit, goal), PROTO_GOAL_MAX },
+    { F_NONCE, offsetof(proto_hit, nonce), PROTO_NONCE_MAX },
+    { F_TO, offsetof(proto_hit, to), PROTO_TO_MAX },
+    { F_SIG, offsetof(proto_hit, sig), PROTO_SIG_LEN },
+    { F_HID, offsetof(proto_hit, hid), PROTO_HID_MAX },
+    { F_IP, offsetof(proto_hit, ip), PROTO_IP_MAX },
+    { F_UA, offsetof(proto_hit, ua), PROTO_UA_MAX },
+};
+
+/* Appends one record (id, 2-byte length, bytes); returns 0 or -1 if it does
+ * not fit. */
+static int pack_rec(unsigned char *buf, size_t cap, size_t *n, unsigned char id,
+                    const void *p, size_t len)
+{
+    if (len > 0xFFFF || cap - *n < 3 + len)
+        return -1;
+    buf[(*n)++] = id;
+    buf[(*n)++] = (unsigned char)(len >> 8);
+    buf[(*n)++] = (unsigned char)(len & 0xFF);
+    memcpy(buf + *n, p, len);
+    *n += len;
+    return 0;
+}
+
+/* Appends an int64 record (big-endian); returns 0 or -1 if it does not fit. */
+static int pack_i64(unsigned char *buf, size_t cap, size_t *n, unsigned char id, int64_t x)
+{
+    unsigned char b[8];
+    uint64_t u = (uint64_t)x;
+    for (int i = 7; i >= 0; i--) {
+        b[i] = (unsigned char)(u & 0xFF);
+        u >>= 8;
+    }
+    return pack_rec(buf, cap, n, id, b, sizeof b);
+}
+
+/* Packs hit into buf; returns the length, or 0 if cap is too small. */
+size_t proto_hit_pack(const proto_hit *hit, unsigned char *buf, size_t cap)
+{
+    size_t n = 0;
+    unsigned char one;
+
+    if (!buf || cap < 2)
+        return 0;
+    buf[n++] = PACK_VERSION;
+    for (size_t i = 0; i < sizeof pack_strs / sizeof pack_strs[0]; i++) {
+        const char *s = (const char *)hit + pack_strs[i].off;
+        size_t len = strnlen(s, pack_strs[i].max + 1);
+        if (len > pack_strs[i].max)
+            return 0;               /* unterminated field */
+        if (len > 0 && pack_rec(buf, cap, &n, pack_strs[i].id, s, len) < 0)
+            return 0;
+    }
+    if ((hit->depth >= 0 && pack_i64(buf, cap, &n, F_DEPTH, hit->depth) < 0) ||
+        (hit->value >= 0 && pack_i64(buf, cap, &n, F_VALUE, hit->value) < 0) ||
+        (hit->client_ts >= 0 && pack_i64(buf, cap, &n, F_CLIENT_TS, hit->client_ts) < 0) ||
+        (hit->ts >= 0 && pack_i64(buf, cap, &n, F_TS, hit->ts) < 0))
+        return 0;
+    one = (unsigned char)hit->agent;
+    if (pack_rec(buf, cap, &n, F_AGENT, &one, 1) < 0)
+        return 0;
+    one = (unsigned char)hit->via;
+    if (pack_rec(buf, cap, &n, F_VIA, &one, 1) < 0)
+        return 0;
+    if (cap - n < 1)
+        return 0;
+    buf[n++] = PACK_END;
+    return n;
+}
+
+/* Unpacks what proto_hit_pack wrote; returns 0, or -1 if buf is malformed. */
+int proto_hit_unpack(proto_hit *hit, const unsigned char *buf, size_t len)
+{
+    uint32_t seen = 0;
+    size_t i = 1;
+
+    proto_hit_init(hit);
+    if (!buf || len < 2 || buf[0] != PACK_VERSION)
+        return -1;
+    for (;;) {
+        if (i >= len)
+            return -1;              /* no end marker */
+        unsigned char id = buf[i++];
+        if (id == PACK_END)
+            return i == len ? 0 : -1;
+        if (id >= F_LAST || (seen & (1u << id)) || len - i < 2)
+            return -1;
+        seen |= 1u << id;
+        size_t fl = (size_t)buf[i] << 8 | buf[i + 1];
+        i += 2;
+        if (len - i < fl)
+            return -1;
+        const unsigned char *p = buf + i;
+        i += fl;
+        if (id >= F_DEPTH && id <= F_TS) {
+            if (fl != 8)
+                return -1;
+            uint64_t u = 0;
+            for (int k = 0; k < 8; k++)
+                u = u << 8 | p[k];
+            if (u > (uint64_t)INT64_MAX)
+                return -1;
+            int64_t x = (int64_t)u;
+            if (id == F_DEPTH) {
+                if (x > 100)
+                    return -1;
+                hit->depth = (int)x;
+            } else if (id == F_VALUE) {
+                hit->value = x;
+            } else if (id == F_CLIENT_TS) {
+                hit->client_ts = x;
+            } else {
+                hit->ts = x;
+            }
+        } else if (id == F_AGENT || id == F_VIA) {
+            if (fl != 1 || p[0] >= (id == F_AGENT ? PROTO_AGENT_COUNT : PROTO_VIA_COUNT))
+                return -1;
+            if (id == F_AGENT)
+                hit->agent = (proto_agent)p[0];
+            else
+                hit->via = (proto_via)p[0];
+        } else {
+            size_t k = 0;
+            while (pack_strs[k].id != id)
+                k++;
+            if (fl == 0 || copy_field((char *)hit + pack_strs[k].off, pack_strs[k].max,
+                                      (const char *)p, fl) < 0)
+                return -1;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/* keys.c: owns every Redis key name of SPEC 3 and the campaign partition hash. */
+#include "keys.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#define PFX(p) ((p) ? (p) : "")
+
+/* Computes CRC16-XMODEM (poly 0x1021, init 0) as Redis Cluster does; never fails. */
+uint16_t proto_crc16(const char *buf, size_t len)
+{
+    uint16_t crc = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)((uint16_t)(unsigned char)buf[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    }
+    return crc;
+}
+
+/* Maps campaign to its partition; returns 0 when partitions is 0 or 1. */
+unsigned proto_partition(const char *campaign, unsigned partitions)
+{
+    size_t n = 0;
+
+    if (partitions <= 1 || !campaign)
+        return 0;
+    while (campaign[n])
+        n++;
+    return proto_crc16(campaign, n) % partitions;
+}
+
+/* Formats a key into buf; returns its length, or -1 if it does not fit. */
+static int key_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (!buf || cap == 0)
+        return -1;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+/* Builds <prefix>hits:{P}; returns the length or -1. */
+int proto_key_hits(char *buf, size_t cap, const char *prefix, unsigned partition)
+{
+    return key_fmt(buf, cap, "%shits:{%u}", PFX(prefix), partition);
+}
+
+/* Builds <prefix>rejects; returns the length or -1. */
+int proto_key_rejects(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%srejects", PFX(prefix));
+}
+
+/* Builds <prefix>alerts; returns the length or -1. */
+int proto_key_alerts(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%salerts", PFX(prefix));
+}
+
+/* Builds <prefix>campaigns; returns the length or -1. */
+int proto_key_campaigns(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%scampaigns", PFX(prefix));
+}
+
+/* Builds <prefix>c:{C}; returns the length or -1 (also for an empty campaign). */
+int proto_key_campaign(char *buf, size_t cap, const char *prefix, const char *c)
+{
+    if (!c || !*c)
+        return -1;
+    return key_fmt(buf, cap, "%sc:{%s}", PFX(prefix), c);
+}
+
+/* Builds <prefix>c:{C}:<suffix>; returns the length or -1 (also for an
+ * empty campaign or suffix). */
+int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char *c,
+                           const char *suffix)
+{
+    if (!c || !*c || !suffix || !*suffix)
+        return -1;
+    return key_fmt(buf, cap, "%sc:{%s}:%s", PFX(prefix), c, suffix);
+}

@@ -1,0 +1,28 @@
+/* keys.h: every Redis key name of SPEC 3, built in one place. Each builder
+ * writes a NUL-terminated name into buf (cap bytes) and returns its length,
+ * or -1 if it does not fit. Campaign ids passed here must be valid (they
+ * come from a validated hit), so key names never hold raw input. */
+#ifndef PROTO_KEYS_H
+#define PROTO_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_KEY_MAX 256
+
+/* Returns the Redis Cluster CRC16 (XMODEM) of buf. */
+uint16_t proto_crc16(const char *buf, size_t len);
+
+/* Returns the partition of campaign: crc16(campaign) mod partitions. */
+unsigned proto_partition(const char *campaign, unsigned partitions);
+
+int proto_key_hits(char *buf, size_t cap, const char *prefix, unsigned partition);  /* ag:hits:{P} */
+int proto_key_rejects(char *buf, size_t cap, const char *prefix);                   /* ag:rejects */
+int proto_key_alerts(char *buf, size_t cap, const char *prefix);                    /* ag:alerts (stream and channel) */
+int proto_key_campaigns(char *buf, size_t cap, const char *prefix);                 /* ag:campaigns */
+int proto_key_campaign(char *buf, size_t cap, const char *prefix, const char *c);   /* ag:c:{C} */
+/* ag:c:{C}:<suffix>, e.g. suffix "u:open", "h:2026112317", "scroll", "ref", "ref:reach", "pending", "fl", "cfg" */
+int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char *c,
+                           const char *suffix);
+
+#endif

@@ -1,0 +1,290 @@
+/* sign.c: owns link signatures — the canonical query and its truncated HMAC-SHA256 (SPEC 6). */
+#include "sign.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "hit.h"
+#include "url.h"
+
+#define SIG_BYTES 16                /* HMAC-SHA256 truncated to 16 bytes */
+
+/* Where the canonical query goes: a caller buffer or a running MAC. */
+typedef struct {
+    char *dst;                      /* buffer sink, or NULL */
+    size_t cap;
+    size_t n;                       /* bytes emitted so far */
+    int overflow;
+    EVP_MAC_CTX *mac;               /* MAC sink, or NULL */
+    unsigned char chunk[512];
+    size_t used;
+    int failed;
+} sink_t;
+
+/* Appends bytes to the sink; records overflow or MAC failure (never returns one). */
+static void sink_put(sink_t *k, const char *p, size_t n)
+{
+    if (k->mac) {
+        while (n > 0) {
+            size_t take = sizeof k->chunk - k->used;
+            if (take > n)
+                take = n;
+            memcpy(k->chunk + k->used, p, take);
+            k->used += take;
+            p += take;
+            n -= take;
+            if (k->used == sizeof k->chunk) {
+                if (EVP_MAC_update(k->mac, k->chunk, k->used) != 1)
+                    k->failed = 1;
+                k->used = 0;
+            }
+        }
+        return;
+    }
+    if (k->n + n + 1 > k->cap) {
+        k->overflow = 1;
+        return;
+    }
+    memcpy(k->dst + k->n, p, n);
+    k->n += n;
+}
+
+/* Returns the next decoded byte of validated raw text s at *i, advancing *i;
+ * the input is pre-validated, so it cannot fail. */
+static unsigned char next_byte(const char *s, size_t *i)
+{
+    unsigned char c = (unsigned char)s[*i];
+    if (c == '%') {
+        unsigned char h = (unsigned char)s[*i + 1], l = (unsigned char)s[*i + 2];
+        *i += 3;
+        h = (unsigned char)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+        l = (unsigned char)(l <= '9' ? l - '0' : (l | 0x20) - 'a' + 10);
+        return (unsigned char)(h * 16 + l);
+    }
+    *i += 1;
+    return c == '+' ? ' ' : c;
+}
+
+/* Compares two validated raw strings by their decoded bytes; returns <0, 0
+ * or >0 like memcmp (no failure). */
+static int raw_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t i = 0, j = 0;
+    while (i < al && j < bl) {
+        unsigned char x = next_byte(a, &i), y = next_byte(b, &j);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    if (i < al)
+        return 1;
+    if (j < bl)
+        return -1;
+    return 0;
+}
+
+/* Emits validated raw text re-encoded per RFC 3986 (no failure return). */
+static void emit_encoded(sink_t *k, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = next_byte(s, &i);
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            char one = (char)c;
+            sink_put(k, &one, 1);
+        } else {
+            char three[3] = { '%', hex[c >> 4], hex[c & 15] };
+            sink_put(k, three, 3);
+        }
+    }
+}
+
+/* Reports whether raw name (validated) decodes to "sig"; returns 0 when not. */
+static int is_sig(const proto_url_pair *p)
+{
+    return raw_cmp(p->name, p->name_len, "sig", 3) == 0;
+}
+
+/* Splits and validates q; returns the pair count, or -1 on bad encoding or
+ * too many parameters. */
+static int split_valid(const char *q, size_t len, proto_url_pair *pairs)
+{
+    int n = proto_url_split(q, len, pairs, PROTO_PARAMS_MAX);
+
+    for (int i = 0; i < n; i++) {
+        if (proto_url_decode(NULL, 0, pairs[i].name, pairs[i].name_len, 1) < 0 ||
+            proto_url_decode(NULL, 0, pairs[i].value, pairs[i].value_len, 1) < 0)
+            return -1;
+    }
+    return n;
+}
+
+/* Sorts pairs by decoded name then value and emits the canonical query of
+ * all but `sig` into k; never fails (sink errors are recorded in k). */
+static void emit_canonical(sink_t *k, proto_url_pair *pairs, int n)
+{
+    for (int i = 1; i < n; i++) {   /* insertion sort: n <= PROTO_PARAMS_MAX */
+        proto_url_pair p = pairs[i];
+        int j = i - 1;
+        while (j >= 0) {
+            int c = raw_cmp(pairs[j].name, pairs[j].name_len, p.name, p.name_len);
+            if (c == 0)
+                c = raw_cmp(pairs[j].value, pairs[j].value_len, p.value, p.value_len);
+            if (c <= 0)
+                break;
+            pairs[j + 1] = pairs[j];
+            j--;
+        }
+        pairs[j + 1] = p;
+    }
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+        if (is_sig(&pairs[i]))
+            continue;
+        if (!first)
+            sink_put(k, "&", 1);
+        first = 0;
+        emit_encoded(k, pairs[i].name, pairs[i].name_len);
+        sink_put(k, "=", 1);
+        emit_encoded(k, pairs[i].value, pairs[i].value_len);
+    }
+}
+
+/* Builds the canonical query of q into dst; returns its length or -1. */
+long proto_sign_canonical(char *dst, size_t cap, const char *q, size_t len)
+{
+    proto_url_pair pairs[PROTO_PARAMS_MAX];
+    sink_t k;
+
+    if (!dst || cap == 0)
+        return -1;
+    dst[0] = '\0';
+    int n = split_valid(q, len, pairs);
+    if (n < 0)
+        return -1;
+    memset(&k, 0, sizeof k);
+    k.dst = dst;
+    k.cap = cap;
+    emit_canonical(&k, pairs, n);
+    if (k.overflow) {
+        dst[0] = '\0';
+        return -1;
+    }
+    dst[k.n] = '\0';
+    return (long)k.n;
+}
+
+/* Computes the 16-byte truncated HMAC-SHA256 of q's canonical form into mac;
+ * returns 0 or -1 (bad query, empty key, OpenSSL failure). */
+static int sign_raw(const char *key, size_t key_len, const char *q, size_t len,
+                    unsigned char mac[SIG_BYTES])
+{
+    proto_url_pair pairs[PROTO_PARAMS_MAX];
+    unsigned char full[EVP_MAX_MD_SIZE];
+    size_t full_len = 0;
+    char digest[] = "SHA256";
+    EVP_MAC *alg = NULL;
+    OSSL_PARAM params[2];
+    sink_t k;
+    int rc = -1;
+
+    if (!key || key_len == 0)
+        return -1;
+    int n = split_valid(q, len, pairs);
+    if (n < 0)
+        return -1;
+    memset(&k, 0, sizeof k);
+    alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!alg)
+        goto done;
+    k.mac = EVP_MAC_CTX_new(alg);
+    if (!k.mac)
+        goto done;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_init(k.mac, (const unsigned char *)key, key_len, params) != 1)
+        goto done;
+    emit_canonical(&k, pairs, n);
+    if (k.used > 0 && EVP_MAC_update(k.mac, k.chunk, k.used) != 1)
+        k.failed = 1;
+    if (k.failed || EVP_MAC_final(k.mac, full, &full_len, sizeof full) != 1 ||
+        full_len < SIG_BYTES)
+        goto done;
+    memcpy(mac, full, SIG_BYTES);
+    rc = 0;
+done:
+    EVP_MAC_CTX_free(k.mac);
+    EVP_MAC_free(alg);
+    OPENSSL_cleanse(full, sizeof full);
+    return rc;
+}
+
+/* Encodes 16 bytes as 22 base64url characters plus NUL; never fails. */
+static void b64url16(const unsigned char in[SIG_BYTES], char out[PROTO_SIG_LEN + 1])
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0, i = 0;
+
+    for (; i + 3 <= SIG_BYTES; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = tab[(v >> 6) & 63];
+        out[o++] = tab[v & 63];
+    }
+    /* one byte left (16 = 5*3 + 1): two characters */
+    unsigned v = (unsigned)in[i] << 16;
+    out[o++] = tab[(v >> 18) & 63];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o] = '\0';
+}
+
+/* Signs raw query q into out (23 bytes); returns 0 or -1. */
+int proto_sign_query(const char *key, size_t key_len, const char *q, size_t len,
+                     char out[23])
+{
+    unsigned char mac[SIG_BYTES];
+
+    if (!out)
+        return -1;
+    out[0] = '\0';
+    if (sign_raw(key, key_len, q, len, mac) < 0)
+        return -1;
+    b64url16(mac, out);
+    return 0;
+}
+
+/* Verifies the `sig` parameter of raw query q in constant time; returns 1 if
+ * valid, 0 if absent, repeated, malformed or wrong. */
+int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len)
+{
+    proto_url_pair pairs[PROTO_PARAMS_MAX];
+    char given[PROTO_SIG_LEN + 1], want[PROTO_SIG_LEN + 1];
+    int n, found = -1;
+
+    n = split_valid(q, len, pairs);
+    if (n < 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (!is_sig(&pairs[i]))
+            continue;
+        if (found >= 0)
+            return 0;               /* two signatures: refuse */
+        found = i;
+    }
+    if (found < 0)
+        return 0;
+    long gl = proto_url_decode(given, sizeof given, pairs[found].value,
+                               pairs[found].value_len, 1);
+    if (gl != PROTO_SIG_LEN)
+        return 0;
+    if (proto_sign_query(key, key_len, q, len, want) < 0)
+        return 0;
+    return CRYPTO_memcmp(given, want, PROTO_SIG_LEN) == 0;
+}

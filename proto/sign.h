@@ -1,0 +1,26 @@
+/* sign.h: link signatures — canonical query and HMAC-SHA256 (SPEC 6). */
+#ifndef PROTO_SIGN_H
+#define PROTO_SIGN_H
+
+#include <stddef.h>
+
+/* Computes the signature of a raw query string (encoded, without '?'): the
+ * canonical form of every decoded parameter but `sig`, sorted by name then
+ * value, each re-encoded per RFC 3986, joined with '&'; then the first 16
+ * bytes of HMAC-SHA256(key, canonical), base64url without padding, written
+ * NUL-terminated into out (at least 23 bytes). Returns 0, or -1 if the query
+ * cannot be decoded or has more than PROTO_PARAMS_MAX parameters. */
+int proto_sign_query(const char *key, size_t key_len, const char *q, size_t len,
+                     char out[23]);
+
+/* Checks the `sig` parameter of a raw query against proto_sign_query, in
+ * constant time. Returns 1 if valid, 0 if absent or wrong. */
+int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len);
+
+/* Builds the canonical query of raw query q into dst (cap bytes,
+ * NUL-terminated). Returns its length, or -1 (bad encoding, too many
+ * parameters, dst too small). Exposed for tests and the `actiongap link`
+ * command. */
+long proto_sign_canonical(char *dst, size_t cap, const char *q, size_t len);
+
+#endif

@@ -1,0 +1,444 @@
+"""harness.py: what every integration test needs: a private redis-server
+(temp dir, free port, waited for, always cleaned up), the real collector
+binary, a tiny RESP client and raw HTTP over real sockets. Standard library
+only, so it runs wherever meson (a Python program) runs."""
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+COLLECTOR = os.environ.get("AG_COLLECTOR", "")
+AGGREGATOR = os.environ.get("AG_AGGREGATOR", "")
+CLI = os.environ.get("AG_CLI", "")
+SIGNING_KEY = "test-signing-key"
+API_TOKEN = "test-api-token"
+
+_cleanups = []
+
+
+def _cleanup_all():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception:
+            pass
+
+
+atexit.register(_cleanup_all)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+
+
+def free_port():
+    """Returns a TCP port that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, what="condition", interval=0.02):
+    """Polls pred() until it returns a true value; raises on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, ConnectionError, RespError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+# ------------------------------------------------------------------ RESP
+
+
+class RespError(Exception):
+    pass
+
+
+class Redis:
+    """A minimal synchronous RESP2 client."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("redis closed the connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("redis closed the connection")
+            self.buf += data
+        out, self.buf = self.buf[:n], self.buf[n + 2:]
+        return out
+
+    def _reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RespError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RespError(f"bad reply {line!r}")
+
+    def __call__(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+        return self._reply()
+
+    def xrange_all(self, key):
+        """Returns every entry of a stream as (id, {field: value}) with str keys."""
+        out, start = [], "-"
+        while True:
+            page = self("XRANGE", key, start, "+", "COUNT", 10000)
+            for eid, fields in page:
+                d = {fields[i].decode(): fields[i + 1].decode("utf-8", "replace")
+                     for i in range(0, len(fields), 2)}
+                out.append((eid.decode(), d))
+            if len(page) < 10000:
+                return out
+            start = "(" + page[-1][0].decode()
+
+
+# ------------------------------------------------------------------ redis-server
+
+
+class RedisServer:
+    """A private redis-server in a temp dir on a free port, with AOF."""
+
+    def __init__(self, appendfsync="always"):
+        self.dir = tempfile.mkdtemp(prefix="ag-redis-")
+        self.port = free_port()
+        self.appendfsync = appendfsync
+        self.proc = None
+        _cleanups.append(self.destroy)
+        self.start()
+
+    def start(self):
+        exe = shutil.which("redis-server")
+        if not exe:
+            raise AssertionError("redis-server is not installed (run ./deploy/deps.sh)")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
+             "--daemonize", "no", "--logfile", os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.client()("PING") == "PONG", what="redis-server to answer")
+
+    def client(self):
+        c = Redis(self.port)
+        return c
+
+    def stop(self):
+        """Shuts redis down cleanly (AOF kept)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def destroy(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGCONT)
+            except OSError:
+                pass
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ collector
+
+
+class Collector:
+    """The real actiongap-collector binary on a free port."""
+
+    def __init__(self, redis, spool_dir=None, extra=(), start=True, threads=1):
+        if not COLLECTOR or not os.access(COLLECTOR, os.X_OK):
+            raise AssertionError("AG_COLLECTOR does not name the collector binary")
+        self.redis = redis
+        self.dir = tempfile.mkdtemp(prefix="ag-coll-")
+        self.spool_dir = spool_dir or os.path.join(self.dir, "spool")
+        self.port = free_port()
+        self.log_path = os.path.join(self.dir, "collector.log")
+        self.args = [COLLECTOR, "--listen", f"127.0.0.1:{self.port}", "--redis", redis.url(),
+                     "--spool-dir", self.spool_dir, "--signing-key", SIGNING_KEY,
+                     "--api-token", API_TOKEN, "--redirect-allow", "allowed.example",
+                     "--threads", str(threads), "--redis-timeout-ms", "1000",
+                     *extra]
+        self.proc = None
+        _cleanups.append(self.destroy)
+        if start:
+            self.start()
+
+    def start(self, wait_redis=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        wait_for(lambda: http_get(self.port, "/healthz")[0] == 200, what="collector /healthz")
+        if wait_redis:
+            wait_for(lambda: b'"redis":"up"' in http_get(self.port, "/healthz")[2],
+                     what="collector to reach redis")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signals the collector and returns its exit code."""
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.log.close()
+        return rc
+
+    def health(self):
+        import json
+        return json.loads(http_get(self.port, "/healthz")[2])
+
+    def metric(self, name):
+        """Returns the sum of every sample of metric `name` (exact name match)."""
+        body = http_get(self.port, "/metrics")[2].decode()
+        total = 0.0
+        for line in body.splitlines():
+            if line.startswith("#"):
+                continue
+            key = line.split(" ")[0]
+            if key == name or key.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def destroy(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+def http_raw(port, data, timeout=10, read_all=True):
+    """Sends raw bytes, returns everything read until close (or one response)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        return read_response(s) if not read_all else _read_until_close(s)
+    finally:
+        s.close()
+
+
+def _read_until_close(s):
+    out = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        out += d
+    return out
+
+
+def read_response(s, buf=b""):
+    """Reads one HTTP response from socket s. Returns (status, headers, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            raise ConnectionError(f"closed before a response: {buf!r}")
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for l in lines[1:]:
+        k, v = l.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        d = s.recv(65536)
+        if not d:
+            raise ConnectionError("closed mid-body")
+        rest += d
+    return status, headers, rest[:n], rest[n:]
+
+
+class Conn:
+    """A keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, port, timeout=10):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def request(self, method, path, body=b"", headers=None):
+        h = {"Host": "localhost"}
+        h.update(headers or {})
+        if body or method in ("POST", "PUT"):
+            h["Content-Length"] = str(len(body))
+        req = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items())
+        self.s.sendall(req.encode("latin-1") + b"\r\n" + body)
+        st, hd, bd, self.buf = read_response(self.s, self.buf)
+        return st, hd, bd
+
+    def close(self):
+        self.s.close()
+
+
+def http_get(port, path, headers=None):
+    c = Conn(port)
+    try:
+        return c.request("GET", path, headers=headers)
+    finally:
+        c.close()
+
+
+def http_post(port, path, body, headers=None):
+    c = Conn(port)
+    try:
+        return c.request("POST", path, body=body, headers=headers)
+    finally:
+        c.close()
+
+
+# ------------------------------------------------------------------ checks
+
+_failures = []
+_checks = 0
+
+
+def check(cond, msg):
+    """Records one assertion; prints failures, never stops early."""
+    global _checks
+    _checks += 1
+    if not cond:
+        _failures.append(msg)
+        print(f"FAIL: {msg}", flush=True)
+
+
+def done(name):
+    """Prints the summary and exits non-zero on any failure."""
+    if _failures:
+        print(f"{name}: {len(_failures)} of {_checks} checks failed", flush=True)
+        sys.exit(1)
+    print(f"{name}: all {_checks} checks passed", flush=True)
+    sys.exit(0)
+
+
+# ------------------------------------------------------------------ load
+
+
+class PixelLoad:
+    """Sends numbered pixel hits (nonce n=<prefix><i>) over keep-alive
+    connections from a thread, at most `rate` per second (0: as fast as it
+    can), recording each request's latency."""
+
+    def __init__(self, port, count, prefix="n", rate=0, campaign="load", conns=4):
+        import threading
+        self.port, self.count, self.prefix, self.rate = port, count, prefix, rate
+        self.campaign, self.nconns = campaign, conns
+        self.sent = 0
+        self.answered = 0
+        self.errors = []
+        self.latencies = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _run(self):
+        conns = [Conn(self.port) for _ in range(self.nconns)]
+        t0 = time.monotonic()
+        for i in range(self.count):
+            if self.rate:
+                due = t0 + i / self.rate
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)
+            c = conns[i % self.nconns]
+            path = f"/p.gif?c={self.campaign}&e=open&s=s{i % 1000}&n={self.prefix}{i}"
+            start = time.monotonic()
+            self.sent += 1
+            try:
+                st, _, body = c.request("GET", path, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"})
+                if st != 200 or len(body) != 43:
+                    self.errors.append((i, st))
+                else:
+                    self.answered += 1
+            except OSError as e:
+                self.errors.append((i, repr(e)))
+                conns[i % self.nconns] = Conn(self.port)
+            self.latencies.append(time.monotonic() - start)
+        for c in conns:
+            c.close()
+
+    def wait(self, timeout=300):
+        self.thread.join(timeout)
+        return self
+
+    def p(self, q):
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else 0.0
+
+
+def nonces(entries):
+    return [e[1].get("nonce") for e in entries]
+
+
+def wait_count(redis_client, key, n, timeout=60):
+    """Waits until stream key holds at least n entries; returns its length."""
+    deadline = time.monotonic() + timeout
+    got = 0
+    while time.monotonic() < deadline:
+        try:
+            got = redis_client("XLEN", key)
+        except (OSError, RespError):
+            got = 0
+        if got >= n:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)  # anything extra (a duplicate) would land by now
+    return redis_client("XLEN", key)

@@ -1,0 +1,124 @@
+/* test_proto_keys.c: unit tests of proto/keys.c — CRC16, partitions and SPEC 3 key names. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+
+/* Checks CRC16-XMODEM against Redis Cluster values; fails on a mismatch. */
+START_TEST(crc16_vectors)
+{
+    /* Redis Cluster specification test vector */
+    ck_assert_uint_eq(proto_crc16("123456789", 9), 0x31C3);
+    ck_assert_uint_eq(proto_crc16("", 0), 0);
+    /* CLUSTER KEYSLOT foo = 12182 = crc16("foo") % 16384 */
+    ck_assert_uint_eq(proto_crc16("foo", 3) % 16384, 12182);
+    ck_assert_uint_eq(proto_crc16("bar", 3) % 16384, 5061);
+}
+END_TEST
+
+/* Checks partitions are crc16 mod n; fails on a mismatch. */
+START_TEST(partition_mod)
+{
+    ck_assert_uint_eq(proto_partition("spring", 1), 0);
+    ck_assert_uint_eq(proto_partition("spring", 0), 0);
+    ck_assert_uint_eq(proto_partition("foo", 16384), 12182);
+    ck_assert_uint_eq(proto_partition("foo", 7), (unsigned)(proto_crc16("foo", 3) % 7));
+    for (unsigned p = 1; p < 10; p++)
+        ck_assert_uint_lt(proto_partition("campaign-x", p), p);
+}
+END_TEST
+
+/* Checks every SPEC 3 key name; fails on any difference. */
+START_TEST(key_names)
+{
+    char k[PROTO_KEY_MAX];
+    ck_assert_int_eq(proto_key_hits(k, sizeof k, "ag:", 0), 11);
+    ck_assert_str_eq(k, "ag:hits:{0}");
+    ck_assert_int_eq(proto_key_hits(k, sizeof k, "ag:", 12), 12);
+    ck_assert_str_eq(k, "ag:hits:{12}");
+    ck_assert_int_eq(proto_key_rejects(k, sizeof k, "ag:"), 10);
+    ck_assert_str_eq(k, "ag:rejects");
+    ck_assert_int_eq(proto_key_alerts(k, sizeof k, "ag:"), 9);
+    ck_assert_str_eq(k, "ag:alerts");
+    ck_assert_int_eq(proto_key_campaigns(k, sizeof k, "ag:"), 12);
+    ck_assert_str_eq(k, "ag:campaigns");
+    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "ag:", "spring"), 13);
+    ck_assert_str_eq(k, "ag:c:{spring}");
+    ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", "u:open"), 20);
+    ck_assert_str_eq(k, "ag:c:{spring}:u:open");
+    static const char *subs[] = { "h:2026112317", "d:20261123", "scroll", "ref", "ref:reach",
+                                  "pending", "fl", "cfg" };
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        char want[PROTO_KEY_MAX];
+        strcpy(want, "ag:c:{spring}:");
+        strcat(want, subs[i]);
+        ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", subs[i]),
+                         (int)strlen(want));
+        ck_assert_str_eq(k, want);
+    }
+    /* another prefix, and an empty one */
+    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "test:7:", "a.b-c_d"), 18);
+    ck_assert_str_eq(k, "test:7:c:{a.b-c_d}");
+    ck_assert_int_eq(proto_key_rejects(k, sizeof k, ""), 7);
+    ck_assert_str_eq(k, "rejects");
+}
+END_TEST
+
+/* Checks per-campaign keys carry the {C} hash tag; fails otherwise. */
+START_TEST(key_hash_tag_slot)
+{
+    /* every per-campaign key hashes like its tag: the bytes between { and } */
+    char k[PROTO_KEY_MAX];
+    ck_assert_int_gt(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", "pending"), 0);
+    const char *open = strchr(k, '{'), *close = strchr(k, '}');
+    ck_assert_ptr_nonnull(open);
+    ck_assert_ptr_nonnull(close);
+    ck_assert_int_eq((int)(close - open - 1), 6);
+    ck_assert_mem_eq(open + 1, "spring", 6);
+}
+END_TEST
+
+/* Checks key builders refuse small buffers and empty parts; fails otherwise. */
+START_TEST(key_overflow)
+{
+    char k[16];
+    ck_assert_int_eq(proto_key_hits(k, 11, "ag:", 0), -1);
+    ck_assert_int_eq(proto_key_hits(k, 12, "ag:", 0), 11);
+    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "ag:", "a-very-long-campaign"), -1);
+    ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", "u:open"), -1);
+    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "ag:", ""), -1);
+    ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "x", ""), -1);
+    ck_assert_int_eq(proto_key_rejects(k, 0, "ag:"), -1);
+    /* 64-byte campaign and long suffix fit in PROTO_KEY_MAX */
+    char big[PROTO_KEY_MAX];
+    char c[65];
+    memset(c, 'c', 64);
+    c[64] = '\0';
+    ck_assert_int_gt(proto_key_campaign_sub(big, sizeof big, "ag:", c, "ref:reach"), 0);
+}
+END_TEST
+
+/* Builds the keys suite; never fails. */
+static Suite *keys_suite(void)
+{
+    Suite *s = suite_create("proto_keys");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, crc16_vectors);
+    tcase_add_test(tc, partition_mod);
+    tcase_add_test(tc, key_names);
+    tcase_add_test(tc, key_hash_tag_slot);
+    tcase_add_test(tc, key_overflow);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* Runs the suite; returns non-zero if any test failed. */
+int main(void)
+{
+    SRunner *sr = srunner_create(keys_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

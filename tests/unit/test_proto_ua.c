@@ -1,0 +1,206 @@
+/* test_proto_ua.c: unit tests of proto/ua.c — the shared labelled user agents and extra cases. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ua.h"
+
+/* Maps a class name to its enum; returns -1 (the failure) if unknown. */
+static int class_of(const char *s)
+{
+    if (strcmp(s, "human") == 0)
+        return PROTO_AGENT_HUMAN;
+    if (strcmp(s, "bot") == 0)
+        return PROTO_AGENT_BOT;
+    if (strcmp(s, "mailproxy") == 0)
+        return PROTO_AGENT_MAILPROXY;
+    return -1;
+}
+
+/* Classifies every row of the shared labelled file; fails on a missing file or a wrong class. */
+START_TEST(shared_tsv)
+{
+    const char *dir = getenv("AG_SHARED_DATA");
+    ck_assert_msg(dir != NULL && *dir, "AG_SHARED_DATA is not set");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/user-agents.tsv", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+
+    char line[8192];
+    int rows = 0, correct = 0, lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        char *t1 = strchr(line, '\t');
+        ck_assert_msg(t1 != NULL, "%s:%d: no tab", path, lineno);
+        *t1 = '\0';
+        char *hitcol = t1 + 1;
+        char *t2 = strchr(hitcol, '\t');
+        ck_assert_msg(t2 != NULL, "%s:%d: no second tab", path, lineno);
+        *t2 = '\0';
+        const char *ua = t2 + 1;
+        int want = class_of(line);
+        ck_assert_msg(want >= 0, "%s:%d: unknown class %s", path, lineno, line);
+        proto_via via;
+        if (strcmp(hitcol, "pixel") == 0)
+            via = PROTO_VIA_PIXEL;
+        else if (strcmp(hitcol, "click") == 0)
+            via = PROTO_VIA_CLICK;
+        else
+            ck_abort_msg("%s:%d: unknown endpoint %s", path, lineno, hitcol);
+        rows++;
+        proto_agent got = proto_ua_classify(ua, strlen(ua), via);
+        if ((int)got == want)
+            correct++;
+        else
+            fprintf(stderr, "ua: line %d: %s on %s: want %s, got %s\n", lineno, ua, hitcol,
+                    line, proto_agent_name(got));
+    }
+    fclose(f);
+    printf("ua: %d rows, %d correct\n", rows, correct);
+    fflush(stdout);
+    ck_assert_int_gt(rows, 0);
+    ck_assert_int_eq(correct, rows);
+}
+END_TEST
+
+/* Classifies a NUL-terminated UA; returns the class. */
+static proto_agent cls(const char *ua, proto_via via)
+{
+    return proto_ua_classify(ua, strlen(ua), via);
+}
+
+/* Checks bots are bots on every endpoint; fails on a miss. */
+START_TEST(bots_everywhere)
+{
+    static const char *bots[] = {
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)",
+        "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Twitterbot/1.0",
+        "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+        "TelegramBot (like TwitterBot)",
+        "WhatsApp/2.23.20.0 A",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Microsoft Office Existence Discovery",
+        "Mozilla/5.0 (compatible; Proofpoint/2.0)",
+        "Mimecast URL Protect",
+        "Barracuda Sentinel (EE)",
+        "Symantec MessageLabs Web Security",
+        "curl/8.4.0",
+        "Wget/1.21.3",
+        "python-requests/2.31.0",
+        "Python-urllib/3.11",
+        "Go-http-client/2.0",
+        "okhttp/4.12.0",
+        "Java/17.0.2",
+        "libwww-perl/6.72",
+        "axios/1.6.2",
+        "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 Safari/538.1",
+        "SomeCrawler/1.0",
+        "my-spider",
+        "ACME BOT",
+        "GPTBot/1.0",
+    };
+    for (size_t i = 0; i < sizeof bots / sizeof bots[0]; i++) {
+        ck_assert_msg(cls(bots[i], PROTO_VIA_PIXEL) == PROTO_AGENT_BOT, "pixel: %s", bots[i]);
+        ck_assert_msg(cls(bots[i], PROTO_VIA_CLICK) == PROTO_AGENT_BOT, "click: %s", bots[i]);
+        ck_assert_msg(cls(bots[i], PROTO_VIA_BEACON) == PROTO_AGENT_BOT, "beacon: %s", bots[i]);
+    }
+}
+END_TEST
+
+/* Checks people are human on pixel and click; fails on a false bot. */
+START_TEST(humans_everywhere)
+{
+    static const char *humans[] = {
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+        "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Thunderbird/115.5.0",
+        "Outlook-iOS/709.2189947.prod.iphone (3.24.1)",
+        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    };
+    for (size_t i = 0; i < sizeof humans / sizeof humans[0]; i++) {
+        ck_assert_msg(cls(humans[i], PROTO_VIA_PIXEL) == PROTO_AGENT_HUMAN, "pixel: %s", humans[i]);
+        ck_assert_msg(cls(humans[i], PROTO_VIA_CLICK) == PROTO_AGENT_HUMAN, "click: %s", humans[i]);
+    }
+}
+END_TEST
+
+/* Checks relays are mailproxy on the pixel and human elsewhere; fails otherwise. */
+START_TEST(mail_proxies)
+{
+    static const char *relays[] = {
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+        "Mozilla/5.0 (compatible; YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html)",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) ",
+        "mozilla/5.0 (macintosh; intel mac os x 10_15_7) applewebkit/605.1.15 (khtml, like gecko)",
+        "Mozilla/5.0 (compatible; YandexImageResizer/2.0; +http://yandex.com/bots)",
+    };
+    for (size_t i = 0; i < sizeof relays / sizeof relays[0]; i++) {
+        ck_assert_msg(cls(relays[i], PROTO_VIA_PIXEL) == PROTO_AGENT_MAILPROXY, "pixel: %s", relays[i]);
+        /* a relay never follows links, and never runs a beacon */
+        ck_assert_msg(cls(relays[i], PROTO_VIA_CLICK) == PROTO_AGENT_HUMAN, "click: %s", relays[i]);
+        ck_assert_msg(cls(relays[i], PROTO_VIA_BEACON) == PROTO_AGENT_HUMAN, "beacon: %s", relays[i]);
+    }
+}
+END_TEST
+
+/* Checks empty UAs, API trust, length and case handling; fails on a wrong class. */
+START_TEST(empty_and_api)
+{
+    ck_assert_int_eq(proto_ua_classify(NULL, 0, PROTO_VIA_PIXEL), PROTO_AGENT_BOT);
+    ck_assert_int_eq(proto_ua_classify("", 0, PROTO_VIA_PIXEL), PROTO_AGENT_BOT);
+    ck_assert_int_eq(proto_ua_classify("  ", 2, PROTO_VIA_CLICK), PROTO_AGENT_BOT);
+    ck_assert_int_eq(proto_ua_classify(NULL, 0, PROTO_VIA_CLICK), PROTO_AGENT_BOT);
+    /* API hits are trusted: human whatever the UA */
+    ck_assert_int_eq(proto_ua_classify(NULL, 0, PROTO_VIA_API), PROTO_AGENT_HUMAN);
+    ck_assert_int_eq(cls("curl/8.4.0", PROTO_VIA_API), PROTO_AGENT_HUMAN);
+    /* the length is honoured: "curl/" beyond len is not seen */
+    const char *ua = "Mozilla/5.0 curl/8";
+    ck_assert_int_eq(proto_ua_classify(ua, 11, PROTO_VIA_PIXEL), PROTO_AGENT_HUMAN);
+    ck_assert_int_eq(proto_ua_classify(ua, strlen(ua), PROTO_VIA_PIXEL), PROTO_AGENT_BOT);
+    /* case-insensitive */
+    ck_assert_int_eq(cls("CURL/8", PROTO_VIA_PIXEL), PROTO_AGENT_BOT);
+    ck_assert_int_eq(cls("GOOGLEIMAGEPROXY", PROTO_VIA_PIXEL), PROTO_AGENT_MAILPROXY);
+}
+END_TEST
+
+/* Builds the ua suite; never fails. */
+static Suite *ua_suite(void)
+{
+    Suite *s = suite_create("proto_ua");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, shared_tsv);
+    tcase_add_test(tc, bots_everywhere);
+    tcase_add_test(tc, humans_everywhere);
+    tcase_add_test(tc, mail_proxies);
+    tcase_add_test(tc, empty_and_api);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* Runs the suite; returns non-zero if any test failed. */
+int main(void)
+{
+    SRunner *sr = srunner_create(ua_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
