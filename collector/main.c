@@ -137,8 +137,10 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    proto_info("listening", "listen=%s threads=%d redis=%s spool_dir=%s", ctx.conf.listen,
-               ctx.nworkers, ctx.conf.redis, ctx.conf.spool_dir);
+    proto_redis_addr ra;
+    proto_conf_redis_addr(ctx.conf.redis, &ra);
+    proto_info("listening", "listen=%s threads=%d redis=%s:%d%s spool_dir=%s", ctx.conf.listen,
+               ctx.nworkers, ra.path[0] ? "unix" : ra.host, ra.port, ra.path, ctx.conf.spool_dir);
     for (int i = 0; i < ctx.nworkers; i++)
         pthread_create(&ctx.workers[i].tid, NULL, worker_main, &ctx.workers[i]);
     int sig = 0;

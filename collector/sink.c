@@ -98,9 +98,7 @@ struct coll_sink {
     _Atomic int g_up;
     _Atomic int64_t g_queued, g_spool_records, g_spool_bytes;
 
-    /* redis address */
-    char host[256], path[256], user[128], pass[256];
-    int port, db;
+    proto_redis_addr addr;
 };
 
 static void sink_connect(coll_sink *s);
@@ -564,8 +562,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 /* Starts a connection attempt; failures schedule another. */
 static void sink_connect(coll_sink *s)
 {
-    redisAsyncContext *ac = s->path[0] ? redisAsyncConnectUnix(s->path)
-                                       : redisAsyncConnect(s->host, s->port);
+    redisAsyncContext *ac = s->addr.path[0] ? redisAsyncConnectUnix(s->addr.path)
+                                       : redisAsyncConnect(s->addr.host, s->addr.port);
     if (!ac || ac->err) {
         if (!s->down_logged)
             proto_warn("redis: cannot connect", "thread=%d err=\"%s\"", s->index,
@@ -705,14 +703,14 @@ static void sync_step(coll_sink *s)
     char key[PROTO_KEY_MAX];
     void *g = (void *)s->gen;
     if (s->client_id == 0) {
-        if (s->pass[0]) {
-            if (s->user[0])
-                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s %s", s->user, s->pass);
+        if (s->addr.pass[0]) {
+            if (s->addr.user[0])
+                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s %s", s->addr.user, s->addr.pass);
             else
-                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s", s->pass);
+                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s", s->addr.pass);
         }
-        if (s->db)
-            redisAsyncCommand(s->ac, on_setup, g, "SELECT %d", s->db);
+        if (s->addr.db)
+            redisAsyncCommand(s->ac, on_setup, g, "SELECT %d", s->addr.db);
         if (s->kill_id > 0) {
             if (s->kill_addr[0])
                 redisAsyncCommand(s->ac, on_ignore, g, "CLIENT KILL ID %lld ADDR %s", s->kill_id,
@@ -782,36 +780,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- public */
 
-/* Splits the redis URL (validated by conf) into the sink's fields. */
-static void parse_redis_url(coll_sink *s, const char *url)
-{
-    s->port = 6379;
-    if (strncmp(url, "unix://", 7) == 0) {
-        snprintf(s->path, sizeof s->path, "%s", url + 7);
-        return;
-    }
-    const char *h = url + 8, *at = strrchr(h, '@');
-    if (at) {
-        const char *colon = memchr(h, ':', (size_t)(at - h));
-        if (colon) {
-            snprintf(s->user, sizeof s->user, "%.*s", (int)(colon - h), h);
-            snprintf(s->pass, sizeof s->pass, "%.*s", (int)(at - colon - 1), colon + 1);
-        } else {
-            snprintf(s->pass, sizeof s->pass, "%.*s", (int)(at - h), h);
-        }
-        h = at + 1;
-    }
-    size_t hl = strcspn(h, ":/");
-    snprintf(s->host, sizeof s->host, "%.*s", (int)hl, h);
-    h += hl;
-    if (*h == ':') {
-        s->port = atoi(h + 1);
-        h += 1 + strcspn(h + 1, "/");
-    }
-    if (*h == '/' && h[1])
-        s->db = atoi(h + 1);
-}
-
 /* Creates a sink and starts connecting. Returns NULL (logged) on failure. */
 coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int index,
                          coll_metrics *m)
@@ -825,7 +793,7 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     s->m = m;
     s->index = index;
     s->state = S_DOWN;
-    parse_redis_url(s, conf->redis);
+    proto_conf_redis_addr(conf->redis, &s->addr);
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0 || read(fd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
         uint32_t x = (uint32_t)now_ms() ^ (uint32_t)getpid() << 16;

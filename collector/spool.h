@@ -61,7 +61,7 @@ void coll_spool_ack(coll_spool *sp, const coll_spool_pos *pos);
 void coll_spool_rewind(coll_spool *sp, const coll_spool_pos *pos);
 
 /* Writes n records (recs[i], lens[i]) as a new file placed before every
- * other one, synced to disk, with header hdr, and moves the reader to it:
+ * other one (written, not fsynced: the loop must not stall), with header hdr, and moves the reader to it:
  * used for hits that were sent but not acknowledged when Redis went away,
  * which are older than anything spooled. Returns 0, or -1 (logged). */
 int coll_spool_prepend(coll_spool *sp, const char *hdr, const unsigned char *const recs[],

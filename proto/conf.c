@@ -137,6 +137,40 @@ static int check_redis_url(const char *v)
     return 0;
 }
 
+/* Splits a redis URL into its parts. Returns 0, or -1 if malformed. */
+int proto_conf_redis_addr(const char *url, proto_redis_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    a->port = 6379;
+    if (check_redis_url(url) < 0)
+        return -1;
+    if (strncmp(url, "unix://", 7) == 0) {
+        snprintf(a->path, sizeof a->path, "%s", url + 7);
+        return 0;
+    }
+    const char *h = url + 8, *at = strrchr(h, '@');
+    if (at) {
+        const char *colon = memchr(h, ':', (size_t)(at - h));
+        if (colon) {
+            snprintf(a->user, sizeof a->user, "%.*s", (int)(colon - h), h);
+            snprintf(a->pass, sizeof a->pass, "%.*s", (int)(at - colon - 1), colon + 1);
+        } else {
+            snprintf(a->pass, sizeof a->pass, "%.*s", (int)(at - h), h);
+        }
+        h = at + 1;
+    }
+    size_t hl = strcspn(h, ":/");
+    snprintf(a->host, sizeof a->host, "%.*s", (int)hl, h);
+    h += hl;
+    if (*h == ':') {
+        a->port = atoi(h + 1);
+        h += 1 + strcspn(h + 1, "/");
+    }
+    if (*h == '/' && h[1])
+        a->db = atoi(h + 1);
+    return 0;
+}
+
 /* Splits "host:port", "[v6]:port" or ":port". Returns 0 or -1. */
 int proto_conf_hostport(const char *s, char *host, size_t cap, int *port)
 {

@@ -69,6 +69,20 @@ int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err,
 /* Splits "host:port" / "[v6]:port" / ":port". Returns 0 or -1. */
 int proto_conf_hostport(const char *s, char *host, size_t cap, int *port);
 
+/* A Redis address split from the `redis` key. */
+typedef struct {
+    char host[256];
+    int port;             /* 6379 unless given */
+    char path[256];       /* unix socket path, or "" for TCP */
+    char user[128];
+    char pass[256];
+    int db;
+} proto_redis_addr;
+
+/* Splits a redis URL ("redis://[user:pass@]host[:port][/db]" or
+ * "unix:///path") into a. Returns 0, or -1 if it is malformed. */
+int proto_conf_redis_addr(const char *url, proto_redis_addr *a);
+
 /* Prints every key, its default and a one-line description (for --help). */
 void proto_conf_usage(FILE *out);
 

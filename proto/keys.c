@@ -90,3 +90,9 @@ int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char
         return -1;
     return key_fmt(buf, cap, "%sc:{%s}:%s", PFX(prefix), c, suffix);
 }
+
+/* Builds <prefix>lease:{P}; returns the length or -1. */
+int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition)
+{
+    return key_fmt(buf, cap, "%slease:{%u}", PFX(prefix), partition);
+}

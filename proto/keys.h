@@ -25,4 +25,7 @@ int proto_key_campaign(char *buf, size_t cap, const char *prefix, const char *c)
 int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char *c,
                            const char *suffix);
 
+/* ag:lease:{P}: the aggregator's ownership lease of partition P (internal). */
+int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition);
+
 #endif

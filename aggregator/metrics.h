@@ -1,0 +1,36 @@
+/* metrics.h: the aggregator's counters (relaxed atomics, shared by its
+ * threads) and their Prometheus rendering. */
+#ifndef AGG_METRICS_H
+#define AGG_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "prom.h"
+
+#define AGG_MAX_PARTITIONS 1024
+
+typedef struct agg_metrics {
+    _Atomic uint64_t applied;          /* stream entries applied to counters */
+    _Atomic uint64_t skipped;          /* entries already applied (watermark) */
+    _Atomic uint64_t duplicates;       /* hits dropped as retries (same nonce) */
+    _Atomic uint64_t malformed;        /* entries that do not decode */
+    _Atomic uint64_t batches;
+    _Atomic uint64_t conflicts;        /* apply scripts refused: watermark moved */
+    _Atomic uint64_t trimmed;          /* entries trimmed from the streams */
+    _Atomic uint64_t alerts_raised;    /* followup_overdue alerts written */
+    _Atomic uint64_t alerts_resolved;  /* followup_resolved alerts written */
+    _Atomic uint64_t alerts_sent;      /* webhook POSTs answered 2xx */
+    _Atomic uint64_t alerts_failed;    /* webhook attempts that failed */
+    _Atomic uint64_t redis_failures;
+    _Atomic int redis_up;
+    _Atomic int owned[AGG_MAX_PARTITIONS];     /* 1 if this process holds the lease */
+    _Atomic int64_t lag[AGG_MAX_PARTITIONS];   /* entries not yet applied */
+    proto_hist batch_latency;
+} agg_metrics;
+
+#define agg_inc(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+#define agg_add(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
+#define agg_get(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+#endif
