@@ -67,12 +67,12 @@ int cli_print_json(void *doc);
 
 typedef struct cli_table cli_table;
 
-/* Creates a table with ncols columns headed by the given titles. Returns
- * NULL on allocation failure. */
+/* Creates a table with ncols (at most 32) columns headed by the given
+ * titles. Returns NULL (printed) on allocation failure. */
 cli_table *cli_table_new(int ncols, const char *const *titles);
 
-/* Appends one row of ncols cells (copied). Returns 0, or -1 on allocation
- * failure. */
+/* Appends one row of ncols cells (copied). Returns 0, or -1 (printed) on
+ * allocation failure. */
 int cli_table_add(cli_table *t, const char *const *cells);
 
 /* Prints the table with aligned columns; the last column is not padded. */
@@ -83,8 +83,15 @@ void cli_table_free(cli_table *t);
 
 /* ---- report verbs (cli_report.c); each returns an exit status ---- */
 
+int cli_campaigns(cli_ctx *x);
 int cli_stats(cli_ctx *x, const char *campaign);
 int cli_top(cli_ctx *x, const char *campaign, long limit);
 int cli_pending(cli_ctx *x, const char *campaign);
+
+/* ---- alerts (cli_alerts.c): prints the last count alerts, oldest first,
+ * then with follow waits for new ones until SIGINT/SIGTERM; returns an
+ * exit status ---- */
+
+int cli_alerts(cli_ctx *x, long count, int follow);
 
 #endif

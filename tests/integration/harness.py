@@ -442,3 +442,169 @@ def wait_count(redis_client, key, n, timeout=60):
         time.sleep(0.05)
     time.sleep(0.3)  # anything extra (a duplicate) would land by now
     return redis_client("XLEN", key)
+
+
+# ------------------------------------------------------------------ aggregator
+
+
+class Aggregator:
+    """The real actiongap-aggregator binary, its metrics on a free port."""
+
+    def __init__(self, redis, extra=(), start=True, name=None):
+        if not AGGREGATOR or not os.access(AGGREGATOR, os.X_OK):
+            raise AssertionError("AG_AGGREGATOR does not name the aggregator binary")
+        self.redis = redis
+        self.dir = tempfile.mkdtemp(prefix="ag-agg-")
+        self.port = free_port()
+        self.log_path = os.path.join(self.dir, "aggregator.log")
+        self.args = [AGGREGATOR, "--redis", redis.url(), "--metrics-listen", f"127.0.0.1:{self.port}",
+                     *(["--consumer", name] if name else []), *extra]
+        self.proc = None
+        _cleanups.append(self.destroy)
+        if start:
+            self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        wait_for(lambda: http_get(self.port, "/healthz")[0] == 200, what="aggregator /healthz")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.log.close()
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def metric(self, name):
+        body = http_get(self.port, "/metrics")[2].decode()
+        total = 0.0
+        for line in body.splitlines():
+            if line.startswith("#"):
+                continue
+            key = line.split(" ")[0]
+            if key == name or key.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def destroy(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_applied(redis_client, partitions=1, timeout=60):
+    """Waits until the aggregator group has no lag and nothing pending on
+    every hit stream."""
+    def idle():
+        for p in range(partitions):
+            key = f"ag:hits:{{{p}}}"
+            try:
+                groups = redis_client("XINFO", "GROUPS", key)
+            except RespError:
+                return False
+            ok = False
+            for g in groups:
+                d = {g[i].decode() if isinstance(g[i], bytes) else g[i]: g[i + 1] for i in range(0, len(g), 2)}
+                if d.get("name") == b"aggregator":
+                    ok = d.get("pending") == 0 and d.get("lag") == 0
+            if not ok:
+                return False
+        return True
+    wait_for(idle, timeout=timeout, what="the aggregator to apply every entry", interval=0.1)
+
+
+def hgetall(r, key):
+    v = r("HGETALL", key) or []
+    return {v[i].decode(): v[i + 1].decode() for i in range(0, len(v), 2)}
+
+
+def zrange(r, key):
+    v = r("ZRANGE", key, 0, -1, "WITHSCORES") or []
+    return {v[i].decode(): float(v[i + 1]) for i in range(0, len(v), 2)}
+
+
+# ------------------------------------------------------------------ reference model
+
+BUILTIN = {"open", "view", "click", "scroll", "signup", "donate", "convert", "followup"}
+
+
+def expected_counters(entries):
+    """Computes every SPEC 3 counter from the stream entries, independently
+    of the aggregator: returns {key_suffix: value} for the campaigns."""
+    import collections
+    import datetime
+    out = collections.defaultdict(lambda: collections.defaultdict(int))
+    uniq = collections.defaultdict(set)
+    sets = collections.defaultdict(dict)
+    seen_nonce = {}
+    pending = collections.defaultdict(dict)
+    fl = collections.defaultdict(lambda: collections.defaultdict(int))
+    first_last = {}
+    for _, f in entries:
+        c = f["campaign"]
+        ts = int(f["ts"])
+        n = f.get("nonce")
+        if n:
+            prev = seen_nonce.get((c, n))
+            if prev is not None and ts - prev < 86400000:
+                out[(c, "")]["dup"] += 1
+                continue
+            seen_nonce[(c, n)] = ts
+        e = f["event"]
+        human = f["agent"] == "human"
+        field = e if human else "machine_" + e
+        out[(c, "")][field] += 1
+        t = datetime.datetime.fromtimestamp(ts / 1000, datetime.timezone.utc)
+        out[(c, "h:" + t.strftime("%Y%m%d%H"))][field] += 1
+        out[(c, "d:" + t.strftime("%Y%m%d"))][field] += 1
+        lo, hi = first_last.get(c, (ts, ts))
+        first_last[c] = (min(lo, ts), max(hi, ts))
+        if not human:
+            continue
+        if "value" in f:
+            out[(c, "")]["value"] += int(f["value"])
+        if f.get("subject"):
+            uniq[(c, e)].add("s:" + f["subject"])
+        elif f.get("ip") or f.get("ua"):
+            uniq[(c, e)].add("a:" + f.get("ip", "") + "|" + f.get("ua", ""))
+        if e == "scroll":
+            for b in (25, 50, 75, 100):
+                if int(f["depth"]) >= b:
+                    out[(c, "scroll")][str(b)] += 1
+        ref = f.get("ref")
+        if ref:
+            if e in ("open", "view", "click"):
+                out[(c, "ref:reach")][ref] += 1
+            if e in ("signup", "donate", "convert") or e not in BUILTIN:
+                out[(c, "ref")][ref] += 1
+        s = f.get("subject")
+        if s and e == "signup":
+            pending[c].setdefault(s, ts)
+        elif s and e == "followup":
+            if s in pending[c]:
+                lat = max(0, ts - pending[c].pop(s))
+                d = fl[c]
+                d["count"] += 1
+                d["sum_ms"] += lat
+                d["max_ms"] = max(d.get("max_ms", -1), lat)
+                for b in (60, 300, 900, 3600, 14400, 86400):
+                    if lat <= b * 1000:
+                        d[f"le_{b}s"] += 1
+                d["le_inf"] += 1
+            else:
+                fl[c]["unmatched"] += 1
+    for c, (lo, hi) in first_last.items():
+        out[(c, "")]["first_ts"] = lo
+        out[(c, "")]["last_ts"] = hi
+    return {"hashes": out, "uniques": uniq, "pending": pending, "fl": fl}

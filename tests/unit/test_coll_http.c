@@ -904,7 +904,7 @@ START_TEST(srv_header_timeout_slowloris)
         }
     }
     ck_assert_int_ge(dt, 250);                      /* not reset by each byte */
-    ck_assert_int_le(dt, 900);
+    ck_assert_int_le(dt, 2500);                     /* 65 bytes would take 6.5 s */
     expect(c, 0, 408, NULL, 1);
     ck_assert_int_eq(cl_closed(c, 3000), 1);
     ck_assert_int_eq(atomic_load(&t.handled), 0);
@@ -935,7 +935,7 @@ START_TEST(srv_body_and_idle_timeouts)
     t0 = mono_ms();
     ck_assert_int_eq(cl_closed(c, 3000), 1);
     ck_assert_int_ge(mono_ms() - t0, 200);
-    ck_assert_int_le(mono_ms() - t0, 1500);
+    ck_assert_int_le(mono_ms() - t0, 2500);
     ck_assert_int_eq(wait_conns(&t, 0), 0);
     cl_close(c);
     ck_assert_int_eq(atomic_load(&t.handled), 2);
@@ -1044,7 +1044,7 @@ START_TEST(srv_stop)
     expect(idle, 0, 200, NULL, 0);
     busy = cl_open(t.port, "POST /b HTTP/1.1\r\nContent-Length: 4\r\n\r\nab");
     ck_assert_int_eq(wait_conns(&t, 2), 2);
-    usleep(50000);                                  /* let the head be read */
+    srv_cmd(&t, 'c');                               /* a later loop pass: the head is read */
     ck_assert_int_eq(srv_cmd(&t, 's'), 1);         /* the idle one is closed at once */
     ck_assert_int_eq(cl_closed(idle, 2000), 1);
     cl_sends(busy, "cd");                           /* the busy one finishes, then closes */

@@ -1,0 +1,671 @@
+/* main.c: actiongap-aggregator — partition leases, the read/apply/ack
+ * loop, overdue-signup alerts, stream trimming, lag. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "conf.h"
+#include "hit.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "webhook.h"
+
+#define LEASE_MS 5000
+#define LEASE_EVERY_MS 1000
+#define ALERT_EVERY_MS 500
+#define RESCAN_EVERY_MS 60000
+#define TRIM_EVERY_MS 10000
+#define BLOCK_MS 200
+#define GROUP "aggregator"
+
+static volatile sig_atomic_t stopping;
+
+/* A campaign known to the alert scan. */
+typedef struct {
+    char name[PROTO_CAMPAIGN_MAX + 1];
+    long long cursor;       /* pending signups at or below were examined */
+} scan_camp;
+
+typedef struct {
+    proto_conf conf;
+    agg_metrics m;
+    redisContext *rc;
+    char me[96];
+    char keys[AGG_MAX_PARTITIONS][PROTO_KEY_MAX];
+    int owned[AGG_MAX_PARTITIONS];
+    int need_claim[AGG_MAX_PARTITIONS];
+    int need_pel[AGG_MAX_PARTITIONS];
+    long long last_lease, last_alert, last_rescan, last_trim;
+    int backoff_ms;
+    scan_camp *camps;
+    size_t ncamps;
+} agg;
+
+/* Records the stop signal. */
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* Returns the wall-clock time in ms. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns the monotonic time in ns. */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- redis */
+
+/* Drops the connection after an error, so the next round reconnects and
+ * re-reads every unacknowledged entry; never fails. */
+static void disconnect(agg *a, const char *why)
+{
+    if (!a->rc)
+        return;
+    proto_warn("redis: connection dropped", "why=\"%s\"", why);
+    agg_inc(a->m.redis_failures);
+    redisFree(a->rc);
+    a->rc = NULL;
+    atomic_store(&a->m.redis_up, 0);
+    for (int p = 0; p < a->conf.partitions; p++)
+        a->need_pel[p] = 1;
+}
+
+/* Runs one command, dropping the connection on a transport error.
+ * Returns the reply (caller frees) or NULL. */
+static redisReply *cmd(agg *a, const char *fmt, ...)
+{
+    va_list ap;
+    if (!a->rc)
+        return NULL;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(a->rc, fmt, ap);
+    va_end(ap);
+    if (!r)
+        disconnect(a, a->rc->errstr);
+    return r;
+}
+
+/* Connects, authenticates, loads scripts and creates the consumer groups.
+ * Returns 0, or -1 (logged once per outage). */
+static int connect_redis(agg *a)
+{
+    proto_redis_addr ad;
+    struct timeval tv = {2, 0}, cmd_tv = {5, 0};
+    proto_conf_redis_addr(a->conf.redis, &ad);
+    redisContext *rc = ad.path[0] ? redisConnectUnixWithTimeout(ad.path, tv)
+                                  : redisConnectWithTimeout(ad.host, ad.port, tv);
+    if (!rc || rc->err) {
+        if (atomic_load(&a->m.redis_up) || a->backoff_ms == 0)
+            proto_warn("redis: cannot connect", "err=\"%s\"", rc ? rc->errstr : "out of memory");
+        redisFree(rc);
+        return -1;
+    }
+    redisSetTimeout(rc, cmd_tv);
+    a->rc = rc;
+    redisReply *r = NULL;
+    if (ad.pass[0]) {
+        r = ad.user[0] ? cmd(a, "AUTH %s %s", ad.user, ad.pass) : cmd(a, "AUTH %s", ad.pass);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            goto fail;
+        freeReplyObject(r);
+    }
+    if (ad.db) {
+        if (!(r = cmd(a, "SELECT %d", ad.db)) || r->type == REDIS_REPLY_ERROR)
+            goto fail;
+        freeReplyObject(r);
+    }
+    r = NULL;
+    if (agg_scripts_load(a->rc) < 0)
+        goto fail;
+    for (int p = 0; p < a->conf.partitions; p++) {
+        /* from 0: hits written before the first start are counted too */
+        if (!(r = cmd(a, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], GROUP)))
+            goto fail;
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
+            goto fail;
+        freeReplyObject(r);
+        r = NULL;
+    }
+    atomic_store(&a->m.redis_up, 1);
+    proto_info("redis: connected", "consumer=%s partitions=%d", a->me, a->conf.partitions);
+    a->backoff_ms = 0;
+    return 0;
+fail:
+    proto_error("redis: set-up failed", "err=\"%s\"",
+                r && r->type == REDIS_REPLY_ERROR ? r->str : (a->rc ? a->rc->errstr : "connection lost"));
+    freeReplyObject(r);
+    if (a->rc) {
+        redisFree(a->rc);
+        a->rc = NULL;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- leases */
+
+/* Renews held leases and takes free ones; never fails (errors drop the
+ * connection). */
+static void leases(agg *a)
+{
+    char key[PROTO_KEY_MAX];
+    static const char renew[] =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 else return 0 end";
+    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+        proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
+        redisReply *r = a->owned[p] ? cmd(a, "EVAL %s 1 %s %s %d", renew, key, a->me, LEASE_MS)
+                                    : cmd(a, "SET %s %s NX PX %d", key, a->me, LEASE_MS);
+        if (!r)
+            return;
+        int held = a->owned[p] ? r->type == REDIS_REPLY_INTEGER && r->integer == 1
+                               : r->type == REDIS_REPLY_STATUS;
+        if (held && !a->owned[p]) {
+            proto_info("partition taken", "partition=%d consumer=%s", p, a->me);
+            a->need_claim[p] = a->need_pel[p] = 1;
+        } else if (!held && a->owned[p]) {
+            proto_warn("partition lost to another aggregator", "partition=%d", p);
+        }
+        a->owned[p] = held;
+        atomic_store(&a->m.owned[p], held);
+        freeReplyObject(r);
+    }
+}
+
+/* Moves every pending entry of the partition (a dead consumer's too) to
+ * this consumer. Returns 0 or -1. */
+static int claim(agg *a, int p)
+{
+    char start[64] = "0-0";
+    for (int guard = 0; guard < 100000; guard++) {
+        redisReply *r = cmd(a, "XAUTOCLAIM %s %s %s 0 %s COUNT 1000 JUSTID", a->keys[p], GROUP,
+                            a->me, start);
+        if (!r)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+            proto_error("XAUTOCLAIM failed", "partition=%d err=\"%s\"", p,
+                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            freeReplyObject(r);
+            return -1;
+        }
+        snprintf(start, sizeof start, "%s", r->element[0]->str);
+        freeReplyObject(r);
+        if (strcmp(start, "0-0") == 0)
+            return 0;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- apply loop */
+
+/* Applies and acknowledges one stream's entries. Returns 0 or -1. */
+static int process(agg *a, int p, const redisReply *entries)
+{
+    agg_apply_result res;
+    uint64_t t0 = mono_ns();
+    if (agg_apply(a->rc, &a->conf, (unsigned)p, entries, &res) < 0) {
+        agg_add(a->m.conflicts, res.conflicts);
+        disconnect(a, "apply failed");
+        return -1;
+    }
+    /* acknowledge only now that every update is durable in Redis */
+    size_t n = entries->elements;
+    const char **av = malloc((n + 3) * sizeof *av);
+    size_t *al = malloc((n + 3) * sizeof *al);
+    if (!av || !al) {
+        free(av);
+        free(al);
+        return -1;
+    }
+    av[0] = "XACK";
+    av[1] = a->keys[p];
+    av[2] = GROUP;
+    for (size_t i = 0; i < n; i++)
+        av[3 + i] = entries->element[i]->element[0]->str;
+    for (size_t i = 0; i < n + 3; i++)
+        al[i] = strlen(av[i]);
+    redisReply *r = redisCommandArgv(a->rc, (int)(n + 3), av, al);
+    free(av);
+    free(al);
+    if (!r) {
+        disconnect(a, a->rc->errstr);
+        return -1;
+    }
+    freeReplyObject(r);
+    agg_add(a->m.applied, res.applied);
+    agg_add(a->m.skipped, res.skipped);
+    agg_add(a->m.duplicates, res.duplicates);
+    agg_add(a->m.malformed, res.malformed);
+    agg_inc(a->m.batches);
+    proto_hist_observe(&a->m.batch_latency, mono_ns() - t0);
+    return 0;
+}
+
+/* Returns the partition whose stream key is name, or -1. */
+static int part_of(const agg *a, const char *name)
+{
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (strcmp(a->keys[p], name) == 0)
+            return p;
+    return -1;
+}
+
+/* Reads and applies one round: each owned partition's own pending entries
+ * first, then new entries of all owned partitions in one blocking read.
+ * Returns the number of entries handled. */
+static size_t round_once(agg *a)
+{
+    size_t done = 0;
+    int nowned = 0;
+    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+        if (!a->owned[p])
+            continue;
+        nowned++;
+        if (a->need_claim[p]) {
+            if (claim(a, p) < 0)
+                return done;
+            a->need_claim[p] = 0;
+        }
+        while (a->need_pel[p] && a->rc && !stopping) {
+            redisReply *r = cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0", GROUP, a->me,
+                                a->conf.batch, a->keys[p]);
+            if (!r)
+                return done;
+            const redisReply *es = r->type == REDIS_REPLY_ARRAY && r->elements == 1
+                                       ? r->element[0]->element[1] : NULL;
+            if (!es || es->elements == 0) {
+                a->need_pel[p] = 0;
+            } else if (process(a, p, es) == 0) {
+                done += es->elements;
+            }
+            freeReplyObject(r);
+        }
+    }
+    if (!a->rc || !nowned) {
+        if (!nowned)
+            usleep(BLOCK_MS * 1000);
+        return done;
+    }
+    /* new entries of every owned partition */
+    const char *av[8 + 2 * AGG_MAX_PARTITIONS];
+    size_t al[8 + 2 * AGG_MAX_PARTITIONS];
+    char count[16], block[16];
+    int ac = 0;
+    snprintf(count, sizeof count, "%d", a->conf.batch);
+    snprintf(block, sizeof block, "%d", BLOCK_MS);
+    av[ac++] = "XREADGROUP";
+    av[ac++] = "GROUP";
+    av[ac++] = GROUP;
+    av[ac++] = a->me;
+    av[ac++] = "COUNT";
+    av[ac++] = count;
+    if (!done) {
+        av[ac++] = "BLOCK";
+        av[ac++] = block;
+    }
+    av[ac++] = "STREAMS";
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p])
+            av[ac++] = a->keys[p];
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p])
+            av[ac++] = ">";
+    for (int i = 0; i < ac; i++)
+        al[i] = strlen(av[i]);
+    redisReply *r = redisCommandArgv(a->rc, ac, av, al);
+    if (!r) {
+        disconnect(a, a->rc->errstr);
+        return done;
+    }
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements && a->rc; i++) {
+            const redisReply *s = r->element[i];
+            int p = part_of(a, s->element[0]->str);
+            if (p < 0 || !a->owned[p])
+                continue;
+            if (process(a, p, s->element[1]) == 0)
+                done += s->element[1]->elements;
+        }
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        proto_error("XREADGROUP failed", "err=\"%s\"", r->str);
+        if (strncmp(r->str, "NOGROUP", 7) == 0) { /* stream deleted: recreate */
+            freeReplyObject(r);
+            disconnect(a, "consumer group missing");
+            return done;
+        }
+    }
+    freeReplyObject(r);
+    return done;
+}
+
+/* ---------------------------------------------------------------- alerts */
+
+/* Refreshes the campaigns list from ag:campaigns, keeping cursors. Returns
+ * 0 or -1. */
+static int refresh_campaigns(agg *a)
+{
+    char key[PROTO_KEY_MAX];
+    proto_key_campaigns(key, sizeof key, a->conf.prefix);
+    redisReply *r = cmd(a, "ZRANGE %s 0 -1", key);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    scan_camp *n = calloc(r->elements ? r->elements : 1, sizeof *n);
+    if (!n) {
+        freeReplyObject(r);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        proto_hit h;
+        unsigned seen = 0;
+        proto_hit_init(&h);
+        if (r->element[i]->type != REDIS_REPLY_STRING ||
+            proto_hit_set(&h, &seen, "c", 1, r->element[i]->str, r->element[i]->len) != PROTO_OK)
+            continue; /* never build a key from a name that is not a campaign id */
+        snprintf(n[k].name, sizeof n[k].name, "%s", r->element[i]->str);
+        n[k].cursor = -1;
+        for (size_t j = 0; j < a->ncamps; j++)
+            if (strcmp(a->camps[j].name, n[k].name) == 0)
+                n[k].cursor = a->camps[j].cursor;
+        k++;
+    }
+    freeReplyObject(r);
+    free(a->camps);
+    a->camps = n;
+    a->ncamps = k;
+    return 0;
+}
+
+/* Raises due followup_overdue alerts for the campaigns of owned partitions;
+ * never fails (errors drop the connection). */
+static void scan_alerts(agg *a, int full)
+{
+    char key[PROTO_KEY_MAX];
+    long long now = now_ms();
+    if (refresh_campaigns(a) < 0)
+        return;
+    size_t asked = 0;
+    int *mine = calloc(a->ncamps ? a->ncamps : 1, sizeof *mine);
+    if (!mine)
+        return;
+    for (size_t i = 0; i < a->ncamps; i++) {
+        unsigned p = proto_partition(a->camps[i].name, (unsigned)a->conf.partitions);
+        mine[i] = a->owned[p];
+        if (!mine[i])
+            continue;
+        if (full)
+            a->camps[i].cursor = -1;
+        proto_key_campaign_sub(key, sizeof key, a->conf.prefix, a->camps[i].name, "cfg");
+        redisAppendCommand(a->rc, "HGET %s followup_sla_s", key);
+        asked++;
+    }
+    int *sla = calloc(a->ncamps ? a->ncamps : 1, sizeof *sla);
+    for (size_t i = 0; i < a->ncamps && sla; i++) {
+        if (!mine[i])
+            continue;
+        redisReply *r = NULL;
+        if (redisGetReply(a->rc, (void **)&r) != REDIS_OK) {
+            disconnect(a, a->rc->errstr);
+            goto out;
+        }
+        int v = r->type == REDIS_REPLY_STRING ? atoi(r->str) : 0;
+        sla[i] = v > 0 ? v : a->conf.followup_sla_s;
+        freeReplyObject(r);
+    }
+    if (!sla)
+        goto out;
+    for (size_t i = 0; i < a->ncamps && a->rc; i++) {
+        if (!mine[i])
+            continue;
+        scan_camp *c = &a->camps[i];
+        long long cutoff = now - (long long)sla[i] * 1000;
+        /* re-examine a minute behind the cursor: late (replayed) signups */
+        long long from = c->cursor < 0 ? -1 : c->cursor - 60000;
+        proto_key_campaign_sub(key, sizeof key, a->conf.prefix, c->name, "pending");
+        redisReply *r = from < 0 ? cmd(a, "ZRANGEBYSCORE %s -inf %lld WITHSCORES LIMIT 0 1000", key, cutoff)
+                                 : cmd(a, "ZRANGEBYSCORE %s %lld %lld WITHSCORES LIMIT 0 1000", key, from, cutoff);
+        if (!r)
+            goto out;
+        if (r->type == REDIS_REPLY_ARRAY) {
+            for (size_t j = 0; j + 1 < r->elements && a->rc; j += 2) {
+                long long st = atoll(r->element[j + 1]->str);
+                int raised = agg_alert_raise(a->rc, &a->conf, c->name, r->element[j]->str, st, now, sla[i]);
+                if (raised == 1) {
+                    agg_inc(a->m.alerts_raised);
+                    proto_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
+                               c->name, (now - st) / 1000, sla[i]);
+                } else if (raised < 0) {
+                    disconnect(a, "alert failed");
+                }
+                if (st > c->cursor && r->elements < 2000)
+                    c->cursor = st;
+            }
+            if (r->elements == 0 && c->cursor < 0)
+                c->cursor = cutoff;
+        }
+        freeReplyObject(r);
+    }
+out:
+    (void)asked;
+    free(mine);
+    free(sla);
+}
+
+/* ---------------------------------------------------------------- trim, lag */
+
+/* Trims owned streams below what is applied, acknowledged and older than
+ * keep_hours (the safe MINID is computed here: XTRIM ignores pending
+ * entries); never fails. */
+static void trim(agg *a)
+{
+    long long keep = now_ms() - (long long)a->conf.keep_hours * 3600000LL;
+    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+        if (!a->owned[p])
+            continue;
+        char minid[64];
+        snprintf(minid, sizeof minid, "%lld-0", keep);
+        redisReply *r = cmd(a, "XPENDING %s %s", a->keys[p], GROUP);
+        if (!r)
+            return;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+            r->element[0]->integer > 0 && r->element[1]->type == REDIS_REPLY_STRING) {
+            unsigned long long ms = 0, seq = 0, km = (unsigned long long)(keep > 0 ? keep : 0);
+            sscanf(r->element[1]->str, "%llu-%llu", &ms, &seq);
+            if (ms < km || (ms == km && seq == 0))
+                snprintf(minid, sizeof minid, "%s", r->element[1]->str);
+        }
+        freeReplyObject(r);
+        /* nothing above the group's last delivered id is applied yet */
+        r = cmd(a, "XINFO GROUPS %s", a->keys[p]);
+        if (!r)
+            return;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            redisReply *g = r->element[i];
+            const char *name = NULL, *last = NULL;
+            long long lag = -1;
+            for (size_t j = 0; j + 1 < g->elements; j += 2) {
+                const char *f = g->element[j]->str;
+                if (!strcmp(f, "name"))
+                    name = g->element[j + 1]->str;
+                else if (!strcmp(f, "last-delivered-id"))
+                    last = g->element[j + 1]->str;
+                else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
+                    lag = g->element[j + 1]->integer;
+            }
+            if (!name || strcmp(name, GROUP) != 0 || !last)
+                continue;
+            if (lag >= 0)
+                atomic_store(&a->m.lag[p], lag);
+            unsigned long long lm = 0, ls = 0, mm = 0, msq = 0;
+            sscanf(last, "%llu-%llu", &lm, &ls);
+            sscanf(minid, "%llu-%llu", &mm, &msq);
+            if (lm < mm || (lm == mm && ls < msq))
+                snprintf(minid, sizeof minid, "%s", last);
+        }
+        freeReplyObject(r);
+        r = cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);
+        if (!r)
+            return;
+        if (r->type == REDIS_REPLY_INTEGER)
+            agg_add(a->m.trimmed, (uint64_t)r->integer);
+        freeReplyObject(r);
+    }
+}
+
+/* Updates the lag gauge of owned partitions; never fails. */
+static void update_lag(agg *a)
+{
+    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+        if (!a->owned[p]) {
+            atomic_store(&a->m.lag[p], 0);
+            continue;
+        }
+        redisReply *r = cmd(a, "XINFO GROUPS %s", a->keys[p]);
+        if (!r)
+            return;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            redisReply *g = r->element[i];
+            int ours = 0;
+            long long lag = -1;
+            for (size_t j = 0; j + 1 < g->elements; j += 2) {
+                const char *f = g->element[j]->str;
+                if (!strcmp(f, "name") && !strcmp(g->element[j + 1]->str, GROUP))
+                    ours = 1;
+                else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
+                    lag = g->element[j + 1]->integer;
+            }
+            if (ours && lag >= 0)
+                atomic_store(&a->m.lag[p], lag);
+        }
+        freeReplyObject(r);
+    }
+}
+
+/* ---------------------------------------------------------------- main */
+
+/* Prints usage. */
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: actiongap-aggregator [--config FILE] [--key value ...]\n"
+                 "Rolls the hit streams into per-campaign counters exactly once and raises\n"
+                 "follow-up alerts (see docs/SPEC.md).\n\n");
+    proto_conf_usage(out);
+}
+
+int main(int argc, char **argv)
+{
+    static agg a;
+    char err[512], host[64] = "host";
+    int rest[16], nrest;
+    proto_log_set_prog("aggregator");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (proto_conf_load(&a.conf, argc, argv, rest, 16, &nrest, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (nrest) {
+        fprintf(stderr, "config: %s: unknown option\n", argv[rest[0]]);
+        return 2;
+    }
+    if (a.conf.partitions > AGG_MAX_PARTITIONS) {
+        fprintf(stderr, "config: partitions: at most %d\n", AGG_MAX_PARTITIONS);
+        return 2;
+    }
+    proto_log_set_level(a.conf.log_level);
+    gethostname(host, sizeof host - 1);
+    if (a.conf.consumer[0])
+        snprintf(a.me, sizeof a.me, "%s", a.conf.consumer);
+    else
+        snprintf(a.me, sizeof a.me, "%s-%d", host, (int)getpid());
+    for (int p = 0; p < a.conf.partitions; p++)
+        proto_key_hits(a.keys[p], sizeof a.keys[p], a.conf.prefix, (unsigned)p);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    agg_server *srv = agg_server_new(&a.conf, &a.m);
+    if (!srv)
+        return 1;
+    agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
+    proto_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
+               a.conf.metrics_listen, a.conf.partitions, a.conf.batch);
+    while (!stopping) {
+        if (!a.rc) {
+            if (connect_redis(&a) < 0) {
+                a.backoff_ms = a.backoff_ms ? (a.backoff_ms * 2 > 2000 ? 2000 : a.backoff_ms * 2) : 100;
+                usleep((useconds_t)a.backoff_ms * 1000);
+                continue;
+            }
+            a.last_lease = 0;
+        }
+        long long t = now_ms();
+        if (t - a.last_lease >= LEASE_EVERY_MS) {
+            leases(&a);
+            update_lag(&a);
+            a.last_lease = t;
+        }
+        round_once(&a);
+        t = now_ms();
+        if (a.rc && t - a.last_alert >= ALERT_EVERY_MS) {
+            int full = t - a.last_rescan >= RESCAN_EVERY_MS;
+            scan_alerts(&a, full);
+            if (full)
+                a.last_rescan = t;
+            a.last_alert = t;
+        }
+        if (a.rc && t - a.last_trim >= TRIM_EVERY_MS) {
+            trim(&a);
+            a.last_trim = t;
+        }
+    }
+    proto_info("stopping", "applied=%llu", (unsigned long long)agg_get(a.m.applied));
+    /* give the leases back so another aggregator takes over at once */
+    for (int p = 0; p < a.conf.partitions && a.rc; p++) {
+        if (!a.owned[p])
+            continue;
+        char key[PROTO_KEY_MAX];
+        proto_key_lease(key, sizeof key, a.conf.prefix, (unsigned)p);
+        redisReply *r = cmd(&a, "EVAL %s 1 %s %s",
+                            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                            key, a.me);
+        freeReplyObject(r);
+    }
+    agg_webhook_free(wh);
+    agg_server_free(srv);
+    if (a.rc)
+        redisFree(a.rc);
+    free(a.camps);
+    return 0;
+}

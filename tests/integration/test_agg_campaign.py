@@ -1,0 +1,125 @@
+"""A scripted campaign through the real collector and aggregator: every key
+of SPEC 3 holds exactly what an independent model of the rules computes
+from the stream, and the hand-counted figures match too."""
+import json, sys, os
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import *  # noqa: F401,F403
+
+HUMAN = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+C = "spring"
+
+rs = RedisServer()
+r = rs.client()
+col = Collector(rs)
+agg = Aggregator(rs)
+conn = Conn(col.port)
+
+
+def pixel(q, ua=HUMAN):
+    st, _, body = conn.request("GET", "/p.gif?" + q, headers={"User-Agent": ua})
+    assert st == 200 and len(body) == 43
+
+
+def api(obj):
+    st, _, body = http_post(col.port, "/api/hits", json.dumps(obj).encode(),
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"})
+    assert st == 202, body
+
+
+for i in range(40):                                   # 40 distinct openers
+    ref = "&ref=ann" if i < 20 else ("&ref=bob" if i < 30 else "")
+    pixel(f"c={C}&e=open&s=s{i}{ref}")
+for i in range(10):                                   # 10 repeat opens
+    pixel(f"c={C}&e=open&s=s{i}")
+for i in range(15):                                   # machine opens
+    pixel(f"c={C}&e=open&s=m{i}", ua=GMAIL)
+for i in range(12):                                   # human clicks through /r
+    ref = "&ref=ann" if i < 6 else ""
+    st, _, _ = conn.request("GET", f"/r?c={C}&s=s{i}{ref}&to=https%3A%2F%2Fallowed.example%2F",
+                            headers={"User-Agent": HUMAN})
+    assert st == 302
+for i in range(3):                                    # bot clicks
+    conn.request("GET", f"/r?c={C}&to=https%3A%2F%2Fallowed.example%2F", headers={"User-Agent": "curl/8.4.0"})
+for i in range(5):                                    # anonymous views (same ip+ua)
+    pixel(f"c={C}&e=view")
+for d in (10, 30, 60, 80, 100):
+    pixel(f"c={C}&e=scroll&d={d}&s=s0")
+for i in range(8):                                    # signups
+    ref = "&ref=ann" if i < 4 else ("&ref=bob" if i < 6 else "")
+    pixel(f"c={C}&e=signup&s=s{i}{ref}")
+pixel(f"c={C}&e=signup&s=s0")                         # a second signup keeps the first time
+for v in (1000, 2500, 500):
+    pixel(f"c={C}&e=donate&v={v}&s=d{v}&ref=bob")
+pixel(f"c={C}&e=petition&s=s30&ref=ann")
+pixel(f"c={C}&e=petition&s=s31&ref=ann")
+pixel(f"c={C}&e=open&s=s0&n=dup-1")                  # a retry: same nonce twice
+pixel(f"c={C}&e=open&s=s0&n=dup-1")
+time.sleep(0.3)
+api({"c": C, "e": "followup", "s": "s0"})
+api({"c": C, "e": "followup", "s": "s1"})
+api({"c": C, "e": "followup", "s": "nobody"})
+sent = 40 + 10 + 15 + 12 + 3 + 5 + 5 + 8 + 1 + 3 + 2 + 2 + 3
+
+wait_for(lambda: r("XLEN", "ag:hits:{0}") == sent, what=f"{sent} hits in the stream")
+wait_applied(r)
+entries = r.xrange_all("ag:hits:{0}")
+check(len(entries) == sent, f"sent {sent}, stream holds {len(entries)}")
+model = expected_counters(entries)
+
+# ---- the model against Redis, key by key
+for (c, sfx), want in model["hashes"].items():
+    key = f"ag:c:{{{c}}}" + (":" + sfx if sfx else "")
+    if sfx in ("ref", "ref:reach"):
+        got = {k: int(v) for k, v in zrange(r, key).items()}
+    else:
+        got = {k: int(v) for k, v in hgetall(r, key).items()}
+    check(got == dict(want), f"{key}: want {dict(want)}, got {got}")
+for (c, e), subjects in model["uniques"].items():
+    got = r("PFCOUNT", f"ag:c:{{{c}}}:u:{e}")
+    check(got == len(subjects), f"u:{e}: want {len(subjects)}, got {got}")
+for c, pend in model["pending"].items():
+    got = {k: int(v) for k, v in zrange(r, f"ag:c:{{{c}}}:pending").items()}
+    check(got == pend, f"pending: want {pend}, got {got}")
+for c, d in model["fl"].items():
+    got = {k: int(v) for k, v in hgetall(r, f"ag:c:{{{c}}}:fl").items()}
+    check(got == dict(d), f"fl: want {dict(d)}, got {got}")
+
+# ---- and the figures counted by hand from the script above
+tot = {k: int(v) for k, v in hgetall(r, f"ag:c:{{{C}}}").items()}
+hand = {"open": 51, "machine_open": 15, "click": 12, "machine_click": 3, "view": 5, "scroll": 5,
+        "signup": 9, "donate": 3, "value": 4000, "petition": 2, "followup": 3, "dup": 1}
+for k, v in hand.items():
+    check(tot.get(k) == v, f"totals {k}: want {v}, got {tot.get(k)}")
+reach = r("PFCOUNT", f"ag:c:{{{C}}}:u:open", f"ag:c:{{{C}}}:u:view", f"ag:c:{{{C}}}:u:click")
+check(reach == 41, f"reach: 40 subjects + 1 anonymous visitor, got {reach}")
+check(r("PFCOUNT", f"ag:c:{{{C}}}:u:open") == 40, "40 unique openers")
+check(hgetall(r, f"ag:c:{{{C}}}:scroll") == {"25": "4", "50": "3", "75": "2", "100": "1"}, "scroll buckets")
+check({k: int(v) for k, v in zrange(r, f"ag:c:{{{C}}}:ref").items()} == {"ann": 6, "bob": 5}, "advocate actions")
+check({k: int(v) for k, v in zrange(r, f"ag:c:{{{C}}}:ref:reach").items()} == {"ann": 26, "bob": 10}, "advocate reach")
+pend = zrange(r, f"ag:c:{{{C}}}:pending")
+check(sorted(pend) == [f"s{i}" for i in range(2, 8)], f"pending after follow-ups: {sorted(pend)}")
+fl = hgetall(r, f"ag:c:{{{C}}}:fl")
+check(fl.get("count") == "2" and fl.get("unmatched") == "1" and fl.get("le_60s") == "2", f"fl {fl}")
+camps = zrange(r, "ag:campaigns")
+check(int(camps.get(C, 0)) == tot["last_ts"], f"ag:campaigns last activity {camps}")
+# hourly buckets expire retention_hours after their hour
+for key in r("KEYS", f"ag:c:{{{C}}}:h:*"):
+    hour = key.decode().rsplit(":", 1)[1]
+    import datetime
+    start = int(datetime.datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    check(r("PEXPIRETIME", key) == start + 2160 * 3600 * 1000, f"{key} expires 2160 h after its hour")
+for key in r("KEYS", f"ag:c:{{{C}}}:d:*"):
+    day = key.decode().rsplit(":", 1)[1]
+    start = int(datetime.datetime.strptime(day, "%Y%m%d").replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    check(r("PEXPIRETIME", key) == start + 730 * 86400 * 1000, f"{key} expires 730 days after its day")
+check(agg.metric("ag_agg_applied_total") == sent - 1, f"applied {agg.metric('ag_agg_applied_total')} = sent - 1 dup")
+check(agg.metric("ag_agg_duplicates_total") == 1, "one duplicate counted")
+allowed = {"ag:hits:{0}", "ag:rejects", "ag:alerts", "ag:campaigns", "ag:lease:{0}"}
+keys = {k.decode() for k in r("KEYS", "*")}
+odd = {k for k in keys if k not in allowed and not k.startswith(f"ag:c:{{{C}}}")}
+check(not odd, f"no key outside the schema: {odd}")
+conn.close()
+check(agg.stop() == 0, "aggregator exits 0 on SIGTERM")
+print(f"campaign: sent {sent}, applied {int(sent - 1)}, reach {reach}, keys checked {len(model['hashes'])}")
+done("test_agg_campaign")
