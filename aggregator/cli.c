@@ -333,39 +333,20 @@ redisReply *cli_cmdv(cli_ctx *x, int argc, const char **argv, const size_t *lens
  * 0, or -1 after one line on stderr. */
 int cli_connect(cli_ctx *x)
 {
-    const char *url = x->conf.redis;
-    char host[256] = "127.0.0.1", user[256] = "", pass[256] = "";
-    int port = 6379, db = 0, unix_sock = strncmp(url, "unix://", 7) == 0;
+    proto_redis_addr ad;
     struct timeval tv = {2, 0};
     redisReply *r;
 
-    if (unix_sock) {
-        snprintf(x->where, sizeof x->where, "%s", url + 7);
-        x->rc = redisConnectUnixWithTimeout(url + 7, tv);
+    if (proto_conf_redis_addr(x->conf.redis, &ad) < 0) {
+        fprintf(stderr, "actiongap: config: redis: malformed URL\n");
+        return -1;
+    }
+    if (ad.path[0]) {
+        snprintf(x->where, sizeof x->where, "%s", ad.path);
+        x->rc = redisConnectUnixWithTimeout(ad.path, tv);
     } else {
-        const char *h = url + 8, *at = strrchr(h, '@');
-        if (at) {
-            const char *colon = memchr(h, ':', (size_t)(at - h));
-            if (colon) {
-                snprintf(user, sizeof user, "%.*s", (int)(colon - h), h);
-                snprintf(pass, sizeof pass, "%.*s", (int)(at - colon - 1), colon + 1);
-            } else {
-                snprintf(pass, sizeof pass, "%.*s", (int)(at - h), h);
-            }
-            h = at + 1;
-        }
-        size_t hl = strcspn(h, ":/");
-        if (hl > 0)
-            snprintf(host, sizeof host, "%.*s", (int)hl, h);
-        h += hl;
-        if (*h == ':') {
-            port = atoi(h + 1);
-            h += 1 + strcspn(h + 1, "/");
-        }
-        if (*h == '/' && h[1])
-            db = atoi(h + 1);
-        snprintf(x->where, sizeof x->where, "%s:%d", host, port);
-        x->rc = redisConnectWithTimeout(host, port, tv);
+        snprintf(x->where, sizeof x->where, "%s:%d", ad.host, ad.port);
+        x->rc = redisConnectWithTimeout(ad.host, ad.port, tv);
     }
     if (!x->rc || x->rc->err) {
         fprintf(stderr, "actiongap: cannot reach Redis at %s: %s\n", x->where,
@@ -375,15 +356,15 @@ int cli_connect(cli_ctx *x)
     tv.tv_sec = x->conf.redis_timeout_ms / 1000 + 2;
     tv.tv_usec = 0;
     redisSetTimeout(x->rc, tv);
-    if (pass[0]) {
-        r = user[0] ? redisCommand(x->rc, "AUTH %s %s", user, pass)
-                    : redisCommand(x->rc, "AUTH %s", pass);
+    if (ad.pass[0]) {
+        r = ad.user[0] ? redisCommand(x->rc, "AUTH %s %s", ad.user, ad.pass)
+                       : redisCommand(x->rc, "AUTH %s", ad.pass);
         if (!(r = checked(x, r)))
             return -1;
         freeReplyObject(r);
     }
-    if (db != 0) {
-        if (!(r = cli_cmd(x, "SELECT %d", db)))
+    if (ad.db != 0) {
+        if (!(r = cli_cmd(x, "SELECT %d", ad.db)))
             return -1;
         freeReplyObject(r);
     }

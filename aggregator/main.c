@@ -164,22 +164,22 @@ fail:
 
 /* ---------------------------------------------------------------- leases */
 
-/* Renews held leases and takes free ones; never fails (errors drop the
- * connection). */
+/* Renews held leases and takes free ones (or ones held under this
+ * consumer's own name: a restarted aggregator takes over at once); never
+ * fails (errors drop the connection). */
 static void leases(agg *a)
 {
     char key[PROTO_KEY_MAX];
-    static const char renew[] =
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-        "redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 else return 0 end";
+    static const char take[] =
+        "local v = redis.call('GET', KEYS[1]) "
+        "if not v or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end "
+        "return 0";
     for (int p = 0; p < a->conf.partitions && a->rc; p++) {
         proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
-        redisReply *r = a->owned[p] ? cmd(a, "EVAL %s 1 %s %s %d", renew, key, a->me, LEASE_MS)
-                                    : cmd(a, "SET %s %s NX PX %d", key, a->me, LEASE_MS);
+        redisReply *r = cmd(a, "EVAL %s 1 %s %s %d", take, key, a->me, LEASE_MS);
         if (!r)
             return;
-        int held = a->owned[p] ? r->type == REDIS_REPLY_INTEGER && r->integer == 1
-                               : r->type == REDIS_REPLY_STATUS;
+        int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         if (held && !a->owned[p]) {
             proto_info("partition taken", "partition=%d consumer=%s", p, a->me);
             a->need_claim[p] = a->need_pel[p] = 1;

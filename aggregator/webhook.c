@@ -824,7 +824,7 @@ static void redis_drop(agg_webhook *w, const char *why)
 {
     char qw[256];
     if (!w->down)
-        proto_warn("webhook: redis connection lost", "error=%s", q(qw, sizeof qw, why));
+        proto_warn("webhook: redis unavailable, reconnecting", "error=%s", q(qw, sizeof qw, why));
     w->down = 1;
     if (w->rc)
         redisFree(w->rc);
@@ -911,7 +911,7 @@ static int redis_connect(agg_webhook *w)
         return -1;
     freeReplyObject(r);
     if (w->down)
-        proto_info("webhook: redis connection restored", NULL);
+        proto_info("webhook: redis available again", NULL);
     w->down = 0;
     w->backoff_ms = 0;
     w->pending_done = 0;
@@ -1041,8 +1041,11 @@ static int take_entries(agg_webhook *w, const redisReply *arr, char *last, size_
             return -1;
         }
         int rc = !it->url ? (xack(w, id) < 0 ? -1 : 1) : url_busy(w, it->url) ? 0 : attempt(w, it);
-        if (rc == 0 && item_hold(w, it) == 0)
+        if ((rc == 0 || it->delivered) && rc != 1 && item_hold(w, it) == 0) {
+            if (rc < 0)
+                return -1;      /* posted, XACK owed: held so it is not posted twice */
             continue;
+        }
         item_free(it);
         if (rc <= 0)
             return -1;
@@ -1114,6 +1117,15 @@ static int touch_held(agg_webhook *w)
     return 0;
 }
 
+/* Returns the entries of a one-stream XREADGROUP reply, or NULL if none. */
+static const redisReply *read_entries(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1)
+        return NULL;
+    const redisReply *st = r->element[0];
+    return st->type == REDIS_REPLY_ARRAY && st->elements == 2 ? st->element[1] : NULL;
+}
+
 /* Runs one round: retries, own pending entries, claims, then new entries.
  * Returns 0, or -1 on a Redis failure. */
 static int step(agg_webhook *w)
@@ -1127,9 +1139,7 @@ static int step(agg_webhook *w)
                                     WH_GROUP, w->consumer, WH_READ_COUNT, w->key, w->pending_from));
         if (!r)
             return -1;
-        const redisReply *arr = r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-                                r->element[0]->elements == 2 ? r->element[0]->element[1] : NULL;
-        int n = take_entries(w, arr, w->pending_from, sizeof w->pending_from);
+        int n = take_entries(w, read_entries(r), w->pending_from, sizeof w->pending_from);
         freeReplyObject(r);
         w->pending_done = n == 0;
         return n < 0 ? -1 : 0;
@@ -1169,9 +1179,7 @@ static int step(agg_webhook *w)
                                 WH_GROUP, w->consumer, WH_READ_COUNT, (long long)block, w->key));
     if (!r)
         return -1;
-    const redisReply *arr = r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-                            r->element[0]->elements == 2 ? r->element[0]->element[1] : NULL;
-    int n = take_entries(w, arr, NULL, 0);
+    int n = take_entries(w, read_entries(r), NULL, 0);
     freeReplyObject(r);
     return n < 0 ? -1 : 0;
 }

@@ -375,10 +375,11 @@ class PixelLoad:
     connections from a thread, at most `rate` per second (0: as fast as it
     can), recording each request's latency."""
 
-    def __init__(self, port, count, prefix="n", rate=0, campaign="load", conns=4):
+    def __init__(self, port, count, prefix="n", rate=0, campaign="load", conns=4, campaigns=1,
+                 event="open"):
         import threading
         self.port, self.count, self.prefix, self.rate = port, count, prefix, rate
-        self.campaign, self.nconns = campaign, conns
+        self.campaign, self.nconns, self.campaigns, self.event = campaign, conns, campaigns, event
         self.sent = 0
         self.answered = 0
         self.errors = []
@@ -399,7 +400,8 @@ class PixelLoad:
                 if due > now:
                     time.sleep(due - now)
             c = conns[i % self.nconns]
-            path = f"/p.gif?c={self.campaign}&e=open&s=s{i % 1000}&n={self.prefix}{i}"
+            camp = self.campaign if self.campaigns == 1 else f"{self.campaign}{i % self.campaigns}"
+            path = f"/p.gif?c={camp}&e={self.event}&s=s{i % 1000}&n={self.prefix}{i}"
             start = time.monotonic()
             self.sent += 1
             try:
@@ -608,3 +610,70 @@ def expected_counters(entries):
         out[(c, "")]["first_ts"] = lo
         out[(c, "")]["last_ts"] = hi
     return {"hashes": out, "uniques": uniq, "pending": pending, "fl": fl}
+
+
+# ------------------------------------------------------------------ alert channels
+
+
+class Subscriber:
+    """Collects the messages PUBLISHed on a channel, from a thread."""
+
+    def __init__(self, port, channel):
+        import threading
+        self.messages = []
+        self.c = Redis(port, timeout=None)
+        self.c("SUBSCRIBE", channel)
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            while True:
+                m = self.c._reply()
+                if isinstance(m, list) and m and m[0] == b"message":
+                    self.messages.append(m[2].decode())
+        except (OSError, ConnectionError, RespError):
+            pass
+
+
+class WebhookReceiver:
+    """A local HTTP receiver that records the JSON POSTed to it; `mode` can
+    be switched to 'down' (answers 503) or 'slow' (waits `delay` s)."""
+
+    def __init__(self):
+        import http.server
+        import json
+        import threading
+        outer = self
+        self.posts = []
+        self.attempts = 0
+        self.mode = "up"
+        self.delay = 5.0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                outer.attempts += 1
+                if outer.mode == "slow":
+                    time.sleep(outer.delay)
+                if outer.mode == "down":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                outer.posts.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.port = free_port()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        _cleanups.append(self.server.shutdown)
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/hook"

@@ -119,6 +119,25 @@ allowed = {"ag:hits:{0}", "ag:rejects", "ag:alerts", "ag:campaigns", "ag:lease:{
 keys = {k.decode() for k in r("KEYS", "*")}
 odd = {k for k in keys if k not in allowed and not k.startswith(f"ag:c:{{{C}}}")}
 check(not odd, f"no key outside the schema: {odd}")
+
+# ---- the command on what the aggregator wrote
+import subprocess
+cli = [CLI, "--redis", rs.url()]
+out = subprocess.run(cli + ["stats", C, "--json"], capture_output=True, text=True, timeout=30)
+check(out.returncode == 0, f"actiongap stats exits 0 ({out.stderr})")
+st = json.loads(out.stdout)
+check({k: int(v) for k, v in st["counters"].items()} == tot, "stats --json counters equal the hash")
+check(st["reach"] == 41 and st["signups"] == 9 and st["clicks"] == 12, f"stats figures {st['reach']} {st['signups']}")
+check(st["actions"] == 9 + 3 + 2 and abs(st["conversion_rate"] - 14 / 41) < 1e-9, f"actions {st['actions']}")
+check(abs(st["action_gap"] - (1 - 14 / 41)) < 1e-9 and st["pending"] == 6, "action gap and pending")
+out = subprocess.run(cli + ["followup", C, "s2"], capture_output=True, text=True, timeout=30)
+check(out.returncode == 0, f"actiongap followup exits 0 ({out.stderr})")
+wait_for(lambda: "s2" not in zrange(r, f"ag:c:{{{C}}}:pending"), what="s2 to leave pending")
+fl = hgetall(r, f"ag:c:{{{C}}}:fl")
+check(fl.get("count") == "3", f"the command's follow-up is measured: {fl}")
+out = subprocess.run(cli + ["stats", C], capture_output=True, text=True, timeout=30)
+check(out.returncode == 0 and "gap" in out.stdout.lower(), f"stats table shows the gap:\n{out.stdout}")
+print(out.stdout)
 conn.close()
 check(agg.stop() == 0, "aggregator exits 0 on SIGTERM")
 print(f"campaign: sent {sent}, applied {int(sent - 1)}, reach {reach}, keys checked {len(model['hashes'])}")

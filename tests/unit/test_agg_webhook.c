@@ -72,7 +72,7 @@ END_TEST
 START_TEST(body_escapes)
 {
     const char *names[] = {"kind", "campaign", "subject", "waited_s", "sla_s", "name"};
-    const char *values[] = {"followup_overdue", "c", "a\"b\nc\\d\te\x01" "f\xff\xc3\xa9", "45",
+    const char *values[] = {"followup_overdue", "c", "a\"b\nc\\d\te\001f\xff\xc3\xa9", "45",
                             "60", ""};
     char out[1024];
     ck_assert_int_gt(body(NF(names), names, values, out, sizeof out), 0);
