@@ -732,8 +732,8 @@ struct agg_webhook {
     atomic_int stop;
     redisContext *rc;
     char key[PROTO_KEY_MAX], consumer[128];
-    char host[256], path[512], user[128], pass[256];
-    int port, db, down;
+    proto_redis_addr addr;
+    int down;
     int64_t backoff_ms, next_connect, next_claim, next_touch;
     int pending_done;
     char pending_from[64], claim_cursor[64];
@@ -847,61 +847,34 @@ static redisReply *checked(agg_webhook *w, redisReply *r)
     return NULL;
 }
 
-/* Splits the redis URL (validated by conf) into w's fields; cannot fail. */
-static void parse_redis_url(agg_webhook *w, const char *url)
-{
-    w->port = 6379;
-    if (strncmp(url, "unix://", 7) == 0) {
-        snprintf(w->path, sizeof w->path, "%s", url + 7);
-        return;
-    }
-    const char *h = strncmp(url, "redis://", 8) == 0 ? url + 8 : url, *at = strrchr(h, '@');
-    if (at) {
-        const char *colon = memchr(h, ':', (size_t)(at - h));
-        if (colon) {
-            snprintf(w->user, sizeof w->user, "%.*s", (int)(colon - h), h);
-            snprintf(w->pass, sizeof w->pass, "%.*s", (int)(at - colon - 1), colon + 1);
-        } else {
-            snprintf(w->pass, sizeof w->pass, "%.*s", (int)(at - h), h);
-        }
-        h = at + 1;
-    }
-    size_t hl = strcspn(h, ":/");
-    snprintf(w->host, sizeof w->host, "%.*s", (int)hl, h);
-    h += hl;
-    if (*h == ':') {
-        w->port = atoi(h + 1);
-        h += 1 + strcspn(h + 1, "/");
-    }
-    if (*h == '/' && h[1])
-        w->db = atoi(h + 1);
-}
-
 /* Connects to Redis, authenticates, selects the db and creates the group.
  * Returns 0, or -1 (connection dropped, reconnect scheduled). */
 static int redis_connect(agg_webhook *w)
 {
     int ms = w->conf->redis_timeout_ms > 0 ? w->conf->redis_timeout_ms : 2000;
-    struct timeval tv = {ms / 1000, ms % 1000 * 1000}, tv_cmd = {(ms + 500) / 1000, (ms + 500) % 1000 * 1000};
-    redisReply *r;
-    w->rc = w->path[0] ? redisConnectUnixWithTimeout(w->path, tv)
-                       : redisConnectWithTimeout(w->host, w->port, tv);
+    struct timeval tv = {ms / 1000, ms % 1000 * 1000};
+    struct timeval tv_cmd = {(ms + 500) / 1000, (ms + 500) % 1000 * 1000};
+    redisReply *r = NULL;
+    const proto_redis_addr *a = &w->addr;
+    w->rc = a->path[0] ? redisConnectUnixWithTimeout(a->path, tv)
+                       : redisConnectWithTimeout(a->host, a->port, tv);
     if (!w->rc || w->rc->err) {
         redis_drop(w, w->rc ? w->rc->errstr : "cannot allocate a context");
         return -1;
     }
     redisSetTimeout(w->rc, tv_cmd);
-    if (w->pass[0]) {
-        r = w->user[0] ? redisCommand(w->rc, "AUTH %s %s", w->user, w->pass)
-                       : redisCommand(w->rc, "AUTH %s", w->pass);
+    if (a->pass[0]) {
+        r = a->user[0] ? redisCommand(w->rc, "AUTH %s %s", a->user, a->pass)
+                       : redisCommand(w->rc, "AUTH %s", a->pass);
         if (!(r = checked(w, r)))
             return -1;
         freeReplyObject(r);
     }
-    if (w->db && !(r = checked(w, redisCommand(w->rc, "SELECT %d", w->db))))
-        return -1;
-    if (w->db)
+    if (a->db) {
+        if (!(r = checked(w, redisCommand(w->rc, "SELECT %d", a->db))))
+            return -1;
         freeReplyObject(r);
+    }
     r = redisCommand(w->rc, "XGROUP CREATE %s %s $ MKSTREAM", w->key, WH_GROUP);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0) {
         freeReplyObject(r);
@@ -1223,7 +1196,11 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
         gethostname(host, sizeof host - 1);
         snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
     }
-    parse_redis_url(w, conf->redis);
+    if (proto_conf_redis_addr(conf->redis, &w->addr) < 0) {
+        proto_error("webhook: malformed redis URL", NULL);
+        free(w);
+        return NULL;
+    }
     redis_connect(w);   /* the group exists before the first alert, if Redis is up */
     if (pthread_create(&w->th, NULL, wh_main, w) != 0) {
         proto_error("webhook: cannot start the delivery thread", NULL);

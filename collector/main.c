@@ -4,6 +4,7 @@
 #include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,23 @@ static void worker_free(coll_worker *w)
     proto_buf_free(&w->scratch);
 }
 
+/* Raises the open-file limit to the hard limit, so max_connections can be
+ * reached; logs when the limit stays below what the configuration needs. */
+static void raise_nofile(const proto_conf *c)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)c->max_connections + 64)
+        proto_warn("open-file limit below max_connections", "nofile=%llu max_connections=%d",
+                   (unsigned long long)rl.rlim_cur, c->max_connections);
+}
+
 /* Prints usage. */
 static void usage(FILE *out)
 {
@@ -120,6 +138,7 @@ int main(int argc, char **argv)
         return 2;
     }
     proto_log_set_level(ctx.conf.log_level);
+    raise_nofile(&ctx.conf);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);

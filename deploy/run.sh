@@ -46,6 +46,8 @@ export AG_LISTEN=${AG_LISTEN:-127.0.0.1:8080}
 export AG_SIGNING_KEY=${AG_SIGNING_KEY:-change-me-$(hostname)}
 export AG_API_TOKEN=${AG_API_TOKEN:-dev-token}
 export AG_BASE_URL=${AG_BASE_URL:-http://$AG_LISTEN}
+export AG_METRICS_LISTEN=${AG_METRICS_LISTEN:-127.0.0.1:8081}
+export AG_FOLLOWUP_SLA_S=${AG_FOLLOWUP_SLA_S:-60}
 
 ./build/collector/actiongap-collector &
 pids+=($!)
@@ -62,7 +64,8 @@ actiongap is running (Ctrl-C stops it).
   health:  curl -s http://$AG_LISTEN/healthz
 MSG
 if [ -x ./build/aggregator/actiongap ]; then
-  echo "  stats:   ./build/aggregator/actiongap stats spring"
+  echo "  stats:   AG_REDIS=$AG_REDIS ./build/aggregator/actiongap stats spring"
+  echo "  alerts:  AG_REDIS=$AG_REDIS ./build/aggregator/actiongap alerts --follow"
 fi
 echo
 wait -n "${pids[@]}" || true

@@ -140,10 +140,11 @@ class Redis:
 class RedisServer:
     """A private redis-server in a temp dir on a free port, with AOF."""
 
-    def __init__(self, appendfsync="always"):
+    def __init__(self, appendfsync="always", extra=()):
         self.dir = tempfile.mkdtemp(prefix="ag-redis-")
         self.port = free_port()
         self.appendfsync = appendfsync
+        self.extra = list(extra)
         self.proc = None
         _cleanups.append(self.destroy)
         self.start()
@@ -155,7 +156,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-             "--daemonize", "no", "--logfile", os.path.join(self.dir, "redis.log")],
+             "--daemonize", "no", "--logfile", os.path.join(self.dir, "redis.log"), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: self.client()("PING") == "PONG", what="redis-server to answer")
 
@@ -382,6 +383,7 @@ class PixelLoad:
         self.campaign, self.nconns, self.campaigns, self.event = campaign, conns, campaigns, event
         self.sent = 0
         self.answered = 0
+        self.stopped = False
         self.errors = []
         self.latencies = []
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -412,10 +414,19 @@ class PixelLoad:
                     self.answered += 1
             except OSError as e:
                 self.errors.append((i, repr(e)))
-                conns[i % self.nconns] = Conn(self.port)
+                try:
+                    conns[i % self.nconns] = Conn(self.port)
+                except OSError:
+                    time.sleep(0.01)
             self.latencies.append(time.monotonic() - start)
+            if self.stopped:
+                break
         for c in conns:
             c.close()
+
+    def stop(self):
+        self.stopped = True
+        return self.wait()
 
     def wait(self, timeout=300):
         self.thread.join(timeout)

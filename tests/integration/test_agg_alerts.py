@@ -81,8 +81,7 @@ hit("c=alerts2&e=signup&s=w1")
 hit("c=alerts2&e=signup&s=w2")
 wait_for(lambda: len([f for f in overdue() if f["campaign"] == "alerts2"]) == 2, timeout=10,
          what="alerts raised while the webhook is down")
-wait_for(lambda: hook.attempts >= 3, timeout=10, what="failed webhook attempts")
-check(agg.metric("ag_alerts_failed_total") >= 1, "failed attempts counted")
+wait_for(lambda: agg.metric("ag_alerts_failed_total") >= 1, timeout=10, what="failed attempts counted")
 t0 = time.monotonic()
 for i in range(500):
     hit(f"c=alerts3&e=open&s=o{i}")
