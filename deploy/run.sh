@@ -27,7 +27,8 @@ trap stop INT TERM EXIT
 
 if [ -z "${AG_REDIS:-}" ]; then
   redis_port=${AG_REDIS_PORT:-6399}
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/var/redis" \
+  # its own session: Ctrl-C reaches the daemons first, Redis is stopped last
+  setsid redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/var/redis" \
     --appendonly yes --appendfsync everysec --save "" --daemonize no \
     --logfile "$root/var/redis/redis.log" &
   redis_pid=$!
@@ -64,8 +65,9 @@ actiongap is running (Ctrl-C stops it).
   health:  curl -s http://$AG_LISTEN/healthz
 MSG
 if [ -x ./build/aggregator/actiongap ]; then
-  echo "  stats:   AG_REDIS=$AG_REDIS ./build/aggregator/actiongap stats spring"
-  echo "  alerts:  AG_REDIS=$AG_REDIS ./build/aggregator/actiongap alerts --follow"
+  echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S"
+  echo "           ./build/aggregator/actiongap stats spring"
+  echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
 fi
 echo
 wait -n "${pids[@]}" || true
