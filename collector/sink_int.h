@@ -1,0 +1,129 @@
+/* sink_int.h: the sink's state and what sink.c and sink_sync.c share; not part of the API. */
+#ifndef COLL_SINK_INT_H
+#define COLL_SINK_INT_H
+
+#include <hiredis/async.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sink.h"
+#include "spool.h"
+
+#define MAX_INSTS 32
+#define ID_MAX 48
+
+enum { S_DOWN, S_CONNECTING, S_SYNC, S_UP };
+
+/* A hit sent to Redis and not yet acknowledged, in send order. */
+typedef struct inflight {
+    struct inflight *next;
+    int64_t sent_ms;
+    int from_spool;
+    coll_spool_pos pos;
+    unsigned partition;
+    uint32_t len;
+    unsigned char data[];   /* proto_hit_pack() bytes */
+} inflight;
+
+/* A set of 64-bit hashes of hit ids found in Redis (open addressing). */
+typedef struct {
+    uint64_t *slot;
+    size_t cap, n;
+} hidset;
+
+struct coll_sink {
+    struct event_base *base;
+    const proto_conf *conf;
+    coll_metrics *m;
+    int index;
+    char inst[24];              /* hid prefix of this thread: 8 hex . index */
+    uint64_t seq;
+
+    /* connection */
+    redisAsyncContext *ac;
+    uintptr_t gen;              /* bumps on each connection; stale replies are ignored */
+    int state;
+    int64_t state_since;        /* ms of the last state change or control command */
+    int backoff_ms;
+    int64_t next_connect;
+    long long client_id;        /* CLIENT ID of the live connection */
+    char laddr[64];             /* its local address as Redis sees it */
+    long long kill_id;          /* a hung connection to kill before reconciling */
+    char kill_addr[64];
+    int down_logged;
+
+    /* sync: partition being prepared, scan cursor */
+    unsigned sync_part;
+    char (*acked)[ID_MAX];      /* per partition: last acknowledged id, "" if unknown */
+    char (*scan_from)[ID_MAX];  /* per partition: where the reconcile scan starts */
+    int need_scan;
+    char insts[MAX_INSTS][24];  /* hid prefixes to reconcile; n > MAX_INSTS: any */
+    int ninsts;
+    hidset found;
+    uint64_t scan_found;
+
+    /* queue */
+    inflight *head, *tail;
+    int64_t ninflight, ndirect;
+    coll_spool *spool;
+    int64_t last_flush;
+    int64_t drop_logged_ms;
+    uint64_t drops_since_log;
+
+    /* drain */
+    int draining;
+    int64_t drain_deadline;
+    void (*drained)(void *);
+    void *drained_arg;
+
+    struct event *tick;
+
+    /* gauges for other threads */
+    _Atomic int g_up;
+    _Atomic int64_t g_queued, g_spool_records, g_spool_bytes;
+
+    proto_redis_addr addr;
+};
+
+/* Returns the wall-clock time in ms; cannot fail. */
+int64_t coll_sink_now_ms(void);
+
+/* Updates the gauges other threads read; never fails. */
+void coll_sink_gauges(coll_sink *s);
+
+/* Frees every in-flight entry; never fails. */
+void coll_sink_inflight_clear(coll_sink *s);
+
+/* Counts and logs (at most once a second) a dropped hit; never fails. */
+void coll_sink_note_drop(coll_sink *s, const char *why);
+
+/* Sends spooled hits while the window has room; finishes a drain when all
+ * is acknowledged. Never fails (problems are logged and counted). */
+void coll_sink_pump(coll_sink *s);
+
+/* Returns the 64-bit FNV-1a hash of s (len bytes), never 0. */
+uint64_t coll_sink_hash64(const char *s, size_t len);
+
+/* Returns 1 if h is in the set, else 0. */
+int coll_sink_hidset_has(const hidset *set, uint64_t h);
+
+/* Empties the set and frees its memory; never fails. */
+void coll_sink_hidset_clear(hidset *set);
+
+/* Writes the spool header naming this writer and where a reconcile scan
+ * must start. Never fails (truncates). */
+void coll_sink_make_header(coll_sink *s, char *out, size_t cap);
+
+/* Plans a reconcile from a spool file header (callback of each_header). */
+void coll_sink_plan_from_header(void *arg, const char *hdr);
+
+/* Takes the connection down: persists in-flight hits, frees the context
+ * (unless free_ctx is 0: hiredis is about to), and schedules a reconnect;
+ * never fails. */
+void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx);
+
+/* Starts a connection attempt; failures schedule another. */
+void coll_sink_connect(coll_sink *s);
+
+#endif

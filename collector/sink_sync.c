@@ -1,0 +1,490 @@
+/* sink_sync.c: the sink's Redis connection life cycle and the reconcile that keeps hits unique. */
+#include "sink.h"
+#include "sink_int.h"
+
+#include <arpa/inet.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "keys.h"
+#include "log.h"
+#include "spool.h"
+
+#define SCAN_PAGE 1000
+
+static void sync_step(coll_sink *s);
+
+/* ---------------------------------------------------------------- hidset */
+
+/* Returns the 64-bit FNV-1a hash of s (len bytes), never 0. */
+uint64_t coll_sink_hash64(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+/* Inserts h. Returns 0, or -1 on allocation failure. */
+static int hidset_add(hidset *set, uint64_t h)
+{
+    if ((set->n + 1) * 2 > set->cap) {
+        size_t ncap = set->cap ? set->cap * 2 : 1024;
+        uint64_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return -1;
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->slot[i])
+                continue;
+            size_t j = set->slot[i] & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = set->slot[i];
+        }
+        free(set->slot);
+        set->slot = ns;
+        set->cap = ncap;
+    }
+    size_t j = h & (set->cap - 1);
+    while (set->slot[j]) {
+        if (set->slot[j] == h)
+            return 0;
+        j = (j + 1) & (set->cap - 1);
+    }
+    set->slot[j] = h;
+    set->n++;
+    return 0;
+}
+
+/* Returns 1 if h is in the set, else 0. */
+int coll_sink_hidset_has(const hidset *set, uint64_t h)
+{
+    if (!set->cap)
+        return 0;
+    size_t j = h & (set->cap - 1);
+    while (set->slot[j]) {
+        if (set->slot[j] == h)
+            return 1;
+        j = (j + 1) & (set->cap - 1);
+    }
+    return 0;
+}
+
+/* Empties the set and frees its memory; never fails. */
+void coll_sink_hidset_clear(hidset *set)
+{
+    free(set->slot);
+    memset(set, 0, sizeof *set);
+}
+
+/* ---------------------------------------------------------------- ids */
+
+/* Compares two stream ids "ms-seq". Returns <0, 0 or >0. */
+static int id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+    sscanf(a, "%llu-%llu", &am, &as);
+    sscanf(b, "%llu-%llu", &bm, &bs);
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    return as < bs ? -1 : as > bs;
+}
+
+/* Writes the spool header naming this writer and where a reconcile scan
+ * must start: the acknowledged ids, or ten minutes before now where none is
+ * known yet. Never fails (truncates). */
+void coll_sink_make_header(coll_sink *s, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "inst=%s parts=%d ids=", s->inst, s->conf->partitions);
+    int64_t floor_ms = coll_sink_now_ms() - 600000;
+    for (int p = 0; p < s->conf->partitions && n < cap; p++) {
+        if (s->acked[p][0])
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", p ? "," : "", s->acked[p]);
+        else
+            n += (size_t)snprintf(out + n, cap - n, "%s%" PRId64 "-0", p ? "," : "",
+                                  floor_ms > 0 ? floor_ms : 0);
+    }
+}
+
+/* Adds a hid prefix to reconcile; past MAX_INSTS, any prefix matches. */
+static void add_inst(coll_sink *s, const char *inst, size_t len)
+{
+    if (len >= sizeof s->insts[0])
+        len = sizeof s->insts[0] - 1;
+    for (int i = 0; i < s->ninsts && i < MAX_INSTS; i++)
+        if (strlen(s->insts[i]) == len && memcmp(s->insts[i], inst, len) == 0)
+            return;
+    if (s->ninsts < MAX_INSTS) {
+        memcpy(s->insts[s->ninsts], inst, len);
+        s->insts[s->ninsts][len] = 0;
+    }
+    s->ninsts++;
+}
+
+/* Lowers scan_from to the earlier of it and id for partition p. */
+static void lower_scan(coll_sink *s, int p, const char *id)
+{
+    if (!s->scan_from[p][0] || id_cmp(id, s->scan_from[p]) < 0)
+        snprintf(s->scan_from[p], ID_MAX, "%s", id);
+}
+
+/* Plans a reconcile from a spool file header (callback of each_header). */
+void coll_sink_plan_from_header(void *arg, const char *hdr)
+{
+    coll_sink *s = arg;
+    const char *inst = strstr(hdr, "inst="), *parts = strstr(hdr, "parts="),
+               *ids = strstr(hdr, "ids=");
+    s->need_scan = 1;
+    if (inst) {
+        inst += 5;
+        add_inst(s, inst, strcspn(inst, " "));
+    } else {
+        s->ninsts = MAX_INSTS + 1;
+    }
+    if (!parts || !ids || atoi(parts + 6) != s->conf->partitions) {
+        for (int p = 0; p < s->conf->partitions; p++)
+            snprintf(s->scan_from[p], ID_MAX, "0-0");
+        return;
+    }
+    ids += 4;
+    for (int p = 0; p < s->conf->partitions && *ids; p++) {
+        char id[ID_MAX];
+        size_t n = strcspn(ids, ", ");
+        if (n >= sizeof id)
+            n = sizeof id - 1;
+        memcpy(id, ids, n);
+        id[n] = 0;
+        lower_scan(s, p, id);
+        ids += n;
+        if (*ids == ',')
+            ids++;
+    }
+}
+
+/* Persists the unacknowledged in-flight hits so they are resent (after a
+ * reconcile) before anything newer; never fails (errors are logged and the
+ * hits counted as dropped). */
+static void persist_inflight(coll_sink *s)
+{
+    if (!s->head)
+        return;
+    for (int p = 0; p < s->conf->partitions; p++) {
+        if (s->acked[p][0])
+            lower_scan(s, p, s->acked[p]);
+        else
+            snprintf(s->scan_from[p], ID_MAX, "%" PRId64 "-0", coll_sink_now_ms() - 600000);
+    }
+    add_inst(s, s->inst, strlen(s->inst));
+    s->need_scan = 1;
+    if (s->head->from_spool) {
+        coll_spool_rewind(s->spool, &s->head->pos);
+        /* unpack the hids of other writers' records we were replaying */
+        for (inflight *e = s->head; e; e = e->next) {
+            proto_hit hit;
+            if (proto_hit_unpack(&hit, e->data, e->len) == 0) {
+                const char *dash = strrchr(hit.hid, '-');
+                if (dash)
+                    add_inst(s, hit.hid, (size_t)(dash - hit.hid));
+            }
+        }
+    } else {
+        size_t n = (size_t)s->ninflight, i = 0;
+        const unsigned char **recs = malloc(n * sizeof *recs);
+        size_t *lens = malloc(n * sizeof *lens);
+        char hdr[COLL_SPOOL_HDR_MAX];
+        if (recs && lens) {
+            for (inflight *e = s->head; e; e = e->next, i++) {
+                recs[i] = e->data;
+                lens[i] = e->len;
+            }
+            coll_sink_make_header(s, hdr, sizeof hdr);
+            if (coll_spool_prepend(s->spool, hdr, recs, lens, n) == 0) {
+                coll_add(s->m->spooled, n);
+            } else {
+                for (i = 0; i < n; i++)
+                    coll_sink_note_drop(s, "spool_unwritable");
+            }
+        } else {
+            for (i = 0; i < n; i++)
+                coll_sink_note_drop(s, "out_of_memory");
+        }
+        free(recs);
+        free(lens);
+    }
+    coll_sink_inflight_clear(s);
+}
+
+/* ---------------------------------------------------------------- connection */
+
+/* Takes the connection down: persists in-flight hits, frees the context
+ * (unless hiredis is about to), and schedules a reconnect; never fails. */
+void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx)
+{
+    redisAsyncContext *ac = s->ac;
+    if (!ac && s->state == S_DOWN)
+        return;
+    coll_inc(s->m->redis_failures);
+    if (!s->down_logged)
+        proto_warn("redis: down, spooling hits", "thread=%d why=\"%s\" in_flight=%" PRId64,
+                   s->index, why, s->ninflight);
+    s->down_logged = 1;
+    if (hung && s->client_id > 0) {
+        s->kill_id = s->client_id;
+        snprintf(s->kill_addr, sizeof s->kill_addr, "%s", s->laddr);
+    }
+    s->client_id = 0;
+    persist_inflight(s);
+    s->ac = NULL;
+    s->gen++;
+    s->state = S_DOWN;
+    s->next_connect = coll_sink_now_ms() + s->backoff_ms;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
+    if (s->backoff_ms > 2000)
+        s->backoff_ms = 2000;
+    if (ac) {
+        ac->data = NULL;
+        if (free_ctx)
+            redisAsyncFree(ac);
+    }
+    coll_sink_gauges(s);
+}
+
+/* Handles the end of a connection that hiredis reports. */
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    coll_sink *s = ac->data;
+    if (s && s->ac == ac)
+        coll_sink_fail(s, status == REDIS_OK ? "closed" : ac->errstr, 0, 0);
+}
+
+/* Handles the outcome of a connect attempt. */
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    coll_sink *s = ac->data;
+    if (!s || s->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        coll_sink_fail(s, ac->errstr, 0, 0);
+        return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    s->laddr[0] = 0;
+    if (getsockname(ac->c.fd, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[INET6_ADDRSTRLEN];
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+            snprintf(s->laddr, sizeof s->laddr, "%s:%d", ip, ntohs(a->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+            snprintf(s->laddr, sizeof s->laddr, "%s:%d", ip, ntohs(a->sin6_port));
+        }
+    }
+    s->state = S_SYNC;
+    s->state_since = coll_sink_now_ms();
+    s->sync_part = 0;
+    sync_step(s);
+}
+
+/* Starts a connection attempt; failures schedule another. */
+void coll_sink_connect(coll_sink *s)
+{
+    redisAsyncContext *ac = s->addr.path[0] ? redisAsyncConnectUnix(s->addr.path)
+                                       : redisAsyncConnect(s->addr.host, s->addr.port);
+    if (!ac || ac->err) {
+        if (!s->down_logged)
+            proto_warn("redis: cannot connect", "thread=%d err=\"%s\"", s->index,
+                       ac ? ac->errstr : "out of memory");
+        s->down_logged = 1;
+        if (ac)
+            redisAsyncFree(ac);
+        s->next_connect = coll_sink_now_ms() + (s->backoff_ms ? s->backoff_ms : 100);
+        return;
+    }
+    ac->data = s;
+    s->ac = ac;
+    s->gen++;
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    s->state = S_CONNECTING;
+    s->state_since = coll_sink_now_ms();
+}
+
+/* ---------------------------------------------------------------- sync */
+
+/* Fails the connection if a control reply is an error; returns 1 if so. */
+static int sync_error(coll_sink *s, redisReply *reply, const char *what)
+{
+    if (reply && reply->type != REDIS_REPLY_ERROR)
+        return 0;
+    proto_error("redis: command failed", "cmd=%s err=\"%s\"", what,
+                reply ? reply->str : "no reply");
+    coll_sink_fail(s, what, 0, 1);
+    return 1;
+}
+
+/* Checks AUTH/SELECT replies. */
+static void on_setup(redisAsyncContext *ac, void *r, void *priv)
+{
+    coll_sink *s = ac->data;
+    if (s && (uintptr_t)priv == s->gen && r)
+        sync_error(s, r, "AUTH/SELECT");
+}
+
+/* Ignores the reply of CLIENT KILL (the connection may already be gone). */
+static void on_ignore(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    (void)r;
+    (void)priv;
+}
+
+/* Stores CLIENT ID and goes on with the sync. */
+static void on_client_id(redisAsyncContext *ac, void *r, void *priv)
+{
+    coll_sink *s = ac->data;
+    redisReply *reply = r;
+    if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "CLIENT ID"))
+        return;
+    s->client_id = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    s->kill_id = 0;
+    s->sync_part = 0;
+    s->state_since = coll_sink_now_ms();
+    sync_step(s);
+}
+
+/* Takes the newest id of a partition whose acknowledged id is unknown. */
+static void on_tail(redisAsyncContext *ac, void *r, void *priv)
+{
+    coll_sink *s = ac->data;
+    redisReply *reply = r;
+    if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XREVRANGE"))
+        return;
+    unsigned p = s->sync_part;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+        reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
+        reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(s->acked[p], ID_MAX, "%s", reply->element[0]->element[0]->str);
+    else
+        snprintf(s->acked[p], ID_MAX, "0-0");
+    s->state_since = coll_sink_now_ms();
+    sync_step(s);
+}
+
+/* Returns 1 if hid has a prefix being reconciled. */
+static int inst_wanted(const coll_sink *s, const char *hid, size_t len)
+{
+    const char *dash = memchr(hid, '-', len);
+    if (s->ninsts > MAX_INSTS)
+        return 1;
+    if (!dash)
+        return 0;
+    size_t n = (size_t)(dash - hid);
+    for (int i = 0; i < s->ninsts; i++)
+        if (strlen(s->insts[i]) == n && memcmp(s->insts[i], hid, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Collects hit ids from one page of the reconcile scan. */
+static void on_scan(redisAsyncContext *ac, void *r, void *priv)
+{
+    coll_sink *s = ac->data;
+    redisReply *reply = r;
+    if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XRANGE"))
+        return;
+    unsigned p = s->sync_part;
+    size_t n = reply->type == REDIS_REPLY_ARRAY ? reply->elements : 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *ent = reply->element[i];
+        if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2)
+            continue;
+        snprintf(s->scan_from[p], ID_MAX, "%s", ent->element[0]->str);
+        redisReply *f = ent->element[1];
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            if (f->element[j]->len == 3 && memcmp(f->element[j]->str, "hid", 3) == 0 &&
+                inst_wanted(s, f->element[j + 1]->str, f->element[j + 1]->len)) {
+                hidset_add(&s->found,
+                           coll_sink_hash64(f->element[j + 1]->str, f->element[j + 1]->len));
+                s->scan_found++;
+            }
+        }
+    }
+    if (n < SCAN_PAGE) {
+        s->scan_from[p][0] = 0;   /* partition done */
+    } else {
+        /* next page: exclusive of the last id seen */
+        char tmp[ID_MAX];
+        snprintf(tmp, sizeof tmp, "(%s", s->scan_from[p]);
+        memcpy(s->scan_from[p], tmp, ID_MAX);
+    }
+    s->state_since = coll_sink_now_ms();
+    sync_step(s);
+}
+
+/* Runs the next step of the sync: setup, CLIENT KILL of a hung predecessor
+ * and CLIENT ID, per-partition tail ids, reconcile scans; then goes up.
+ * Never fails (errors fail the connection). */
+static void sync_step(coll_sink *s)
+{
+    char key[PROTO_KEY_MAX];
+    void *g = (void *)s->gen;
+    if (s->client_id == 0) {
+        if (s->addr.pass[0]) {
+            if (s->addr.user[0])
+                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s %s", s->addr.user, s->addr.pass);
+            else
+                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s", s->addr.pass);
+        }
+        if (s->addr.db)
+            redisAsyncCommand(s->ac, on_setup, g, "SELECT %d", s->addr.db);
+        if (s->kill_id > 0) {
+            if (s->kill_addr[0])
+                redisAsyncCommand(s->ac, on_ignore, g, "CLIENT KILL ID %lld ADDR %s", s->kill_id,
+                                  s->kill_addr);
+            else
+                redisAsyncCommand(s->ac, on_ignore, g, "CLIENT KILL ID %lld", s->kill_id);
+        }
+        redisAsyncCommand(s->ac, on_client_id, g, "CLIENT ID");
+        return;
+    }
+    while (s->sync_part < (unsigned)s->conf->partitions) {
+        unsigned p = s->sync_part;
+        proto_key_hits(key, sizeof key, s->conf->prefix, p);
+        if (!s->acked[p][0]) {
+            /* tail first: the scan below rewrites scan_from, not acked */
+            redisAsyncCommand(s->ac, on_tail, g, "XREVRANGE %s + - COUNT 1", key);
+            return;
+        }
+        if (s->need_scan && s->scan_from[p][0]) {
+            redisAsyncCommand(s->ac, on_scan, g, "XRANGE %s %s + COUNT %d", key, s->scan_from[p],
+                              SCAN_PAGE);
+            return;
+        }
+        s->sync_part++;
+    }
+    if (s->need_scan)
+        proto_info("redis: reconciled", "thread=%d found_in_redis=%" PRIu64, s->index,
+                   s->scan_found);
+    s->need_scan = 0;
+    s->scan_found = 0;
+    s->state = S_UP;
+    s->backoff_ms = 0;
+    if (s->down_logged)
+        proto_info("redis: up", "thread=%d spooled=%" PRId64, s->index,
+                   coll_spool_records(s->spool));
+    s->down_logged = 0;
+    coll_sink_pump(s);
+}
