@@ -409,7 +409,7 @@ static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *r
     } else if (proto_url_target(hit.to, strlen(hit.to), host, sizeof host) < 0) {
         safety = PROTO_ERR_TO;
         why = "redirect target is not an absolute http(s) URL\n";
-    } else if (hit.sig[0]) {
+    } else if (hit.sig[0] || r == PROTO_ERR_SIG) { /* present, even if malformed */
         if (!proto_sign_verify(conf->signing_key, strlen(conf->signing_key), req->query,
                                req->query_len)) {
             safety = PROTO_ERR_SIG;

@@ -19,6 +19,7 @@
 #include "spool.h"
 
 #define TICK_MS 100
+#define PUMP_BUDGET 256        /* spooled hits read per pump call */
 #define REPLAY_WINDOW 4096      /* spooled hits in flight at once */
 
 /* Returns the wall-clock time in ms. */
@@ -153,7 +154,9 @@ void coll_sink_note_drop(coll_sink *s, const char *why)
 void coll_sink_pump(coll_sink *s)
 {
     static _Thread_local unsigned char buf[COLL_SPOOL_REC_MAX];
-    while (s->state == S_UP && !s->draining && s->ndirect == 0 && s->ninflight < REPLAY_WINDOW) {
+    int budget = PUMP_BUDGET; /* bounded, so the loop serves requests between batches */
+    while (s->state == S_UP && !s->draining && s->ndirect == 0 && s->ninflight < REPLAY_WINDOW &&
+           budget-- > 0) {
         size_t len;
         coll_spool_pos pos;
         proto_hit hit;

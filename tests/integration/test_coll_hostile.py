@@ -453,6 +453,8 @@ case("double-encoded CRLF stays literal in Location",
 case("fragment with @ stays on the allowed host",
      get("/r?" + qs([("c", "spring"), ("n", "frag1"), ("to", "https://allowed.example/#@evil.example")])),
      302, hits=1, location="https://allowed.example/#@evil.example")
+case("hostile campaign after a valid allow-listed to: redirect, hit rejected",
+     get("/r?" + qs([("to", ALLOWED), ("c", "{evil}")])), 302, rejects=1, reason="bad_campaign", location=ALLOWED)
 case("HEAD /r is refused", req("HEAD", "/r?" + qs([("c", "spring"), ("to", ALLOWED)])), 405, allow="GET")
 
 # ---- 7. link signatures (target not allow-listed: only the signature opens it)
@@ -557,7 +559,7 @@ for body, why, reason in [
         ('[{"c":"ok","x":[{}]}]', "nesting 3 (mixed)", "bad_json"),
         ("[" * 1000 + "]" * 1000, "nesting 1000", "bad_json"),
         ("[" * 60000, "60000 open brackets", "bad_json"),
-        ('{"a":' * 20000 + "1" + "}" * 20000, "20000 nested objects", "bad_json"),
+        ('{"a":' * 10000 + "1" + "}" * 10000, "10000 nested objects", "bad_json"),
         (json.dumps([{"c": "ok"}] * 101), "101 objects", "batch_too_large"),
         (json.dumps([{}] * 5000), "5000 empty objects", "batch_too_large"),
         ("123", "a number", "bad_json"), ('"c=ok"', "a string", "bad_json"), ("null", "null", "bad_json"),
@@ -614,7 +616,7 @@ for name, raw in [("Content-Length 0", post("/b", b"")),
 case("empty API body", api(""), 400)
 case("API deep JSON", api('{"c":{"a":{"b":1}}}'), 400, rejects=1, reason="bad_json")
 case("API 101 objects", api(json.dumps([{"c": "ok"}] * 101)), 400, rejects=1, reason="batch_too_large")
-case("API wrong types only", api('[{"c":1},{"c":"ok","e":[]}]'), 400, rejects=2, reason="bad_json")
+case("API wrong types only", api('[{"c":1},{"c":"ok","e":true}]'), 400, rejects=2, reason="bad_json")
 
 # ---- 10. paths and methods
 for path in ["/", "/nope", "/p.gif/", "/P.GIF", "/p.gif%3Fc=ok", "//p.gif?c=ok", "/./p.gif?c=ok",
@@ -665,7 +667,7 @@ case("pipelined: smuggled request after CL+TE is never run",
 case("pipelined: Connection: close stops the pipeline",
      get("/healthz", [("Connection", "close")]) + px("c=ok&n=never3"), [200], close=True)
 case("pipelined: a request inside a body is only a body",
-     b"GET /p.gif?c=%2A HTTP/1.1\r\nHost: x\r\nContent-Length: 23\r\n\r\nGET /nope HTTP/1.1\r\n\r\n" + get("/healthz"),
+     b"GET /p.gif?c=%2A HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\nGET /nope HTTP/1.1\r\n\r\n" + get("/healthz"),
      [200, 200], rejects=1, reason="bad_campaign")
 case("pipelined: 20 hostile pixels", b"".join(px(f"c=%7B{i}%7D") for i in range(20)), [200] * 20,
      rejects=20, reason="bad_campaign", close=False)
@@ -826,8 +828,6 @@ for i, c in enumerate(CASES):
                 fails.append("several Location headers")
             if st == 401 and "www-authenticate" not in hd:
                 fails.append("401 without WWW-Authenticate")
-            if st == 202 or (st == 400 and b'"accepted"' in body):
-                pass
             if c["gif"] and st == 200 and (hd.get("content-type") != "image/gif" or len(body) != GIF_LEN):
                 fails.append(f"not the GIF: {hd.get('content-type')} {len(body)} bytes")
             if any(k.lower() == "set-cookie" for k in allh):
