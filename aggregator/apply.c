@@ -123,6 +123,7 @@ typedef struct {
 typedef struct {
     char campaign[PROTO_CAMPAIGN_MAX + 1];
     char wm[48];                /* watermark read from Redis */
+    unsigned long long wm_ms, wm_seq;
     char last_id[48];           /* last entry of this batch */
     int *entries;               /* indexes into the batch, stream order */
     size_t nentries, capentries;
@@ -132,6 +133,7 @@ typedef struct {
     hll *hlls;
     size_t nhlls, caphlls;
     args ops;
+    args nonces;                /* ts, nonce pairs to record */
     long long first_ts, last_ts;
     size_t applied, dups;
 } camp;
@@ -139,6 +141,7 @@ typedef struct {
 /* A decoded stream entry. */
 typedef struct {
     const char *id;
+    unsigned long long ms, seq;     /* id, parsed once */
     proto_hit hit;
     int ok;
     int camp;
@@ -229,6 +232,7 @@ static void camp_free(camp *c)
         args_free(&c->hlls[i].elems);
     free(c->hlls);
     args_free(&c->ops);
+    args_free(&c->nonces);
 }
 
 /* Builds the campaign key with suffix (or none) into buf. Returns 0 or -1. */
@@ -387,6 +391,13 @@ static int camp_finish_ops(camp *c, args *out, long long now)
         args_str(out, "dup");
         args_fmt(out, "%zu", c->dups);
     }
+    for (size_t j = 0; j < c->nonces.n; j += 2 * PF_CHUNK) {
+        size_t n = c->nonces.n - j < 2 * PF_CHUNK ? c->nonces.n - j : 2 * PF_CHUNK;
+        args_str(out, "NZ");
+        args_fmt(out, "%zu", n / 2);
+        for (size_t k = j; k < j + n; k++)
+            args_add(out, c->nonces.buf + c->nonces.off[k], c->nonces.alen[k]);
+    }
     args_str(out, "T");
     args_fmt(out, "%lld", now - NONCE_WINDOW_MS);
     for (size_t i = 0; i < c->ops.n; i++)
@@ -447,6 +458,47 @@ static int id_cmp(const char *a, const char *b)
     return as < bs ? -1 : as > bs;
 }
 
+/* Parses a stream id "ms-seq" ("" or malformed is 0-0); never fails. */
+static void id_parse(const char *id, unsigned long long *ms, unsigned long long *seq)
+{
+    char *end;
+    *ms = strtoull(id, &end, 10);
+    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+}
+
+/* Returns 1 if id (ms, seq) is above the watermark (wms, wseq), else 0. */
+static int id_above(unsigned long long ms, unsigned long long seq, unsigned long long wms,
+                    unsigned long long wseq)
+{
+    return ms > wms || (ms == wms && seq > wseq);
+}
+
+/* Returns the FNV-1a hash of s; never fails. */
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Returns 1 if nonce was already recorded in this batch (table of cap
+ * slots, a power of two, holding entry indexes + 1), adding it if not. */
+static int batch_nonce_seen(int *table, size_t cap, const entry *es, int idx)
+{
+    const char *n = es[idx].hit.nonce;
+    size_t j = str_hash(n) & (cap - 1);
+    while (table[j]) {
+        if (strcmp(es[table[j] - 1].hit.nonce, n) == 0)
+            return 1;
+        j = (j + 1) & (cap - 1);
+    }
+    table[j] = idx + 1;
+    return 0;
+}
+
 /* Returns the index of campaign name in cs (adding it), or -1 on failure. */
 static int find_camp(camp **cs, size_t *n, size_t *cap, const char *name)
 {
@@ -491,6 +543,7 @@ static int decode(const redisReply *r, entry *e)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING)
         return -1;
     e->id = r->element[0]->str;
+    id_parse(e->id, &e->ms, &e->seq);
     const redisReply *f = r->element[1];
     if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 || f->elements / 2 > 64)
         return -1;
@@ -582,43 +635,50 @@ int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisR
             freeReplyObject(ns);
             goto out;
         }
-        size_t ni = 0;
+        size_t ni = 0, tcap = 16;
+        while (tcap < cp->nentries * 2)
+            tcap *= 2;
+        int *seen = calloc(tcap, sizeof *seen);
+        if (!seen) {
+            freeReplyObject(wm);
+            freeReplyObject(ns);
+            goto out;
+        }
+        id_parse(cp->wm, &cp->wm_ms, &cp->wm_seq);
         for (size_t j = 0; j < cp->nentries; j++) {
             entry *e = &es[cp->entries[j]];
             snprintf(cp->last_id, sizeof cp->last_id, "%s", e->id);
             const char *score = NULL;
             if (e->hit.nonce[0]) {
-                redisReply *s = ni < ns->elements ? ns->element[ni] : NULL;
+                redisReply *sc = ni < ns->elements ? ns->element[ni] : NULL;
                 ni++;
-                score = s && s->type == REDIS_REPLY_STRING ? s->str : NULL;
+                score = sc && sc->type == REDIS_REPLY_STRING ? sc->str : NULL;
             }
-            if (id_cmp(e->id, cp->wm) <= 0) {
+            if (cp->wm[0] && !id_above(e->ms, e->seq, cp->wm_ms, cp->wm_seq)) {
                 res->skipped++;
                 continue;
             }
             if (e->hit.nonce[0]) {
-                int dup = score && e->hit.ts - atoll(score) < NONCE_WINDOW_MS;
-                /* a nonce seen earlier in this batch */
-                for (size_t k = 0; k < j && !dup; k++) {
-                    entry *o = &es[cp->entries[k]];
-                    dup = id_cmp(o->id, cp->wm) > 0 && strcmp(o->hit.nonce, e->hit.nonce) == 0;
-                }
+                /* seen within 24 h before, or earlier in this batch */
+                int dup = (score && e->hit.ts - atoll(score) < NONCE_WINDOW_MS) ||
+                          batch_nonce_seen(seen, tcap, es, cp->entries[j]);
                 if (dup) {
                     cp->dups++;
                     res->duplicates++;
                     continue;
                 }
-                args_str(&cp->ops, "N");
-                args_str(&cp->ops, e->hit.nonce);
-                args_fmt(&cp->ops, "%" PRId64, e->hit.ts);
+                args_fmt(&cp->nonces, "%" PRId64, e->hit.ts);
+                args_str(&cp->nonces, e->hit.nonce);
             }
             if (camp_hit(cp, conf, &e->hit) < 0) {
+                free(seen);
                 freeReplyObject(wm);
                 freeReplyObject(ns);
                 goto out;
             }
             cp->applied++;
         }
+        free(seen);
         freeReplyObject(wm);
         freeReplyObject(ns);
     }

@@ -37,7 +37,7 @@
  *   X k at           PEXPIREAT KEYS[k] at
  *   P k n e1..en     PFADD KEYS[k] e1..en
  *   Z k member n     ZINCRBY KEYS[k] n member
- *   N nonce ts       ZADD nonce ts nonce
+ *   NZ n t1 n1 ..    ZADD nonce t1 n1 ... (n pairs)
  *   T cutoff         ZREMRANGEBYSCORE nonce -inf (cutoff
  *   lo|hi field v    keep the lower|higher of totals[field] and v
  *   S subject ts     a signup: ZADD pending NX ts subject
@@ -60,8 +60,9 @@
     "    redis.call('PFADD', KEYS[tonumber(ARGV[i+1])], unpack(ARGV, i + 3, i + 2 + c)); i = i + 3 + c\n" \
     "  elseif op == 'Z' then\n"                                                   \
     "    redis.call('ZINCRBY', KEYS[tonumber(ARGV[i+1])], ARGV[i+3], ARGV[i+2]); i = i + 4\n" \
-    "  elseif op == 'N' then\n"                                                   \
-    "    redis.call('ZADD', KEYS[3], ARGV[i+2], ARGV[i+1]); i = i + 3\n"          \
+    "  elseif op == 'NZ' then\n"                                                  \
+    "    local c = tonumber(ARGV[i+1])\n"                                         \
+    "    redis.call('ZADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + 2 * c)); i = i + 2 + 2 * c\n" \
     "  elseif op == 'T' then\n"                                                   \
     "    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[i+1]); i = i + 2\n" \
     "  elseif op == 'lo' or op == 'hi' then\n"                                    \

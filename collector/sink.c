@@ -83,6 +83,48 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
         coll_sink_pump(s);
 }
 
+/* Appends the decimal digits of v to p; returns the new end. */
+static char *put_uint(char *p, size_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Formats a command in RESP (what hiredis would, without its printf path)
+ * into buf (cap bytes). Returns the length, or 0 if it does not fit. */
+static size_t resp_format(char *buf, size_t cap, int argc, const char *const argv[],
+                          const size_t lens[])
+{
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += lens[i] + 24;
+    if (need > cap)
+        return 0;
+    char *p = buf;
+    *p++ = '*';
+    p = put_uint(p, (size_t)argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *p++ = '$';
+        p = put_uint(p, lens[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return (size_t)(p - buf);
+}
+
 /* Sends one hit (packed in e) with XADD. Returns 0, or -1 if the command
  * could not be queued (the entry is freed by the caller). */
 static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
@@ -109,7 +151,9 @@ static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
         argv[4 + 2 * i] = values[i];
         lens[4 + 2 * i] = vlens[i];
     }
-    if (redisAsyncCommandArgv(s->ac, on_xadd, (void *)s->gen, 3 + 2 * n, argv, lens) != REDIS_OK)
+    static _Thread_local char cmd[PROTO_HIT_PACKED_MAX + 1024];
+    size_t cl = resp_format(cmd, sizeof cmd, 3 + 2 * n, argv, lens);
+    if (cl == 0 || redisAsyncFormattedCommand(s->ac, on_xadd, (void *)s->gen, cmd, cl) != REDIS_OK)
         return -1;
     e->sent_ms = coll_sink_now_ms();
     e->next = NULL;

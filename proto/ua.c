@@ -1,125 +1,176 @@
 /* ua.c: owns user-agent classification into human, bot and mailproxy (SPEC 2). */
 #include "ua.h"
 
+#include <stdint.h>
 #include <string.h>
+
+#define UA_SCAN_MAX 1024  /* bytes of a User-Agent examined (real ones are far shorter) */
+
+/* A lower-case token and its length. */
+typedef struct {
+    const char *s;
+    size_t len;
+} ua_token;
+#define T(lit) {lit, sizeof lit - 1}
 
 /* Mail image proxies: machine opens on the pixel, people on a click.
  * Lower-case substrings; matched case-insensitively. */
-static const char *const mailproxy_tokens[] = {
-    "googleimageproxy",             /* Gmail */
-    "ggpht.com",                    /* Gmail */
-    "yahoomailproxy",               /* Yahoo Mail */
-    "yandeximageresizer",           /* Yandex Mail */
+static const ua_token mailproxy_tokens[] = {
+    T("googleimageproxy"),             /* Gmail */
+    T("ggpht.com"),                    /* Gmail */
+    T("yahoomailproxy"),               /* Yahoo Mail */
+    T("yandeximageresizer"),           /* Yandex Mail */
 };
 
 /* Machines everywhere: crawlers, link expanders, security gateways, HTTP
  * libraries, headless browsers, monitors. Lower-case substrings. The generic
  * "bot" is handled apart (see has_bot_word). */
-static const char *const bot_tokens[] = {
-    /* crawlers and AI fetchers not caught by "bot" */
-    "crawler", "spider", "crawl", "slurp", "ia_archiver", "feedfetcher",
-    "mediapartners-google", "google-inspectiontool", "googleother", "google-read-aloud",
-    "google-pagerenderer", "bingpreview", "chatgpt-user", "claude-web", "anthropic-ai",
-    "perplexity", "cohere-ai", "diffbot",
+static const ua_token bot_tokens[] = {
+    /* crawlers and AI fetchers not caught by T("bot") */
+    T("crawler"), T("spider"), T("crawl"), T("slurp"), T("ia_archiver"), T("feedfetcher"),
+    T("mediapartners-google"), T("google-inspectiontool"), T("googleother"), T("google-read-aloud"),
+    T("google-pagerenderer"), T("bingpreview"), T("chatgpt-user"), T("claude-web"), T("anthropic-ai"),
+    T("perplexity"), T("cohere-ai"), T("diffbot"),
     /* link expanders and previews */
-    "facebookexternalhit", "facebookcatalog", "meta-externalagent", "whatsapp",
-    "skypeuripreview", "embedly", "iframely", "quora link preview", "vkshare",
-    "redditbot", "slack-imgproxy", "slackbot", "discordbot", "telegrambot",
-    "linkedinbot", "twitterbot", "nuzzel", "outbrain", "snap url preview",
-    "preview", "validator",
+    T("facebookexternalhit"), T("facebookcatalog"), T("meta-externalagent"), T("whatsapp"),
+    T("skypeuripreview"), T("embedly"), T("iframely"), T("quora link preview"), T("vkshare"),
+    T("redditbot"), T("slack-imgproxy"), T("slackbot"), T("discordbot"), T("telegrambot"),
+    T("linkedinbot"), T("twitterbot"), T("nuzzel"), T("outbrain"), T("snap url preview"),
+    T("preview"), T("validator"),
     /* security gateways and link scanners */
-    "existence discovery", "protocol discovery", "safelinks", "safe links",
-    "proofpoint", "ppops-", "mimecast", "barracuda", "symantec", "messagelabs",
-    "forcepoint", "ironport", "trendmicro", "trend micro", "fireeye", "zscaler",
-    "sophos", "cloudmark", "virustotal", "urlscan", "phishtank", "scanner",
+    T("existence discovery"), T("protocol discovery"), T("safelinks"), T("safe links"),
+    T("proofpoint"), T("ppops-"), T("mimecast"), T("barracuda"), T("symantec"), T("messagelabs"),
+    T("forcepoint"), T("ironport"), T("trendmicro"), T("trend micro"), T("fireeye"), T("zscaler"),
+    T("sophos"), T("cloudmark"), T("virustotal"), T("urlscan"), T("phishtank"), T("scanner"),
     /* HTTP libraries and tools */
-    "curl/", "libcurl", "wget", "python-requests", "python-urllib", "python/",
-    "aiohttp", "httpx", "urllib", "go-http-client", "okhttp", "java/", "jakarta",
-    "apache-httpclient", "libwww", "lwp::", "axios", "node-fetch", "undici", "got (",
-    "guzzlehttp", "ruby", "faraday", "http.rb", "httpclient", "rest-client",
-    "postmanruntime", "insomnia", "httpie", "powershell", "scrapy",
-    "colly", "aria2", "reqwest", "dart:io", "go-resty",
+    T("curl/"), T("libcurl"), T("wget"), T("python-requests"), T("python-urllib"), T("python/"),
+    T("aiohttp"), T("httpx"), T("urllib"), T("go-http-client"), T("okhttp"), T("java/"), T("jakarta"),
+    T("apache-httpclient"), T("libwww"), T("lwp::"), T("axios"), T("node-fetch"), T("undici"), T("got ("),
+    T("guzzlehttp"), T("ruby"), T("faraday"), T("http.rb"), T("httpclient"), T("rest-client"),
+    T("postmanruntime"), T("insomnia"), T("httpie"), T("powershell"), T("scrapy"),
+    T("colly"), T("aria2"), T("reqwest"), T("dart:io"), T("go-resty"),
     /* headless and automated browsers */
-    "headlesschrome", "headless", "phantomjs", "slimerjs", "htmlunit", "puppeteer",
-    "playwright", "selenium", "webdriver", "lighthouse", "pagespeed", "chrome-lighthouse",
+    T("headlesschrome"), T("headless"), T("phantomjs"), T("slimerjs"), T("htmlunit"), T("puppeteer"),
+    T("playwright"), T("selenium"), T("webdriver"), T("lighthouse"), T("pagespeed"), T("chrome-lighthouse"),
     /* monitors */
-    "pingdom", "uptimerobot", "statuscake", "site24x7", "datadog", "newrelic",
-    "nagios", "zabbix", "monitor", "check_http",
+    T("pingdom"), T("uptimerobot"), T("statuscake"), T("site24x7"), T("datadog"), T("newrelic"),
+    T("nagios"), T("zabbix"), T("monitor"), T("check_http"),
 };
 
-/* Lower-cases one ASCII byte; never fails. */
-static unsigned char lc(unsigned char c)
+/* A User-Agent lower-cased once, with the set of bytes it holds, so that
+ * most tokens are ruled out without a scan. */
+typedef struct {
+    char s[UA_SCAN_MAX];
+    size_t n;
+    uint32_t present[8];        /* bytes seen */
+    uint32_t pairs[32];         /* hashed adjacent byte pairs seen */
+} ua_text;
+
+/* Returns the bucket of an adjacent byte pair in ua_text.pairs. */
+static unsigned pair_hash(unsigned char a, unsigned char b)
 {
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+    return ((unsigned)a * 31u + b) & 1023u;
 }
 
-/* Reports whether lower-case needle occurs in s (n bytes), ignoring case;
- * returns 0 when it does not. */
-static int has(const char *s, size_t n, const char *needle)
+/* Fills t from ua (len bytes, at most UA_SCAN_MAX examined); never fails. */
+static void ua_text_init(ua_text *t, const char *ua, size_t len)
 {
-    size_t m = strlen(needle);
-    unsigned char first = (unsigned char)needle[0];
+    unsigned char prev = 0;
+    memset(t->present, 0, sizeof t->present);
+    memset(t->pairs, 0, sizeof t->pairs);
+    t->n = len < UA_SCAN_MAX ? len : UA_SCAN_MAX;
+    for (size_t i = 0; i < t->n; i++) {
+        unsigned char c = (unsigned char)ua[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        t->s[i] = (char)c;
+        t->present[c >> 5] |= 1u << (c & 31);
+        if (i) {
+            unsigned h = pair_hash(prev, c);
+            t->pairs[h >> 5] |= 1u << (h & 31);
+        }
+        prev = c;
+    }
+}
 
-    if (m == 0 || m > n)
+/* Returns 1 if byte c occurs in t, else 0. */
+static int ua_byte(const ua_text *t, unsigned char c)
+{
+    return (t->present[c >> 5] >> (c & 31)) & 1;
+}
+
+/* Returns 1 if the pair a b may occur in t (hashed: false positives only). */
+static int ua_pair(const ua_text *t, unsigned char a, unsigned char b)
+{
+    unsigned h = pair_hash(a, b);
+    return (t->pairs[h >> 5] >> (h & 31)) & 1;
+}
+
+/* Reports whether token k occurs in s (n bytes of t's lower-cased text);
+ * returns 0 when it does not. */
+static int has_in(const ua_text *t, const char *s, size_t n, const ua_token *k)
+{
+    const unsigned char *w = (const unsigned char *)k->s;
+    if (k->len > n || !ua_byte(t, w[0]) || !ua_byte(t, w[k->len - 1]))
         return 0;
-    for (size_t i = 0; i + m <= n; i++) {
-        if (lc((unsigned char)s[i]) != first)
-            continue;
-        size_t k = 1;
-        while (k < m && lc((unsigned char)s[i + k]) == (unsigned char)needle[k])
-            k++;
-        if (k == m)
-            return 1;
-    }
-    return 0;
+    if (k->len >= 3 && (!ua_pair(t, w[0], w[1]) || !ua_pair(t, w[k->len - 2], w[k->len - 1])))
+        return 0;
+    return memmem(s, n, k->s, k->len) != NULL;
 }
 
-/* Reports whether s holds "bot" other than inside a phone brand ("Cubot");
- * returns 0 when it does not. */
-static int has_bot_word(const char *s, size_t n)
+/* Reports whether token k occurs anywhere in t; returns 0 when it does not. */
+static int has(const ua_text *t, const ua_token *k)
 {
-    for (size_t i = 0; i + 3 <= n; i++) {
-        if (lc((unsigned char)s[i]) != 'b' || lc((unsigned char)s[i + 1]) != 'o' ||
-            lc((unsigned char)s[i + 2]) != 't')
-            continue;
-        if (i >= 2 && lc((unsigned char)s[i - 2]) == 'c' && lc((unsigned char)s[i - 1]) == 'u')
-            continue;
-        return 1;
+    return has_in(t, t->s, t->n, k);
+}
+
+/* Reports whether t holds "bot" other than inside a phone brand ("Cubot");
+ * returns 0 when it does not. */
+static int has_bot_word(const ua_text *t)
+{
+    const char *p = t->s, *end = t->s + t->n;
+    if (!ua_byte(t, 'b'))
+        return 0;
+    while ((p = memmem(p, (size_t)(end - p), "bot", 3)) != NULL) {
+        if (!(p - t->s >= 2 && p[-2] == 'c' && p[-1] == 'u'))
+            return 1;
+        p++;
     }
     return 0;
 }
 
-/* Reports whether any token of table (count entries) occurs in s; returns 0
- * when none does. */
-static int has_any(const char *s, size_t n, const char *const *table, size_t count)
+/* Reports whether any token of table (count entries) occurs in t; returns
+ * 0 when none does. */
+static int has_any(const ua_text *t, const ua_token *table, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        if (has(s, n, table[i]))
+        if (has(t, &table[i]))
             return 1;
     return 0;
 }
 
-/* Reports whether s is Apple Mail Privacy Protection's prefetch UA: a Mac
+/* Reports whether t is Apple Mail Privacy Protection's prefetch UA: a Mac
  * WebKit UA ending right after "(KHTML, like Gecko)" with no browser token;
  * returns 0 when it is not. */
-static int is_apple_mpp(const char *s, size_t n)
+static int is_apple_mpp(const ua_text *t)
 {
-    static const char tail[] = "(khtml, like gecko)";
-    size_t tl = sizeof tail - 1;
-
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    static const ua_token tail = T("(khtml, like gecko)"), mac = T("macintosh"),
+                          webkit = T("applewebkit/"), safari = T("safari"),
+                          version = T("version/"), chrome = T("chrome");
+    size_t n = t->n;
+    while (n > 0 && (t->s[n - 1] == ' ' || t->s[n - 1] == '\t'))
         n--;
-    if (n < tl || !has(s + n - tl, tl, tail))
+    if (n < tail.len || memcmp(t->s + n - tail.len, tail.s, tail.len) != 0)
         return 0;
-    return has(s, n, "macintosh") && has(s, n, "applewebkit/") && !has(s, n, "safari") &&
-           !has(s, n, "version/") && !has(s, n, "chrome");
+    return has(t, &mac) && has(t, &webkit) && !has(t, &safari) && !has(t, &version) &&
+           !has(t, &chrome);
 }
 
 /* Classifies a User-Agent for a hit through via; never fails (NULL or empty
  * is a bot; API hits are trusted and human). */
 proto_agent proto_ua_classify(const char *ua, size_t len, proto_via via)
 {
-    int relay;
+    ua_text t;
 
     if (via == PROTO_VIA_API)
         return PROTO_AGENT_HUMAN;
@@ -131,13 +182,11 @@ proto_agent proto_ua_classify(const char *ua, size_t len, proto_via via)
     }
     if (len == 0)
         return PROTO_AGENT_BOT;
-    relay = has_any(ua, len, mailproxy_tokens,
-                    sizeof mailproxy_tokens / sizeof mailproxy_tokens[0]) ||
-            is_apple_mpp(ua, len);
-    if (relay)                      /* a relay fetches images, never links */
+    ua_text_init(&t, ua, len);
+    if (has_any(&t, mailproxy_tokens, sizeof mailproxy_tokens / sizeof mailproxy_tokens[0]) ||
+        is_apple_mpp(&t))           /* a relay fetches images, never links */
         return via == PROTO_VIA_PIXEL ? PROTO_AGENT_MAILPROXY : PROTO_AGENT_HUMAN;
-    if (has_bot_word(ua, len) ||
-        has_any(ua, len, bot_tokens, sizeof bot_tokens / sizeof bot_tokens[0]))
+    if (has_bot_word(&t) || has_any(&t, bot_tokens, sizeof bot_tokens / sizeof bot_tokens[0]))
         return PROTO_AGENT_BOT;
     return PROTO_AGENT_HUMAN;
 }
