@@ -25,9 +25,7 @@ struct agg_server {
 static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
 {
     char l[64];
-#define COUNTER(name, field, help)                                   \
-    proto_prom_head(b, name, "counter", help);                       \
-    proto_prom_sample(b, name, NULL, (double)agg_get(m->field))
+#define COUNTER(name, field, help) proto_prom_one(b, name, "counter", help, (double)agg_get(m->field))
     COUNTER("ag_agg_applied_total", applied, "Stream entries applied to counters.");
     COUNTER("ag_agg_skipped_total", skipped, "Entries found already applied (watermark).");
     COUNTER("ag_agg_duplicates_total", duplicates, "Hits dropped as retries (same nonce within 24 h).");

@@ -38,9 +38,7 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
         snprintf(l, sizeof l, "agent=\"%s\"", proto_agent_name(a));
         proto_prom_sample(b, "ag_hits_agent_total", l, (double)coll_get(m->agents[a]));
     }
-#define COUNTER(name, field, help)                                   \
-    proto_prom_head(b, name, "counter", help);                       \
-    proto_prom_sample(b, name, NULL, (double)coll_get(m->field))
+#define COUNTER(name, field, help) proto_prom_one(b, name, "counter", help, (double)coll_get(m->field))
     COUNTER("ag_hits_stored_total", stored, "Hits Redis acknowledged.");
     COUNTER("ag_hits_spooled_total", spooled, "Hits written to the spool.");
     COUNTER("ag_hits_replayed_total", replayed, "Spooled hits sent to Redis.");
@@ -55,17 +53,11 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
         snprintf(l, sizeof l, "code=\"%dxx\"", c);
         proto_prom_sample(b, "ag_http_responses_total", l, (double)coll_get(m->status[c]));
     }
-    proto_prom_head(b, "ag_redis_up", "gauge", "Threads whose Redis connection is up, of ag_threads.");
-    proto_prom_sample(b, "ag_redis_up", NULL, up);
-    proto_prom_head(b, "ag_threads", "gauge", "Event-loop threads.");
-    proto_prom_sample(b, "ag_threads", NULL, ctx->nworkers);
-    proto_prom_head(b, "ag_queue_depth", "gauge", "Hits sent to Redis and awaiting a reply.");
-    proto_prom_sample(b, "ag_queue_depth", NULL, (double)queued);
-    proto_prom_head(b, "ag_spool_records", "gauge", "Hits waiting in the spool.");
-    proto_prom_sample(b, "ag_spool_records", NULL, (double)spooled);
-    proto_prom_head(b, "ag_spool_bytes", "gauge", "Bytes of the spool.");
-    proto_prom_sample(b, "ag_spool_bytes", NULL, (double)spool_bytes);
-    proto_prom_head(b, "ag_http_connections", "gauge", "Open HTTP connections.");
-    proto_prom_sample(b, "ag_http_connections", NULL, (double)conns);
+    proto_prom_one(b, "ag_redis_up", "gauge", "Threads whose Redis connection is up, of ag_threads.", up);
+    proto_prom_one(b, "ag_threads", "gauge", "Event-loop threads.", ctx->nworkers);
+    proto_prom_one(b, "ag_queue_depth", "gauge", "Hits sent to Redis and awaiting a reply.", (double)queued);
+    proto_prom_one(b, "ag_spool_records", "gauge", "Hits waiting in the spool.", (double)spooled);
+    proto_prom_one(b, "ag_spool_bytes", "gauge", "Bytes of the spool.", (double)spool_bytes);
+    proto_prom_one(b, "ag_http_connections", "gauge", "Open HTTP connections.", (double)conns);
     proto_prom_hist(b, "ag_request_duration_seconds", "Time to handle a request.", &m->latency);
 }

@@ -19,8 +19,8 @@
 #include "spool.h"
 
 #define TICK_MS 100
-#define PUMP_BUDGET 256        /* spooled hits read per pump call */
-#define REPLAY_WINDOW 4096      /* spooled hits in flight at once */
+#define PUMP_BUDGET 128        /* spooled hits read per pump call */
+#define REPLAY_WINDOW 1024      /* spooled hits in flight at once */
 
 /* Returns the wall-clock time in ms. */
 int64_t coll_sink_now_ms(void)
@@ -79,8 +79,22 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
         memcpy(s->acked[e->partition], reply->str, reply->len + 1);
     coll_inc(s->m->stored);
     free(e);
-    if (!s->head || s->ninflight < REPLAY_WINDOW / 2)
-        coll_sink_pump(s);
+    /* not from inside hiredis' read loop: a burst of replies would otherwise
+     * read thousands of spooled hits before the next HTTP request is served */
+    if ((!s->head || s->ninflight < REPLAY_WINDOW / 2) && !s->pump_pending) {
+        s->pump_pending = 1;
+        event_active(s->pump_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* Runs the pump once it was scheduled by a reply. */
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    coll_sink *s = arg;
+    (void)fd;
+    (void)what;
+    s->pump_pending = 0;
+    coll_sink_pump(s);
 }
 
 /* Appends the decimal digits of v to p; returns the new end. */
@@ -301,7 +315,8 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     s->scan_from = calloc((size_t)conf->partitions, sizeof *s->scan_from);
     s->spool = coll_spool_open(conf->spool_dir, index, conf->threads, conf->spool_max_bytes);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
-    if (!s->acked || !s->scan_from || !s->spool || !s->tick)
+    s->pump_ev = event_new(base, -1, 0, on_pump, s);
+    if (!s->acked || !s->scan_from || !s->spool || !s->tick || !s->pump_ev)
         goto fail;
     coll_spool_each_header(s->spool, coll_sink_plan_from_header, s);
     struct timeval tv = {0, TICK_MS * 1000};
@@ -322,6 +337,8 @@ void coll_sink_free(coll_sink *s)
         return;
     if (s->tick)
         event_free(s->tick);
+    if (s->pump_ev)
+        event_free(s->pump_ev);
     if (s->ac) {
         redisAsyncContext *ac = s->ac;
         s->ac = NULL;

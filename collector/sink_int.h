@@ -78,6 +78,8 @@ struct coll_sink {
     void *drained_arg;
 
     struct event *tick;
+    struct event *pump_ev;      /* runs the pump after the current I/O callbacks */
+    int pump_pending;
 
     /* gauges for other threads */
     _Atomic int g_up;

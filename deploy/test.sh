@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# test.sh: installs what is missing, builds, runs every test (unit and
-# integration, plain and under AddressSanitizer + UndefinedBehaviorSanitizer)
-# and ends with one line: "N passed, N failed".
+# test.sh: installs what is missing, builds, runs every test — unit and
+# integration, plain and under AddressSanitizer + UndefinedBehaviorSanitizer,
+# the unit tests under valgrind, each fuzz target for 20 s — and ends with
+# one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+AG_DEPS_EXTRA="clang libclang-rt-14-dev valgrind" ./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0
 run_suite() { # name builddir [meson setup args...]
@@ -31,5 +32,27 @@ if [ "${AG_SKIP_ASAN:-}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suite sanitizers build-asan -Db_sanitize=address,undefined -Db_lundef=false
 fi
+if [ "${AG_SKIP_VALGRIND:-}" != 1 ]; then
+  echo "== valgrind: unit tests"
+  log=$(mktemp)
+  meson test -C build --setup valgrind --suite unit --print-errorlogs 2>&1 | tee "$log"
+  ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
+  fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {s += $2} END {print s + 0}' "$log")
+  [ -z "$ok" ] && { ok=0; fail=$((fail + 1)); }
+  passed=$((passed + ok)); failed=$((failed + fail))
+  rm -f "$log"
+fi
+
+if [ "${AG_SKIP_FUZZ:-}" != 1 ]; then
+  echo "== fuzz: every target for ${AG_FUZZ_SECONDS:-20} s"
+  log=$(mktemp)
+  AG_FUZZ_PARALLEL=2 tests/fuzz/run.sh "${AG_FUZZ_SECONDS:-20}" 2>&1 | tee "$log"
+  ok=$(grep -cE '^fuzz_[a-z]+: .* 0 crashes' "$log" || true)
+  fail=$(grep -E '^fuzz_[a-z]+: ' "$log" | grep -vcE ' 0 crashes' || true)
+  [ "$ok" -eq 0 ] && [ "$fail" -eq 0 ] && fail=1   # the fuzz build itself failed
+  passed=$((passed + ok)); failed=$((failed + fail))
+  rm -f "$log"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

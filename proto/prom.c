@@ -71,6 +71,14 @@ void proto_prom_sample(proto_buf *b, const char *name, const char *labels, doubl
         proto_buf_printf(b, "%s %.17g\n", name, value);
 }
 
+/* Writes HELP, TYPE and the one sample of a metric; never fails (see oom). */
+void proto_prom_one(proto_buf *b, const char *name, const char *type, const char *help,
+                    double value)
+{
+    proto_prom_head(b, name, type, help);
+    proto_prom_sample(b, name, NULL, value);
+}
+
 /* Records one observation of ns nanoseconds; never fails. */
 void proto_hist_observe(proto_hist *h, uint64_t ns)
 {

@@ -25,6 +25,11 @@ void proto_prom_head(proto_buf *b, const char *name, const char *type, const cha
 /* Writes one sample: name{labels} value. labels may be NULL or "" (no braces). */
 void proto_prom_sample(proto_buf *b, const char *name, const char *labels, double value);
 
+/* Writes a whole single-sample metric: HELP, TYPE (type is "counter" or
+ * "gauge") and its value. */
+void proto_prom_one(proto_buf *b, const char *name, const char *type, const char *help,
+                    double value);
+
 /* Latency histogram, in seconds, with fixed buckets. */
 #define PROTO_HIST_BUCKETS 12
 typedef struct {

@@ -191,44 +191,37 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# ------------------------------------------------------------------ collector
+# ------------------------------------------------------------------ daemons
 
 
-class Collector:
-    """The real actiongap-collector binary on a free port."""
+class Daemon:
+    """What the collector and the aggregator share: a process with a log
+    file in a temp dir, an HTTP port with /healthz and /metrics."""
 
-    def __init__(self, redis, spool_dir=None, extra=(), start=True, threads=1):
-        if not COLLECTOR or not os.access(COLLECTOR, os.X_OK):
-            raise AssertionError("AG_COLLECTOR does not name the collector binary")
-        self.redis = redis
-        self.dir = tempfile.mkdtemp(prefix="ag-coll-")
-        self.spool_dir = spool_dir or os.path.join(self.dir, "spool")
+    def _setup(self, prefix):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
-        self.log_path = os.path.join(self.dir, "collector.log")
-        self.args = [COLLECTOR, "--listen", f"127.0.0.1:{self.port}", "--redis", redis.url(),
-                     "--spool-dir", self.spool_dir, "--signing-key", SIGNING_KEY,
-                     "--api-token", API_TOKEN, "--redirect-allow", "allowed.example",
-                     "--threads", str(threads), "--redis-timeout-ms", "1000",
-                     *extra]
+        self.log_path = os.path.join(self.dir, "daemon.log")
         self.proc = None
         _cleanups.append(self.destroy)
-        if start:
-            self.start()
 
-    def start(self, wait_redis=True):
+    def _spawn(self):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
-        wait_for(lambda: http_get(self.port, "/healthz")[0] == 200, what="collector /healthz")
-        if wait_redis:
-            wait_for(lambda: b'"redis":"up"' in http_get(self.port, "/healthz")[2],
-                     what="collector to reach redis")
+        wait_for(lambda: http_get(self.port, "/healthz")[0] == 200, what=f"{self.args[0]} /healthz")
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Signals the collector and returns its exit code."""
+        """Signals the process and returns its exit code."""
         self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=timeout)
         self.log.close()
         return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def health(self):
         import json
@@ -255,6 +248,33 @@ class Collector:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ collector
+
+
+class Collector(Daemon):
+    """The real actiongap-collector binary on a free port."""
+
+    def __init__(self, redis, spool_dir=None, extra=(), start=True, threads=1):
+        if not COLLECTOR or not os.access(COLLECTOR, os.X_OK):
+            raise AssertionError("AG_COLLECTOR does not name the collector binary")
+        self._setup("ag-coll-")
+        self.redis = redis
+        self.spool_dir = spool_dir or os.path.join(self.dir, "spool")
+        self.args = [COLLECTOR, "--listen", f"127.0.0.1:{self.port}", "--redis", redis.url(),
+                     "--spool-dir", self.spool_dir, "--signing-key", SIGNING_KEY,
+                     "--api-token", API_TOKEN, "--redirect-allow", "allowed.example",
+                     "--threads", str(threads), "--redis-timeout-ms", "1000",
+                     *extra]
+        if start:
+            self.start()
+
+    def start(self, wait_redis=True):
+        self._spawn()
+        if wait_redis:
+            wait_for(lambda: b'"redis":"up"' in http_get(self.port, "/healthz")[2],
+                     what="collector to reach redis")
 
 
 # ------------------------------------------------------------------ HTTP
@@ -460,60 +480,21 @@ def wait_count(redis_client, key, n, timeout=60):
 # ------------------------------------------------------------------ aggregator
 
 
-class Aggregator:
+class Aggregator(Daemon):
     """The real actiongap-aggregator binary, its metrics on a free port."""
 
     def __init__(self, redis, extra=(), start=True, name=None):
         if not AGGREGATOR or not os.access(AGGREGATOR, os.X_OK):
             raise AssertionError("AG_AGGREGATOR does not name the aggregator binary")
+        self._setup("ag-agg-")
         self.redis = redis
-        self.dir = tempfile.mkdtemp(prefix="ag-agg-")
-        self.port = free_port()
-        self.log_path = os.path.join(self.dir, "aggregator.log")
         self.args = [AGGREGATOR, "--redis", redis.url(), "--metrics-listen", f"127.0.0.1:{self.port}",
                      *(["--consumer", name] if name else []), *extra]
-        self.proc = None
-        _cleanups.append(self.destroy)
         if start:
             self.start()
 
     def start(self):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
-        wait_for(lambda: http_get(self.port, "/healthz")[0] == 200, what="aggregator /healthz")
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=timeout)
-        self.log.close()
-        return rc
-
-    def kill(self):
-        return self.stop(signal.SIGKILL)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def metric(self, name):
-        body = http_get(self.port, "/metrics")[2].decode()
-        total = 0.0
-        for line in body.splitlines():
-            if line.startswith("#"):
-                continue
-            key = line.split(" ")[0]
-            if key == name or key.startswith(name + "{"):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def logs(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def destroy(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._spawn()
 
 
 def wait_applied(redis_client, partitions=1, timeout=60):
