@@ -13,7 +13,7 @@
 #include "log.h"
 
 typedef enum { T_STR, T_INT, T_I64, T_ENUM, T_BOOL, T_CIDRS, T_HOSTPORT, T_REDIS, T_URL,
-               T_LEVEL, T_PREFIX } conf_type;
+               T_LEVEL, T_PREFIX, T_HOSTS } conf_type;
 
 typedef struct {
     const char *key;
@@ -48,7 +48,7 @@ static const conf_key conf_table[] = {
     S(signing_key, T_STR, "", "HMAC key for link signatures"),
     S(api_token, T_STR, "", "bearer token of /api/hits (empty: the API is closed)"),
     E(require_signature, req_sig_names, "links", "none | links | all"),
-    S(redirect_allow, T_STR, "", "hosts /r may redirect to unsigned (comma-separated; .example.org for subdomains)"),
+    S(redirect_allow, T_HOSTS, "", "hosts /r may redirect to unsigned (comma-separated; .example.org for subdomains)"),
     S(cors_allow, T_STR, "*", "origins allowed to POST /b (comma-separated, * for any)"),
     {"trusted_proxies", T_CIDRS, offsetof(proto_conf, trusted_proxies_text),
      sizeof(((proto_conf *)0)->trusted_proxies_text), 0, 0, NULL, "", "CIDRs whose X-Forwarded-For is believed"},
@@ -269,6 +269,29 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
         for (const char *p = v; *p && !why; p++)
             if (*p <= ' ' || *p >= 0x7f || *p == '{' || *p == '}')
                 why = "must be printable ASCII without spaces or braces";
+        break;
+    case T_HOSTS: /* host names, ".domain" for subdomains; never a bare "." */
+        for (const char *p = v; *p && !why;) {
+            size_t n = strcspn(p, ",");
+            const char *b = p, *e = p + n;
+            while (b < e && *b == ' ')
+                b++;
+            while (e > b && e[-1] == ' ')
+                e--;
+            size_t dots = 0, other = 0;
+            for (const char *q = b; q < e; q++) {
+                if (*q == '.')
+                    dots++;
+                else if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                         (*q >= '0' && *q <= '9') || *q == '-')
+                    other++;
+                else
+                    other = 0, dots = (size_t)(e - b) + 1; /* force the error below */
+            }
+            if (other == 0 || dots > (size_t)(e - b))
+                why = "must be a comma-separated list of host names (.example.org for subdomains)";
+            p += n + (p[n] == ',');
+        }
         break;
     case T_STR:
         break;

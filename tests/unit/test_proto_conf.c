@@ -95,6 +95,9 @@ START_TEST(bad_values_name_the_key)
     expect_bad("--prefix", "a{b", "prefix");
     expect_bad("--log-level", "loud", "log_level");
     expect_bad("--spool-max-bytes", "-1", "spool_max_bytes");
+    expect_bad("--redirect-allow", "example.org, .", "redirect_allow");
+    expect_bad("--redirect-allow", "example.org,,x.org", "redirect_allow");
+    expect_bad("--redirect-allow", "evil/path", "redirect_allow");
 }
 END_TEST
 
@@ -140,6 +143,8 @@ START_TEST(hostport_and_cidrs)
     ck_assert_int_eq(c.trusted_proxies.n, 2);
     ck_assert_int_eq(proto_conf_set(&c, "redis", "unix:///run/redis.sock", err, sizeof err), 0);
     ck_assert_int_eq(proto_conf_set(&c, "redis", "redis://u:p@h:1/2", err, sizeof err), 0);
+    ck_assert_int_eq(proto_conf_set(&c, "redirect_allow", "www.example.org, .example.net", err, sizeof err), 0);
+    ck_assert_int_eq(proto_conf_set(&c, "redirect_allow", "", err, sizeof err), 0);
 }
 END_TEST
 
