@@ -84,9 +84,18 @@ for m in range(1, MINUTES + 1):
     print(f"{m:>3} {stats['sent']:>8} {p99:>7.2f} " + " ".join(f"{row[n][0]:>15} {row[n][1]:>9}" for n in procs), flush=True)
 stop = True
 t.join()
-wait_applied(r, timeout=120)
+# race-free end: the collector has stored everything it accepted, then the
+# aggregator has applied everything stored
+wait_for(lambda: col.metric("ag_hits_stored_total") == stats["ok"] and col.health()["spooled"] == 0,
+         timeout=60, what="the collector to store every accepted hit")
+stored = int(col.metric("ag_hits_stored_total"))
+wait_for(lambda: agg.metric("ag_agg_applied_total") + agg.metric("ag_agg_duplicates_total") >= stored,
+         timeout=120, what="the aggregator to apply every stored hit")
+time.sleep(1.0)
 found = int(agg.metric("ag_agg_applied_total")) + int(agg.metric("ag_agg_duplicates_total"))
 check(stats["errors"] == 0, f"errors {stats['errors']}")
+check(agg.metric("ag_agg_malformed_total") == 0, "no stream entry failed to decode")
+check(stored == stats["ok"], f"answered {stats['ok']}, stored by the collector {stored}")
 check(found == stats["ok"], f"sent {stats['ok']}, applied by the aggregator {found}")
 if len(rows) >= 3:
     base = rows[1][0]
