@@ -232,13 +232,13 @@ void coll_sink_pump(coll_sink *s)
             continue;
         }
         inflight *e = entry_new(buf, len);
-        if (!e)
-            break;
-        e->from_spool = 1;
-        e->pos = pos;
-        if (send_hit(s, e, &hit) < 0) {
+        if (e) {
+            e->from_spool = 1;
+            e->pos = pos;
+        }
+        if (!e || send_hit(s, e, &hit) < 0) {
             free(e);
-            coll_spool_rewind(s->spool, &pos);
+            coll_spool_unread(s->spool, &pos); /* read again on the next pump */
             break;
         }
         coll_inc(s->m->replayed);
@@ -251,8 +251,6 @@ void coll_sink_pump(coll_sink *s)
     if (s->draining && s->drained && (s->ninflight == 0 || s->state != S_UP)) {
         void (*done)(void *) = s->drained;
         s->drained = NULL;
-        if (s->ninflight)
-            coll_sink_fail(s, "drain", 0, 1);
         coll_spool_flush(s->spool, 1);
         coll_sink_gauges(s);
         done(s->drained_arg);

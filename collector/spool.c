@@ -518,6 +518,17 @@ void coll_spool_ack(coll_spool *sp, const coll_spool_pos *pos)
         files_remove(sp, i);
 }
 
+/* Puts back the record just read at pos; never fails (a pos that is not
+ * the reader's last record is ignored). */
+void coll_spool_unread(coll_spool *sp, const coll_spool_pos *pos)
+{
+    if (sp->rfile >= sp->nfiles || sp->files[sp->rfile]->gen != pos->file ||
+        sp->files[sp->rfile]->read == 0)
+        return;
+    sp->roff = pos->off;
+    sp->files[sp->rfile]->read--;
+}
+
 /* Moves the reader back to pos; never fails (an unknown pos is ignored). */
 void coll_spool_rewind(coll_spool *sp, const coll_spool_pos *pos)
 {

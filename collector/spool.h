@@ -56,6 +56,10 @@ int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
  * read and acknowledged is deleted. */
 void coll_spool_ack(coll_spool *sp, const coll_spool_pos *pos);
 
+/* Puts back the record just read at pos (it could not be sent now): the
+ * next read returns it again. */
+void coll_spool_unread(coll_spool *sp, const coll_spool_pos *pos);
+
 /* Moves the reader back to pos (the oldest record not acknowledged): it
  * and every later record will be read again. */
 void coll_spool_rewind(coll_spool *sp, const coll_spool_pos *pos);
