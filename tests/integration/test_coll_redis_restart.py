@@ -1,16 +1,17 @@
 """Redis stopped (and separately SIGKILLed, with appendfsync always) while
-5,000 hits are sent, then started again: exactly 5,000 entries, none twice."""
+5,000 hits are sent, then started again: exactly 5,000 entries, none twice;
+once more with two collector threads (each its own spool and reconcile)."""
 import sys, os
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: F401,F403
 
 N = 5000
-for mode in ("stop", "kill"):
+for mode, threads in (("stop", 1), ("kill", 1), ("stop2t", 2)):
     rs = RedisServer(appendfsync="always")
-    col = Collector(rs)
+    col = Collector(rs, threads=threads)
     load = PixelLoad(col.port, N, prefix=f"{mode}-", conns=4).start()
     wait_for(lambda: load.sent >= N // 5, what="a fifth of the hits sent")
-    rs.stop() if mode == "stop" else rs.kill()
+    rs.kill() if mode == "kill" else rs.stop()
     time.sleep(1.0)
     rs.start()
     load.wait()
