@@ -123,7 +123,7 @@ typedef struct {
 typedef struct {
     char campaign[PROTO_CAMPAIGN_MAX + 1];
     char wm[48];                /* watermark read from Redis */
-    unsigned long long wm_ms, wm_seq;
+    uint64_t wm_ms, wm_seq;
     char last_id[48];           /* last entry of this batch */
     int *entries;               /* indexes into the batch, stream order */
     size_t nentries, capentries;
@@ -141,7 +141,7 @@ typedef struct {
 /* A decoded stream entry. */
 typedef struct {
     const char *id;
-    unsigned long long ms, seq;     /* id, parsed once */
+    uint64_t ms, seq;               /* id, parsed once */
     proto_hit hit;
     int ok;
     int camp;
@@ -445,43 +445,10 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Compares stream ids "ms-seq". Returns <0, 0, >0 ("" is lowest). */
-static int id_cmp(const char *a, const char *b)
-{
-    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
-    if (!*a || !*b)
-        return (*a != 0) - (*b != 0);
-    sscanf(a, "%llu-%llu", &am, &as);
-    sscanf(b, "%llu-%llu", &bm, &bs);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    return as < bs ? -1 : as > bs;
-}
-
-/* Parses a stream id "ms-seq" ("" or malformed is 0-0); never fails. */
-static void id_parse(const char *id, unsigned long long *ms, unsigned long long *seq)
-{
-    char *end;
-    *ms = strtoull(id, &end, 10);
-    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
-}
-
 /* Returns 1 if id (ms, seq) is above the watermark (wms, wseq), else 0. */
-static int id_above(unsigned long long ms, unsigned long long seq, unsigned long long wms,
-                    unsigned long long wseq)
+static int id_above(uint64_t ms, uint64_t seq, uint64_t wms, uint64_t wseq)
 {
     return ms > wms || (ms == wms && seq > wseq);
-}
-
-/* Returns the FNV-1a hash of s; never fails. */
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (*s) {
-        h ^= (unsigned char)*s++;
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 /* Returns 1 if nonce was already recorded in this batch (table of cap
@@ -489,7 +456,7 @@ static uint64_t str_hash(const char *s)
 static int batch_nonce_seen(int *table, size_t cap, const entry *es, int idx)
 {
     const char *n = es[idx].hit.nonce;
-    size_t j = str_hash(n) & (cap - 1);
+    size_t j = proto_hash64(n, strlen(n)) & (cap - 1);
     while (table[j]) {
         if (strcmp(es[table[j] - 1].hit.nonce, n) == 0)
             return 1;
@@ -543,7 +510,7 @@ static int decode(const redisReply *r, entry *e)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING)
         return -1;
     e->id = r->element[0]->str;
-    id_parse(e->id, &e->ms, &e->seq);
+    proto_stream_id_parse(e->id, &e->ms, &e->seq);
     const redisReply *f = r->element[1];
     if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 || f->elements / 2 > 64)
         return -1;
@@ -644,7 +611,7 @@ int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisR
             freeReplyObject(ns);
             goto out;
         }
-        id_parse(cp->wm, &cp->wm_ms, &cp->wm_seq);
+        proto_stream_id_parse(cp->wm, &cp->wm_ms, &cp->wm_seq);
         for (size_t j = 0; j < cp->nentries; j++) {
             entry *e = &es[cp->entries[j]];
             snprintf(cp->last_id, sizeof cp->last_id, "%s", e->id);
@@ -683,10 +650,9 @@ int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisR
         freeReplyObject(ns);
     }
     /* 4. one script call per campaign with something new */
-    int calls = 0;
     for (size_t c = 0; c < ncamps; c++) {
         camp *cp = &cs[c];
-        if (id_cmp(cp->last_id, cp->wm) <= 0)
+        if (proto_stream_id_cmp(cp->last_id, cp->wm) <= 0)
             continue;
         args_free(&call);
         args_str(&call, "EVALSHA");
@@ -710,12 +676,11 @@ int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisR
             av[j] = call.buf + call.off[j];
         redisAppendCommandArgv(rc, (int)call.n, av, call.alen);
         free(av);
-        calls++;
     }
     int failed = 0;
     for (size_t c = 0; c < ncamps; c++) {
         camp *cp = &cs[c];
-        if (id_cmp(cp->last_id, cp->wm) <= 0)
+        if (proto_stream_id_cmp(cp->last_id, cp->wm) <= 0)
             continue;
         redisReply *r = NULL;
         if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
@@ -739,7 +704,6 @@ int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisR
         }
         freeReplyObject(r);
     }
-    (void)calls;
     if (failed)
         goto out;
     /* 5. last activity, outside the campaign's slot: a max, safe to repeat */

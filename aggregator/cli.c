@@ -1,6 +1,7 @@
 /* cli.c: the `actiongap` command — arguments, verbs dispatch, the Redis
  * connection and the formatting helpers the verbs share (SPEC 5). */
 #include "cli.h"
+#include "redis.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -333,40 +334,16 @@ redisReply *cli_cmdv(cli_ctx *x, int argc, const char **argv, const size_t *lens
  * 0, or -1 after one line on stderr. */
 int cli_connect(cli_ctx *x)
 {
-    proto_redis_addr ad;
-    struct timeval tv = {2, 0};
-    redisReply *r;
-
-    if (proto_conf_redis_addr(x->conf.redis, &ad) < 0) {
-        fprintf(stderr, "actiongap: config: redis: malformed URL\n");
+    char err[256];
+    agg_redis_failure why;
+    x->rc = agg_redis_connect(&x->conf, 2000, x->conf.redis_timeout_ms + 2000, x->where,
+                              sizeof x->where, &why, err, sizeof err);
+    if (!x->rc) {
+        if (why == AGG_REDIS_REFUSED)
+            fprintf(stderr, "actiongap: Redis at %s answered: %s\n", x->where, err);
+        else
+            fprintf(stderr, "actiongap: cannot reach Redis at %s: %s\n", x->where, err);
         return -1;
-    }
-    if (ad.path[0]) {
-        snprintf(x->where, sizeof x->where, "%s", ad.path);
-        x->rc = redisConnectUnixWithTimeout(ad.path, tv);
-    } else {
-        snprintf(x->where, sizeof x->where, "%s:%d", ad.host, ad.port);
-        x->rc = redisConnectWithTimeout(ad.host, ad.port, tv);
-    }
-    if (!x->rc || x->rc->err) {
-        fprintf(stderr, "actiongap: cannot reach Redis at %s: %s\n", x->where,
-                x->rc ? x->rc->errstr : "out of memory");
-        return -1;
-    }
-    tv.tv_sec = x->conf.redis_timeout_ms / 1000 + 2;
-    tv.tv_usec = 0;
-    redisSetTimeout(x->rc, tv);
-    if (ad.pass[0]) {
-        r = ad.user[0] ? redisCommand(x->rc, "AUTH %s %s", ad.user, ad.pass)
-                       : redisCommand(x->rc, "AUTH %s", ad.pass);
-        if (!(r = checked(x, r)))
-            return -1;
-        freeReplyObject(r);
-    }
-    if (ad.db != 0) {
-        if (!(r = cli_cmd(x, "SELECT %d", ad.db)))
-            return -1;
-        freeReplyObject(r);
     }
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "redis.h"
 #include "server.h"
 #include "webhook.h"
 
@@ -110,31 +111,15 @@ static redisReply *cmd(agg *a, const char *fmt, ...)
  * Returns 0, or -1 (logged once per outage). */
 static int connect_redis(agg *a)
 {
-    proto_redis_addr ad;
-    struct timeval tv = {2, 0}, cmd_tv = {5, 0};
-    proto_conf_redis_addr(a->conf.redis, &ad);
-    redisContext *rc = ad.path[0] ? redisConnectUnixWithTimeout(ad.path, tv)
-                                  : redisConnectWithTimeout(ad.host, ad.port, tv);
-    if (!rc || rc->err) {
-        if (atomic_load(&a->m.redis_up) || a->backoff_ms == 0)
-            proto_warn("redis: cannot connect", "err=\"%s\"", rc ? rc->errstr : "out of memory");
-        redisFree(rc);
+    char where[300], err[256];
+    agg_redis_failure why;
+    a->rc = agg_redis_connect(&a->conf, 2000, 5000, where, sizeof where, &why, err, sizeof err);
+    if (!a->rc) {
+        if (atomic_load(&a->m.redis_up) || a->backoff_ms == 0 || why == AGG_REDIS_REFUSED)
+            proto_warn("redis: cannot connect", "redis=%s err=\"%s\"", where, err);
         return -1;
     }
-    redisSetTimeout(rc, cmd_tv);
-    a->rc = rc;
     redisReply *r = NULL;
-    if (ad.pass[0]) {
-        r = ad.user[0] ? cmd(a, "AUTH %s %s", ad.user, ad.pass) : cmd(a, "AUTH %s", ad.pass);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-            goto fail;
-        freeReplyObject(r);
-    }
-    if (ad.db) {
-        if (!(r = cmd(a, "SELECT %d", ad.db)) || r->type == REDIS_REPLY_ERROR)
-            goto fail;
-        freeReplyObject(r);
-    }
     r = NULL;
     if (agg_scripts_load(a->rc) < 0)
         goto fail;
@@ -407,7 +392,6 @@ static void scan_alerts(agg *a, int full)
     long long now = now_ms();
     if (refresh_campaigns(a) < 0)
         return;
-    size_t asked = 0;
     int *mine = calloc(a->ncamps ? a->ncamps : 1, sizeof *mine);
     if (!mine)
         return;
@@ -420,7 +404,6 @@ static void scan_alerts(agg *a, int full)
             a->camps[i].cursor = -1;
         proto_key_campaign_sub(key, sizeof key, a->conf.prefix, a->camps[i].name, "cfg");
         redisAppendCommand(a->rc, "HGET %s followup_sla_s", key);
-        asked++;
     }
     int *sla = calloc(a->ncamps ? a->ncamps : 1, sizeof *sla);
     for (size_t i = 0; i < a->ncamps && sla; i++) {
@@ -469,12 +452,43 @@ static void scan_alerts(agg *a, int full)
         freeReplyObject(r);
     }
 out:
-    (void)asked;
     free(mine);
     free(sla);
 }
 
 /* ---------------------------------------------------------------- trim, lag */
+
+/* Reads the aggregator group's last delivered id (into last, cap bytes)
+ * and lag of partition p. Returns 0, or -1 (no such group, or the
+ * connection dropped). */
+static int group_state(agg *a, int p, char *last, size_t cap, long long *lag)
+{
+    int found = -1;
+    redisReply *r = cmd(a, "XINFO GROUPS %s", a->keys[p]);
+    if (!r)
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && found < 0; i++) {
+        redisReply *g = r->element[i];
+        const char *name = NULL, *ld = NULL;
+        long long lg = -1;
+        for (size_t j = 0; j + 1 < g->elements; j += 2) {
+            const char *f = g->element[j]->str;
+            if (!strcmp(f, "name"))
+                name = g->element[j + 1]->str;
+            else if (!strcmp(f, "last-delivered-id"))
+                ld = g->element[j + 1]->str;
+            else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
+                lg = g->element[j + 1]->integer;
+        }
+        if (name && ld && strcmp(name, GROUP) == 0) {
+            snprintf(last, cap, "%s", ld);
+            *lag = lg;
+            found = 0;
+        }
+    }
+    freeReplyObject(r);
+    return found;
+}
 
 /* Trims owned streams below what is applied, acknowledged and older than
  * keep_hours (the safe MINID is computed here: XTRIM ignores pending
@@ -483,49 +497,25 @@ static void trim(agg *a)
 {
     long long keep = now_ms() - (long long)a->conf.keep_hours * 3600000LL;
     for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+        char minid[64], last[64];
+        long long lag;
         if (!a->owned[p])
             continue;
-        char minid[64];
-        snprintf(minid, sizeof minid, "%lld-0", keep);
+        snprintf(minid, sizeof minid, "%lld-0", keep > 0 ? keep : 0);
+        /* nothing from the oldest pending entry on is applied for sure */
         redisReply *r = cmd(a, "XPENDING %s %s", a->keys[p], GROUP);
         if (!r)
             return;
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
-            r->element[0]->integer > 0 && r->element[1]->type == REDIS_REPLY_STRING) {
-            unsigned long long ms = 0, seq = 0, km = (unsigned long long)(keep > 0 ? keep : 0);
-            sscanf(r->element[1]->str, "%llu-%llu", &ms, &seq);
-            if (ms < km || (ms == km && seq == 0))
-                snprintf(minid, sizeof minid, "%s", r->element[1]->str);
-        }
+            r->element[0]->integer > 0 && r->element[1]->type == REDIS_REPLY_STRING &&
+            proto_stream_id_cmp(r->element[1]->str, minid) < 0)
+            snprintf(minid, sizeof minid, "%s", r->element[1]->str);
         freeReplyObject(r);
-        /* nothing above the group's last delivered id is applied yet */
-        r = cmd(a, "XINFO GROUPS %s", a->keys[p]);
-        if (!r)
-            return;
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            redisReply *g = r->element[i];
-            const char *name = NULL, *last = NULL;
-            long long lag = -1;
-            for (size_t j = 0; j + 1 < g->elements; j += 2) {
-                const char *f = g->element[j]->str;
-                if (!strcmp(f, "name"))
-                    name = g->element[j + 1]->str;
-                else if (!strcmp(f, "last-delivered-id"))
-                    last = g->element[j + 1]->str;
-                else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
-                    lag = g->element[j + 1]->integer;
-            }
-            if (!name || strcmp(name, GROUP) != 0 || !last)
-                continue;
-            if (lag >= 0)
-                atomic_store(&a->m.lag[p], lag);
-            unsigned long long lm = 0, ls = 0, mm = 0, msq = 0;
-            sscanf(last, "%llu-%llu", &lm, &ls);
-            sscanf(minid, "%llu-%llu", &mm, &msq);
-            if (lm < mm || (lm == mm && ls < msq))
-                snprintf(minid, sizeof minid, "%s", last);
-        }
-        freeReplyObject(r);
+        /* nor anything above the group's last delivered id */
+        if (group_state(a, p, last, sizeof last, &lag) < 0)
+            continue;
+        if (proto_stream_id_cmp(last, minid) < 0)
+            snprintf(minid, sizeof minid, "%s", last);
         r = cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);
         if (!r)
             return;
@@ -535,32 +525,15 @@ static void trim(agg *a)
     }
 }
 
-/* Updates the lag gauge of owned partitions; never fails. */
+/* Updates the lag gauge of every partition (0 where not owned); never fails. */
 static void update_lag(agg *a)
 {
     for (int p = 0; p < a->conf.partitions && a->rc; p++) {
-        if (!a->owned[p]) {
-            atomic_store(&a->m.lag[p], 0);
+        char last[64];
+        long long lag = 0;
+        if (a->owned[p] && (group_state(a, p, last, sizeof last, &lag) < 0 || lag < 0))
             continue;
-        }
-        redisReply *r = cmd(a, "XINFO GROUPS %s", a->keys[p]);
-        if (!r)
-            return;
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            redisReply *g = r->element[i];
-            int ours = 0;
-            long long lag = -1;
-            for (size_t j = 0; j + 1 < g->elements; j += 2) {
-                const char *f = g->element[j]->str;
-                if (!strcmp(f, "name") && !strcmp(g->element[j + 1]->str, GROUP))
-                    ours = 1;
-                else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
-                    lag = g->element[j + 1]->integer;
-            }
-            if (ours && lag >= 0)
-                atomic_store(&a->m.lag[p], lag);
-        }
-        freeReplyObject(r);
+        atomic_store(&a->m.lag[p], lag);
     }
 }
 

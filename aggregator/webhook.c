@@ -1,5 +1,6 @@
 /* webhook.c: the webhook delivery thread — Redis connection, consumer group, retry list. */
 #include "webhook.h"
+#include "redis.h"
 #include "webhook_int.h"
 
 #include <hiredis/hiredis.h>
@@ -42,7 +43,6 @@ struct agg_webhook {
     atomic_int stop;
     redisContext *rc;
     char key[PROTO_KEY_MAX], consumer[128];
-    proto_redis_addr addr;
     int down;
     int64_t backoff_ms, next_connect, next_claim, next_touch;
     int pending_done;
@@ -162,28 +162,13 @@ static redisReply *checked(agg_webhook *w, redisReply *r)
 static int redis_connect(agg_webhook *w)
 {
     int ms = w->conf->redis_timeout_ms > 0 ? w->conf->redis_timeout_ms : 2000;
-    struct timeval tv = {ms / 1000, ms % 1000 * 1000};
-    struct timeval tv_cmd = {(ms + 500) / 1000, (ms + 500) % 1000 * 1000};
+    char where[300], err[256];
+    agg_redis_failure why;
     redisReply *r = NULL;
-    const proto_redis_addr *a = &w->addr;
-    w->rc = a->path[0] ? redisConnectUnixWithTimeout(a->path, tv)
-                       : redisConnectWithTimeout(a->host, a->port, tv);
-    if (!w->rc || w->rc->err) {
-        redis_drop(w, w->rc ? w->rc->errstr : "cannot allocate a context");
+    w->rc = agg_redis_connect(w->conf, ms, ms + 500, where, sizeof where, &why, err, sizeof err);
+    if (!w->rc) {
+        redis_drop(w, err);
         return -1;
-    }
-    redisSetTimeout(w->rc, tv_cmd);
-    if (a->pass[0]) {
-        r = a->user[0] ? redisCommand(w->rc, "AUTH %s %s", a->user, a->pass)
-                       : redisCommand(w->rc, "AUTH %s", a->pass);
-        if (!(r = checked(w, r)))
-            return -1;
-        freeReplyObject(r);
-    }
-    if (a->db) {
-        if (!(r = checked(w, redisCommand(w->rc, "SELECT %d", a->db))))
-            return -1;
-        freeReplyObject(r);
     }
     r = redisCommand(w->rc, "XGROUP CREATE %s %s $ MKSTREAM", w->key, WH_GROUP);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0) {
@@ -505,11 +490,6 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
     } else {
         gethostname(host, sizeof host - 1);
         snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
-    }
-    if (proto_conf_redis_addr(conf->redis, &w->addr) < 0) {
-        proto_error("webhook: malformed redis URL", NULL);
-        free(w);
-        return NULL;
     }
     redis_connect(w);   /* the group exists before the first alert, if Redis is up */
     if (pthread_create(&w->th, NULL, wh_main, w) != 0) {

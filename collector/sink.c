@@ -226,7 +226,7 @@ void coll_sink_pump(coll_sink *s)
             coll_spool_ack(s->spool, &pos);
             continue;
         }
-        if (coll_sink_hidset_has(&s->found, coll_sink_hash64(hit.hid, strlen(hit.hid)))) {
+        if (coll_sink_hidset_has(&s->found, proto_hash64(hit.hid, strlen(hit.hid)))) {
             coll_inc(s->m->reconciled);
             coll_spool_ack(s->spool, &pos);
             continue;

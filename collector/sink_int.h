@@ -104,9 +104,6 @@ void coll_sink_note_drop(coll_sink *s, const char *why);
  * is acknowledged. Never fails (problems are logged and counted). */
 void coll_sink_pump(coll_sink *s);
 
-/* Returns the 64-bit FNV-1a hash of s (len bytes), never 0. */
-uint64_t coll_sink_hash64(const char *s, size_t len);
-
 /* Returns 1 if h is in the set, else 0. */
 int coll_sink_hidset_has(const hidset *set, uint64_t h);
 

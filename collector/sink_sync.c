@@ -23,17 +23,6 @@ static void sync_step(coll_sink *s);
 
 /* ---------------------------------------------------------------- hidset */
 
-/* Returns the 64-bit FNV-1a hash of s (len bytes), never 0. */
-uint64_t coll_sink_hash64(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
-}
-
 /* Inserts h. Returns 0, or -1 on allocation failure. */
 static int hidset_add(hidset *set, uint64_t h)
 {
@@ -88,17 +77,6 @@ void coll_sink_hidset_clear(hidset *set)
 
 /* ---------------------------------------------------------------- ids */
 
-/* Compares two stream ids "ms-seq". Returns <0, 0 or >0. */
-static int id_cmp(const char *a, const char *b)
-{
-    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
-    sscanf(a, "%llu-%llu", &am, &as);
-    sscanf(b, "%llu-%llu", &bm, &bs);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    return as < bs ? -1 : as > bs;
-}
-
 /* Writes the spool header naming this writer and where a reconcile scan
  * must start: the acknowledged ids, or ten minutes before now where none is
  * known yet. Never fails (truncates). */
@@ -133,7 +111,7 @@ static void add_inst(coll_sink *s, const char *inst, size_t len)
 /* Lowers scan_from to the earlier of it and id for partition p. */
 static void lower_scan(coll_sink *s, int p, const char *id)
 {
-    if (!s->scan_from[p][0] || id_cmp(id, s->scan_from[p]) < 0)
+    if (!s->scan_from[p][0] || proto_stream_id_cmp(id, s->scan_from[p]) < 0)
         snprintf(s->scan_from[p], ID_MAX, "%s", id);
 }
 
@@ -417,7 +395,7 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
             if (f->element[j]->len == 3 && memcmp(f->element[j]->str, "hid", 3) == 0 &&
                 inst_wanted(s, f->element[j + 1]->str, f->element[j + 1]->len)) {
                 hidset_add(&s->found,
-                           coll_sink_hash64(f->element[j + 1]->str, f->element[j + 1]->len));
+                           proto_hash64(f->element[j + 1]->str, f->element[j + 1]->len));
                 s->scan_found++;
             }
         }

@@ -1,6 +1,8 @@
 /* keys.c: owns every Redis key name of SPEC 3 and the campaign partition hash. */
 #include "keys.h"
 
+#include <stdlib.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -95,4 +97,38 @@ int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition)
 {
     return key_fmt(buf, cap, "%slease:{%u}", PFX(prefix), partition);
+}
+
+/* Parses a stream id into its two numbers; never fails (garbage is 0-0). */
+void proto_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq)
+{
+    char *end;
+    if (*id == '(')
+        id++;
+    *ms = strtoull(id, &end, 10);
+    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+}
+
+/* Compares two stream ids by value; never fails ("" is the lowest). */
+int proto_stream_id_cmp(const char *a, const char *b)
+{
+    uint64_t am, as, bm, bs;
+    if (!*a || !*b)
+        return (*a != 0) - (*b != 0);
+    proto_stream_id_parse(a, &am, &as);
+    proto_stream_id_parse(b, &bm, &bs);
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    return as < bs ? -1 : as > bs;
+}
+
+/* Returns the FNV-1a hash of buf, never 0; never fails. */
+uint64_t proto_hash64(const char *buf, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
 }

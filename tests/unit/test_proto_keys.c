@@ -100,6 +100,40 @@ START_TEST(key_overflow)
 END_TEST
 
 /* Builds the keys suite; never fails. */
+START_TEST(stream_ids)
+{
+    uint64_t ms, seq;
+    proto_stream_id_parse("1795456235427-12", &ms, &seq);
+    ck_assert_uint_eq(ms, 1795456235427u);
+    ck_assert_uint_eq(seq, 12);
+    proto_stream_id_parse("(5-3", &ms, &seq);
+    ck_assert_uint_eq(ms, 5);
+    ck_assert_uint_eq(seq, 3);
+    proto_stream_id_parse("77", &ms, &seq);
+    ck_assert_uint_eq(ms, 77);
+    ck_assert_uint_eq(seq, 0);
+    proto_stream_id_parse("", &ms, &seq);
+    ck_assert_uint_eq(ms, 0);
+    ck_assert_uint_eq(seq, 0);
+    ck_assert_int_lt(proto_stream_id_cmp("9-5", "10-0"), 0);   /* by value, not as text */
+    ck_assert_int_gt(proto_stream_id_cmp("10-2", "10-1"), 0);
+    ck_assert_int_eq(proto_stream_id_cmp("10-1", "10-1"), 0);
+    ck_assert_int_lt(proto_stream_id_cmp("", "0-0"), 0);       /* "" is the lowest */
+    ck_assert_int_gt(proto_stream_id_cmp("0-1", ""), 0);
+    ck_assert_int_eq(proto_stream_id_cmp("", ""), 0);
+}
+END_TEST
+
+START_TEST(hash64)
+{
+    /* FNV-1a reference values */
+    ck_assert_uint_eq(proto_hash64("a", 1), 0xaf63dc4c8601ec8cull);
+    ck_assert_uint_eq(proto_hash64("foobar", 6), 0x85944171f73967e8ull);
+    ck_assert_uint_ne(proto_hash64("ab", 2), proto_hash64("ba", 2));
+    ck_assert_uint_ne(proto_hash64("", 0), 0);
+}
+END_TEST
+
 static Suite *keys_suite(void)
 {
     Suite *s = suite_create("proto_keys");
@@ -109,6 +143,8 @@ static Suite *keys_suite(void)
     tcase_add_test(tc, key_names);
     tcase_add_test(tc, key_hash_tag_slot);
     tcase_add_test(tc, key_overflow);
+    tcase_add_test(tc, stream_ids);
+    tcase_add_test(tc, hash64);
     suite_add_tcase(s, tc);
     return s;
 }
