@@ -21,13 +21,14 @@ typedef struct {
     size_t applied, skipped, duplicates, malformed, conflicts;
 } agg_apply_result;
 
-/* Applies the entries of one XREADGROUP reply for partition p (reply is
- * the array of [id, [field, value, ...]] entries). Returns 0 when every
- * campaign's update is durable in Redis (or was already: watermark) and the
- * entries may be acknowledged; -1 on a Redis error or a conflict (the
- * entries must not be acknowledged; a later read retries them). */
-int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisReply *entries,
-              agg_apply_result *res);
+/* Applies n entries of partition p, in stream order (each an [id, [field,
+ * value, ...]] element of an XREADGROUP reply; the replies stay owned by
+ * the caller). Returns 0 when every campaign's update is durable in Redis
+ * (or was already: watermark) and the entries may be acknowledged; -1 on a
+ * Redis error or a conflict (the entries must not be acknowledged; a later
+ * read retries them, and the connection holds unread replies: drop it). */
+int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p,
+              const redisReply *const *entries, size_t n, agg_apply_result *res);
 
 /* Raises at most one followup_overdue alert for a pending signup of
  * campaign c: atomically checks it is still pending with signup_ts and not

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
+#include "resp.h"
 #include "server.h"
 #include "webhook.h"
 
@@ -204,37 +206,36 @@ static int claim(agg *a, int p)
 
 /* ---------------------------------------------------------------- apply loop */
 
-/* Applies and acknowledges one stream's entries. Returns 0 or -1. */
-static int process(agg *a, int p, const redisReply *entries)
+/* Applies and acknowledges n entries of partition p (stream order).
+ * Returns 0 or -1 (the connection is dropped). */
+static int process(agg *a, int p, const redisReply *const *ents, size_t n)
 {
     agg_apply_result res;
     uint64_t t0 = mono_ns();
-    if (agg_apply(a->rc, &a->conf, (unsigned)p, entries, &res) < 0) {
+    if (agg_apply(a->rc, &a->conf, (unsigned)p, ents, n, &res) < 0) {
         agg_add(a->m.conflicts, res.conflicts);
         disconnect(a, "apply failed");
         return -1;
     }
     /* acknowledge only now that every update is durable in Redis */
-    size_t n = entries->elements;
-    const char **av = malloc((n + 3) * sizeof *av);
-    size_t *al = malloc((n + 3) * sizeof *al);
-    if (!av || !al) {
-        free(av);
-        free(al);
-        return -1;
-    }
-    av[0] = "XACK";
-    av[1] = a->keys[p];
-    av[2] = GROUP;
+    proto_resp args = {0}, out = {0};
+    proto_resp_str(&args, "XACK");
+    proto_resp_str(&args, a->keys[p]);
+    proto_resp_str(&args, GROUP);
     for (size_t i = 0; i < n; i++)
-        av[3 + i] = entries->element[i]->element[0]->str;
-    for (size_t i = 0; i < n + 3; i++)
-        al[i] = strlen(av[i]);
-    redisReply *r = redisCommandArgv(a->rc, (int)(n + 3), av, al);
-    free(av);
-    free(al);
-    if (!r) {
-        disconnect(a, a->rc->errstr);
+        if (ents[i]->type == REDIS_REPLY_ARRAY && ents[i]->elements == 2 &&
+            ents[i]->element[0]->type == REDIS_REPLY_STRING)
+            proto_resp_arg(&args, ents[i]->element[0]->str, ents[i]->element[0]->len);
+    proto_resp_command(&out, &args);
+    redisReply *r = NULL;
+    int ok = !out.oom && args.nargs > 3 &&
+             redisAppendFormattedCommand(a->rc, out.data, out.len) == REDIS_OK &&
+             redisGetReply(a->rc, (void **)&r) == REDIS_OK;
+    proto_resp_free(&args);
+    proto_resp_free(&out);
+    if (!ok && args.nargs > 3) {
+        freeReplyObject(r);
+        disconnect(a, a->rc->err ? a->rc->errstr : "XACK failed");
         return -1;
     }
     freeReplyObject(r);
@@ -256,9 +257,110 @@ static int part_of(const agg *a, const char *name)
     return -1;
 }
 
+/* Sends one XREADGROUP for new entries of every owned partition (blocking
+ * BLOCK_MS if block). Returns the reply, or NULL (connection dropped). */
+static redisReply *read_new(agg *a, int block)
+{
+    const char *av[8 + 2 * AGG_MAX_PARTITIONS];
+    size_t al[8 + 2 * AGG_MAX_PARTITIONS];
+    char count[16], blk[16];
+    int ac = 0;
+    snprintf(count, sizeof count, "%d", a->conf.batch);
+    snprintf(blk, sizeof blk, "%d", BLOCK_MS);
+    av[ac++] = "XREADGROUP";
+    av[ac++] = "GROUP";
+    av[ac++] = GROUP;
+    av[ac++] = a->me;
+    av[ac++] = "COUNT";
+    av[ac++] = count;
+    if (block) {
+        av[ac++] = "BLOCK";
+        av[ac++] = blk;
+    }
+    av[ac++] = "STREAMS";
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p])
+            av[ac++] = a->keys[p];
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p])
+            av[ac++] = ">";
+    for (int i = 0; i < ac; i++)
+        al[i] = strlen(av[i]);
+    redisReply *r = redisCommandArgv(a->rc, ac, av, al);
+    if (!r) {
+        disconnect(a, a->rc->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        proto_error("XREADGROUP failed", "err=\"%s\"", r->str);
+        int nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
+        freeReplyObject(r);
+        if (nogroup) /* stream deleted: reconnecting recreates the group */
+            disconnect(a, "consumer group missing");
+        return NULL;
+    }
+    return r;
+}
+
+/* Reads new entries: one read, then, while reads come back full, more of
+ * them (a backlog), up to batch_max entries; applies each partition's
+ * entries of all the reads together. Returns the number of entries handled. */
+static size_t read_and_apply(agg *a, int block)
+{
+    enum { MAX_READS = 256 };
+    redisReply *rs[MAX_READS];
+    size_t nr = 0, total = 0, per[AGG_MAX_PARTITIONS] = {0}, done = 0;
+    int full = 1;
+    while (full && nr < MAX_READS && total < (size_t)a->conf.batch_max && !stopping) {
+        redisReply *r = read_new(a, block && nr == 0);
+        if (!r)
+            break;
+        rs[nr++] = r;
+        full = 0;
+        if (r->type != REDIS_REPLY_ARRAY)
+            break;
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply *s = r->element[i];
+            int p = part_of(a, s->element[0]->str);
+            if (p < 0)
+                continue;
+            per[p] += s->element[1]->elements;
+            total += s->element[1]->elements;
+            full |= s->element[1]->elements >= (size_t)a->conf.batch;
+        }
+    }
+    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+        if (!per[p] || !a->owned[p])
+            continue;
+        const redisReply **ents = malloc(per[p] * sizeof *ents);
+        if (!ents) {
+            disconnect(a, "out of memory");
+            break;
+        }
+        size_t n = 0;
+        for (size_t k = 0; k < nr; k++) {
+            if (rs[k]->type != REDIS_REPLY_ARRAY)
+                continue;
+            for (size_t i = 0; i < rs[k]->elements; i++) {
+                const redisReply *s = rs[k]->element[i];
+                if (part_of(a, s->element[0]->str) != p)
+                    continue;
+                for (size_t j = 0; j < s->element[1]->elements; j++)
+                    ents[n++] = s->element[1]->element[j];
+            }
+        }
+        if (process(a, p, ents, n) == 0)
+            done += n;
+        free(ents);
+    }
+    for (size_t k = 0; k < nr; k++)
+        freeReplyObject(rs[k]);
+    return done;
+}
+
 /* Reads and applies one round: each owned partition's own pending entries
- * first, then new entries of all owned partitions in one blocking read.
- * Returns the number of entries handled. */
+ * first, then new entries of all owned partitions. Returns the number of
+ * entries handled. */
 static size_t round_once(agg *a)
 {
     size_t done = 0;
@@ -274,14 +376,14 @@ static size_t round_once(agg *a)
         }
         while (a->need_pel[p] && a->rc && !stopping) {
             redisReply *r = cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0", GROUP, a->me,
-                                a->conf.batch, a->keys[p]);
+                                a->conf.batch_max, a->keys[p]);
             if (!r)
                 return done;
             const redisReply *es = r->type == REDIS_REPLY_ARRAY && r->elements == 1
                                        ? r->element[0]->element[1] : NULL;
             if (!es || es->elements == 0) {
                 a->need_pel[p] = 0;
-            } else if (process(a, p, es) == 0) {
+            } else if (process(a, p, (const redisReply *const *)es->element, es->elements) == 0) {
                 done += es->elements;
             }
             freeReplyObject(r);
@@ -292,56 +394,7 @@ static size_t round_once(agg *a)
             usleep(BLOCK_MS * 1000);
         return done;
     }
-    /* new entries of every owned partition */
-    const char *av[8 + 2 * AGG_MAX_PARTITIONS];
-    size_t al[8 + 2 * AGG_MAX_PARTITIONS];
-    char count[16], block[16];
-    int ac = 0;
-    snprintf(count, sizeof count, "%d", a->conf.batch);
-    snprintf(block, sizeof block, "%d", BLOCK_MS);
-    av[ac++] = "XREADGROUP";
-    av[ac++] = "GROUP";
-    av[ac++] = GROUP;
-    av[ac++] = a->me;
-    av[ac++] = "COUNT";
-    av[ac++] = count;
-    if (!done) {
-        av[ac++] = "BLOCK";
-        av[ac++] = block;
-    }
-    av[ac++] = "STREAMS";
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
-            av[ac++] = a->keys[p];
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
-            av[ac++] = ">";
-    for (int i = 0; i < ac; i++)
-        al[i] = strlen(av[i]);
-    redisReply *r = redisCommandArgv(a->rc, ac, av, al);
-    if (!r) {
-        disconnect(a, a->rc->errstr);
-        return done;
-    }
-    if (r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements && a->rc; i++) {
-            const redisReply *s = r->element[i];
-            int p = part_of(a, s->element[0]->str);
-            if (p < 0 || !a->owned[p])
-                continue;
-            if (process(a, p, s->element[1]) == 0)
-                done += s->element[1]->elements;
-        }
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        proto_error("XREADGROUP failed", "err=\"%s\"", r->str);
-        if (strncmp(r->str, "NOGROUP", 7) == 0) { /* stream deleted: recreate */
-            freeReplyObject(r);
-            disconnect(a, "consumer group missing");
-            return done;
-        }
-    }
-    freeReplyObject(r);
-    return done;
+    return done + read_and_apply(a, !done);
 }
 
 /* ---------------------------------------------------------------- alerts */
@@ -554,6 +607,10 @@ int main(int argc, char **argv)
     char err[512], host[64] = "host";
     int rest[16], nrest;
     proto_log_set_prog("aggregator");
+    /* A batch allocates and frees megabytes at once: keep them in the heap
+     * instead of fresh mmaps that the kernel zeroes each time. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

@@ -44,6 +44,7 @@ typedef struct proto_conf {
     int idle_timeout_s;
     int max_connections;
     int batch;                  /* aggregator: entries per read */
+    int batch_max;              /* aggregator: entries applied together from a backlog */
     char consumer[64];          /* aggregator: consumer name (default host-pid) */
     char log_level[16];         /* debug | info | warn | error */
 } proto_conf;
