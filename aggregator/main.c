@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "arena.h"
 #include "conf.h"
 #include "hit.h"
 #include "keys.h"
@@ -43,6 +44,7 @@ typedef struct {
     proto_conf conf;
     agg_metrics m;
     redisContext *rc;
+    agg_arena *arena;           /* the round's XREADGROUP replies */
     char me[96];
     char keys[AGG_MAX_PARTITIONS][PROTO_KEY_MAX];
     int owned[AGG_MAX_PARTITIONS];
@@ -258,22 +260,23 @@ static int part_of(const agg *a, const char *name)
 }
 
 /* Sends one XREADGROUP for new entries of every owned partition (blocking
- * BLOCK_MS if block). Returns the reply, or NULL (connection dropped). */
-static redisReply *read_new(agg *a, int block)
+ * up to block_ms if > 0). Returns the reply (in a->arena), or NULL (error;
+ * logged). */
+static redisReply *read_new(agg *a, int block_ms)
 {
     const char *av[8 + 2 * AGG_MAX_PARTITIONS];
     size_t al[8 + 2 * AGG_MAX_PARTITIONS];
     char count[16], blk[16];
     int ac = 0;
     snprintf(count, sizeof count, "%d", a->conf.batch);
-    snprintf(blk, sizeof blk, "%d", BLOCK_MS);
+    snprintf(blk, sizeof blk, "%d", block_ms);
     av[ac++] = "XREADGROUP";
     av[ac++] = "GROUP";
     av[ac++] = GROUP;
     av[ac++] = a->me;
     av[ac++] = "COUNT";
     av[ac++] = count;
-    if (block) {
+    if (block_ms > 0) {
         av[ac++] = "BLOCK";
         av[ac++] = blk;
     }
@@ -286,48 +289,61 @@ static redisReply *read_new(agg *a, int block)
             av[ac++] = ">";
     for (int i = 0; i < ac; i++)
         al[i] = strlen(av[i]);
-    redisReply *r = redisCommandArgv(a->rc, ac, av, al);
+    redisReply *r = agg_arena_command(a->arena, a->rc, ac, av, al);
     if (!r) {
-        disconnect(a, a->rc->errstr);
+        disconnect(a, a->rc->err ? a->rc->errstr : "out of memory");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         proto_error("XREADGROUP failed", "err=\"%s\"", r->str);
-        int nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
-        freeReplyObject(r);
-        if (nogroup) /* stream deleted: reconnecting recreates the group */
+        if (strncmp(r->str, "NOGROUP", 7) == 0) /* stream deleted: reconnecting recreates it */
             disconnect(a, "consumer group missing");
         return NULL;
     }
     return r;
 }
 
-/* Reads new entries: one read, then, while reads come back full, more of
- * them (a backlog), up to batch_max entries; applies each partition's
- * entries of all the reads together. Returns the number of entries handled. */
+/* Reads new entries and applies them in one round: after the first read
+ * (blocking BLOCK_MS if block), keeps reading for batch_wait_ms or until
+ * batch_max entries, so that a campaign's hits of the round share one
+ * script call; a backlog (full reads) is read at once. Applies each
+ * partition's entries of all the reads together. Returns the number of
+ * entries handled. */
 static size_t read_and_apply(agg *a, int block)
 {
     enum { MAX_READS = 256 };
     redisReply *rs[MAX_READS];
     size_t nr = 0, total = 0, per[AGG_MAX_PARTITIONS] = {0}, done = 0;
-    int full = 1;
-    while (full && nr < MAX_READS && total < (size_t)a->conf.batch_max && !stopping) {
-        redisReply *r = read_new(a, block && nr == 0);
+    uint64_t until = 0;
+    while (nr < MAX_READS && total < (size_t)a->conf.batch_max && !stopping) {
+        int wait = 0, full = 0;
+        if (nr == 0) {
+            wait = block ? BLOCK_MS : 0;
+        } else {
+            uint64_t now = mono_ns();
+            wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
+        }
+        redisReply *r = read_new(a, wait);
         if (!r)
             break;
         rs[nr++] = r;
-        full = 0;
-        if (r->type != REDIS_REPLY_ARRAY)
-            break;
-        for (size_t i = 0; i < r->elements; i++) {
-            const redisReply *s = r->element[i];
-            int p = part_of(a, s->element[0]->str);
-            if (p < 0)
-                continue;
-            per[p] += s->element[1]->elements;
-            total += s->element[1]->elements;
-            full |= s->element[1]->elements >= (size_t)a->conf.batch;
+        if (r->type == REDIS_REPLY_ARRAY) {
+            for (size_t i = 0; i < r->elements; i++) {
+                const redisReply *s = r->element[i];
+                int p = part_of(a, s->element[0]->str);
+                if (p < 0)
+                    continue;
+                per[p] += s->element[1]->elements;
+                total += s->element[1]->elements;
+                full |= s->element[1]->elements >= (size_t)a->conf.batch;
+            }
         }
+        if (!total)
+            break;                      /* nothing new: the round is over */
+        if (!until)                     /* the first entries start the window */
+            until = mono_ns() + (uint64_t)a->conf.batch_wait_ms * 1000000u;
+        if (!full && mono_ns() >= until)
+            break;
     }
     for (int p = 0; p < a->conf.partitions && a->rc; p++) {
         if (!per[p] || !a->owned[p])
@@ -353,8 +369,7 @@ static size_t read_and_apply(agg *a, int block)
             done += n;
         free(ents);
     }
-    for (size_t k = 0; k < nr; k++)
-        freeReplyObject(rs[k]);
+    agg_arena_reset(a->arena);
     return done;
 }
 
@@ -645,9 +660,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    agg_server *srv = agg_server_new(&a.conf, &a.m);
-    if (!srv)
+    a.arena = agg_arena_new();
+    agg_server *srv = a.arena ? agg_server_new(&a.conf, &a.m) : NULL;
+    if (!srv) {
+        agg_arena_free(a.arena);
         return 1;
+    }
     agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
     proto_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
                a.conf.metrics_listen, a.conf.partitions, a.conf.batch);
@@ -697,5 +715,6 @@ int main(int argc, char **argv)
     if (a.rc)
         redisFree(a.rc);
     free(a.camps);
+    agg_arena_free(a.arena);
     return 0;
 }

@@ -68,6 +68,7 @@ static const conf_key conf_table[] = {
     I(max_connections, 1, 1000000, "10000", "open connections at most"),
     I(batch, 1, 100000, "1000", "aggregator: entries read per batch"),
     I(batch_max, 1, 1000000, "20000", "aggregator: entries applied together when reading a backlog (full reads of batch are merged)"),
+    I(batch_wait_ms, 0, 10000, "250", "aggregator: how long a round keeps reading new entries before applying them"),
     S(consumer, T_STR, "", "aggregator consumer name (default: hostname-pid)"),
     {"log_level", T_LEVEL, offsetof(proto_conf, log_level), sizeof(((proto_conf *)0)->log_level),
      0, 0, NULL, "info", "debug | info | warn | error"},

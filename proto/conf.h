@@ -45,6 +45,7 @@ typedef struct proto_conf {
     int max_connections;
     int batch;                  /* aggregator: entries per read */
     int batch_max;              /* aggregator: entries applied together from a backlog */
+    int batch_wait_ms;          /* aggregator: a round gathers entries this long */
     char consumer[64];          /* aggregator: consumer name (default host-pid) */
     char log_level[16];         /* debug | info | warn | error */
 } proto_conf;
