@@ -399,14 +399,29 @@ bench_http() {
   settle "$name"
 
   # --- saturation: REPS runs, the median is reported
-  local rep r0 c0 r1 c1 a0=0 a1=0 m0=0 m1=0 rps_list=() cpu_list=() main_list=()
+  local rep r0 c0 r1 c1 a0=0 a1=0 m0=0 m1=0 rps_list=() cpu_list=() main_list=() lag_list=() catch_list=()
   for rep in $(seq "$REPS"); do
     [ "$name" != ag ] || wait_agg_idle
     pids=$($pidfn)
     r0=$(recorded "$name"); c0=$(cpu_ticks $pids)
     [ "$name" != ag ] || { a0=$(cpu_ticks "$AGG_PID"); m0=$(cpu_ticks "$COLL_PID"); }
     log "$name: run $rep/$REPS: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DUR}s (pixels for $(calc "$DUR - $DRAIN" 1) s, then a 404 drain)"
+    local lpid=""
+    if [ "$name" = ag ]; then  # the aggregator's lag, sampled while wrk runs
+      $PY lag "$REDIS_PORT" "http://127.0.0.1:$AGG_MPORT/metrics" "$TMP/ag.lag" &
+      lpid=$!
+      PIDS+=("$lpid")
+    fi
     run_wrk "$port" "$DUR" "$TMP/$name.wrk"
+    if [ -n "$lpid" ]; then
+      local tl0 tl1
+      tl0=$(now)
+      kill -TERM "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null; forget "$lpid"
+      wait_agg_idle
+      tl1=$(now)
+      lag_list+=("$(field "$TMP/ag.lag" max_lag)")
+      catch_list+=("$(calc "$tl1 - $tl0" 2)")
+    fi
     settle "$name"
     pids=$($pidfn)
     r1=$(recorded "$name"); c1=$(cpu_ticks $pids)
@@ -429,12 +444,18 @@ bench_http() {
       main_list+=("$(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $denom" 2)")
       log "  ag: of which the collector $(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $denom" 2) µs/hit, redis-server the rest"
       log "  ag: aggregator CPU meanwhile $(ticks_us $((a1 - a0))) µs ($(calc "($a1 - $a0) * 1000000 / $CLK_TCK / $denom" 2) µs/hit, not in the table)"
+      log "  ag: aggregator lag during the run at most ${lag_list[-1]} entries (≈ $(calc "${lag_list[-1]} / ($rps > 0 ? $rps : 1)" 2) s of traffic), caught up ${catch_list[-1]} s after wrk ended"
     fi
     [ "$name" != nginx_nolog ] && check_loss "$name" "wrk run $rep" "$ok" "$rec"
   done
   res "$name.rps" "$(median "${rps_list[@]}")"
   res "$name.cpu_us" "$(median "${cpu_list[@]}")"
   [ "$name" != ag ] || res ag.cpu_main_us "$(median "${main_list[@]}")"
+  if [ "$name" = ag ]; then
+    res ag.lag_max "$(median "${lag_list[@]}")"
+    res ag.lag_s "$(calc "$(median "${lag_list[@]}") / ($(median "${rps_list[@]}") > 0 ? $(median "${rps_list[@]}") : 1)" 2)"
+    res ag.catchup_s "$(median "${catch_list[@]}")"
+  fi
   log "  $name: median of $REPS: $(median "${rps_list[@]}") req/s (runs: ${rps_list[*]}), $(median "${cpu_list[@]}") µs/hit (runs: ${cpu_list[*]})"
 
   # --- latency at a fixed rate
