@@ -1,558 +1,21 @@
-/* apply.c: a batch of hit-stream entries into per-campaign counters,
- * pre-aggregated in C and applied exactly once by one script call per
- * campaign. The batch's commands are built as RESP in one buffer and sent
- * as one pipeline; nothing is allocated per hit. */
+/* apply.c: applies batches of hit-stream entries exactly once, in three
+ * pipelined stages (reads of watermarks and nonces; one script call per
+ * campaign; their replies), and raises overdue-signup alerts. */
 #include "apply.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "hit.h"
 #include "keys.h"
 #include "log.h"
 #include "resp.h"
 #include "scripts.h"
 
-#define NONCE_WINDOW_MS (24LL * 3600 * 1000)
-#define CHUNK 2000              /* elements per PFADD / ZADD op (Lua's unpack takes ~8000) */
 #define ALERTS_MAXLEN "100000"
-#define FIXED_KEYS 11           /* KEYS[1..11] of the apply script, see scripts.h */
-#define UKEYS 8                 /* cached unique-subject HLL keys per campaign */
 
 static char sha_apply[41], sha_alert[41];
-
-/* ---------------------------------------------------------------- string lists */
-
-/* A growable list of argument strings, stored back to back. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    size_t *off;        /* start of each argument in buf */
-    size_t *alen;
-    size_t n, ncap;
-    int oom;
-} args;
-
-/* Appends one argument of len bytes; sets a->oom on allocation failure. */
-static void args_add(args *a, const char *s, size_t len)
-{
-    if (a->oom)
-        return;
-    if (a->len + len + 1 > a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 1024;
-        while (nc < a->len + len + 1)
-            nc *= 2;
-        char *nb = realloc(a->buf, nc);
-        if (!nb) {
-            a->oom = 1;
-            return;
-        }
-        a->buf = nb;
-        a->cap = nc;
-    }
-    if (a->n == a->ncap) {
-        size_t nc = a->ncap ? a->ncap * 2 : 32;
-        size_t *no = realloc(a->off, nc * sizeof *no), *nl;
-        if (!no) {
-            a->oom = 1;
-            return;
-        }
-        a->off = no;
-        nl = realloc(a->alen, nc * sizeof *nl);
-        if (!nl) {
-            a->oom = 1;
-            return;
-        }
-        a->alen = nl;
-        a->ncap = nc;
-    }
-    memcpy(a->buf + a->len, s, len);
-    a->buf[a->len + len] = 0;
-    a->off[a->n] = a->len;
-    a->alen[a->n++] = len;
-    a->len += len + 1;
-}
-
-/* Appends a decimal integer argument; see args_add. */
-static void args_ll(args *a, long long v)
-{
-    char tmp[24];
-    args_add(a, tmp, (size_t)(proto_resp_put_ll(tmp, v) - tmp));
-}
-
-/* Appends arguments [from, from + n) of a to r as RESP; sets r->oom on failure. */
-static void args_to_resp(proto_resp *r, const args *a, size_t from, size_t n)
-{
-    for (size_t i = from; i < from + n; i++)
-        proto_resp_arg(r, a->buf + a->off[i], a->alen[i]);
-}
-
-/* Frees the list; never fails. */
-static void args_free(args *a)
-{
-    free(a->buf);
-    free(a->off);
-    free(a->alen);
-    memset(a, 0, sizeof *a);
-}
-
-/* ---------------------------------------------------------------- batch state */
-
-/* One stream entry of the batch: the reply it came in, located fields. */
-typedef struct {
-    const redisReply *fields;       /* [name, value, ...] */
-    const char *id;
-    uint64_t ms, seq;               /* id, parsed once */
-    const char *campaign, *nonce;   /* raw values inside the reply */
-    size_t campaign_len, nonce_len;
-} entry;
-
-/* A counter increment being pre-aggregated: KEYS[key] field += n, for one
- * campaign; the increments of a campaign are chained through next. */
-typedef struct {
-    uint64_t hash;
-    int camp, key, next;
-    unsigned char flen;
-    char field[PROTO_REF_MAX + 16];
-    long long n;
-} incr;
-
-/* An HLL key with the elements to add. */
-typedef struct {
-    int key;
-    args elems;
-} hll;
-
-/* Everything one campaign's script call needs. */
-typedef struct {
-    char name[PROTO_CAMPAIGN_MAX + 1];
-    size_t nlen;
-    uint64_t hash;
-    char wm[48];                    /* watermark read from Redis */
-    uint64_t wm_ms, wm_seq;
-    const char *last_id;            /* last entry of this batch (in the reply) */
-    int *entries;                   /* indexes into the batch, stream order */
-    size_t nentries, capentries;
-    args keys;                      /* KEYS of the call */
-    long long hour, day;            /* cached bucket numbers, -1 if none */
-    int hour_key, day_key;          /* ... and their KEYS indexes */
-    struct {
-        char event[PROTO_EVENT_MAX + 1];
-        int key;
-    } ukey[UKEYS];                  /* unique-subject HLL keys by event */
-    int nukey;
-    int incr_head, incr_tail;       /* this campaign's increments, or -1 */
-    hll *hlls;
-    size_t nhlls, caphlls;
-    proto_resp xops;                /* X ops: bucket expiries */
-    proto_resp sfops;               /* S/F ops, in stream order */
-    args nonces;                    /* ts, nonce pairs to record */
-    long long first_ts, last_ts;
-    size_t applied, dups;
-} camp;
-
-/* The whole batch being applied. */
-typedef struct {
-    const proto_conf *conf;
-    entry *es;
-    size_t n;
-    camp *cs;
-    size_t ncamps, capcamps;
-    int *cslot;                     /* campaign hash table: index + 1, 0 empty */
-    size_t ncslot;
-    incr *is;
-    size_t nincrs, capincrs;
-    int *islot;                     /* increment hash table: index + 1, 0 empty */
-    size_t nislot;
-} batch;
-
-static const char *const builtin[] = {"open", "view", "click", "scroll", "signup", "donate",
-                                      "convert", "followup", NULL};
-
-/* Returns 1 if event is one of SPEC 2's built-in events. */
-static int is_builtin(const char *e)
-{
-    for (int i = 0; builtin[i]; i++)
-        if (strcmp(e, builtin[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* Returns the hash of (campaign, key, field) for the increment table. */
-static uint64_t incr_hash(int c, int key, const char *f, size_t fl)
-{
-    return proto_hash64(f, fl) ^ ((uint64_t)(unsigned)c * 0x9E3779B97F4A7C15ULL) ^
-           ((uint64_t)(unsigned)key * 0xC2B2AE3D27D4EB4FULL);
-}
-
-/* Doubles an open-addressing table of index + 1 slots, rehashing count
- * items whose hash hash_of returns. Returns 0 or -1 (unchanged). */
-static int table_grow(int **slot, size_t *nslot, size_t count, const void *items, size_t size,
-                      size_t hash_off)
-{
-    size_t ns = *nslot ? *nslot * 2 : 1024;
-    int *t = calloc(ns, sizeof *t);
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < count; i++) {
-        uint64_t h;
-        memcpy(&h, (const char *)items + i * size + hash_off, sizeof h);
-        size_t j = h & (ns - 1);
-        while (t[j])
-            j = (j + 1) & (ns - 1);
-        t[j] = (int)i + 1;
-    }
-    free(*slot);
-    *slot = t;
-    *nslot = ns;
-    return 0;
-}
-
-/* Adds n to KEYS[key] field of campaign c. Returns 0 or -1 (no memory). */
-static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long long n)
-{
-    if (fl >= sizeof b->is[0].field)
-        return -1;
-    uint64_t h = incr_hash(c, key, f, fl);
-    if (b->nincrs * 2 >= b->nislot &&
-        table_grow(&b->islot, &b->nislot, b->nincrs, b->is, sizeof *b->is, offsetof(incr, hash)) < 0)
-        return -1;
-    size_t j = h & (b->nislot - 1);
-    for (; b->islot[j]; j = (j + 1) & (b->nislot - 1)) {
-        incr *x = &b->is[b->islot[j] - 1];
-        if (x->hash == h && x->camp == c && x->key == key && x->flen == fl &&
-            memcmp(x->field, f, fl) == 0) {
-            x->n += n;
-            return 0;
-        }
-    }
-    if (b->nincrs == b->capincrs) {
-        size_t nc = b->capincrs ? b->capincrs * 2 : 1024;
-        incr *ni = realloc(b->is, nc * sizeof *ni);
-        if (!ni)
-            return -1;
-        b->is = ni;
-        b->capincrs = nc;
-    }
-    int idx = (int)b->nincrs++;
-    incr *x = &b->is[idx];
-    x->hash = h;
-    x->camp = c;
-    x->key = key;
-    x->next = -1;
-    x->flen = (unsigned char)fl;
-    memcpy(x->field, f, fl);
-    x->field[fl] = 0;
-    x->n = n;
-    b->islot[j] = idx + 1;
-    camp *cp = &b->cs[c];
-    if (cp->incr_tail >= 0)
-        b->is[cp->incr_tail].next = idx;
-    else
-        cp->incr_head = idx;
-    cp->incr_tail = idx;
-    return 0;
-}
-
-/* Returns the index of the campaign named s (len bytes), adding it if new,
- * or -1 on allocation failure or a name too long. */
-static int camp_find(batch *b, const char *s, size_t len)
-{
-    if (len > PROTO_CAMPAIGN_MAX)
-        return -1;
-    uint64_t h = proto_hash64(s, len);
-    if (b->ncamps * 2 >= b->ncslot &&
-        table_grow(&b->cslot, &b->ncslot, b->ncamps, b->cs, sizeof *b->cs, offsetof(camp, hash)) < 0)
-        return -1;
-    size_t j = h & (b->ncslot - 1);
-    for (; b->cslot[j]; j = (j + 1) & (b->ncslot - 1)) {
-        camp *c = &b->cs[b->cslot[j] - 1];
-        if (c->hash == h && c->nlen == len && memcmp(c->name, s, len) == 0)
-            return b->cslot[j] - 1;
-    }
-    if (b->ncamps == b->capcamps) {
-        size_t nc = b->capcamps ? b->capcamps * 2 : 64;
-        camp *nn = realloc(b->cs, nc * sizeof *nn);
-        if (!nn)
-            return -1;
-        b->cs = nn;
-        b->capcamps = nc;
-    }
-    camp *c = &b->cs[b->ncamps];
-    memset(c, 0, sizeof *c);
-    memcpy(c->name, s, len);
-    c->nlen = len;
-    c->hash = h;
-    c->hour = c->day = -1;
-    c->incr_head = c->incr_tail = -1;
-    b->cslot[j] = (int)b->ncamps + 1;
-    return (int)b->ncamps++;
-}
-
-/* Adds entry index e to campaign c. Returns 0 or -1. */
-static int camp_entry(camp *c, int e)
-{
-    if (c->nentries == c->capentries) {
-        size_t nc = c->capentries ? c->capentries * 2 : 16;
-        int *ne = realloc(c->entries, nc * sizeof *ne);
-        if (!ne)
-            return -1;
-        c->entries = ne;
-        c->capentries = nc;
-    }
-    c->entries[c->nentries++] = e;
-    return 0;
-}
-
-/* Frees a campaign's batch state; never fails. */
-static void camp_free(camp *c)
-{
-    free(c->entries);
-    args_free(&c->keys);
-    for (size_t i = 0; i < c->nhlls; i++)
-        args_free(&c->hlls[i].elems);
-    free(c->hlls);
-    proto_resp_free(&c->xops);
-    proto_resp_free(&c->sfops);
-    args_free(&c->nonces);
-}
-
-/* Returns the index of key name in c->keys (1-based, as Lua's KEYS), adding
- * it if new (*added = 1). Returns 0 on allocation failure. */
-static int camp_key(camp *c, const char *name, int *added)
-{
-    *added = 0;
-    for (size_t i = 0; i < c->keys.n; i++)
-        if (strcmp(c->keys.buf + c->keys.off[i], name) == 0)
-            return (int)i + 1;
-    args_add(&c->keys, name, strlen(name));
-    *added = 1;
-    return c->keys.oom ? 0 : (int)c->keys.n;
-}
-
-/* Builds the campaign key with suffix (or none) into buf. Returns 0 or -1. */
-static int ckey(char *buf, size_t cap, const proto_conf *conf, const char *c, const char *sfx)
-{
-    return (sfx ? proto_key_campaign_sub(buf, cap, conf->prefix, c, sfx)
-                : proto_key_campaign(buf, cap, conf->prefix, c)) < 0 ? -1 : 0;
-}
-
-/* Registers the eleven fixed keys of the apply script. Returns 0 or -1. */
-static int camp_fixed_keys(camp *c, const proto_conf *conf)
-{
-    static const char *const sfx[FIXED_KEYS] = {NULL, "wm", "nonce", "scroll", "ref", "ref:reach",
-                                                "pending", "fl", "alerted", NULL, "cfg"};
-    char key[PROTO_KEY_MAX];
-    int added;
-    for (int i = 0; i < FIXED_KEYS; i++) {
-        int rc = i == 9 ? proto_key_alerts(key, sizeof key, conf->prefix)
-                        : ckey(key, sizeof key, conf, c->name, sfx[i]);
-        if (rc < 0 || camp_key(c, key, &added) != i + 1)
-            return -1;
-    }
-    return 0;
-}
-
-/* Returns the KEYS index of the hourly (or daily) bucket holding ts,
- * registering it and its expiry when new; 0 on failure. */
-static int bucket_key(camp *c, const proto_conf *conf, long long ts, int hourly)
-{
-    long long span = hourly ? 3600000LL : 86400000LL, num = ts / span;
-    if (num == (hourly ? c->hour : c->day))
-        return hourly ? c->hour_key : c->day_key;
-    time_t t = (time_t)(num * (span / 1000));
-    struct tm tm;
-    char sfx[24], key[PROTO_KEY_MAX];
-    gmtime_r(&t, &tm);
-    strftime(sfx, sizeof sfx, hourly ? "h:%Y%m%d%H" : "d:%Y%m%d", &tm);
-    if (ckey(key, sizeof key, conf, c->name, sfx) < 0)
-        return 0;
-    int added, k = camp_key(c, key, &added);
-    if (!k)
-        return 0;
-    if (added) { /* X k at: expire the bucket retention after its start */
-        long long ttl = hourly ? (long long)conf->retention_hours * 3600000LL
-                               : (long long)conf->retention_days * 86400000LL;
-        proto_resp_str(&c->xops, "X");
-        proto_resp_ll(&c->xops, k);
-        proto_resp_ll(&c->xops, num * span + ttl);
-    }
-    if (hourly) {
-        c->hour = num;
-        c->hour_key = k;
-    } else {
-        c->day = num;
-        c->day_key = k;
-    }
-    return k;
-}
-
-/* Returns the KEYS index of the unique-subject HLL of event e; 0 on failure. */
-static int unique_key(camp *c, const proto_conf *conf, const char *e)
-{
-    for (int i = 0; i < c->nukey; i++)
-        if (strcmp(c->ukey[i].event, e) == 0)
-            return c->ukey[i].key;
-    char sfx[PROTO_EVENT_MAX + 4], key[PROTO_KEY_MAX];
-    snprintf(sfx, sizeof sfx, "u:%s", e);
-    if (ckey(key, sizeof key, conf, c->name, sfx) < 0)
-        return 0;
-    int added, k = camp_key(c, key, &added);
-    if (k && c->nukey < UKEYS) {
-        snprintf(c->ukey[c->nukey].event, sizeof c->ukey[0].event, "%s", e);
-        c->ukey[c->nukey++].key = k;
-    }
-    return k;
-}
-
-/* Adds an element to the HLL at KEYS[key]. Returns 0 or -1. */
-static int camp_pfadd(camp *c, int key, const char *elem, size_t len)
-{
-    hll *h = NULL;
-    for (size_t i = 0; i < c->nhlls && !h; i++)
-        if (c->hlls[i].key == key)
-            h = &c->hlls[i];
-    if (!h) {
-        if (c->nhlls == c->caphlls) {
-            size_t nc = c->caphlls ? c->caphlls * 2 : 8;
-            hll *nh = realloc(c->hlls, nc * sizeof *nh);
-            if (!nh)
-                return -1;
-            c->hlls = nh;
-            c->caphlls = nc;
-        }
-        h = &c->hlls[c->nhlls++];
-        memset(h, 0, sizeof *h);
-        h->key = key;
-    }
-    args_add(&h->elems, elem, len);
-    return h->elems.oom ? -1 : 0;
-}
-
-/* Pre-aggregates one accepted (not duplicate) hit of campaign ci. Returns
- * 0 or -1 (no memory). */
-static int camp_hit(batch *b, int ci, const proto_hit *h)
-{
-    camp *c = &b->cs[ci];
-    const proto_conf *conf = b->conf;
-    char field[PROTO_EVENT_MAX + 16];
-    int human = h->agent == PROTO_AGENT_HUMAN;
-    const char *e = h->event;
-    size_t el = strlen(e), fl = human ? el : el + 8;
-    memcpy(field, "machine_", 8);
-    memcpy(human ? field : field + 8, e, el + 1);
-    int hk = bucket_key(c, conf, h->ts, 1), dk = bucket_key(c, conf, h->ts, 0);
-    if (!hk || !dk || incr_add(b, ci, 1, field, fl, 1) < 0 || incr_add(b, ci, hk, field, fl, 1) < 0 ||
-        incr_add(b, ci, dk, field, fl, 1) < 0)
-        return -1;
-    if (h->ts < c->first_ts || !c->first_ts)
-        c->first_ts = h->ts;
-    if (h->ts > c->last_ts)
-        c->last_ts = h->ts;
-    if (!human)
-        return 0;
-    if (h->value >= 0 && incr_add(b, ci, 1, "value", 5, h->value) < 0)
-        return -1;
-    /* unique subjects, or ip+ua where there is none */
-    char elem[PROTO_SUBJECT_MAX + PROTO_IP_MAX + PROTO_UA_MAX + 4];
-    int len = 0;
-    if (h->subject[0])
-        len = snprintf(elem, sizeof elem, "s:%s", h->subject);
-    else if (h->ip[0] || h->ua[0])
-        len = snprintf(elem, sizeof elem, "a:%s|%s", h->ip, h->ua);
-    if (len > 0) {
-        int k = unique_key(c, conf, e);
-        if (!k || camp_pfadd(c, k, elem, (size_t)len) < 0)
-            return -1;
-    }
-    if (strcmp(e, "scroll") == 0 && h->depth >= 0) {
-        static const char *const marks[] = {"25", "50", "75", "100"};
-        for (int i = 0; i < 4; i++)
-            if (h->depth >= (i + 1) * 25 && incr_add(b, ci, 4, marks[i], strlen(marks[i]), 1) < 0)
-                return -1;
-    }
-    if (h->ref[0]) {
-        int reach = !strcmp(e, "open") || !strcmp(e, "view") || !strcmp(e, "click");
-        int action = !strcmp(e, "signup") || !strcmp(e, "donate") || !strcmp(e, "convert") ||
-                     !is_builtin(e);
-        size_t rl = strlen(h->ref);
-        if ((reach && incr_add(b, ci, 6, h->ref, rl, 1) < 0) ||
-            (action && incr_add(b, ci, 5, h->ref, rl, 1) < 0))
-            return -1;
-    }
-    if (h->subject[0] && (!strcmp(e, "signup") || !strcmp(e, "followup"))) {
-        proto_resp_str(&c->sfops, e[0] == 's' ? "S" : "F");
-        proto_resp_str(&c->sfops, h->subject);
-        proto_resp_ll(&c->sfops, h->ts);
-    }
-    return c->sfops.oom ? -1 : 0;
-}
-
-/* Appends campaign c's apply call (EVALSHA, KEYS, ARGV, ops) to out as one
- * command, using call as scratch. Returns 0 or -1 (no memory). */
-static int camp_call(const batch *b, const camp *c, const char *part, long long now,
-                     proto_resp *call, proto_resp *out)
-{
-    proto_resp_reset(call);
-    proto_resp_str(call, "EVALSHA");
-    proto_resp_str(call, sha_apply);
-    proto_resp_ll(call, (long long)c->keys.n);
-    args_to_resp(call, &c->keys, 0, c->keys.n);
-    proto_resp_str(call, part);
-    proto_resp_str(call, c->wm);
-    proto_resp_str(call, c->last_id);
-    proto_resp_arg(call, c->name, c->nlen);
-    proto_resp_ll(call, now);
-    proto_resp_ll(call, b->conf->followup_sla_s);
-    proto_resp_str(call, ALERTS_MAXLEN);
-    proto_resp_cat(call, &c->xops);
-    for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
-        const incr *x = &b->is[i];
-        /* Z k member n (advocate leaderboards) or H k field n */
-        proto_resp_str(call, x->key == 5 || x->key == 6 ? "Z" : "H");
-        proto_resp_ll(call, x->key);
-        proto_resp_arg(call, x->field, x->flen);
-        proto_resp_ll(call, x->n);
-    }
-    for (size_t i = 0; i < c->nhlls; i++) {
-        const hll *h = &c->hlls[i];
-        for (size_t j = 0; j < h->elems.n; j += CHUNK) {
-            size_t n = h->elems.n - j < CHUNK ? h->elems.n - j : CHUNK;
-            proto_resp_str(call, "P");
-            proto_resp_ll(call, h->key);
-            proto_resp_ll(call, (long long)n);
-            args_to_resp(call, &h->elems, j, n);
-        }
-    }
-    if (c->first_ts) {
-        proto_resp_str(call, "lo");
-        proto_resp_str(call, "first_ts");
-        proto_resp_ll(call, c->first_ts);
-        proto_resp_str(call, "hi");
-        proto_resp_str(call, "last_ts");
-        proto_resp_ll(call, c->last_ts);
-    }
-    if (c->dups) {
-        proto_resp_str(call, "H");
-        proto_resp_str(call, "1");
-        proto_resp_str(call, "dup");
-        proto_resp_ll(call, (long long)c->dups);
-    }
-    for (size_t j = 0; j < c->nonces.n; j += 2 * CHUNK) {
-        size_t n = c->nonces.n - j < 2 * CHUNK ? c->nonces.n - j : 2 * CHUNK;
-        proto_resp_str(call, "NZ");
-        proto_resp_ll(call, (long long)(n / 2));
-        args_to_resp(call, &c->nonces, j, n);
-    }
-    proto_resp_str(call, "T");
-    proto_resp_ll(call, now - NONCE_WINDOW_MS);
-    proto_resp_cat(call, &c->sfops);
-    proto_resp_command(out, call);
-    return out->oom ? -1 : 0;
-}
 
 /* ---------------------------------------------------------------- scripts */
 
@@ -594,71 +57,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Returns 1 if id (ms, seq) is above the watermark (wms, wseq), else 0. */
-static int id_above(uint64_t ms, uint64_t seq, uint64_t wms, uint64_t wseq)
-{
-    return ms > wms || (ms == wms && seq > wseq);
-}
-
-/* Returns 1 if entry idx's nonce was already seen in this batch (table of
- * cap slots, a power of two, holding entry indexes + 1), adding it if not. */
-static int batch_nonce_seen(int *table, size_t cap, const entry *es, int idx)
-{
-    const entry *e = &es[idx];
-    size_t j = proto_hash64(e->nonce, e->nonce_len) & (cap - 1);
-    while (table[j]) {
-        const entry *o = &es[table[j] - 1];
-        if (o->nonce_len == e->nonce_len && memcmp(o->nonce, e->nonce, e->nonce_len) == 0)
-            return 1;
-        j = (j + 1) & (cap - 1);
-    }
-    table[j] = idx + 1;
-    return 0;
-}
-
-/* Locates the id, campaign and nonce of stream entry r into e. Returns 0,
- * or -1 if r is not [id, [name, value, ...]] or names no valid-length
- * campaign (e->id is set when r has one). */
-static int entry_scan(const redisReply *r, entry *e)
-{
-    memset(e, 0, sizeof *e);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING)
-        return -1;
-    e->id = r->element[0]->str;
-    proto_stream_id_parse(e->id, &e->ms, &e->seq);
-    const redisReply *f = r->element[1];
-    if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 || f->elements / 2 > 64)
-        return -1;
-    for (size_t i = 0; i < f->elements; i += 2) {
-        const redisReply *k = f->element[i], *v = f->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            return -1;
-        if (k->len == 8 && memcmp(k->str, "campaign", 8) == 0) {
-            e->campaign = v->str;
-            e->campaign_len = v->len;
-        } else if (k->len == 5 && memcmp(k->str, "nonce", 5) == 0) {
-            e->nonce = v->str;
-            e->nonce_len = v->len;
-        }
-    }
-    e->fields = f;
-    return e->campaign && e->campaign_len && e->campaign_len <= PROTO_CAMPAIGN_MAX ? 0 : -1;
-}
-
-/* Decodes and validates every field of e into hit. Returns 0 or -1. */
-static int entry_decode(const entry *e, proto_hit *hit)
-{
-    const char *names[64], *values[64];
-    size_t nl[64], vl[64];
-    int n = (int)e->fields->elements / 2;
-    for (int i = 0; i < n; i++) {
-        names[i] = e->fields->element[2 * i]->str;
-        nl[i] = e->fields->element[2 * i]->len;
-        values[i] = e->fields->element[2 * i + 1]->str;
-        vl[i] = e->fields->element[2 * i + 1]->len;
-    }
-    return proto_hit_from_fields(hit, n, names, nl, values, vl) == PROTO_OK ? 0 : -1;
-}
 
 /* Reads n replies and frees them, returning how many were errors; -1 if
  * the connection failed. */
@@ -675,122 +73,40 @@ static int drain(redisContext *rc, size_t n)
     return errors;
 }
 
-/* Filters campaign ci's entries (applied before: skipped; nonce seen in
- * 24 h or earlier in the batch: duplicate) and pre-aggregates the rest.
- * wm and ns are its watermark and ZMSCORE replies; seen is scratch of at
- * least twice the largest campaign's entries. Returns 0 or -1 (no memory). */
-static int camp_filter(batch *b, int ci, const redisReply *wm, const redisReply *ns, int *seen,
-                       proto_hit *hit, agg_apply_result *res, unsigned p)
+
+/* Writes rc's pending output. Returns 0, or -1 on a connection error. */
+int agg_flush(redisContext *rc)
 {
-    camp *cp = &b->cs[ci];
-    size_t tcap = 16;
-    while (tcap < cp->nentries * 2)
-        tcap *= 2;
-    snprintf(cp->wm, sizeof cp->wm, "%s", wm->type == REDIS_REPLY_STRING ? wm->str : "");
-    proto_stream_id_parse(cp->wm, &cp->wm_ms, &cp->wm_seq);
-    if (camp_fixed_keys(cp, b->conf) < 0)
-        return -1;
-    memset(seen, 0, tcap * sizeof *seen);
-    size_t ni = 0;
-    for (size_t j = 0; j < cp->nentries; j++) {
-        const entry *e = &b->es[cp->entries[j]];
-        cp->last_id = e->id;
-        const char *score = NULL;
-        if (e->nonce_len) {
-            const redisReply *sc = ni < ns->elements ? ns->element[ni] : NULL;
-            ni++;
-            score = sc && sc->type == REDIS_REPLY_STRING ? sc->str : NULL;
-        }
-        if (cp->wm[0] && !id_above(e->ms, e->seq, cp->wm_ms, cp->wm_seq)) {
-            res->skipped++;
-            continue;
-        }
-        if (entry_decode(e, hit) < 0) {
-            res->malformed++;
-            proto_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
-                       p, e->id);
-            continue;
-        }
-        if (hit->nonce[0]) {
-            /* seen within 24 h before, or earlier in this batch */
-            if ((score && hit->ts - atoll(score) < NONCE_WINDOW_MS) ||
-                batch_nonce_seen(seen, tcap, b->es, cp->entries[j])) {
-                cp->dups++;
-                res->duplicates++;
-                continue;
-            }
-            args_ll(&cp->nonces, hit->ts);
-            args_add(&cp->nonces, hit->nonce, strlen(hit->nonce));
-        }
-        if (camp_hit(b, ci, hit) < 0 || cp->nonces.oom)
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(rc, &done) != REDIS_OK)
             return -1;
-        cp->applied++;
-    }
     return 0;
 }
 
-/* Applies a batch of entries of partition p. Returns 0 if they may be
- * acknowledged, -1 if not (Redis error or conflict; logged). */
-int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisReply *const *ents,
-              size_t n, agg_apply_result *res)
+/* Appends raw commands to rc's output. Returns 0 or -1 (no memory). */
+static int append(redisContext *rc, const proto_resp *out)
 {
-    batch b = {.conf = conf, .n = n};
-    proto_resp out = {0}, q = {0}, call = {0};
-    proto_hit *hit = malloc(sizeof *hit);
-    int *seen = NULL;
-    size_t tcap = 16;
-    char key[PROTO_KEY_MAX], part[16];
-    long long now = now_ms();
-    int rc_out = -1;
-    memset(res, 0, sizeof *res);
-    b.es = malloc((n ? n : 1) * sizeof *b.es);
-    if (!b.es || !hit)
-        goto out;
-    snprintf(part, sizeof part, "%u", p);
-    /* 1. locate each entry's campaign and nonce; group by campaign, in order */
-    for (size_t i = 0; i < n; i++) {
-        if (entry_scan(ents[i], &b.es[i]) < 0) {
-            res->malformed++;
-            proto_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
-                       p, b.es[i].id ? b.es[i].id : "?");
-            continue;
-        }
-        int ci = camp_find(&b, b.es[i].campaign, b.es[i].campaign_len);
-        if (ci < 0 || camp_entry(&b.cs[ci], (int)i) < 0)
-            goto out;
-        while (tcap < b.cs[ci].nentries * 2)
-            tcap *= 2;
-    }
-    seen = malloc(tcap * sizeof *seen);
-    if (!seen)
-        goto out;
-    /* 2. read watermarks and the nonces' last sightings, one pipeline */
-    for (size_t c = 0; c < b.ncamps; c++) {
-        camp *cp = &b.cs[c];
-        if (ckey(key, sizeof key, conf, cp->name, "wm") < 0)
-            goto out;
-        proto_resp_reset(&q);
-        proto_resp_str(&q, "HGET");
-        proto_resp_str(&q, key);
-        proto_resp_str(&q, part);
-        proto_resp_command(&out, &q);
-        if (ckey(key, sizeof key, conf, cp->name, "nonce") < 0)
-            goto out;
-        proto_resp_reset(&q);
-        proto_resp_str(&q, "ZMSCORE");
-        proto_resp_str(&q, key);
-        for (size_t j = 0; j < cp->nentries; j++) {
-            const entry *e = &b.es[cp->entries[j]];
-            if (e->nonce_len)
-                proto_resp_arg(&q, e->nonce, e->nonce_len);
-        }
-        if (q.nargs < 3)
-            proto_resp_str(&q, "\x01"); /* keep one reply per campaign */
-        proto_resp_command(&out, &q);
-    }
-    if (out.oom || (out.len && redisAppendFormattedCommand(rc, out.data, out.len) != REDIS_OK))
-        goto out;
-    for (size_t c = 0; c < b.ncamps; c++) {
+    if (out->oom)
+        return -1;
+    return out->len == 0 || redisAppendFormattedCommand(rc, out->data, out->len) == REDIS_OK ? 0 : -1;
+}
+
+/* Appends the batch's watermark and nonce reads. Returns 0 or -1. */
+int agg_apply_send_reads(redisContext *rc, agg_batch *b)
+{
+    proto_resp out = {0};
+    int rc_out = agg_batch_reads(b, &out) == 0 && append(rc, &out) == 0 ? 0 : -1;
+    proto_resp_free(&out);
+    return rc_out;
+}
+
+/* Reads the watermark and nonce replies, pre-aggregates, appends the apply
+ * calls and activity updates. Returns 0 or -1 (logged). */
+int agg_apply_send_calls(redisContext *rc, agg_batch *b, const proto_conf *conf,
+                         agg_apply_result *res)
+{
+    for (size_t c = 0; c < agg_batch_ncamps(b); c++) {
         redisReply *wm = NULL, *ns = NULL;
         if (redisGetReply(rc, (void **)&wm) != REDIS_OK || redisGetReply(rc, (void **)&ns) != REDIS_OK ||
             wm->type == REDIS_REPLY_ERROR || ns->type != REDIS_REPLY_ARRAY) {
@@ -798,91 +114,83 @@ int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisR
                         wm && wm->type == REDIS_REPLY_ERROR ? wm->str : rc->errstr);
             freeReplyObject(wm);
             freeReplyObject(ns);
-            goto out;
+            return -1;
         }
-        /* 3. filter applied and duplicate hits, pre-aggregate the rest */
-        int frc = camp_filter(&b, (int)c, wm, ns, seen, hit, res, p);
+        int frc = agg_batch_filter(b, c, wm, ns, res);
         freeReplyObject(wm);
         freeReplyObject(ns);
         if (frc < 0)
-            goto out;
+            return -1;
     }
-    /* 4. one script call per campaign with something new, one pipeline */
-    proto_resp_reset(&out);
-    size_t ncalls = 0;
-    for (size_t c = 0; c < b.ncamps; c++) {
-        camp *cp = &b.cs[c];
-        if (!cp->last_id || proto_stream_id_cmp(cp->last_id, cp->wm) <= 0)
-            continue;
-        if (camp_call(&b, cp, part, now, &call, &out) < 0)
-            goto out;
-        ncalls++;
-    }
-    if (out.len && redisAppendFormattedCommand(rc, out.data, out.len) != REDIS_OK)
-        goto out;
+    proto_resp out = {0};
+    char key[PROTO_KEY_MAX];
+    proto_key_campaigns(key, sizeof key, conf->prefix);
+    int rc_out = agg_batch_calls(b, sha_apply, ALERTS_MAXLEN, now_ms(), &out) >= 0 &&
+                         agg_batch_activity(b, key, &out) >= 0 && append(rc, &out) == 0
+                     ? 0
+                     : -1;
+    proto_resp_free(&out);
+    return rc_out;
+}
+
+/* Reads the apply replies. Returns 0 if the batch may be acknowledged,
+ * -1 if not (logged). */
+int agg_apply_finish(redisContext *rc, agg_batch *b, unsigned p, agg_apply_result *res)
+{
+    long calls, active;
     int failed = 0;
-    for (size_t c = 0; c < b.ncamps; c++) {
-        camp *cp = &b.cs[c];
-        if (!cp->last_id || proto_stream_id_cmp(cp->last_id, cp->wm) <= 0)
+    agg_batch_owed(b, &calls, &active);
+    for (size_t c = 0; c < agg_batch_ncamps(b); c++) {
+        if (!agg_batch_called(b, c))
             continue;
         redisReply *r = NULL;
         if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
             proto_error("redis: apply failed", "err=\"%s\"", rc->errstr);
-            goto out;
+            return -1;
         }
         if (noscript(r)) {
             failed = 1;
-            agg_scripts_load(rc);
+            proto_warn("apply script missing (Redis restarted?): reconnecting loads it", "partition=%u", p);
         } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-            res->applied += cp->applied;
+            res->applied += agg_batch_applied(b, c);
         } else if (r->type == REDIS_REPLY_INTEGER) {
             res->conflicts++;
             failed = 1;
             proto_warn("apply refused: watermark moved (another aggregator applied it)",
-                       "campaign=%s partition=%u", cp->name, p);
+                       "campaign=%s partition=%u", agg_batch_name(b, c), p);
         } else {
             failed = 1;
-            proto_error("apply script failed", "campaign=%s err=\"%s\"", cp->name,
+            proto_error("apply script failed", "campaign=%s err=\"%s\"", agg_batch_name(b, c),
                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         }
         freeReplyObject(r);
     }
-    if (failed)
-        goto out;
-    /* 5. last activity, outside the campaign's slot: a max, safe to repeat */
-    proto_key_campaigns(key, sizeof key, conf->prefix);
-    proto_resp_reset(&out);
-    size_t nz = 0;
-    for (size_t c = 0; c < b.ncamps; c++) {
-        if (!b.cs[c].last_ts)
-            continue;
-        proto_resp_reset(&q);
-        proto_resp_str(&q, "ZADD");
-        proto_resp_str(&q, key);
-        proto_resp_str(&q, "GT");
-        proto_resp_ll(&q, b.cs[c].last_ts);
-        proto_resp_arg(&q, b.cs[c].name, b.cs[c].nlen);
-        proto_resp_command(&out, &q);
-        nz++;
-    }
-    if (out.oom || (out.len && redisAppendFormattedCommand(rc, out.data, out.len) != REDIS_OK) ||
-        drain(rc, nz) < 0)
-        goto out;
-    rc_out = 0;
-out:
-    for (size_t c = 0; c < b.ncamps; c++)
-        camp_free(&b.cs[c]);
-    free(b.cs);
-    free(b.cslot);
-    free(b.is);
-    free(b.islot);
-    free(b.es);
-    free(seen);
-    free(hit);
-    proto_resp_free(&out);
-    proto_resp_free(&q);
-    proto_resp_free(&call);
+    /* last activity, outside the campaign's slot: a max, safe to repeat;
+     * an error here (a Redis without ZADD GT) does not undo the apply */
+    if (drain(rc, (size_t)active) < 0)
+        return -1;
+    return failed ? -1 : 0;
+}
+
+/* Applies a batch of entries of partition p, waiting for each stage.
+ * Returns 0 if they may be acknowledged, -1 if not (logged). */
+int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p, const redisReply *const *ents,
+              size_t n, agg_apply_result *res)
+{
+    memset(res, 0, sizeof *res);
+    agg_batch *b = agg_batch_new(conf, p, ents, n, res);
+    int rc_out = b && agg_apply_send_reads(rc, b) == 0 && agg_apply_send_calls(rc, b, conf, res) == 0 &&
+                         agg_apply_finish(rc, b, p, res) == 0
+                     ? 0
+                     : -1;
+    agg_batch_free(b);
     return rc_out;
+}
+
+/* Builds campaign c's key with suffix sfx into buf. Returns 0 or -1. */
+static int ckey(char *buf, size_t cap, const proto_conf *conf, const char *c, const char *sfx)
+{
+    return proto_key_campaign_sub(buf, cap, conf->prefix, c, sfx) < 0 ? -1 : 0;
 }
 
 /* Raises one overdue alert. Returns 1 raised, 0 not, -1 on error (logged). */
