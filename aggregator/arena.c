@@ -143,20 +143,25 @@ void agg_arena_reset(agg_arena *a)
     a->oom = 0;
 }
 
-/* Runs a command with its reply in the arena. Returns it, or NULL. */
-redisReply *agg_arena_command(agg_arena *a, redisContext *rc, int argc, const char **argv,
-                              const size_t *argvlen)
+/* Reads the next reply into the arena. Returns it, or NULL. */
+redisReply *agg_arena_reply(agg_arena *a, redisContext *rc)
 {
     redisReplyObjectFunctions *saved = rc->reader->fn;
     void *reply = NULL;
     building = a;
     a->oom = 0;
     rc->reader->fn = &arena_fns;
-    int rc_app = redisAppendCommandArgv(rc, argc, argv, argvlen);
-    int rc_get = rc_app == REDIS_OK ? redisGetReply(rc, &reply) : REDIS_ERR;
+    int rc_get = redisGetReply(rc, &reply);
     rc->reader->fn = saved;
     building = NULL;
-    if (rc_get != REDIS_OK || a->oom)
+    return rc_get == REDIS_OK && !a->oom ? reply : NULL;
+}
+
+/* Runs a command with its reply in the arena. Returns it, or NULL. */
+redisReply *agg_arena_command(agg_arena *a, redisContext *rc, int argc, const char **argv,
+                              const size_t *argvlen)
+{
+    if (redisAppendCommandArgv(rc, argc, argv, argvlen) != REDIS_OK)
         return NULL;
-    return reply;
+    return agg_arena_reply(a, rc);
 }

@@ -19,6 +19,10 @@ void agg_arena_free(agg_arena *a);
  * ones). */
 void agg_arena_reset(agg_arena *a);
 
+/* Reads rc's next reply (of a command appended before) into the arena;
+ * as agg_arena_command otherwise. */
+redisReply *agg_arena_reply(agg_arena *a, redisContext *rc);
+
 /* Runs one command on rc (argc arguments) and builds its reply in the
  * arena. The reply is valid until the next agg_arena_reset or
  * agg_arena_free and must not be passed to freeReplyObject. Returns NULL

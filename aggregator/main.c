@@ -31,6 +31,8 @@
 #define TRIM_EVERY_MS 10000
 #define BLOCK_MS 200
 #define GROUP "aggregator"
+#define MAX_READS 256           /* XREADGROUP replies in one round */
+#define PIPELINE_MS 500         /* rounds of a backlog run back to back this long */
 
 static volatile sig_atomic_t stopping;
 
@@ -40,11 +42,24 @@ typedef struct {
     long long cursor;       /* pending signups at or below were examined */
 } scan_camp;
 
+/* The entries of one round: its XREADGROUP replies (in its arena) and,
+ * per partition, the entries, their batch and what applying it did. */
+typedef struct {
+    agg_arena *arena;
+    redisReply *rs[MAX_READS];
+    size_t nr, total;
+    int backlog;                /* stopped at batch_max with entries waiting */
+    size_t per[AGG_MAX_PARTITIONS], n[AGG_MAX_PARTITIONS];
+    const redisReply **ents[AGG_MAX_PARTITIONS];
+    agg_batch *b[AGG_MAX_PARTITIONS];
+    agg_apply_result res[AGG_MAX_PARTITIONS];
+} agg_round;
+
 typedef struct {
     proto_conf conf;
     agg_metrics m;
     redisContext *rc;
-    agg_arena *arena;           /* the round's XREADGROUP replies */
+    agg_round round[2];         /* the round being applied and the next */
     char me[96];
     char keys[AGG_MAX_PARTITIONS][PROTO_KEY_MAX];
     int owned[AGG_MAX_PARTITIONS];
@@ -259,10 +274,9 @@ static int part_of(const agg *a, const char *name)
     return -1;
 }
 
-/* Sends one XREADGROUP for new entries of every owned partition (blocking
- * up to block_ms if > 0). Returns the reply (in a->arena), or NULL (error;
- * logged). */
-static redisReply *read_new(agg *a, int block_ms)
+/* Appends one XREADGROUP for new entries of every owned partition
+ * (blocking up to block_ms if > 0) to rc's output. Returns 0 or -1. */
+static int append_read(agg *a, int block_ms)
 {
     const char *av[8 + 2 * AGG_MAX_PARTITIONS];
     size_t al[8 + 2 * AGG_MAX_PARTITIONS];
@@ -289,87 +303,239 @@ static redisReply *read_new(agg *a, int block_ms)
             av[ac++] = ">";
     for (int i = 0; i < ac; i++)
         al[i] = strlen(av[i]);
-    redisReply *r = agg_arena_command(a->arena, a->rc, ac, av, al);
-    if (!r) {
-        disconnect(a, a->rc->err ? a->rc->errstr : "out of memory");
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        proto_error("XREADGROUP failed", "err=\"%s\"", r->str);
-        if (strncmp(r->str, "NOGROUP", 7) == 0) /* stream deleted: reconnecting recreates it */
-            disconnect(a, "consumer group missing");
-        return NULL;
-    }
-    return r;
+    return redisAppendCommandArgv(a->rc, ac, av, al) == REDIS_OK ? 0 : -1;
 }
 
-/* Reads new entries and applies them in one round: after the first read
- * (blocking BLOCK_MS if block), keeps reading for batch_wait_ms or until
- * batch_max entries, so that a campaign's hits of the round share one
- * script call; a backlog (full reads) is read at once. Applies each
- * partition's entries of all the reads together. Returns the number of
- * entries handled. */
-static size_t read_and_apply(agg *a, int block)
+/* Reads the reply of an appended XREADGROUP into round r. Returns 1 if it
+ * came back full (more entries are waiting), 0 if not, -1 on an error
+ * (logged; the connection is dropped). */
+static int take_read(agg *a, agg_round *r)
 {
-    enum { MAX_READS = 256 };
-    redisReply *rs[MAX_READS];
-    size_t nr = 0, total = 0, per[AGG_MAX_PARTITIONS] = {0}, done = 0;
+    redisReply *rep = agg_arena_reply(r->arena, a->rc);
+    if (!rep) {
+        disconnect(a, a->rc->err ? a->rc->errstr : "out of memory");
+        return -1;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        proto_error("XREADGROUP failed", "err=\"%s\"", rep->str);
+        /* a deleted stream: reconnecting recreates the group */
+        disconnect(a, strncmp(rep->str, "NOGROUP", 7) == 0 ? "consumer group missing" : "read failed");
+        return -1;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY)
+        return 0;                       /* nil: BLOCK timed out */
+    if (r->nr == MAX_READS) {           /* never: callers read at most that many */
+        disconnect(a, "too many reads in a round");
+        return -1;
+    }
+    int full = 0;
+    r->rs[r->nr++] = rep;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *s = rep->element[i];
+        int p = part_of(a, s->element[0]->str);
+        if (p < 0)
+            continue;
+        r->per[p] += s->element[1]->elements;
+        r->total += s->element[1]->elements;
+        full |= s->element[1]->elements >= (size_t)a->conf.batch;
+    }
+    return full;
+}
+
+/* Gathers a round: after the first read (blocking BLOCK_MS if block),
+ * keeps reading for batch_wait_ms or until batch_max entries, so that a
+ * campaign's hits of the round share one script call. Sets r->backlog when
+ * it stopped at batch_max with entries still waiting. Returns 0 or -1. */
+static int gather(agg *a, agg_round *r, int block)
+{
     uint64_t until = 0;
-    while (nr < MAX_READS && total < (size_t)a->conf.batch_max && !stopping) {
-        int wait = 0, full = 0;
-        if (nr == 0) {
+    for (;;) {
+        int wait = 0;
+        if (r->nr == 0) {
             wait = block ? BLOCK_MS : 0;
         } else {
             uint64_t now = mono_ns();
             wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
         }
-        redisReply *r = read_new(a, wait);
-        if (!r)
-            break;
-        rs[nr++] = r;
-        if (r->type == REDIS_REPLY_ARRAY) {
-            for (size_t i = 0; i < r->elements; i++) {
-                const redisReply *s = r->element[i];
-                int p = part_of(a, s->element[0]->str);
-                if (p < 0)
-                    continue;
-                per[p] += s->element[1]->elements;
-                total += s->element[1]->elements;
-                full |= s->element[1]->elements >= (size_t)a->conf.batch;
-            }
+        if (append_read(a, wait) < 0)
+            return -1;
+        int full = take_read(a, r);
+        if (full < 0)
+            return -1;
+        if (!r->total)
+            return 0;                   /* nothing new: the round is over */
+        if (r->total >= (size_t)a->conf.batch_max || r->nr == MAX_READS || stopping) {
+            r->backlog = full;
+            return 0;
         }
-        if (!total)
-            break;                      /* nothing new: the round is over */
         if (!until)                     /* the first entries start the window */
             until = mono_ns() + (uint64_t)a->conf.batch_wait_ms * 1000000u;
         if (!full && mono_ns() >= until)
-            break;
+            return 0;
     }
-    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
-        if (!per[p] || !a->owned[p])
+}
+
+/* Makes one batch per owned partition of round r (stage 0). Returns 0 or
+ * -1 (out of memory; the connection is dropped). */
+static int round_batches(agg *a, agg_round *r)
+{
+    for (int p = 0; p < a->conf.partitions; p++) {
+        if (!r->per[p] || !a->owned[p])
             continue;
-        const redisReply **ents = malloc(per[p] * sizeof *ents);
-        if (!ents) {
+        r->ents[p] = malloc(r->per[p] * sizeof *r->ents[p]);
+        if (!r->ents[p]) {
             disconnect(a, "out of memory");
-            break;
+            return -1;
         }
         size_t n = 0;
-        for (size_t k = 0; k < nr; k++) {
-            if (rs[k]->type != REDIS_REPLY_ARRAY)
-                continue;
-            for (size_t i = 0; i < rs[k]->elements; i++) {
-                const redisReply *s = rs[k]->element[i];
+        for (size_t k = 0; k < r->nr; k++) {
+            for (size_t i = 0; i < r->rs[k]->elements; i++) {
+                const redisReply *s = r->rs[k]->element[i];
                 if (part_of(a, s->element[0]->str) != p)
                     continue;
                 for (size_t j = 0; j < s->element[1]->elements; j++)
-                    ents[n++] = s->element[1]->element[j];
+                    r->ents[p][n++] = s->element[1]->element[j];
             }
         }
-        if (process(a, p, ents, n) == 0)
-            done += n;
-        free(ents);
+        r->n[p] = n;
+        r->b[p] = agg_batch_new(&a->conf, (unsigned)p, r->ents[p], n, &r->res[p]);
+        if (!r->b[p]) {
+            disconnect(a, "out of memory");
+            return -1;
+        }
     }
-    agg_arena_reset(a->arena);
+    return 0;
+}
+
+/* Empties round r for reuse (its replies and batches); never fails. */
+static void round_clear(agg_round *r)
+{
+    for (int p = 0; p < AGG_MAX_PARTITIONS; p++) {
+        agg_batch_free(r->b[p]);
+        free(r->ents[p]);
+    }
+    agg_arena *keep = r->arena;
+    agg_arena_reset(keep);
+    memset(r, 0, sizeof *r);
+    r->arena = keep;
+}
+
+/* Appends the XACK of partition p's entries of round r. Returns 0 or -1. */
+static int append_ack(agg *a, const agg_round *r, int p)
+{
+    proto_resp args = {0}, out = {0};
+    proto_resp_str(&args, "XACK");
+    proto_resp_str(&args, a->keys[p]);
+    proto_resp_str(&args, GROUP);
+    for (size_t i = 0; i < r->n[p]; i++) {
+        const redisReply *e = r->ents[p][i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
+            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
+    }
+    if (args.nargs < 4)
+        proto_resp_str(&args, "0-0"); /* keep one reply per XACK */
+    proto_resp_command(&out, &args);
+    int rc = out.oom || redisAppendFormattedCommand(a->rc, out.data, out.len) != REDIS_OK ? -1 : 0;
+    proto_resp_free(&args);
+    proto_resp_free(&out);
+    return rc;
+}
+
+/* Reads n XACK replies. Returns 0, or -1 (logged; connection dropped). */
+static int take_acks(agg *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(a->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
+            proto_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
+            freeReplyObject(r);
+            disconnect(a, "XACK failed");
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* Reads new entries and applies them, round after round while a backlog
+ * lasts (at most PIPELINE_MS, so leases are renewed), pipelined on the one
+ * connection: the next round is read while this one is pre-aggregated in
+ * C, and parsed while Redis runs this one's scripts; its watermark reads
+ * are sent after those scripts, so they see their updates; a round's XACK
+ * goes once its scripts succeeded, ahead of the next round's reads.
+ * Returns the number of entries applied and acknowledged. */
+static size_t read_and_apply(agg *a, int block)
+{
+    agg_round *cur = &a->round[0], *nxt = &a->round[1];
+    size_t done = 0, counted = 0;
+    int acks = 0;
+    uint64_t t0 = mono_ns();
+    if (gather(a, cur, block) < 0 || !cur->total)
+        goto out;
+    while (cur->total && a->rc) {
+        uint64_t ts = mono_ns();
+        if (round_batches(a, cur) < 0)
+            goto out;
+        for (int p = 0; p < a->conf.partitions; p++)
+            if (cur->b[p] && agg_apply_send_reads(a->rc, cur->b[p]) < 0)
+                goto fail;
+        int ahead = cur->backlog && !stopping && mono_ns() - t0 < PIPELINE_MS * 1000000ull;
+        int reads = ahead ? (a->conf.batch_max + a->conf.batch - 1) / a->conf.batch : 0;
+        if (reads > MAX_READS)
+            reads = MAX_READS;
+        for (int i = 0; i < reads; i++)
+            if (append_read(a, 0) < 0)
+                goto fail;
+        proto_debug("round", "entries=%zu reads_ahead=%d", cur->total, reads);
+        if (agg_flush(a->rc) < 0 || take_acks(a, acks) < 0)
+            goto fail;
+        done += counted;
+        acks = 0;
+        counted = 0;
+        for (int p = 0; p < a->conf.partitions; p++)
+            if (cur->b[p] && agg_apply_send_calls(a->rc, cur->b[p], &a->conf, &cur->res[p]) < 0)
+                goto fail;
+        if (agg_flush(a->rc) < 0)
+            goto fail;
+        int full = 0;
+        for (int i = 0; i < reads; i++) {
+            full = take_read(a, nxt);
+            if (full < 0)
+                goto out;
+        }
+        nxt->backlog = full;
+        for (int p = 0; p < a->conf.partitions; p++) {
+            if (!cur->b[p])
+                continue;
+            agg_apply_result *res = &cur->res[p];
+            if (agg_apply_finish(a->rc, cur->b[p], (unsigned)p, res) < 0) {
+                agg_add(a->m.conflicts, res->conflicts);
+                goto fail;
+            }
+            if (append_ack(a, cur, p) < 0)
+                goto fail;
+            acks++;
+            counted += cur->n[p];
+            agg_add(a->m.applied, res->applied);
+            agg_add(a->m.skipped, res->skipped);
+            agg_add(a->m.duplicates, res->duplicates);
+            agg_add(a->m.malformed, res->malformed);
+            agg_inc(a->m.batches);
+        }
+        proto_hist_observe(&a->m.batch_latency, mono_ns() - ts);
+        round_clear(cur);
+        agg_round *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    if (acks && agg_flush(a->rc) == 0 && take_acks(a, acks) == 0)
+        done += counted;
+    goto out;
+fail:
+    disconnect(a, "apply failed");
+out:
+    round_clear(cur);
+    round_clear(nxt);
     return done;
 }
 
@@ -460,6 +626,7 @@ static void scan_alerts(agg *a, int full)
     long long now = now_ms();
     if (refresh_campaigns(a) < 0)
         return;
+    redisReply **replies = NULL;
     int *mine = calloc(a->ncamps ? a->ncamps : 1, sizeof *mine);
     if (!mine)
         return;
@@ -488,7 +655,8 @@ static void scan_alerts(agg *a, int full)
     }
     if (!sla)
         goto out;
-    for (size_t i = 0; i < a->ncamps && a->rc; i++) {
+    /* the overdue signups of every campaign, one pipeline */
+    for (size_t i = 0; i < a->ncamps; i++) {
         if (!mine[i])
             continue;
         scan_camp *c = &a->camps[i];
@@ -496,30 +664,46 @@ static void scan_alerts(agg *a, int full)
         /* re-examine a minute behind the cursor: late (replayed) signups */
         long long from = c->cursor < 0 ? -1 : c->cursor - 60000;
         proto_key_campaign_sub(key, sizeof key, a->conf.prefix, c->name, "pending");
-        redisReply *r = from < 0 ? cmd(a, "ZRANGEBYSCORE %s -inf %lld WITHSCORES LIMIT 0 1000", key, cutoff)
-                                 : cmd(a, "ZRANGEBYSCORE %s %lld %lld WITHSCORES LIMIT 0 1000", key, from, cutoff);
-        if (!r)
+        if (from < 0)
+            redisAppendCommand(a->rc, "ZRANGEBYSCORE %s -inf %lld WITHSCORES LIMIT 0 1000", key, cutoff);
+        else
+            redisAppendCommand(a->rc, "ZRANGEBYSCORE %s %lld %lld WITHSCORES LIMIT 0 1000", key, from,
+                               cutoff);
+    }
+    replies = calloc(a->ncamps ? a->ncamps : 1, sizeof *replies);
+    for (size_t i = 0; i < a->ncamps; i++) {
+        if (!mine[i])
+            continue;
+        if (!replies || redisGetReply(a->rc, (void **)&replies[i]) != REDIS_OK) {
+            disconnect(a, replies ? a->rc->errstr : "out of memory");
             goto out;
-        if (r->type == REDIS_REPLY_ARRAY) {
-            for (size_t j = 0; j + 1 < r->elements && a->rc; j += 2) {
-                long long st = atoll(r->element[j + 1]->str);
-                int raised = agg_alert_raise(a->rc, &a->conf, c->name, r->element[j]->str, st, now, sla[i]);
-                if (raised == 1) {
-                    agg_inc(a->m.alerts_raised);
-                    proto_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
-                               c->name, (now - st) / 1000, sla[i]);
-                } else if (raised < 0) {
-                    disconnect(a, "alert failed");
-                }
-                if (st > c->cursor && r->elements < 2000)
-                    c->cursor = st;
-            }
-            if (r->elements == 0 && c->cursor < 0)
-                c->cursor = cutoff;
         }
-        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < a->ncamps && a->rc; i++) {
+        const redisReply *r = replies[i];
+        if (!mine[i] || r->type != REDIS_REPLY_ARRAY)
+            continue;
+        scan_camp *c = &a->camps[i];
+        for (size_t j = 0; j + 1 < r->elements && a->rc; j += 2) {
+            long long st = atoll(r->element[j + 1]->str);
+            int raised = agg_alert_raise(a->rc, &a->conf, c->name, r->element[j]->str, st, now, sla[i]);
+            if (raised == 1) {
+                agg_inc(a->m.alerts_raised);
+                proto_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
+                           c->name, (now - st) / 1000, sla[i]);
+            } else if (raised < 0) {
+                disconnect(a, "alert failed");
+            }
+            if (st > c->cursor && r->elements < 2000)
+                c->cursor = st;
+        }
+        if (r->elements == 0 && c->cursor < 0)
+            c->cursor = now - (long long)sla[i] * 1000;
     }
 out:
+    for (size_t i = 0; replies && i < a->ncamps; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
     free(mine);
     free(sla);
 }
@@ -660,10 +844,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    a.arena = agg_arena_new();
-    agg_server *srv = a.arena ? agg_server_new(&a.conf, &a.m) : NULL;
+    a.round[0].arena = agg_arena_new();
+    a.round[1].arena = agg_arena_new();
+    agg_server *srv = a.round[0].arena && a.round[1].arena ? agg_server_new(&a.conf, &a.m) : NULL;
     if (!srv) {
-        agg_arena_free(a.arena);
+        agg_arena_free(a.round[0].arena);
+        agg_arena_free(a.round[1].arena);
         return 1;
     }
     agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
@@ -715,6 +901,7 @@ int main(int argc, char **argv)
     if (a.rc)
         redisFree(a.rc);
     free(a.camps);
-    agg_arena_free(a.arena);
+    agg_arena_free(a.round[0].arena);
+    agg_arena_free(a.round[1].arena);
     return 0;
 }

@@ -10,7 +10,9 @@ random.seed(int(os.environ.get("AG_SEED", "7")))
 rs = RedisServer(appendfsync="everysec")
 r = rs.client()
 col = Collector(rs)
-agg = Aggregator(rs, name="agg-kill", extra=["--batch", "200"])
+# small reads and rounds: the backlog after each restart spans several
+# pipelined rounds (one read ahead while the previous one is applied)
+agg = Aggregator(rs, name="agg-kill", extra=["--batch", "200", "--batch-max", "1000"])
 load = PixelLoad(col.port, N, prefix="x", conns=4, campaigns=CAMPAIGNS, campaign="camp").start()
 kills = 0
 while kills < KILLS:
