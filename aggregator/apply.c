@@ -140,6 +140,7 @@ int agg_apply_finish(redisContext *rc, agg_batch *b, unsigned p, agg_apply_resul
     long calls, active;
     int failed = 0;
     agg_batch_owed(b, &calls, &active);
+    (void)calls; /* one per campaign with agg_batch_called */
     for (size_t c = 0; c < agg_batch_ncamps(b); c++) {
         if (!agg_batch_called(b, c))
             continue;

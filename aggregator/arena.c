@@ -152,6 +152,8 @@ redisReply *agg_arena_reply(agg_arena *a, redisContext *rc)
     a->oom = 0;
     rc->reader->fn = &arena_fns;
     int rc_get = redisGetReply(rc, &reply);
+    if (rc_get != REDIS_OK) /* a reply cut short stays in the reader: it is the arena's */
+        rc->reader->reply = NULL;
     rc->reader->fn = saved;
     building = NULL;
     return rc_get == REDIS_OK && !a->oom ? reply : NULL;

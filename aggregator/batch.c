@@ -190,7 +190,8 @@ static uint64_t incr_hash(int c, int key, const char *f, size_t fl)
 }
 
 /* Doubles an open-addressing table of index + 1 slots, rehashing count
- * items whose hash hash_of returns. Returns 0 or -1 (unchanged). */
+ * items, whose hash is the uint64_t at hash_off in each. Returns 0 or -1
+ * (unchanged). */
 static int table_grow(int **slot, size_t *nslot, size_t count, const void *items, size_t size,
                       size_t hash_off)
 {
@@ -509,7 +510,6 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     proto_resp_ll(call, now);
     proto_resp_ll(call, b->conf->followup_sla_s);
     proto_resp_str(call, alerts_maxlen);
-    proto_resp_cat(call, &c->xops);
     for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
         const incr *x = &b->is[i];
         /* Z k member n (advocate leaderboards) or H k field n */
@@ -518,6 +518,9 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
         proto_resp_arg(call, x->field, x->flen);
         proto_resp_ll(call, x->n);
     }
+    /* expiries after the increments: PEXPIREAT of a bucket the increments
+     * just created (a campaign's first hit of the hour) */
+    proto_resp_cat(call, &c->xops);
     for (size_t i = 0; i < c->nhlls; i++) {
         const hll *h = &c->hlls[i];
         for (size_t j = 0; j < h->elems.n; j += CHUNK) {
@@ -606,7 +609,9 @@ static int entry_scan(const redisReply *r, entry *e)
         }
     }
     e->fields = f;
-    return e->campaign && e->campaign_len && e->campaign_len <= PROTO_CAMPAIGN_MAX ? 0 : -1;
+    /* a campaign that is not a valid id (a NUL inside, say) would name
+     * another campaign's keys: malformed, kept out of every group */
+    return e->campaign && proto_hit_valid_id(e->campaign, e->campaign_len, PROTO_CAMPAIGN_MAX) ? 0 : -1;
 }
 
 /* Decodes and validates every field of e into hit. Returns 0 or -1. */

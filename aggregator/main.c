@@ -139,7 +139,6 @@ static int connect_redis(agg *a)
         return -1;
     }
     redisReply *r = NULL;
-    r = NULL;
     if (agg_scripts_load(a->rc) < 0)
         goto fail;
     for (int p = 0; p < a->conf.partitions; p++) {
@@ -223,6 +222,44 @@ static int claim(agg *a, int p)
 
 /* ---------------------------------------------------------------- apply loop */
 
+/* Appends the XACK of n entries of partition p (one reply owed, even
+ * for none). Returns 0 or -1 (out of memory). */
+static int append_ack(agg *a, int p, const redisReply *const *ents, size_t n)
+{
+    proto_resp args = {0}, out = {0};
+    proto_resp_str(&args, "XACK");
+    proto_resp_str(&args, a->keys[p]);
+    proto_resp_str(&args, GROUP);
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = ents[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
+            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
+    }
+    if (args.nargs < 4)
+        proto_resp_str(&args, "0-0"); /* keep one reply per XACK */
+    proto_resp_command(&out, &args);
+    int rc = out.oom || redisAppendFormattedCommand(a->rc, out.data, out.len) != REDIS_OK ? -1 : 0;
+    proto_resp_free(&args);
+    proto_resp_free(&out);
+    return rc;
+}
+
+/* Reads n XACK replies. Returns 0, or -1 (logged; connection dropped). */
+static int take_acks(agg *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(a->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
+            proto_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
+            freeReplyObject(r);
+            disconnect(a, "XACK failed");
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
 /* Applies and acknowledges n entries of partition p (stream order).
  * Returns 0 or -1 (the connection is dropped). */
 static int process(agg *a, int p, const redisReply *const *ents, size_t n)
@@ -235,27 +272,12 @@ static int process(agg *a, int p, const redisReply *const *ents, size_t n)
         return -1;
     }
     /* acknowledge only now that every update is durable in Redis */
-    proto_resp args = {0}, out = {0};
-    proto_resp_str(&args, "XACK");
-    proto_resp_str(&args, a->keys[p]);
-    proto_resp_str(&args, GROUP);
-    for (size_t i = 0; i < n; i++)
-        if (ents[i]->type == REDIS_REPLY_ARRAY && ents[i]->elements == 2 &&
-            ents[i]->element[0]->type == REDIS_REPLY_STRING)
-            proto_resp_arg(&args, ents[i]->element[0]->str, ents[i]->element[0]->len);
-    proto_resp_command(&out, &args);
-    redisReply *r = NULL;
-    int ok = !out.oom && args.nargs > 3 &&
-             redisAppendFormattedCommand(a->rc, out.data, out.len) == REDIS_OK &&
-             redisGetReply(a->rc, (void **)&r) == REDIS_OK;
-    proto_resp_free(&args);
-    proto_resp_free(&out);
-    if (!ok && args.nargs > 3) {
-        freeReplyObject(r);
-        disconnect(a, a->rc->err ? a->rc->errstr : "XACK failed");
+    if (append_ack(a, p, ents, n) < 0) {
+        disconnect(a, "out of memory");
         return -1;
     }
-    freeReplyObject(r);
+    if (take_acks(a, 1) < 0)
+        return -1;
     agg_add(a->m.applied, res.applied);
     agg_add(a->m.skipped, res.skipped);
     agg_add(a->m.duplicates, res.duplicates);
@@ -357,8 +379,10 @@ static int gather(agg *a, agg_round *r, int block)
             uint64_t now = mono_ns();
             wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
         }
-        if (append_read(a, wait) < 0)
+        if (append_read(a, wait) < 0) {
+            disconnect(a, "out of memory");
             return -1;
+        }
         int full = take_read(a, r);
         if (full < 0)
             return -1;
@@ -420,43 +444,6 @@ static void round_clear(agg_round *r)
     r->arena = keep;
 }
 
-/* Appends the XACK of partition p's entries of round r. Returns 0 or -1. */
-static int append_ack(agg *a, const agg_round *r, int p)
-{
-    proto_resp args = {0}, out = {0};
-    proto_resp_str(&args, "XACK");
-    proto_resp_str(&args, a->keys[p]);
-    proto_resp_str(&args, GROUP);
-    for (size_t i = 0; i < r->n[p]; i++) {
-        const redisReply *e = r->ents[p][i];
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
-            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
-    }
-    if (args.nargs < 4)
-        proto_resp_str(&args, "0-0"); /* keep one reply per XACK */
-    proto_resp_command(&out, &args);
-    int rc = out.oom || redisAppendFormattedCommand(a->rc, out.data, out.len) != REDIS_OK ? -1 : 0;
-    proto_resp_free(&args);
-    proto_resp_free(&out);
-    return rc;
-}
-
-/* Reads n XACK replies. Returns 0, or -1 (logged; connection dropped). */
-static int take_acks(agg *a, int n)
-{
-    for (int i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(a->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
-            proto_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
-            freeReplyObject(r);
-            disconnect(a, "XACK failed");
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
 /* Reads new entries and applies them, round after round while a backlog
  * lasts (at most PIPELINE_MS, so leases are renewed), pipelined on the one
  * connection: the next round is read while this one is pre-aggregated in
@@ -480,7 +467,12 @@ static size_t read_and_apply(agg *a, int block)
             if (cur->b[p] && agg_apply_send_reads(a->rc, cur->b[p]) < 0)
                 goto fail;
         int ahead = cur->backlog && !stopping && mono_ns() - t0 < PIPELINE_MS * 1000000ull;
-        int reads = ahead ? (a->conf.batch_max + a->conf.batch - 1) / a->conf.batch : 0;
+        int owned = 0;
+        for (int p = 0; p < a->conf.partitions; p++)
+            owned += a->owned[p];
+        /* each read returns up to batch entries per owned partition */
+        int per_read = a->conf.batch * (owned ? owned : 1);
+        int reads = ahead ? (a->conf.batch_max + per_read - 1) / per_read : 0;
         if (reads > MAX_READS)
             reads = MAX_READS;
         for (int i = 0; i < reads; i++)
@@ -512,7 +504,7 @@ static size_t read_and_apply(agg *a, int block)
                 agg_add(a->m.conflicts, res->conflicts);
                 goto fail;
             }
-            if (append_ack(a, cur, p) < 0)
+            if (append_ack(a, p, cur->ents[p], cur->n[p]) < 0)
                 goto fail;
             acks++;
             counted += cur->n[p];
@@ -560,6 +552,12 @@ static size_t round_once(agg *a)
                                 a->conf.batch_max, a->keys[p]);
             if (!r)
                 return done;
+            if (r->type == REDIS_REPLY_ERROR) { /* keep need_pel: read them after reconnecting */
+                proto_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p, r->str);
+                freeReplyObject(r);
+                disconnect(a, "pending read failed");
+                return done;
+            }
             const redisReply *es = r->type == REDIS_REPLY_ARRAY && r->elements == 1
                                        ? r->element[0]->element[1] : NULL;
             if (!es || es->elements == 0) {
@@ -626,10 +624,12 @@ static void scan_alerts(agg *a, int full)
     long long now = now_ms();
     if (refresh_campaigns(a) < 0)
         return;
-    redisReply **replies = NULL;
-    int *mine = calloc(a->ncamps ? a->ncamps : 1, sizeof *mine);
-    if (!mine)
-        return;
+    size_t n = a->ncamps ? a->ncamps : 1;
+    int *mine = calloc(n, sizeof *mine), *sla = calloc(n, sizeof *sla);
+    redisReply **replies = calloc(n, sizeof *replies);
+    if (!mine || !sla || !replies)
+        goto out;                       /* nothing sent yet: the connection is in step */
+    /* from here on, a failure drops the connection: replies would be out of step */
     for (size_t i = 0; i < a->ncamps; i++) {
         unsigned p = proto_partition(a->camps[i].name, (unsigned)a->conf.partitions);
         mine[i] = a->owned[p];
@@ -638,10 +638,12 @@ static void scan_alerts(agg *a, int full)
         if (full)
             a->camps[i].cursor = -1;
         proto_key_campaign_sub(key, sizeof key, a->conf.prefix, a->camps[i].name, "cfg");
-        redisAppendCommand(a->rc, "HGET %s followup_sla_s", key);
+        if (redisAppendCommand(a->rc, "HGET %s followup_sla_s", key) != REDIS_OK) {
+            disconnect(a, "out of memory");
+            goto out;
+        }
     }
-    int *sla = calloc(a->ncamps ? a->ncamps : 1, sizeof *sla);
-    for (size_t i = 0; i < a->ncamps && sla; i++) {
+    for (size_t i = 0; i < a->ncamps; i++) {
         if (!mine[i])
             continue;
         redisReply *r = NULL;
@@ -653,8 +655,6 @@ static void scan_alerts(agg *a, int full)
         sla[i] = v > 0 ? v : a->conf.followup_sla_s;
         freeReplyObject(r);
     }
-    if (!sla)
-        goto out;
     /* the overdue signups of every campaign, one pipeline */
     for (size_t i = 0; i < a->ncamps; i++) {
         if (!mine[i])
@@ -664,18 +664,20 @@ static void scan_alerts(agg *a, int full)
         /* re-examine a minute behind the cursor: late (replayed) signups */
         long long from = c->cursor < 0 ? -1 : c->cursor - 60000;
         proto_key_campaign_sub(key, sizeof key, a->conf.prefix, c->name, "pending");
-        if (from < 0)
-            redisAppendCommand(a->rc, "ZRANGEBYSCORE %s -inf %lld WITHSCORES LIMIT 0 1000", key, cutoff);
-        else
-            redisAppendCommand(a->rc, "ZRANGEBYSCORE %s %lld %lld WITHSCORES LIMIT 0 1000", key, from,
-                               cutoff);
+        int arc = from < 0 ? redisAppendCommand(a->rc, "ZRANGEBYSCORE %s -inf %lld WITHSCORES LIMIT 0 1000",
+                                                key, cutoff)
+                           : redisAppendCommand(a->rc, "ZRANGEBYSCORE %s %lld %lld WITHSCORES LIMIT 0 1000",
+                                                key, from, cutoff);
+        if (arc != REDIS_OK) {
+            disconnect(a, "out of memory");
+            goto out;
+        }
     }
-    replies = calloc(a->ncamps ? a->ncamps : 1, sizeof *replies);
     for (size_t i = 0; i < a->ncamps; i++) {
         if (!mine[i])
             continue;
-        if (!replies || redisGetReply(a->rc, (void **)&replies[i]) != REDIS_OK) {
-            disconnect(a, replies ? a->rc->errstr : "out of memory");
+        if (redisGetReply(a->rc, (void **)&replies[i]) != REDIS_OK) {
+            disconnect(a, a->rc->errstr);
             goto out;
         }
     }

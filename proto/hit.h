@@ -106,6 +106,10 @@ typedef struct proto_hit {
 /* Resets every field of hit to absent. */
 void proto_hit_init(proto_hit *hit);
 
+/* Reports whether v (n bytes) matches [A-Za-z0-9._-]{1,max}, the form of a
+ * campaign id (max PROTO_CAMPAIGN_MAX); returns 0 when not. */
+int proto_hit_valid_id(const char *v, size_t n, size_t max);
+
 /* Sets one parameter (already percent-decoded; value is not NUL-terminated)
  * by its SPEC 2 name. Validates the value's syntax for that field. Unknown
  * names are ignored (utm_*, cache busters) and return PROTO_OK. A known

@@ -12,9 +12,6 @@
 extern const char *const proto_hit_via_names[PROTO_VIA_COUNT];
 extern const char *const proto_hit_agent_names[PROTO_AGENT_COUNT];
 
-/* Reports whether v (n bytes) matches [A-Za-z0-9._-]{1,max}; returns 0 when not. */
-int proto_hit_valid_id(const char *v, size_t n, size_t max);
-
 /* Reports whether v is a built-in event or a custom [a-z][a-z0-9_]{0,31};
  * returns 0 when not. */
 int proto_hit_valid_event(const char *v, size_t n);

@@ -138,6 +138,30 @@ check(fl.get("count") == "3", f"the command's follow-up is measured: {fl}")
 out = subprocess.run(cli + ["stats", C], capture_output=True, text=True, timeout=30)
 check(out.returncode == 0 and "gap" in out.stdout.lower(), f"stats table shows the gap:\n{out.stdout}")
 print(out.stdout)
+
+# One hit of a new campaign: the script call that creates its first hour
+# and day buckets also gives them their expiry.
+pixel("c=solo&e=open&s=only")
+wait_for(lambda: hgetall(r, "ag:c:{solo}").get("open") == "1", what="solo's one open")
+solo = r("KEYS", "ag:c:{solo}:h:*") + r("KEYS", "ag:c:{solo}:d:*")
+check(len(solo) == 2, f"one hour and one day bucket for one hit: {solo}")
+for key in solo:
+    check(r("PTTL", key) > 0, f"{key} expires after a single hit (PTTL {r('PTTL', key)})")
+
+# A stream entry whose campaign is not a valid id (a NUL inside) is
+# malformed: it neither counts nor touches the campaign its prefix names.
+opens = int(hgetall(r, f"ag:c:{{{C}}}")["open"])
+wm = hgetall(r, f"ag:c:{{{C}}}:wm")
+r("XADD", "ag:hits:{0}", "*", "hid", "bogus.0-1", "ts", str(int(time.time() * 1000)),
+  "campaign", b"spring\x00x", "event", "open", "agent", "human", "via", "pixel")
+wait_applied(r)
+check(agg.metric("ag_agg_malformed_total") == 1, "the entry is counted malformed")
+check(hgetall(r, f"ag:c:{{{C}}}:wm") == wm, "spring's watermark did not move")
+pixel(f"c={C}&e=open&s=after")
+wait_for(lambda: int(hgetall(r, f"ag:c:{{{C}}}")["open"]) > opens, what="spring's next open")
+wait_applied(r)
+check(int(hgetall(r, f"ag:c:{{{C}}}")["open"]) == opens + 1, "spring counts its next open, once")
+
 conn.close()
 check(agg.stop() == 0, "aggregator exits 0 on SIGTERM")
 print(f"campaign: sent {sent}, applied {int(sent - 1)}, reach {reach}, keys checked {len(model['hashes'])}")
