@@ -16,11 +16,14 @@
 
 #include "keys.h"
 #include "log.h"
+#include "resp.h"
 #include "spool.h"
 
 #define TICK_MS 100
 #define PUMP_BUDGET 128        /* spooled hits read per pump call */
 #define REPLAY_WINDOW 1024      /* spooled hits in flight at once */
+#define ENTRY_DATA 512          /* packed bytes a recyclable in-flight entry holds */
+#define SPARE_MAX 256           /* recyclable entries kept at most */
 
 /* Returns the wall-clock time in ms. */
 int64_t coll_sink_now_ms(void)
@@ -41,7 +44,7 @@ void coll_sink_gauges(coll_sink *s)
     atomic_store_explicit(&s->g_spool_bytes, coll_spool_bytes(s->spool), memory_order_relaxed);
 }
 
-/* Frees every in-flight entry; never fails. */
+/* Frees every in-flight entry and the spare ones; never fails. */
 void coll_sink_inflight_clear(coll_sink *s)
 {
     while (s->head) {
@@ -51,6 +54,25 @@ void coll_sink_inflight_clear(coll_sink *s)
     }
     s->tail = NULL;
     s->ninflight = s->ndirect = 0;
+    while (s->spare) {
+        inflight *e = s->spare;
+        s->spare = e->next;
+        free(e);
+    }
+    s->nspare = 0;
+}
+
+/* Releases an entry no longer in flight: keeps it for reuse, or frees it;
+ * NULL is a no-op. Never fails. */
+static void entry_release(coll_sink *s, inflight *e)
+{
+    if (e && e->cap == ENTRY_DATA && s->nspare < SPARE_MAX) {
+        e->next = s->spare;
+        s->spare = e;
+        s->nspare++;
+        return;
+    }
+    free(e);
 }
 
 /* Called with each XADD reply of a hit, in send order. */
@@ -78,7 +100,7 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
     if (reply->len < ID_MAX)
         memcpy(s->acked[e->partition], reply->str, reply->len + 1);
     coll_inc(s->m->stored);
-    free(e);
+    entry_release(s, e);
     /* not from inside hiredis' read loop: a burst of replies would otherwise
      * read thousands of spooled hits before the next HTTP request is served */
     if ((!s->head || s->ninflight < REPLAY_WINDOW / 2) && !s->pump_pending) {
@@ -97,20 +119,6 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     coll_sink_pump(s);
 }
 
-/* Appends the decimal digits of v to p; returns the new end. */
-static char *put_uint(char *p, size_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 /* Formats a command in RESP (what hiredis would, without its printf path)
  * into buf (cap bytes). Returns the length, or 0 if it does not fit. */
 static size_t resp_format(char *buf, size_t cap, int argc, const char *const argv[],
@@ -123,12 +131,12 @@ static size_t resp_format(char *buf, size_t cap, int argc, const char *const arg
         return 0;
     char *p = buf;
     *p++ = '*';
-    p = put_uint(p, (size_t)argc);
+    p = proto_resp_put_ll(p, argc);
     *p++ = '\r';
     *p++ = '\n';
     for (int i = 0; i < argc; i++) {
         *p++ = '$';
-        p = put_uint(p, lens[i]);
+        p = proto_resp_put_ll(p, (long long)lens[i]);
         *p++ = '\r';
         *p++ = '\n';
         memcpy(p, argv[i], lens[i]);
@@ -180,13 +188,21 @@ static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
     return 0;
 }
 
-/* Builds an in-flight entry for packed bytes. Returns NULL on allocation failure. */
-static inflight *entry_new(const unsigned char *data, size_t len)
+/* Builds an in-flight entry for packed bytes, reusing a released one when
+ * it fits. Returns NULL on allocation failure. */
+static inflight *entry_new(coll_sink *s, const unsigned char *data, size_t len)
 {
-    inflight *e = malloc(sizeof *e + len);
-    if (!e)
+    inflight *e;
+    size_t cap = len <= ENTRY_DATA ? ENTRY_DATA : len;
+    if (cap == ENTRY_DATA && s->spare) {
+        e = s->spare;
+        s->spare = e->next;
+        s->nspare--;
+    } else if (!(e = malloc(sizeof *e + cap))) {
         return NULL;
+    }
     memset(e, 0, sizeof *e);
+    e->cap = (uint32_t)cap;
     e->len = (uint32_t)len;
     memcpy(e->data, data, len);
     return e;
@@ -231,13 +247,13 @@ void coll_sink_pump(coll_sink *s)
             coll_spool_ack(s->spool, &pos);
             continue;
         }
-        inflight *e = entry_new(buf, len);
+        inflight *e = entry_new(s, buf, len);
         if (e) {
             e->from_spool = 1;
             e->pos = pos;
         }
         if (!e || send_hit(s, e, &hit) < 0) {
-            free(e);
+            entry_release(s, e);
             coll_spool_unread(s->spool, &pos); /* read again on the next pump */
             break;
         }
@@ -309,6 +325,7 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     if (fd >= 0)
         close(fd);
     snprintf(s->inst, sizeof s->inst, "%02x%02x%02x%02x.%d", rnd[0], rnd[1], rnd[2], rnd[3], index);
+    s->inst_len = strlen(s->inst);
     s->acked = calloc((size_t)conf->partitions, sizeof *s->acked);
     s->scan_from = calloc((size_t)conf->partitions, sizeof *s->scan_from);
     s->spool = coll_spool_open(conf->spool_dir, index, conf->threads, conf->spool_max_bytes);
@@ -355,7 +372,12 @@ void coll_sink_free(coll_sink *s)
 int coll_sink_push(coll_sink *s, proto_hit *hit)
 {
     unsigned char buf[PROTO_HIT_PACKED_MAX];
-    snprintf(hit->hid, sizeof hit->hid, "%s-%" PRIu64, s->inst, ++s->seq);
+    char *p = hit->hid;
+    _Static_assert(sizeof s->inst - 1 + 1 + 20 <= PROTO_HID_MAX, "a hid always fits");
+    memcpy(p, s->inst, s->inst_len);
+    p += s->inst_len;
+    *p++ = '-';
+    *proto_resp_put_ll(p, (long long)++s->seq) = 0;
     size_t len = proto_hit_pack(hit, buf, sizeof buf);
     if (len == 0) {
         coll_sink_note_drop(s, "unpackable");
@@ -363,13 +385,13 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
     }
     if (s->state == S_UP && !s->draining && coll_spool_empty(s->spool) &&
         s->ninflight < s->conf->queue_max) {
-        inflight *e = entry_new(buf, len);
+        inflight *e = entry_new(s, buf, len);
         if (e && send_hit(s, e, hit) == 0) {
             s->ndirect++;
             atomic_store_explicit(&s->g_queued, s->ninflight, memory_order_relaxed);
             return 0;
         }
-        free(e);
+        entry_release(s, e);
     }
     char hdr[COLL_SPOOL_HDR_MAX];
     if (!coll_spool_writing(s->spool))

@@ -23,6 +23,7 @@ typedef struct inflight {
     coll_spool_pos pos;
     unsigned partition;
     uint32_t len;
+    uint32_t cap;           /* bytes data[] can hold (ENTRY_DATA for recycled entries) */
     unsigned char data[];   /* proto_hit_pack() bytes */
 } inflight;
 
@@ -38,6 +39,7 @@ struct coll_sink {
     coll_metrics *m;
     int index;
     char inst[24];              /* hid prefix of this thread: 8 hex . index */
+    size_t inst_len;
     uint64_t seq;
 
     /* connection */
@@ -66,6 +68,8 @@ struct coll_sink {
     /* queue */
     inflight *head, *tail;
     int64_t ninflight, ndirect;
+    inflight *spare;            /* acknowledged entries kept for reuse (no malloc per hit) */
+    int nspare;
     coll_spool *spool;
     int64_t last_flush;
     int64_t drop_logged_ms;
@@ -94,7 +98,7 @@ int64_t coll_sink_now_ms(void);
 /* Updates the gauges other threads read; never fails. */
 void coll_sink_gauges(coll_sink *s);
 
-/* Frees every in-flight entry; never fails. */
+/* Frees every in-flight entry and the spare ones; never fails. */
 void coll_sink_inflight_clear(coll_sink *s);
 
 /* Counts and logs (at most once a second) a dropped hit; never fails. */
