@@ -352,6 +352,15 @@ def table(path):
     xcpu = num("xadd.cpu_us")
     print(f"| aggregator (hits applied/s) | {fmt_rps(rps)} | {fmt_ratio(rps, xr)} of XADD | {fmt_us(cpu)} | "
           f"{fmt_ratio(cpu, xcpu)} of XADD | n/a | n/a | {fmt_mb('agg.hwm_kb')} | n/a | {g('agg.loss')} |")
+    if "ag.append_us" in res:
+        nl = num("nginx_log.cpu_us")
+        print(f"\nSplit (one more actiongap run with the aggregator paused): the collector and Redis "
+              f"appending cost {fmt_us(num('ag.append_us'))} µs/hit ({fmt_ratio(num('ag.append_us'), nl)} "
+              f"nginx+access_log; the collector alone {fmt_us(num('ag.append_coll_us'))}, "
+              f"{fmt_ratio(num('ag.append_coll_us'), nl)}) at {fmt_rps(num('ag.split_rps'))} req/s "
+              f"({fmt_ratio(num('ag.split_rps'), num('nginx_log.rps'))}); counting those hits afterwards "
+              f"cost Redis {fmt_us(num('ag.count_redis_us'))} µs/hit and the aggregator "
+              f"{fmt_us(num('ag.count_agg_us'))} µs/hit.")
     if "ag.lag_max" in res:
         print(f"\nAggregator lag while the collector ran at saturation (actiongap row): at most "
               f"{int(num('ag.lag_max')):,} entries behind (≈ {num('ag.lag_s'):.2f} s of that run's "

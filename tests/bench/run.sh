@@ -458,6 +458,39 @@ bench_http() {
   fi
   log "  $name: median of $REPS: $(median "${rps_list[@]}") req/s (runs: ${rps_list[*]}), $(median "${cpu_list[@]}") µs/hit (runs: ${cpu_list[*]})"
 
+  # --- actiongap only: the split. One more run with the aggregator paused
+  # (SIGSTOP): the collector and Redis appending, nothing else; then the
+  # aggregator resumed and timed catching up: what counting those hits cost
+  # Redis and the aggregator.
+  if [ "$name" = ag ]; then
+    wait_agg_idle
+    kill -STOP "$AGG_PID"
+    pids=$($pidfn)
+    r0=$(recorded ag); c0=$(cpu_ticks $pids); m0=$(cpu_ticks "$COLL_PID")
+    log "ag: split run: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DUR}s with the aggregator paused"
+    run_wrk "$port" "$DUR" "$TMP/ag.split.wrk"
+    settle ag
+    r1=$(recorded ag); c1=$(cpu_ticks $pids); m1=$(cpu_ticks "$COLL_PID")
+    local sreq snon sok srec
+    sreq=$(field "$TMP/ag.split.wrk" requests); snon=$(field "$TMP/ag.split.wrk" non2xx)
+    sok=$((sreq - snon)); srec=$((r1 - r0))
+    check_loss ag "split run" "$sok" "$srec"
+    local rc0 rc1 ac0 ac1 ts0 ts1
+    rc0=$(cpu_ticks "$REDIS_PID"); ac0=$(cpu_ticks "$AGG_PID"); ts0=$(now)
+    kill -CONT "$AGG_PID"
+    wait_agg_idle
+    rc1=$(cpu_ticks "$REDIS_PID"); ac1=$(cpu_ticks "$AGG_PID"); ts1=$(now)
+    local d=$((srec > 0 ? srec : 1))
+    res ag.split_rps "$(calc "$sok / ($DUR - $DRAIN)" 0)"
+    res ag.append_us "$(calc "($c1 - $c0) * 1000000 / $CLK_TCK / $d" 2)"
+    res ag.append_coll_us "$(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $d" 2)"
+    res ag.count_redis_us "$(calc "($rc1 - $rc0) * 1000000 / $CLK_TCK / $d" 2)"
+    res ag.count_agg_us "$(calc "($ac1 - $ac0) * 1000000 / $CLK_TCK / $d" 2)"
+    log "  ag: split: $srec hits appended at $(calc "$sok / ($DUR - $DRAIN)" 0) req/s for $(calc "($c1 - $c0) * 1000000 / $CLK_TCK / $d" 2) µs/hit" \
+        "(collector $(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $d" 2)); counting them took $(calc "$ts1 - $ts0" 2) s:" \
+        "Redis $(calc "($rc1 - $rc0) * 1000000 / $CLK_TCK / $d" 2) µs/hit, aggregator $(calc "($ac1 - $ac0) * 1000000 / $CLK_TCK / $d" 2) µs/hit"
+  fi
+
   # --- latency at a fixed rate
   local per=$((RATE / LAT_CLIENTS)) n=$LAT_N
   awk -v b="http://127.0.0.1:$port" '{ print b $0 }' "$TMP/lat-paths" >"$TMP/$name.uris"
