@@ -162,6 +162,27 @@ wait_for(lambda: int(hgetall(r, f"ag:c:{{{C}}}")["open"]) > opens, what="spring'
 wait_applied(r)
 check(int(hgetall(r, f"ag:c:{{{C}}}")["open"]) == opens + 1, "spring counts its next open, once")
 
+# The 24-hour dup rule, each hit applied in its own round: a retry 20 s
+# after midnight of a hit 10 s before it is a duplicate; a nonce seen 25 h
+# before is not.
+midnight = (int(time.time() * 1000) // 86400000) * 86400000
+
+
+def night(ts, nonce):
+    r("XADD", "ag:hits:{0}", "*", "hid", f"night.0-{ts}-{nonce}", "ts", str(ts), "campaign", "night",
+      "event", "open", "subject", "s1", "nonce", nonce, "agent", "human", "via", "pixel")
+    wait_applied(r)
+
+
+dups0 = agg.metric("ag_agg_duplicates_total")
+night(midnight - 10_000, "n1")
+night(midnight + 10_000, "n1")
+night(midnight - 25 * 3600_000, "n2")
+night(midnight, "n2")
+h = hgetall(r, "ag:c:{night}")
+check(h.get("open") == "3" and h.get("dup") == "1", f"night: 3 opens and 1 dup, got {h}")
+check(agg.metric("ag_agg_duplicates_total") == dups0 + 1, "one more duplicate counted")
+
 conn.close()
 check(agg.stop() == 0, "aggregator exits 0 on SIGTERM")
 print(f"campaign: sent {sent}, applied {int(sent - 1)}, reach {reach}, keys checked {len(model['hashes'])}")
