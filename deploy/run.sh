@@ -13,6 +13,10 @@ pids=()
 redis_pid=""
 stop() {
   trap - INT TERM EXIT
+  # finish the cleanup even if the terminal or a pipe reading our output
+  # is gone (an echo failing must not leave Redis running)
+  set +e
+  trap '' PIPE
   echo
   echo "stopping..."
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
