@@ -137,10 +137,7 @@ int agg_apply_send_calls(redisContext *rc, agg_batch *b, const proto_conf *conf,
  * -1 if not (logged). */
 int agg_apply_finish(redisContext *rc, agg_batch *b, unsigned p, agg_apply_result *res)
 {
-    long calls, active;
     int failed = 0;
-    agg_batch_owed(b, &calls, &active);
-    (void)calls; /* one per campaign with agg_batch_called */
     for (size_t c = 0; c < agg_batch_ncamps(b); c++) {
         if (!agg_batch_called(b, c))
             continue;
@@ -168,7 +165,7 @@ int agg_apply_finish(redisContext *rc, agg_batch *b, unsigned p, agg_apply_resul
     }
     /* last activity, outside the campaign's slot: a max, safe to repeat;
      * an error here (a Redis without ZADD GT) does not undo the apply */
-    if (drain(rc, (size_t)active) < 0)
+    if (drain(rc, (size_t)agg_batch_nactive(b)) < 0)
         return -1;
     return failed ? -1 : 0;
 }

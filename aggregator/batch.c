@@ -15,7 +15,9 @@
 
 #define NONCE_WINDOW_MS (24LL * 3600 * 1000)
 #define CHUNK 2000              /* elements per PFADD / ZADD op (Lua's unpack takes ~8000) */
-#define FIXED_KEYS 11           /* KEYS[1..11] of the apply script, see scripts.h */
+/* KEYS[1..11] of the apply script (see scripts.h); buckets and HLLs follow. */
+enum { K_TOTALS = 1, K_WM, K_NONCE, K_SCROLL, K_REF, K_REACH, K_PENDING, K_FL, K_ALERTED, K_ALERTS,
+       K_CFG, FIXED_KEYS = K_CFG };
 #define UKEYS 8                 /* cached unique-subject HLL keys per campaign */
 
 /* ---------------------------------------------------------------- string lists */
@@ -24,49 +26,46 @@
 typedef struct {
     char *buf;
     size_t len, cap;
-    size_t *off;        /* start of each argument in buf */
-    size_t *alen;
+    struct arg {
+        size_t off, len;    /* where in buf, how long */
+    } *at;
     size_t n, ncap;
     int oom;
 } args;
+
+/* Returns p (capacity *cap items of size bytes) grown to hold need items,
+ * doubling from first; NULL when out of memory (p is then unchanged). */
+static void *grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap)
+        return p;
+    size_t nc = *cap ? *cap : first;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(p, nc * size);
+    if (np)
+        *cap = nc;
+    return np;
+}
 
 /* Appends one argument of len bytes; sets a->oom on allocation failure. */
 static void args_add(args *a, const char *s, size_t len)
 {
     if (a->oom)
         return;
-    if (a->len + len + 1 > a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 1024;
-        while (nc < a->len + len + 1)
-            nc *= 2;
-        char *nb = realloc(a->buf, nc);
-        if (!nb) {
-            a->oom = 1;
-            return;
-        }
+    char *nb = grow(a->buf, &a->cap, a->len + len + 1, 1, 1024);
+    if (nb)
         a->buf = nb;
-        a->cap = nc;
+    struct arg *na = nb ? grow(a->at, &a->ncap, a->n + 1, sizeof *na, 32) : NULL;
+    if (!na) {
+        a->oom = 1;
+        return;
     }
-    if (a->n == a->ncap) {
-        size_t nc = a->ncap ? a->ncap * 2 : 32;
-        size_t *no = realloc(a->off, nc * sizeof *no), *nl;
-        if (!no) {
-            a->oom = 1;
-            return;
-        }
-        a->off = no;
-        nl = realloc(a->alen, nc * sizeof *nl);
-        if (!nl) {
-            a->oom = 1;
-            return;
-        }
-        a->alen = nl;
-        a->ncap = nc;
-    }
+    a->at = na;
     memcpy(a->buf + a->len, s, len);
     a->buf[a->len + len] = 0;
-    a->off[a->n] = a->len;
-    a->alen[a->n++] = len;
+    a->at[a->n].off = a->len;
+    a->at[a->n++].len = len;
     a->len += len + 1;
 }
 
@@ -81,15 +80,14 @@ static void args_ll(args *a, long long v)
 static void args_to_resp(proto_resp *r, const args *a, size_t from, size_t n)
 {
     for (size_t i = from; i < from + n; i++)
-        proto_resp_arg(r, a->buf + a->off[i], a->alen[i]);
+        proto_resp_arg(r, a->buf + a->at[i].off, a->at[i].len);
 }
 
 /* Frees the list; never fails. */
 static void args_free(args *a)
 {
     free(a->buf);
-    free(a->off);
-    free(a->alen);
+    free(a->at);
     memset(a, 0, sizeof *a);
 }
 
@@ -145,7 +143,7 @@ typedef struct {
     proto_resp sfops;               /* S/F ops, in stream order */
     args nonces;                    /* ts, nonce pairs to record */
     long long first_ts, last_ts;
-    size_t applied, dups;
+    size_t applied;
     int called;                     /* an apply call was built */
 } camp;
 
@@ -157,7 +155,6 @@ struct agg_batch {
     int *seen;                      /* scratch: in-batch nonces of a campaign */
     proto_hit *hit;                 /* scratch: the entry being decoded */
     entry *es;
-    size_t n;
     camp *cs;
     size_t ncamps, capcamps;
     int *cslot;                     /* campaign hash table: index + 1, 0 empty */
@@ -166,7 +163,7 @@ struct agg_batch {
     size_t nincrs, capincrs;
     int *islot;                     /* increment hash table: index + 1, 0 empty */
     size_t nislot;
-    long ncalled, nactive;          /* commands appended by calls / activity */
+    long nactive;                   /* activity updates appended (replies owed) */
 };
 typedef struct agg_batch batch;
 
@@ -231,14 +228,10 @@ static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long lon
             return 0;
         }
     }
-    if (b->nincrs == b->capincrs) {
-        size_t nc = b->capincrs ? b->capincrs * 2 : 1024;
-        incr *ni = realloc(b->is, nc * sizeof *ni);
-        if (!ni)
-            return -1;
-        b->is = ni;
-        b->capincrs = nc;
-    }
+    incr *ni = grow(b->is, &b->capincrs, b->nincrs + 1, sizeof *ni, 1024);
+    if (!ni)
+        return -1;
+    b->is = ni;
     int idx = (int)b->nincrs++;
     incr *x = &b->is[idx];
     x->hash = h;
@@ -275,14 +268,10 @@ static int camp_find(batch *b, const char *s, size_t len)
         if (c->hash == h && c->nlen == len && memcmp(c->name, s, len) == 0)
             return b->cslot[j] - 1;
     }
-    if (b->ncamps == b->capcamps) {
-        size_t nc = b->capcamps ? b->capcamps * 2 : 64;
-        camp *nn = realloc(b->cs, nc * sizeof *nn);
-        if (!nn)
-            return -1;
-        b->cs = nn;
-        b->capcamps = nc;
-    }
+    camp *nc = grow(b->cs, &b->capcamps, b->ncamps + 1, sizeof *nc, 64);
+    if (!nc)
+        return -1;
+    b->cs = nc;
     camp *c = &b->cs[b->ncamps];
     memset(c, 0, sizeof *c);
     memcpy(c->name, s, len);
@@ -297,14 +286,10 @@ static int camp_find(batch *b, const char *s, size_t len)
 /* Adds entry index e to campaign c. Returns 0 or -1. */
 static int camp_entry(camp *c, int e)
 {
-    if (c->nentries == c->capentries) {
-        size_t nc = c->capentries ? c->capentries * 2 : 16;
-        int *ne = realloc(c->entries, nc * sizeof *ne);
-        if (!ne)
-            return -1;
-        c->entries = ne;
-        c->capentries = nc;
-    }
+    int *ne = grow(c->entries, &c->capentries, c->nentries + 1, sizeof *ne, 16);
+    if (!ne)
+        return -1;
+    c->entries = ne;
     c->entries[c->nentries++] = e;
     return 0;
 }
@@ -328,7 +313,7 @@ static int camp_key(camp *c, const char *name, int *added)
 {
     *added = 0;
     for (size_t i = 0; i < c->keys.n; i++)
-        if (strcmp(c->keys.buf + c->keys.off[i], name) == 0)
+        if (strcmp(c->keys.buf + c->keys.at[i].off, name) == 0)
             return (int)i + 1;
     args_add(&c->keys, name, strlen(name));
     *added = 1;
@@ -350,7 +335,7 @@ static int camp_fixed_keys(camp *c, const proto_conf *conf)
     char key[PROTO_KEY_MAX];
     int added;
     for (int i = 0; i < FIXED_KEYS; i++) {
-        int rc = i == 9 ? proto_key_alerts(key, sizeof key, conf->prefix)
+        int rc = i + 1 == K_ALERTS ? proto_key_alerts(key, sizeof key, conf->prefix)
                         : ckey(key, sizeof key, conf, c->name, sfx[i]);
         if (rc < 0 || camp_key(c, key, &added) != i + 1)
             return -1;
@@ -418,14 +403,10 @@ static int camp_pfadd(camp *c, int key, const char *elem, size_t len)
         if (c->hlls[i].key == key)
             h = &c->hlls[i];
     if (!h) {
-        if (c->nhlls == c->caphlls) {
-            size_t nc = c->caphlls ? c->caphlls * 2 : 8;
-            hll *nh = realloc(c->hlls, nc * sizeof *nh);
-            if (!nh)
-                return -1;
-            c->hlls = nh;
-            c->caphlls = nc;
-        }
+        hll *nh = grow(c->hlls, &c->caphlls, c->nhlls + 1, sizeof *nh, 8);
+        if (!nh)
+            return -1;
+        c->hlls = nh;
         h = &c->hlls[c->nhlls++];
         memset(h, 0, sizeof *h);
         h->key = key;
@@ -447,7 +428,7 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
     memcpy(field, "machine_", 8);
     memcpy(human ? field : field + 8, e, el + 1);
     int hk = bucket_key(c, conf, h->ts, 1), dk = bucket_key(c, conf, h->ts, 0);
-    if (!hk || !dk || incr_add(b, ci, 1, field, fl, 1) < 0 || incr_add(b, ci, hk, field, fl, 1) < 0 ||
+    if (!hk || !dk || incr_add(b, ci, K_TOTALS, field, fl, 1) < 0 || incr_add(b, ci, hk, field, fl, 1) < 0 ||
         incr_add(b, ci, dk, field, fl, 1) < 0)
         return -1;
     if (h->ts < c->first_ts || !c->first_ts)
@@ -456,7 +437,7 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
         c->last_ts = h->ts;
     if (!human)
         return 0;
-    if (h->value >= 0 && incr_add(b, ci, 1, "value", 5, h->value) < 0)
+    if (h->value >= 0 && incr_add(b, ci, K_TOTALS, "value", 5, h->value) < 0)
         return -1;
     /* unique subjects, or ip+ua where there is none */
     char elem[PROTO_SUBJECT_MAX + PROTO_IP_MAX + PROTO_UA_MAX + 4];
@@ -473,7 +454,7 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
     if (strcmp(e, "scroll") == 0 && h->depth >= 0) {
         static const char *const marks[] = {"25", "50", "75", "100"};
         for (int i = 0; i < 4; i++)
-            if (h->depth >= (i + 1) * 25 && incr_add(b, ci, 4, marks[i], strlen(marks[i]), 1) < 0)
+            if (h->depth >= (i + 1) * 25 && incr_add(b, ci, K_SCROLL, marks[i], strlen(marks[i]), 1) < 0)
                 return -1;
     }
     if (h->ref[0]) {
@@ -481,8 +462,8 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
         int action = !strcmp(e, "signup") || !strcmp(e, "donate") || !strcmp(e, "convert") ||
                      !is_builtin(e);
         size_t rl = strlen(h->ref);
-        if ((reach && incr_add(b, ci, 6, h->ref, rl, 1) < 0) ||
-            (action && incr_add(b, ci, 5, h->ref, rl, 1) < 0))
+        if ((reach && incr_add(b, ci, K_REACH, h->ref, rl, 1) < 0) ||
+            (action && incr_add(b, ci, K_REF, h->ref, rl, 1) < 0))
             return -1;
     }
     if (h->subject[0] && (!strcmp(e, "signup") || !strcmp(e, "followup"))) {
@@ -513,7 +494,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
         const incr *x = &b->is[i];
         /* Z k member n (advocate leaderboards) or H k field n */
-        proto_resp_str(call, x->key == 5 || x->key == 6 ? "Z" : "H");
+        proto_resp_str(call, x->key == K_REF || x->key == K_REACH ? "Z" : "H");
         proto_resp_ll(call, x->key);
         proto_resp_arg(call, x->field, x->flen);
         proto_resp_ll(call, x->n);
@@ -539,12 +520,6 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
         proto_resp_str(call, "last_ts");
         proto_resp_ll(call, c->last_ts);
     }
-    if (c->dups) {
-        proto_resp_str(call, "H");
-        proto_resp_str(call, "1");
-        proto_resp_str(call, "dup");
-        proto_resp_ll(call, (long long)c->dups);
-    }
     for (size_t j = 0; j < c->nonces.n; j += 2 * CHUNK) {
         size_t n = c->nonces.n - j < 2 * CHUNK ? c->nonces.n - j : 2 * CHUNK;
         proto_resp_str(call, "NZ");
@@ -565,6 +540,15 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
 static int id_above(uint64_t ms, uint64_t seq, uint64_t wms, uint64_t wseq)
 {
     return ms > wms || (ms == wms && seq > wseq);
+}
+
+/* Returns the slots of a hash table for n items: a power of two >= 2n. */
+static size_t table_cap(size_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    return cap;
 }
 
 /* Returns 1 if entry idx's nonce was already seen in this batch (table of
@@ -631,15 +615,14 @@ static int entry_decode(const entry *e, proto_hit *hit)
 
 /* Filters campaign ci's entries (applied before: skipped; nonce seen in
  * 24 h or earlier in the batch: duplicate) and pre-aggregates the rest.
- * wm and ns are its watermark and ZMSCORE replies; seen is scratch of at
- * least twice the largest campaign's entries. Returns 0 or -1 (no memory). */
-static int camp_filter(batch *b, int ci, const redisReply *wm, const redisReply *ns, int *seen,
-                       proto_hit *hit, agg_apply_result *res, unsigned p)
+ * Returns 0 or -1 (no memory). */
+int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisReply *ns,
+                     agg_apply_result *res)
 {
     camp *cp = &b->cs[ci];
-    size_t tcap = 16;
-    while (tcap < cp->nentries * 2)
-        tcap *= 2;
+    size_t tcap = table_cap(cp->nentries);
+    int *seen = b->seen;
+    proto_hit *hit = b->hit;
     snprintf(cp->wm, sizeof cp->wm, "%s", wm->type == REDIS_REPLY_STRING ? wm->str : "");
     proto_stream_id_parse(cp->wm, &cp->wm_ms, &cp->wm_seq);
     if (camp_fixed_keys(cp, b->conf) < 0)
@@ -662,21 +645,22 @@ static int camp_filter(batch *b, int ci, const redisReply *wm, const redisReply 
         if (entry_decode(e, hit) < 0) {
             res->malformed++;
             proto_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
-                       p, e->id);
+                       b->p, e->id);
             continue;
         }
         if (hit->nonce[0]) {
             /* seen within 24 h before, or earlier in this batch */
             if ((score && hit->ts - atoll(score) < NONCE_WINDOW_MS) ||
                 batch_nonce_seen(seen, tcap, b->es, cp->entries[j])) {
-                cp->dups++;
+                if (incr_add(b, ci, K_TOTALS, "dup", 3, 1) < 0)
+                    return -1;
                 res->duplicates++;
                 continue;
             }
             args_ll(&cp->nonces, hit->ts);
             args_add(&cp->nonces, hit->nonce, strlen(hit->nonce));
         }
-        if (camp_hit(b, ci, hit) < 0 || cp->nonces.oom)
+        if (camp_hit(b, (int)ci, hit) < 0 || cp->nonces.oom)
             return -1;
         cp->applied++;
     }
@@ -696,7 +680,6 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
         return NULL;
     b->conf = conf;
     b->p = p;
-    b->n = n;
     snprintf(b->part, sizeof b->part, "%u", p);
     b->es = malloc((n ? n : 1) * sizeof *b->es);
     b->hit = malloc(sizeof *b->hit);
@@ -715,10 +698,7 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
         if (b->cs[ci].nentries > most)
             most = b->cs[ci].nentries;
     }
-    size_t tcap = 16;
-    while (tcap < most * 2)
-        tcap *= 2;
-    b->seen = malloc(tcap * sizeof *b->seen);
+    b->seen = malloc(table_cap(most) * sizeof *b->seen);
     if (!b->seen)
         goto fail;
     return b;
@@ -788,13 +768,6 @@ int agg_batch_reads(const agg_batch *b, proto_resp *out)
     return rc;
 }
 
-/* Filters and pre-aggregates campaign c. Returns 0 or -1 (no memory). */
-int agg_batch_filter(agg_batch *b, size_t c, const redisReply *wm, const redisReply *ns,
-                     agg_apply_result *res)
-{
-    return camp_filter(b, (int)c, wm, ns, b->seen, b->hit, res, b->p);
-}
-
 /* Appends the apply calls. Returns how many, or -1 (no memory). */
 long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, long long now,
                      proto_resp *out)
@@ -813,15 +786,13 @@ long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, l
         n++;
     }
     proto_resp_free(&call);
-    b->ncalled = n;
     return n;
 }
 
-/* Returns the replies the calls and activity updates owe; never fails. */
-void agg_batch_owed(const agg_batch *b, long *calls, long *active)
+/* Returns how many activity updates the last agg_batch_activity appended. */
+long agg_batch_nactive(const agg_batch *b)
 {
-    *calls = b->ncalled;
-    *active = b->nactive;
+    return b->nactive;
 }
 
 /* Returns 1 if campaign c has a call. */

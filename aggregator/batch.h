@@ -52,8 +52,8 @@ size_t agg_batch_applied(const agg_batch *b, size_t c);
 /* Appends ZADD key GT <last hit ms> <campaign> per campaign with applied
  * hits. Returns how many, or -1 when out of memory. */
 long agg_batch_activity(agg_batch *b, const char *key, proto_resp *out);
-/* Sets *calls and *active to what the last agg_batch_calls and
- * agg_batch_activity appended (the replies they owe); never fails. */
-void agg_batch_owed(const agg_batch *b, long *calls, long *active);
+/* Returns how many ZADDs (replies owed) the last agg_batch_activity
+ * appended. */
+long agg_batch_nactive(const agg_batch *b);
 
 #endif
