@@ -119,40 +119,10 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     coll_sink_pump(s);
 }
 
-/* Formats a command in RESP (what hiredis would, without its printf path)
- * into buf (cap bytes). Returns the length, or 0 if it does not fit. */
-static size_t resp_format(char *buf, size_t cap, int argc, const char *const argv[],
-                          const size_t lens[])
-{
-    size_t need = 16;
-    for (int i = 0; i < argc; i++)
-        need += lens[i] + 24;
-    if (need > cap)
-        return 0;
-    char *p = buf;
-    *p++ = '*';
-    p = proto_resp_put_ll(p, argc);
-    *p++ = '\r';
-    *p++ = '\n';
-    for (int i = 0; i < argc; i++) {
-        *p++ = '$';
-        p = proto_resp_put_ll(p, (long long)lens[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-        memcpy(p, argv[i], lens[i]);
-        p += lens[i];
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    return (size_t)(p - buf);
-}
-
 /* Sends one hit (packed in e) with XADD. Returns 0, or -1 if the command
  * could not be queued (the entry is freed by the caller). */
 static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
 {
-    const char *argv[3 + 2 * PROTO_HIT_FIELDS];
-    size_t lens[3 + 2 * PROTO_HIT_FIELDS];
     const char *names[PROTO_HIT_FIELDS], *values[PROTO_HIT_FIELDS];
     size_t vlens[PROTO_HIT_FIELDS];
     char scratch[128], key[PROTO_KEY_MAX];
@@ -161,21 +131,19 @@ static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
     int kl = proto_key_hits(key, sizeof key, s->conf->prefix, e->partition);
     if (kl < 0)
         return -1;
-    argv[0] = "XADD";
-    lens[0] = 4;
-    argv[1] = key;
-    lens[1] = (size_t)kl;
-    argv[2] = "*";
-    lens[2] = 1;
+    /* RESP built in buffers kept across hits: no printf, no malloc once warm */
+    proto_resp_reset(&s->xargs);
+    proto_resp_reset(&s->xcmd);
+    proto_resp_str(&s->xargs, "XADD");
+    proto_resp_arg(&s->xargs, key, (size_t)kl);
+    proto_resp_arg(&s->xargs, "*", 1);
     for (int i = 0; i < n; i++) {
-        argv[3 + 2 * i] = names[i];
-        lens[3 + 2 * i] = strlen(names[i]);
-        argv[4 + 2 * i] = values[i];
-        lens[4 + 2 * i] = vlens[i];
+        proto_resp_str(&s->xargs, names[i]);
+        proto_resp_arg(&s->xargs, values[i], vlens[i]);
     }
-    static _Thread_local char cmd[PROTO_HIT_PACKED_MAX + 1024];
-    size_t cl = resp_format(cmd, sizeof cmd, 3 + 2 * n, argv, lens);
-    if (cl == 0 || redisAsyncFormattedCommand(s->ac, on_xadd, (void *)s->gen, cmd, cl) != REDIS_OK)
+    proto_resp_command(&s->xcmd, &s->xargs);
+    if (s->xcmd.oom ||
+        redisAsyncFormattedCommand(s->ac, on_xadd, (void *)s->gen, s->xcmd.data, s->xcmd.len) != REDIS_OK)
         return -1;
     e->sent_ms = coll_sink_now_ms();
     e->next = NULL;
@@ -365,6 +333,8 @@ void coll_sink_free(coll_sink *s)
     coll_sink_hidset_clear(&s->found);
     free(s->acked);
     free(s->scan_from);
+    proto_resp_free(&s->xargs);
+    proto_resp_free(&s->xcmd);
     free(s);
 }
 

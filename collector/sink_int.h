@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sink.h"
+#include "resp.h"
 #include "spool.h"
 
 #define MAX_INSTS 32
@@ -40,6 +41,7 @@ struct coll_sink {
     int index;
     char inst[24];              /* hid prefix of this thread: 8 hex . index */
     size_t inst_len;
+    proto_resp xargs, xcmd;     /* the XADD being built: arguments, framed command */
     uint64_t seq;
 
     /* connection */
