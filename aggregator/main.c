@@ -1,5 +1,6 @@
-/* main.c: actiongap-aggregator — partition leases, the read/apply/ack
- * loop, overdue-signup alerts, stream trimming, lag. */
+/* main.c: actiongap-aggregator — the Redis connection, partition leases,
+ * overdue-signup alerts, stream trimming, lag, and the main loop (the
+ * read/apply/acknowledge rounds are in rounds.c). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -12,15 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "arena.h"
-#include "conf.h"
-#include "hit.h"
-#include "keys.h"
+#include "agg.h"
 #include "log.h"
-#include "metrics.h"
 #include "redis.h"
-#include "resp.h"
 #include "server.h"
 #include "webhook.h"
 
@@ -29,53 +24,14 @@
 #define ALERT_EVERY_MS 500
 #define RESCAN_EVERY_MS 60000
 #define TRIM_EVERY_MS 10000
-#define BLOCK_MS 200
-#define GROUP "aggregator"
-#define MAX_READS 256           /* XREADGROUP replies in one round */
-#define PIPELINE_MS 500         /* rounds of a backlog run back to back this long */
 
-static volatile sig_atomic_t stopping;
-
-/* A campaign known to the alert scan. */
-typedef struct {
-    char name[PROTO_CAMPAIGN_MAX + 1];
-    long long cursor;       /* pending signups at or below were examined */
-} scan_camp;
-
-/* The entries of one round: its XREADGROUP replies (in its arena) and,
- * per partition, the entries, their batch and what applying it did. */
-typedef struct {
-    agg_arena *arena;
-    redisReply *rs[MAX_READS];
-    size_t nr, total;
-    int backlog;                /* stopped at batch_max with entries waiting */
-    size_t per[AGG_MAX_PARTITIONS], n[AGG_MAX_PARTITIONS];
-    const redisReply **ents[AGG_MAX_PARTITIONS];
-    agg_batch *b[AGG_MAX_PARTITIONS];
-    agg_apply_result res[AGG_MAX_PARTITIONS];
-} agg_round;
-
-typedef struct {
-    proto_conf conf;
-    agg_metrics m;
-    redisContext *rc;
-    agg_round round[2];         /* the round being applied and the next */
-    char me[96];
-    char keys[AGG_MAX_PARTITIONS][PROTO_KEY_MAX];
-    int owned[AGG_MAX_PARTITIONS];
-    int need_claim[AGG_MAX_PARTITIONS];
-    int need_pel[AGG_MAX_PARTITIONS];
-    long long last_lease, last_alert, last_rescan, last_trim;
-    int backoff_ms;
-    scan_camp *camps;
-    size_t ncamps;
-} agg;
+volatile sig_atomic_t agg_stopping;
 
 /* Records the stop signal. */
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
+    agg_stopping = 1;
 }
 
 /* Returns the wall-clock time in ms. */
@@ -87,7 +43,7 @@ static long long now_ms(void)
 }
 
 /* Returns the monotonic time in ns. */
-static uint64_t mono_ns(void)
+uint64_t agg_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -98,7 +54,7 @@ static uint64_t mono_ns(void)
 
 /* Drops the connection after an error, so the next round reconnects and
  * re-reads every unacknowledged entry; never fails. */
-static void disconnect(agg *a, const char *why)
+void agg_disconnect(agg *a, const char *why)
 {
     if (!a->rc)
         return;
@@ -113,7 +69,7 @@ static void disconnect(agg *a, const char *why)
 
 /* Runs one command, dropping the connection on a transport error.
  * Returns the reply (caller frees) or NULL. */
-static redisReply *cmd(agg *a, const char *fmt, ...)
+redisReply *agg_cmd(agg *a, const char *fmt, ...)
 {
     va_list ap;
     if (!a->rc)
@@ -122,7 +78,7 @@ static redisReply *cmd(agg *a, const char *fmt, ...)
     redisReply *r = redisvCommand(a->rc, fmt, ap);
     va_end(ap);
     if (!r)
-        disconnect(a, a->rc->errstr);
+        agg_disconnect(a, a->rc->errstr);
     return r;
 }
 
@@ -143,7 +99,7 @@ static int connect_redis(agg *a)
         goto fail;
     for (int p = 0; p < a->conf.partitions; p++) {
         /* from 0: hits written before the first start are counted too */
-        if (!(r = cmd(a, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], GROUP)))
+        if (!(r = agg_cmd(a, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], AGG_GROUP)))
             goto fail;
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
             goto fail;
@@ -179,7 +135,7 @@ static void leases(agg *a)
         "return 0";
     for (int p = 0; p < a->conf.partitions && a->rc; p++) {
         proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
-        redisReply *r = cmd(a, "EVAL %s 1 %s %s %d", take, key, a->me, LEASE_MS);
+        redisReply *r = agg_cmd(a, "EVAL %s 1 %s %s %d", take, key, a->me, LEASE_MS);
         if (!r)
             return;
         int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
@@ -195,387 +151,6 @@ static void leases(agg *a)
     }
 }
 
-/* Moves every pending entry of the partition (a dead consumer's too) to
- * this consumer. Returns 0 or -1. */
-static int claim(agg *a, int p)
-{
-    char start[64] = "0-0";
-    for (int guard = 0; guard < 100000; guard++) {
-        redisReply *r = cmd(a, "XAUTOCLAIM %s %s %s 0 %s COUNT 1000 JUSTID", a->keys[p], GROUP,
-                            a->me, start);
-        if (!r)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            proto_error("XAUTOCLAIM failed", "partition=%d err=\"%s\"", p,
-                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            freeReplyObject(r);
-            return -1;
-        }
-        snprintf(start, sizeof start, "%s", r->element[0]->str);
-        freeReplyObject(r);
-        if (strcmp(start, "0-0") == 0)
-            return 0;
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------- apply loop */
-
-/* Appends the XACK of n entries of partition p (one reply owed, even
- * for none). Returns 0 or -1 (out of memory). */
-static int append_ack(agg *a, int p, const redisReply *const *ents, size_t n)
-{
-    proto_resp args = {0}, out = {0};
-    proto_resp_str(&args, "XACK");
-    proto_resp_str(&args, a->keys[p]);
-    proto_resp_str(&args, GROUP);
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = ents[i];
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
-            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
-    }
-    if (args.nargs < 4)
-        proto_resp_str(&args, "0-0"); /* keep one reply per XACK */
-    proto_resp_command(&out, &args);
-    int rc = out.oom || redisAppendFormattedCommand(a->rc, out.data, out.len) != REDIS_OK ? -1 : 0;
-    proto_resp_free(&args);
-    proto_resp_free(&out);
-    return rc;
-}
-
-/* Reads n XACK replies. Returns 0, or -1 (logged; connection dropped). */
-static int take_acks(agg *a, int n)
-{
-    for (int i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(a->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
-            proto_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
-            freeReplyObject(r);
-            disconnect(a, "XACK failed");
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
-/* Applies and acknowledges n entries of partition p (stream order).
- * Returns 0 or -1 (the connection is dropped). */
-static int process(agg *a, int p, const redisReply *const *ents, size_t n)
-{
-    agg_apply_result res;
-    uint64_t t0 = mono_ns();
-    if (agg_apply(a->rc, &a->conf, (unsigned)p, ents, n, &res) < 0) {
-        agg_add(a->m.conflicts, res.conflicts);
-        disconnect(a, "apply failed");
-        return -1;
-    }
-    /* acknowledge only now that every update is durable in Redis */
-    if (append_ack(a, p, ents, n) < 0) {
-        disconnect(a, "out of memory");
-        return -1;
-    }
-    if (take_acks(a, 1) < 0)
-        return -1;
-    agg_add(a->m.applied, res.applied);
-    agg_add(a->m.skipped, res.skipped);
-    agg_add(a->m.duplicates, res.duplicates);
-    agg_add(a->m.malformed, res.malformed);
-    agg_inc(a->m.batches);
-    proto_hist_observe(&a->m.batch_latency, mono_ns() - t0);
-    return 0;
-}
-
-/* Returns the partition whose stream key is name, or -1. */
-static int part_of(const agg *a, const char *name)
-{
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (strcmp(a->keys[p], name) == 0)
-            return p;
-    return -1;
-}
-
-/* Appends one XREADGROUP for new entries of every owned partition
- * (blocking up to block_ms if > 0) to rc's output. Returns 0 or -1. */
-static int append_read(agg *a, int block_ms)
-{
-    const char *av[8 + 2 * AGG_MAX_PARTITIONS];
-    size_t al[8 + 2 * AGG_MAX_PARTITIONS];
-    char count[16], blk[16];
-    int ac = 0;
-    snprintf(count, sizeof count, "%d", a->conf.batch);
-    snprintf(blk, sizeof blk, "%d", block_ms);
-    av[ac++] = "XREADGROUP";
-    av[ac++] = "GROUP";
-    av[ac++] = GROUP;
-    av[ac++] = a->me;
-    av[ac++] = "COUNT";
-    av[ac++] = count;
-    if (block_ms > 0) {
-        av[ac++] = "BLOCK";
-        av[ac++] = blk;
-    }
-    av[ac++] = "STREAMS";
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
-            av[ac++] = a->keys[p];
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
-            av[ac++] = ">";
-    for (int i = 0; i < ac; i++)
-        al[i] = strlen(av[i]);
-    return redisAppendCommandArgv(a->rc, ac, av, al) == REDIS_OK ? 0 : -1;
-}
-
-/* Reads the reply of an appended XREADGROUP into round r. Returns 1 if it
- * came back full (more entries are waiting), 0 if not, -1 on an error
- * (logged; the connection is dropped). */
-static int take_read(agg *a, agg_round *r)
-{
-    redisReply *rep = agg_arena_reply(r->arena, a->rc);
-    if (!rep) {
-        disconnect(a, a->rc->err ? a->rc->errstr : "out of memory");
-        return -1;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        proto_error("XREADGROUP failed", "err=\"%s\"", rep->str);
-        /* a deleted stream: reconnecting recreates the group */
-        disconnect(a, strncmp(rep->str, "NOGROUP", 7) == 0 ? "consumer group missing" : "read failed");
-        return -1;
-    }
-    if (rep->type != REDIS_REPLY_ARRAY)
-        return 0;                       /* nil: BLOCK timed out */
-    if (r->nr == MAX_READS) {           /* never: callers read at most that many */
-        disconnect(a, "too many reads in a round");
-        return -1;
-    }
-    int full = 0;
-    r->rs[r->nr++] = rep;
-    for (size_t i = 0; i < rep->elements; i++) {
-        const redisReply *s = rep->element[i];
-        int p = part_of(a, s->element[0]->str);
-        if (p < 0)
-            continue;
-        r->per[p] += s->element[1]->elements;
-        r->total += s->element[1]->elements;
-        full |= s->element[1]->elements >= (size_t)a->conf.batch;
-    }
-    return full;
-}
-
-/* Gathers a round: after the first read (blocking BLOCK_MS if block),
- * keeps reading for batch_wait_ms or until batch_max entries, so that a
- * campaign's hits of the round share one script call. Sets r->backlog when
- * it stopped at batch_max with entries still waiting. Returns 0 or -1. */
-static int gather(agg *a, agg_round *r, int block)
-{
-    uint64_t until = 0;
-    for (;;) {
-        int wait = 0;
-        if (r->nr == 0) {
-            wait = block ? BLOCK_MS : 0;
-        } else {
-            uint64_t now = mono_ns();
-            wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
-        }
-        if (append_read(a, wait) < 0) {
-            disconnect(a, "out of memory");
-            return -1;
-        }
-        int full = take_read(a, r);
-        if (full < 0)
-            return -1;
-        if (!r->total)
-            return 0;                   /* nothing new: the round is over */
-        if (r->total >= (size_t)a->conf.batch_max || r->nr == MAX_READS || stopping) {
-            r->backlog = full;
-            return 0;
-        }
-        if (!until)                     /* the first entries start the window */
-            until = mono_ns() + (uint64_t)a->conf.batch_wait_ms * 1000000u;
-        if (!full && mono_ns() >= until)
-            return 0;
-    }
-}
-
-/* Makes one batch per owned partition of round r (stage 0). Returns 0 or
- * -1 (out of memory; the connection is dropped). */
-static int round_batches(agg *a, agg_round *r)
-{
-    for (int p = 0; p < a->conf.partitions; p++) {
-        if (!r->per[p] || !a->owned[p])
-            continue;
-        r->ents[p] = malloc(r->per[p] * sizeof *r->ents[p]);
-        if (!r->ents[p]) {
-            disconnect(a, "out of memory");
-            return -1;
-        }
-        size_t n = 0;
-        for (size_t k = 0; k < r->nr; k++) {
-            for (size_t i = 0; i < r->rs[k]->elements; i++) {
-                const redisReply *s = r->rs[k]->element[i];
-                if (part_of(a, s->element[0]->str) != p)
-                    continue;
-                for (size_t j = 0; j < s->element[1]->elements; j++)
-                    r->ents[p][n++] = s->element[1]->element[j];
-            }
-        }
-        r->n[p] = n;
-        r->b[p] = agg_batch_new(&a->conf, (unsigned)p, r->ents[p], n, &r->res[p]);
-        if (!r->b[p]) {
-            disconnect(a, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Empties round r for reuse (its replies and batches); never fails. */
-static void round_clear(agg_round *r)
-{
-    for (int p = 0; p < AGG_MAX_PARTITIONS; p++) {
-        agg_batch_free(r->b[p]);
-        free(r->ents[p]);
-    }
-    agg_arena *keep = r->arena;
-    agg_arena_reset(keep);
-    memset(r, 0, sizeof *r);
-    r->arena = keep;
-}
-
-/* Reads new entries and applies them, round after round while a backlog
- * lasts (at most PIPELINE_MS, so leases are renewed), pipelined on the one
- * connection: the next round is read while this one is pre-aggregated in
- * C, and parsed while Redis runs this one's scripts; its watermark reads
- * are sent after those scripts, so they see their updates; a round's XACK
- * goes once its scripts succeeded, ahead of the next round's reads.
- * Returns the number of entries applied and acknowledged. */
-static size_t read_and_apply(agg *a, int block)
-{
-    agg_round *cur = &a->round[0], *nxt = &a->round[1];
-    size_t done = 0, counted = 0;
-    int acks = 0;
-    uint64_t t0 = mono_ns();
-    if (gather(a, cur, block) < 0 || !cur->total)
-        goto out;
-    while (cur->total && a->rc) {
-        uint64_t ts = mono_ns();
-        if (round_batches(a, cur) < 0)
-            goto out;
-        for (int p = 0; p < a->conf.partitions; p++)
-            if (cur->b[p] && agg_apply_send_reads(a->rc, cur->b[p]) < 0)
-                goto fail;
-        int ahead = cur->backlog && !stopping && mono_ns() - t0 < PIPELINE_MS * 1000000ull;
-        int owned = 0;
-        for (int p = 0; p < a->conf.partitions; p++)
-            owned += a->owned[p];
-        /* each read returns up to batch entries per owned partition */
-        int per_read = a->conf.batch * (owned ? owned : 1);
-        int reads = ahead ? (a->conf.batch_max + per_read - 1) / per_read : 0;
-        if (reads > MAX_READS)
-            reads = MAX_READS;
-        for (int i = 0; i < reads; i++)
-            if (append_read(a, 0) < 0)
-                goto fail;
-        proto_debug("round", "entries=%zu reads_ahead=%d", cur->total, reads);
-        if (agg_flush(a->rc) < 0 || take_acks(a, acks) < 0)
-            goto fail;
-        done += counted;
-        acks = 0;
-        counted = 0;
-        for (int p = 0; p < a->conf.partitions; p++)
-            if (cur->b[p] && agg_apply_send_calls(a->rc, cur->b[p], &a->conf, &cur->res[p]) < 0)
-                goto fail;
-        if (agg_flush(a->rc) < 0)
-            goto fail;
-        int full = 0;
-        for (int i = 0; i < reads; i++) {
-            full = take_read(a, nxt);
-            if (full < 0)
-                goto out;
-        }
-        nxt->backlog = full;
-        for (int p = 0; p < a->conf.partitions; p++) {
-            if (!cur->b[p])
-                continue;
-            agg_apply_result *res = &cur->res[p];
-            if (agg_apply_finish(a->rc, cur->b[p], (unsigned)p, res) < 0) {
-                agg_add(a->m.conflicts, res->conflicts);
-                goto fail;
-            }
-            if (append_ack(a, p, cur->ents[p], cur->n[p]) < 0)
-                goto fail;
-            acks++;
-            counted += cur->n[p];
-            agg_add(a->m.applied, res->applied);
-            agg_add(a->m.skipped, res->skipped);
-            agg_add(a->m.duplicates, res->duplicates);
-            agg_add(a->m.malformed, res->malformed);
-            agg_inc(a->m.batches);
-        }
-        proto_hist_observe(&a->m.batch_latency, mono_ns() - ts);
-        round_clear(cur);
-        agg_round *t = cur;
-        cur = nxt;
-        nxt = t;
-    }
-    if (acks && agg_flush(a->rc) == 0 && take_acks(a, acks) == 0)
-        done += counted;
-    goto out;
-fail:
-    disconnect(a, "apply failed");
-out:
-    round_clear(cur);
-    round_clear(nxt);
-    return done;
-}
-
-/* Reads and applies one round: each owned partition's own pending entries
- * first, then new entries of all owned partitions. Returns the number of
- * entries handled. */
-static size_t round_once(agg *a)
-{
-    size_t done = 0;
-    int nowned = 0;
-    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
-        if (!a->owned[p])
-            continue;
-        nowned++;
-        if (a->need_claim[p]) {
-            if (claim(a, p) < 0)
-                return done;
-            a->need_claim[p] = 0;
-        }
-        while (a->need_pel[p] && a->rc && !stopping) {
-            redisReply *r = cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0", GROUP, a->me,
-                                a->conf.batch_max, a->keys[p]);
-            if (!r)
-                return done;
-            if (r->type == REDIS_REPLY_ERROR) { /* keep need_pel: read them after reconnecting */
-                proto_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p, r->str);
-                freeReplyObject(r);
-                disconnect(a, "pending read failed");
-                return done;
-            }
-            const redisReply *es = r->type == REDIS_REPLY_ARRAY && r->elements == 1
-                                       ? r->element[0]->element[1] : NULL;
-            if (!es || es->elements == 0) {
-                a->need_pel[p] = 0;
-            } else if (process(a, p, (const redisReply *const *)es->element, es->elements) == 0) {
-                done += es->elements;
-            }
-            freeReplyObject(r);
-        }
-    }
-    if (!a->rc || !nowned) {
-        if (!nowned)
-            usleep(BLOCK_MS * 1000);
-        return done;
-    }
-    return done + read_and_apply(a, !done);
-}
-
 /* ---------------------------------------------------------------- alerts */
 
 /* Refreshes the campaigns list from ag:campaigns, keeping cursors. Returns
@@ -584,12 +159,12 @@ static int refresh_campaigns(agg *a)
 {
     char key[PROTO_KEY_MAX];
     proto_key_campaigns(key, sizeof key, a->conf.prefix);
-    redisReply *r = cmd(a, "ZRANGE %s 0 -1", key);
+    redisReply *r = agg_cmd(a, "ZRANGE %s 0 -1", key);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return -1;
     }
-    scan_camp *n = calloc(r->elements ? r->elements : 1, sizeof *n);
+    agg_scan_camp *n = calloc(r->elements ? r->elements : 1, sizeof *n);
     if (!n) {
         freeReplyObject(r);
         return -1;
@@ -639,7 +214,7 @@ static void scan_alerts(agg *a, int full)
             a->camps[i].cursor = -1;
         proto_key_campaign_sub(key, sizeof key, a->conf.prefix, a->camps[i].name, "cfg");
         if (redisAppendCommand(a->rc, "HGET %s followup_sla_s", key) != REDIS_OK) {
-            disconnect(a, "out of memory");
+            agg_disconnect(a, "out of memory");
             goto out;
         }
     }
@@ -648,7 +223,7 @@ static void scan_alerts(agg *a, int full)
             continue;
         redisReply *r = NULL;
         if (redisGetReply(a->rc, (void **)&r) != REDIS_OK) {
-            disconnect(a, a->rc->errstr);
+            agg_disconnect(a, a->rc->errstr);
             goto out;
         }
         int v = r->type == REDIS_REPLY_STRING ? atoi(r->str) : 0;
@@ -659,7 +234,7 @@ static void scan_alerts(agg *a, int full)
     for (size_t i = 0; i < a->ncamps; i++) {
         if (!mine[i])
             continue;
-        scan_camp *c = &a->camps[i];
+        agg_scan_camp *c = &a->camps[i];
         long long cutoff = now - (long long)sla[i] * 1000;
         /* re-examine a minute behind the cursor: late (replayed) signups */
         long long from = c->cursor < 0 ? -1 : c->cursor - 60000;
@@ -669,7 +244,7 @@ static void scan_alerts(agg *a, int full)
                            : redisAppendCommand(a->rc, "ZRANGEBYSCORE %s %lld %lld WITHSCORES LIMIT 0 1000",
                                                 key, from, cutoff);
         if (arc != REDIS_OK) {
-            disconnect(a, "out of memory");
+            agg_disconnect(a, "out of memory");
             goto out;
         }
     }
@@ -677,7 +252,7 @@ static void scan_alerts(agg *a, int full)
         if (!mine[i])
             continue;
         if (redisGetReply(a->rc, (void **)&replies[i]) != REDIS_OK) {
-            disconnect(a, a->rc->errstr);
+            agg_disconnect(a, a->rc->errstr);
             goto out;
         }
     }
@@ -685,7 +260,7 @@ static void scan_alerts(agg *a, int full)
         const redisReply *r = replies[i];
         if (!mine[i] || r->type != REDIS_REPLY_ARRAY)
             continue;
-        scan_camp *c = &a->camps[i];
+        agg_scan_camp *c = &a->camps[i];
         for (size_t j = 0; j + 1 < r->elements && a->rc; j += 2) {
             long long st = atoll(r->element[j + 1]->str);
             int raised = agg_alert_raise(a->rc, &a->conf, c->name, r->element[j]->str, st, now, sla[i]);
@@ -694,7 +269,7 @@ static void scan_alerts(agg *a, int full)
                 proto_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
                            c->name, (now - st) / 1000, sla[i]);
             } else if (raised < 0) {
-                disconnect(a, "alert failed");
+                agg_disconnect(a, "alert failed");
             }
             if (st > c->cursor && r->elements < 2000)
                 c->cursor = st;
@@ -718,7 +293,7 @@ out:
 static int group_state(agg *a, int p, char *last, size_t cap, long long *lag)
 {
     int found = -1;
-    redisReply *r = cmd(a, "XINFO GROUPS %s", a->keys[p]);
+    redisReply *r = agg_cmd(a, "XINFO GROUPS %s", a->keys[p]);
     if (!r)
         return -1;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && found < 0; i++) {
@@ -734,7 +309,7 @@ static int group_state(agg *a, int p, char *last, size_t cap, long long *lag)
             else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
                 lg = g->element[j + 1]->integer;
         }
-        if (name && ld && strcmp(name, GROUP) == 0) {
+        if (name && ld && strcmp(name, AGG_GROUP) == 0) {
             snprintf(last, cap, "%s", ld);
             *lag = lg;
             found = 0;
@@ -757,7 +332,7 @@ static void trim(agg *a)
             continue;
         snprintf(minid, sizeof minid, "%lld-0", keep > 0 ? keep : 0);
         /* nothing from the oldest pending entry on is applied for sure */
-        redisReply *r = cmd(a, "XPENDING %s %s", a->keys[p], GROUP);
+        redisReply *r = agg_cmd(a, "XPENDING %s %s", a->keys[p], AGG_GROUP);
         if (!r)
             return;
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
@@ -770,7 +345,7 @@ static void trim(agg *a)
             continue;
         if (proto_stream_id_cmp(last, minid) < 0)
             snprintf(minid, sizeof minid, "%s", last);
-        r = cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);
+        r = agg_cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);
         if (!r)
             return;
         if (r->type == REDIS_REPLY_INTEGER)
@@ -857,7 +432,7 @@ int main(int argc, char **argv)
     agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
     proto_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
                a.conf.metrics_listen, a.conf.partitions, a.conf.batch);
-    while (!stopping) {
+    while (!agg_stopping) {
         if (!a.rc) {
             if (connect_redis(&a) < 0) {
                 a.backoff_ms = a.backoff_ms ? (a.backoff_ms * 2 > 2000 ? 2000 : a.backoff_ms * 2) : 100;
@@ -872,7 +447,7 @@ int main(int argc, char **argv)
             update_lag(&a);
             a.last_lease = t;
         }
-        round_once(&a);
+        agg_round_once(&a);
         t = now_ms();
         if (a.rc && t - a.last_alert >= ALERT_EVERY_MS) {
             int full = t - a.last_rescan >= RESCAN_EVERY_MS;
@@ -893,7 +468,7 @@ int main(int argc, char **argv)
             continue;
         char key[PROTO_KEY_MAX];
         proto_key_lease(key, sizeof key, a.conf.prefix, (unsigned)p);
-        redisReply *r = cmd(&a, "EVAL %s 1 %s %s",
+        redisReply *r = agg_cmd(&a, "EVAL %s 1 %s %s",
                             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
                             key, a.me);
         freeReplyObject(r);
