@@ -480,15 +480,16 @@ bench_http() {
     kill -CONT "$AGG_PID"
     wait_agg_idle
     rc1=$(cpu_ticks "$REDIS_PID"); ac1=$(cpu_ticks "$AGG_PID"); ts1=$(now)
-    local d=$((srec > 0 ? srec : 1))
-    res ag.split_rps "$(calc "$sok / ($DUR - $DRAIN)" 0)"
-    res ag.append_us "$(calc "($c1 - $c0) * 1000000 / $CLK_TCK / $d" 2)"
-    res ag.append_coll_us "$(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $d" 2)"
-    res ag.count_redis_us "$(calc "($rc1 - $rc0) * 1000000 / $CLK_TCK / $d" 2)"
-    res ag.count_agg_us "$(calc "($ac1 - $ac0) * 1000000 / $CLK_TCK / $d" 2)"
-    log "  ag: split: $srec hits appended at $(calc "$sok / ($DUR - $DRAIN)" 0) req/s for $(calc "($c1 - $c0) * 1000000 / $CLK_TCK / $d" 2) µs/hit" \
-        "(collector $(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $d" 2)); counting them took $(calc "$ts1 - $ts0" 2) s:" \
-        "Redis $(calc "($rc1 - $rc0) * 1000000 / $CLK_TCK / $d" 2) µs/hit, aggregator $(calc "($ac1 - $ac0) * 1000000 / $CLK_TCK / $d" 2) µs/hit"
+    local d=$((srec > 0 ? srec : 1)) srps app coll cred cagg
+    srps=$(calc "$sok / ($DUR - $DRAIN)" 0)
+    app=$(calc "($c1 - $c0) * 1000000 / $CLK_TCK / $d" 2)
+    coll=$(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $d" 2)
+    cred=$(calc "($rc1 - $rc0) * 1000000 / $CLK_TCK / $d" 2)
+    cagg=$(calc "($ac1 - $ac0) * 1000000 / $CLK_TCK / $d" 2)
+    res ag.split_rps "$srps"; res ag.append_us "$app"; res ag.append_coll_us "$coll"
+    res ag.count_redis_us "$cred"; res ag.count_agg_us "$cagg"
+    log "  ag: split: $srec hits appended at $srps req/s for $app µs/hit (collector $coll);" \
+        "counting them took $(calc "$ts1 - $ts0" 2) s: Redis $cred µs/hit, aggregator $cagg µs/hit"
   fi
 
   # --- latency at a fixed rate
