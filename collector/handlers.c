@@ -45,6 +45,9 @@ static const unsigned char pixel_gif[43] = {
     0x3b                            /* trailer */
 };
 
+/* What a refused client is told: the spool's longest back-off. */
+#define RETRY_AFTER "Retry-After: 5\r\n"
+
 #define NO_CACHE "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n" \
                  "Pragma: no-cache\r\nExpires: 0\r\n"
 
@@ -181,12 +184,18 @@ static proto_reason check_sig_all(coll_worker *w, const proto_hit *hit, const ch
                                                                                    : PROTO_ERR_SIG;
 }
 
+/* take_hit's answer for a valid hit that neither Redis nor the spool can
+ * take now (only where the client can retry: the beacon and the API). */
+#define TAKE_REFUSED (-1)
+
 /* Accepts or rejects one parsed hit: finishes it for via, checks the
  * signature rule, fills server fields, and hands it to the sink. Returns
- * PROTO_OK if accepted. */
-static proto_reason take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit,
-                             proto_reason r, proto_via via, const char *q, size_t qlen,
-                             const char *raw, size_t rawlen)
+ * PROTO_OK if accepted, the reject reason, or TAKE_REFUSED (refusable only)
+ * when the sink has no room: nothing is recorded and the client is told
+ * to retry. */
+static int take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, proto_reason r,
+                    proto_via via, const char *q, size_t qlen, const char *raw, size_t rawlen,
+                    int refusable)
 {
     coll_metrics *m = &w->ctx->m;
     if (r == PROTO_OK)
@@ -199,6 +208,10 @@ static proto_reason take_hit(coll_worker *w, const coll_http_req *req, proto_hit
         coll_inc(m->reasons[r]);
         coll_sink_reject(w->sink, hit, r, raw, rawlen);
         return r;
+    }
+    if (refusable && !coll_sink_room(w->sink, 1)) {
+        coll_inc(m->refused[via]);
+        return TAKE_REFUSED;
     }
     coll_inc(m->accepted[via]);
     coll_inc(m->agents[hit->agent]);
@@ -234,7 +247,7 @@ static void do_pixel(coll_worker *w, const coll_http_req *req, coll_http_resp *r
         proto_hit_init(&hit);
         proto_reason r = proto_hit_parse_query(&hit, req->query, req->query_len);
         take_hit(w, req, &hit, r, PROTO_VIA_PIXEL, req->query, req->query_len, req->query,
-                 req->query_len);
+                 req->query_len, 0);
     }
     resp->status = 200;
     resp->content_type = "image/gif";
@@ -273,8 +286,8 @@ typedef struct {
     coll_worker *w;
     const coll_http_req *req;
     proto_via via;
-    int accepted, rejected;
-    proto_buf *errors;  /* API: JSON array items of rejects */
+    int accepted, rejected, refused;
+    proto_buf *errors;  /* API: JSON array items of rejects and refusals */
     int index;
 } batch;
 
@@ -282,15 +295,19 @@ typedef struct {
 static int batch_hit(void *arg, proto_hit *hit, proto_reason r)
 {
     batch *b = arg;
-    r = take_hit(b->w, b->req, hit, r, b->via, NULL, 0, b->req->body,
-                 b->req->body_len > 1024 ? 1024 : b->req->body_len);
-    if (r == PROTO_OK) {
+    int t = take_hit(b->w, b->req, hit, r, b->via, NULL, 0, b->req->body,
+                     b->req->body_len > 1024 ? 1024 : b->req->body_len, 1);
+    if (t == PROTO_OK) {
         b->accepted++;
     } else {
-        b->rejected++;
+        if (t == TAKE_REFUSED)
+            b->refused++;
+        else
+            b->rejected++;
         if (b->errors)
             proto_buf_printf(b->errors, "%s{\"index\":%d,\"reason\":\"%s\"}",
-                             b->rejected > 1 ? "," : "", b->index, proto_reason_name(r));
+                             b->rejected + b->refused > 1 ? "," : "", b->index,
+                             t == TAKE_REFUSED ? "unavailable" : proto_reason_name((proto_reason)t));
     }
     b->index++;
     return 0;
@@ -383,6 +400,13 @@ static void do_beacon(coll_worker *w, const coll_http_req *req, coll_http_resp *
         resp->headers = hdr;
         return;
     }
+    if (b.refused) {
+        static _Thread_local char hdr503[1600];
+        snprintf(hdr503, sizeof hdr503, "%s" RETRY_AFTER, hdr);
+        answer(resp, 503, "cannot store hits now (disk full or failing); retry later\n");
+        resp->headers = hdr503;
+        return;
+    }
     resp->status = 204;
     resp->headers = hdr;
 }
@@ -430,7 +454,7 @@ static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *r
     char to[PROTO_TO_MAX + 1];
     memcpy(to, hit.to, sizeof to);
     take_hit(w, req, &hit, r, PROTO_VIA_CLICK, req->query, req->query_len, req->query,
-             req->query_len);
+             req->query_len, 0);
     snprintf(hdr, sizeof hdr, "Location: %s\r\n" NO_CACHE, to);
     answer(resp, 302, "");
     resp->headers = hdr;
@@ -471,33 +495,48 @@ static void do_api(coll_worker *w, const coll_http_req *req, coll_http_resp *res
     if (st) {
         proto_buf_printf(out, "{\"error\":\"%.*s\"}\n", (int)strcspn(why, "\n"), why);
     } else {
-        st = b.accepted ? 202 : 400;
-        proto_buf_printf(out, "{\"accepted\":%d,\"rejected\":%d,\"errors\":[%s]}\n", b.accepted,
-                         b.rejected, errors.data ? errors.data : "");
+        st = b.accepted ? 202 : b.refused ? 503 : 400;
+        proto_buf_printf(out, "{\"accepted\":%d,\"rejected\":%d,", b.accepted, b.rejected);
+        if (b.refused)  /* only while the disk refuses: the usual answer stays as it was */
+            proto_buf_printf(out, "\"refused\":%d,", b.refused);
+        proto_buf_printf(out, "\"errors\":[%s]}\n", errors.data ? errors.data : "");
     }
     proto_buf_free(&errors);
     resp->status = st;
+    if (st == 503)
+        resp->headers = RETRY_AFTER;
     resp->content_type = "application/json";
     resp->body = out->data;
     resp->body_len = out->len;
 }
 
-/* GET /healthz: liveness, Redis state and spooled hits. */
+/* GET /healthz: liveness, Redis state and spooled hits; 503 "degraded"
+ * while accepted hits are at risk (disk full or failing, spool full). */
 static void do_health(coll_worker *w, coll_http_resp *resp)
 {
     coll_ctx *ctx = w->ctx;
     int up = 1;
-    int64_t spooled = 0;
+    int64_t spooled = 0, held = 0;
+    const char *degraded = NULL;
     for (int i = 0; i < ctx->nworkers; i++) {
+        coll_sink_spool_info sp;
         if (!ctx->workers[i].sink)
             continue;
         up &= coll_sink_up(ctx->workers[i].sink);
-        spooled += coll_sink_spool_records(ctx->workers[i].sink);
+        coll_sink_spool(ctx->workers[i].sink, &sp);
+        spooled += sp.records - sp.held;
+        held += sp.held;
+        if (sp.degraded && !degraded)
+            degraded = sp.degraded;
     }
     w->scratch.len = 0;
-    proto_buf_printf(&w->scratch, "{\"status\":\"ok\",\"redis\":\"%s\",\"spooled\":%" PRId64 "}\n",
-                     up ? "up" : "down", spooled);
-    resp->status = 200;
+    if (degraded)
+        proto_buf_printf(&w->scratch, "{\"status\":\"degraded\",\"reason\":\"%s\",", degraded);
+    else
+        proto_buf_printf(&w->scratch, "{\"status\":\"ok\",");
+    proto_buf_printf(&w->scratch, "\"redis\":\"%s\",\"spooled\":%" PRId64 ",\"held\":%" PRId64 "}\n",
+                     up ? "up" : "down", spooled, held);
+    resp->status = degraded ? 503 : 200;
     resp->content_type = "application/json";
     resp->headers = NO_CACHE;
     resp->body = w->scratch.data;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "spool.h"
 #include "log.h"
 
 #define DRAIN_TIMEOUT_MS 5000
@@ -138,8 +139,11 @@ int main(int argc, char **argv)
         return 2;
     }
     proto_log_set_level(ctx.conf.log_level);
+    if (coll_spool_probe(ctx.conf.spool_dir) < 0)
+        return 1;
     raise_nofile(&ctx.conf);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);   /* a file size limit is a full disk (EFBIG), not a crash */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
@@ -169,14 +173,17 @@ int main(int argc, char **argv)
         event_active(ctx.workers[i].stop_ev, EV_TIMEOUT, 0);
     for (int i = 0; i < ctx.nworkers; i++)
         pthread_join(ctx.workers[i].tid, NULL);
-    uint64_t dropped = coll_get(ctx.m.dropped);
+    uint64_t dropped = coll_dropped_total(&ctx.m), lost = coll_get(ctx.m.lost_at_exit);
     int64_t spooled = 0;
-    for (int i = 0; i < ctx.nworkers; i++)
-        spooled += coll_sink_spool_records(ctx.workers[i].sink);
-    proto_info("stopped", "stored=%llu spooled=%lld dropped=%llu",
+    for (int i = 0; i < ctx.nworkers; i++) {
+        coll_sink_spool_info sp;
+        coll_sink_spool(ctx.workers[i].sink, &sp);
+        spooled += sp.records;
+    }
+    proto_info("stopped", "stored=%llu spooled=%lld dropped=%llu lost_at_exit=%llu",
                (unsigned long long)coll_get(ctx.m.stored), (long long)spooled,
-               (unsigned long long)dropped);
-    rc = 0;
+               (unsigned long long)dropped, (unsigned long long)lost);
+    rc = lost ? 1 : 0;  /* hits the disk refused to the end: a supervisor must know */
 out:
     for (int i = 0; i < ctx.nworkers; i++)
         worker_free(&ctx.workers[i]);

@@ -3,20 +3,52 @@
 
 #include "collector.h"
 
+static const char *const drop_names[COLL_DROP_COUNT] = {
+    [COLL_DROP_SPOOL_FULL] = "spool_full",
+    [COLL_DROP_DISK_FULL] = "disk_full",
+    [COLL_DROP_DISK_ERROR] = "disk_error",
+    [COLL_DROP_CORRUPT] = "corrupt",
+    [COLL_DROP_OUT_OF_MEMORY] = "out_of_memory",
+    [COLL_DROP_UNPACKABLE] = "unpackable",
+};
+
+/* Returns a drop reason's label value; never fails. */
+const char *coll_drop_name(coll_drop d)
+{
+    return d < COLL_DROP_COUNT ? drop_names[d] : "?";
+}
+
+/* Returns the accepted hits lost for every reason together; never fails. */
+uint64_t coll_dropped_total(const coll_metrics *m)
+{
+    uint64_t n = 0;
+    for (int d = 0; d < COLL_DROP_COUNT; d++)
+        n += coll_get(m->dropped[d]);
+    return n;
+}
+
 /* Writes every collector metric into b; never fails (see b->oom). */
 void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
 {
     const coll_metrics *m = &ctx->m;
     char l[128];
-    int64_t queued = 0, spooled = 0, spool_bytes = 0, conns = 0;
-    int up = 0;
+    int64_t queued = 0, conns = 0;
+    coll_sink_spool_info sp = {0};
+    int up = 0, degraded = 0;
     for (int i = 0; i < ctx->nworkers; i++) {
         const coll_worker *w = &ctx->workers[i];
         if (w->sink) {
             up += coll_sink_up(w->sink);
             queued += coll_sink_queued(w->sink);
-            spooled += coll_sink_spool_records(w->sink);
-            spool_bytes += coll_sink_spool_bytes(w->sink);
+            coll_sink_spool_info one;
+            coll_sink_spool(w->sink, &one);
+            sp.records += one.records;
+            sp.held += one.held;
+            sp.disk_bytes += one.disk_bytes;
+            sp.mem_bytes += one.mem_bytes;
+            sp.written += one.written;
+            sp.damaged += one.damaged;
+            degraded += one.degraded != NULL;
         }
         if (w->http)
             conns += coll_http_conns(w->http);
@@ -27,6 +59,8 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
         proto_prom_sample(b, "ag_hits_total", l, (double)coll_get(m->accepted[v]));
         snprintf(l, sizeof l, "endpoint=\"%s\",result=\"rejected\"", proto_via_name(v));
         proto_prom_sample(b, "ag_hits_total", l, (double)coll_get(m->rejected[v]));
+        snprintf(l, sizeof l, "endpoint=\"%s\",result=\"refused\"", proto_via_name(v));
+        proto_prom_sample(b, "ag_hits_total", l, (double)coll_get(m->refused[v]));
     }
     proto_prom_head(b, "ag_rejects_total", "counter", "Rejected hits by reason.");
     for (int r = 1; r < PROTO_REASON_COUNT; r++) {
@@ -40,10 +74,15 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     }
 #define COUNTER(name, field, help) proto_prom_one(b, name, "counter", help, (double)coll_get(m->field))
     COUNTER("ag_hits_stored_total", stored, "Hits Redis acknowledged.");
-    COUNTER("ag_hits_spooled_total", spooled, "Hits written to the spool.");
+    proto_prom_one(b, "ag_hits_spooled_total", "counter", "Hits written to a spool file.",
+                   (double)sp.written);
     COUNTER("ag_hits_replayed_total", replayed, "Spooled hits sent to Redis.");
     COUNTER("ag_hits_reconciled_total", reconciled, "Spooled hits found already in Redis, not resent.");
-    COUNTER("ag_hits_dropped_total", dropped, "Accepted hits lost: spool full or unwritable.");
+    proto_prom_head(b, "ag_hits_dropped_total", "counter", "Accepted hits lost, by reason.");
+    for (int d = 0; d < COLL_DROP_COUNT; d++) {
+        snprintf(l, sizeof l, "reason=\"%s\"", coll_drop_name(d));
+        proto_prom_sample(b, "ag_hits_dropped_total", l, (double)coll_get(m->dropped[d]));
+    }
     COUNTER("ag_rejects_stored_total", rejects_stored, "Entries written to the rejects stream.");
     COUNTER("ag_rejects_unrecorded_total", rejects_unrecorded, "Rejects not written: Redis down.");
     COUNTER("ag_redis_failures_total", redis_failures, "Redis disconnects, errors and timeouts.");
@@ -56,8 +95,21 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     proto_prom_one(b, "ag_redis_up", "gauge", "Threads whose Redis connection is up, of ag_threads.", up);
     proto_prom_one(b, "ag_threads", "gauge", "Event-loop threads.", ctx->nworkers);
     proto_prom_one(b, "ag_queue_depth", "gauge", "Hits sent to Redis and awaiting a reply.", (double)queued);
-    proto_prom_one(b, "ag_spool_records", "gauge", "Hits waiting in the spool.", (double)spooled);
-    proto_prom_one(b, "ag_spool_bytes", "gauge", "Bytes of the spool.", (double)spool_bytes);
+    proto_prom_one(b, "ag_spool_records", "gauge",
+                   "Hits waiting in spool files (or for their next write, within a second).",
+                   (double)(sp.records - sp.held));
+    proto_prom_one(b, "ag_spool_held_records", "gauge",
+                   "Hits the disk refused, held in memory (or in a sealed file) until Redis takes them.",
+                   (double)sp.held);
+    proto_prom_one(b, "ag_spool_bytes", "gauge", "Bytes of the spool files.", (double)sp.disk_bytes);
+    proto_prom_one(b, "ag_spool_memory_bytes", "gauge", "Bytes of spooled hits in memory.",
+                   (double)sp.mem_bytes);
+    proto_prom_one(b, "ag_spool_damaged_total", "counter",
+                   "Spool files found damaged: write errors, torn or corrupt records, deleted files.",
+                   (double)sp.damaged);
+    proto_prom_one(b, "ag_spool_degraded", "gauge",
+                   "Threads whose accepted hits are at risk (disk full or failing, spool full).",
+                   degraded);
     proto_prom_one(b, "ag_http_connections", "gauge", "Open HTTP connections.", (double)conns);
     proto_prom_hist(b, "ag_request_duration_seconds", "Time to handle a request.", &m->latency);
 }

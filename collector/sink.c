@@ -35,13 +35,30 @@ int64_t coll_sink_now_ms(void)
 
 /* ---------------------------------------------------------------- queue */
 
-/* Updates the gauges other threads read; never fails. */
+static const char *const degraded_names[] = {"disk_full", "disk_error", "spool_full"};
+
+/* Updates the gauges other threads read, and counts the spooled records
+ * found lost on replay as dropped; never fails. */
 void coll_sink_gauges(coll_sink *s)
 {
+    coll_spool_stats st;
+    coll_spool_stats_get(s->spool, &st);
+    if (st.lost > s->lost_seen) {
+        coll_add(s->m->dropped[COLL_DROP_CORRUPT], (uint64_t)(st.lost - s->lost_seen));
+        s->lost_seen = st.lost;
+    }
+    int degraded = st.disk == COLL_SPOOL_DISK_FULL ? 1
+                 : st.disk == COLL_SPOOL_DISK_ERROR || st.held ? 2
+                 : st.full ? 3 : 0;
     atomic_store_explicit(&s->g_up, s->state == S_UP, memory_order_relaxed);
     atomic_store_explicit(&s->g_queued, s->ninflight, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_records, coll_spool_records(s->spool), memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_bytes, coll_spool_bytes(s->spool), memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_records, st.records, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_held, st.held, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_bytes, st.disk_bytes, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_mem_bytes, st.mem_bytes, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_written, st.written, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_damaged, st.damaged, memory_order_relaxed);
+    atomic_store_explicit(&s->g_degraded, degraded, memory_order_relaxed);
 }
 
 /* Frees every in-flight entry and the spare ones; never fails. */
@@ -177,15 +194,18 @@ static inflight *entry_new(coll_sink *s, const unsigned char *data, size_t len)
 }
 
 /* Counts and logs (at most once a second) a dropped hit; never fails. */
-void coll_sink_note_drop(coll_sink *s, const char *why)
+void coll_sink_note_drop(coll_sink *s, coll_drop why)
 {
     int64_t t = coll_sink_now_ms();
-    coll_inc(s->m->dropped);
+    coll_inc(s->m->dropped[why]);
     s->drops_since_log++;
     if (t - s->drop_logged_ms >= 1000) {
-        proto_error("hit dropped: cannot spool", "reason=%s dropped=%" PRIu64 " spool_bytes=%" PRId64
-                    " spool_max_bytes=%" PRId64, why, s->drops_since_log,
-                    coll_spool_bytes(s->spool), s->conf->spool_max_bytes);
+        coll_spool_stats st;
+        coll_spool_stats_get(s->spool, &st);
+        proto_error("hit dropped: cannot spool", "reason=%s dropped=%" PRIu64 " spool_bytes=%"
+                    PRId64 " spool_max_bytes=%" PRId64 " held=%" PRId64 " queue_max=%" PRId64,
+                    coll_drop_name(why), s->drops_since_log, st.disk_bytes + st.mem_bytes,
+                    s->conf->spool_max_bytes, st.held, s->conf->queue_max);
         s->drop_logged_ms = t;
         s->drops_since_log = 0;
     }
@@ -206,7 +226,7 @@ void coll_sink_pump(coll_sink *s)
             break;
         if (proto_hit_unpack(&hit, buf, len) < 0) {
             proto_error("spool: record does not decode, skipped", "offset=%" PRId64, pos.off);
-            coll_inc(s->m->dropped);
+            coll_inc(s->m->dropped[COLL_DROP_CORRUPT]);
             coll_spool_ack(s->spool, &pos);
             continue;
         }
@@ -235,7 +255,15 @@ void coll_sink_pump(coll_sink *s)
     if (s->draining && s->drained && (s->ninflight == 0 || s->state != S_UP)) {
         void (*done)(void *) = s->drained;
         s->drained = NULL;
-        coll_spool_flush(s->spool, 1);
+        int64_t lost = coll_spool_finish(s->spool);
+        if (lost > 0) {
+            coll_spool_stats st;
+            coll_spool_stats_get(s->spool, &st);
+            coll_add(s->m->dropped[st.disk == COLL_SPOOL_DISK_FULL ? COLL_DROP_DISK_FULL
+                                                                    : COLL_DROP_DISK_ERROR],
+                     (uint64_t)lost);
+            coll_add(s->m->lost_at_exit, (uint64_t)lost);
+        }
         coll_sink_gauges(s);
         done(s->drained_arg);
     }
@@ -260,8 +288,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (s->state == S_DOWN && !s->draining && t >= s->next_connect)
         coll_sink_connect(s);
-    if (t - s->last_flush >= 1000 || s->draining) {
-        coll_spool_flush(s->spool, 0);
+    if (t - s->last_flush >= 1000 || s->draining || s->flush_failed) {
+        s->flush_failed = coll_spool_flush(s->spool, 0, t) < 0;
         s->last_flush = t;
     }
     if (s->draining && s->drained && t >= s->drain_deadline && s->state == S_UP && s->ninflight)
@@ -296,7 +324,8 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     s->inst_len = strlen(s->inst);
     s->acked = calloc((size_t)conf->partitions, sizeof *s->acked);
     s->scan_from = calloc((size_t)conf->partitions, sizeof *s->scan_from);
-    s->spool = coll_spool_open(conf->spool_dir, index, conf->threads, conf->spool_max_bytes);
+    s->spool = coll_spool_open(conf->spool_dir, index, conf->threads, conf->spool_max_bytes,
+                               conf->queue_max);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->pump_ev = event_new(base, -1, 0, on_pump, s);
     if (!s->acked || !s->scan_from || !s->spool || !s->tick || !s->pump_ev)
@@ -350,7 +379,7 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
     *proto_resp_put_ll(p, (long long)++s->seq) = 0;
     size_t len = proto_hit_pack(hit, buf, sizeof buf);
     if (len == 0) {
-        coll_sink_note_drop(s, "unpackable");
+        coll_sink_note_drop(s, COLL_DROP_UNPACKABLE);
         return -1;
     }
     if (s->state == S_UP && !s->draining && coll_spool_empty(s->spool) &&
@@ -368,15 +397,31 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
         coll_sink_make_header(s, hdr, sizeof hdr);
     else
         hdr[0] = 0;
-    int rc = coll_spool_append(s->spool, buf, len, hdr);
-    if (rc < 0) {
-        coll_sink_note_drop(s, rc == -1 ? "spool_full" : "spool_unwritable");
+    int rc = coll_spool_append(s->spool, buf, len, hdr, coll_sink_now_ms());
+    if (rc != COLL_SPOOL_OK) {
+        coll_drop why = COLL_DROP_OUT_OF_MEMORY;
+        if (rc == COLL_SPOOL_FULL) {
+            why = COLL_DROP_SPOOL_FULL;
+        } else if (rc == COLL_SPOOL_NOROOM) {
+            coll_spool_stats st;
+            coll_spool_stats_get(s->spool, &st);
+            why = st.disk == COLL_SPOOL_DISK_FULL ? COLL_DROP_DISK_FULL : COLL_DROP_DISK_ERROR;
+        }
+        coll_sink_note_drop(s, why);
+        coll_sink_gauges(s);
         return -1;
     }
-    coll_inc(s->m->spooled);
-    atomic_store_explicit(&s->g_spool_records, coll_spool_records(s->spool), memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_bytes, coll_spool_bytes(s->spool), memory_order_relaxed);
+    coll_sink_gauges(s);
     return 0;
+}
+
+/* Returns 1 if n more hits would be taken now without a drop, else 0. */
+int coll_sink_room(const coll_sink *s, int n)
+{
+    if (s->state == S_UP && !s->draining && coll_spool_empty(s->spool) &&
+        s->ninflight + n <= s->conf->queue_max)
+        return 1;
+    return coll_spool_room(s->spool, n, PROTO_HIT_PACKED_MAX);
 }
 
 /* Counts a reject reply. */
@@ -449,14 +494,15 @@ int64_t coll_sink_queued(const coll_sink *s)
     return atomic_load_explicit(&s->g_queued, memory_order_relaxed);
 }
 
-/* Thread-safe: returns the records waiting in the spool. */
-int64_t coll_sink_spool_records(const coll_sink *s)
+/* Thread-safe: fills out with the spool's gauges. */
+void coll_sink_spool(const coll_sink *s, coll_sink_spool_info *out)
 {
-    return atomic_load_explicit(&s->g_spool_records, memory_order_relaxed);
-}
-
-/* Thread-safe: returns the spool's bytes. */
-int64_t coll_sink_spool_bytes(const coll_sink *s)
-{
-    return atomic_load_explicit(&s->g_spool_bytes, memory_order_relaxed);
+    out->records = atomic_load_explicit(&s->g_spool_records, memory_order_relaxed);
+    out->held = atomic_load_explicit(&s->g_spool_held, memory_order_relaxed);
+    out->disk_bytes = atomic_load_explicit(&s->g_spool_bytes, memory_order_relaxed);
+    out->mem_bytes = atomic_load_explicit(&s->g_spool_mem_bytes, memory_order_relaxed);
+    out->written = atomic_load_explicit(&s->g_spool_written, memory_order_relaxed);
+    out->damaged = atomic_load_explicit(&s->g_spool_damaged, memory_order_relaxed);
+    int d = atomic_load_explicit(&s->g_degraded, memory_order_relaxed);
+    out->degraded = d ? degraded_names[d - 1] : NULL;
 }

@@ -30,8 +30,13 @@ void coll_sink_free(coll_sink *s);
 
 /* Takes an accepted, finished hit: gives it a hid, then sends it or spools
  * it. Never blocks on Redis. Returns 0, or -1 if it had to be dropped
- * (spool full or unwritable: counted and logged). */
+ * (spool full, disk refusing with memory full: counted and logged). */
 int coll_sink_push(coll_sink *s, proto_hit *hit);
+
+/* Returns 1 if n more hits would be taken now without a drop (sent, or
+ * spooled to disk or memory), else 0: endpoints whose clients can retry
+ * answer 503 instead of accepting. */
+int coll_sink_room(const coll_sink *s, int n);
 
 /* Records a rejected hit with its reason in the rejects stream when Redis is
  * up; counts it as unrecorded otherwise. raw (len bytes) is the offending
@@ -44,10 +49,20 @@ void coll_sink_reject(coll_sink *s, const proto_hit *hit, proto_reason r, const 
  * and calls done(arg) from the loop. */
 void coll_sink_drain(coll_sink *s, int timeout_ms, void (*done)(void *arg), void *arg);
 
+/* The spool as /healthz and /metrics show it. */
+typedef struct {
+    int64_t records;        /* hits in the spool, held ones included */
+    int64_t held;           /* of which the disk refused (in memory or a sealed file) */
+    int64_t disk_bytes, mem_bytes;
+    int64_t written;        /* hits written to spool files (cumulative) */
+    int64_t damaged;        /* damaged files or tails found (cumulative) */
+    const char *degraded;   /* NULL, or why accepted hits are at risk: "disk_full",
+                             * "disk_error", "spool_full" */
+} coll_sink_spool_info;
+
 /* Thread-safe getters for /healthz and /metrics. */
 int coll_sink_up(const coll_sink *s);
 int64_t coll_sink_queued(const coll_sink *s);       /* hits awaiting a reply */
-int64_t coll_sink_spool_records(const coll_sink *s);
-int64_t coll_sink_spool_bytes(const coll_sink *s);
+void coll_sink_spool(const coll_sink *s, coll_sink_spool_info *out);
 
 #endif

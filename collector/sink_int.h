@@ -76,6 +76,8 @@ struct coll_sink {
     int64_t last_flush;
     int64_t drop_logged_ms;
     uint64_t drops_since_log;
+    int flush_failed;           /* records wait in memory: retry on every tick */
+    int64_t lost_seen;          /* spool records lost on replay, already counted */
 
     /* drain */
     int draining;
@@ -89,7 +91,9 @@ struct coll_sink {
 
     /* gauges for other threads */
     _Atomic int g_up;
-    _Atomic int64_t g_queued, g_spool_records, g_spool_bytes;
+    _Atomic int64_t g_queued, g_spool_records, g_spool_held, g_spool_bytes, g_spool_mem_bytes;
+    _Atomic int64_t g_spool_written, g_spool_damaged;
+    _Atomic int g_degraded;     /* 0, or 1 + the index of a reason in sink.c */
 
     proto_redis_addr addr;
 };
@@ -104,7 +108,7 @@ void coll_sink_gauges(coll_sink *s);
 void coll_sink_inflight_clear(coll_sink *s);
 
 /* Counts and logs (at most once a second) a dropped hit; never fails. */
-void coll_sink_note_drop(coll_sink *s, const char *why);
+void coll_sink_note_drop(coll_sink *s, coll_drop why);
 
 /* Sends spooled hits while the window has room; finishes a drain when all
  * is acknowledged. Never fails (problems are logged and counted). */

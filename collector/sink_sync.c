@@ -185,15 +185,12 @@ static void persist_inflight(coll_sink *s)
                 lens[i] = e->len;
             }
             coll_sink_make_header(s, hdr, sizeof hdr);
-            if (coll_spool_prepend(s->spool, hdr, recs, lens, n) == 0) {
-                coll_add(s->m->spooled, n);
-            } else {
+            if (coll_spool_prepend(s->spool, hdr, recs, lens, n, coll_sink_now_ms()) < 0)
                 for (i = 0; i < n; i++)
-                    coll_sink_note_drop(s, "spool_unwritable");
-            }
+                    coll_sink_note_drop(s, COLL_DROP_OUT_OF_MEMORY);
         } else {
             for (i = 0; i < n; i++)
-                coll_sink_note_drop(s, "out_of_memory");
+                coll_sink_note_drop(s, COLL_DROP_OUT_OF_MEMORY);
         }
         free(recs);
         free(lens);
@@ -460,9 +457,12 @@ static void sync_step(coll_sink *s)
     s->scan_found = 0;
     s->state = S_UP;
     s->backoff_ms = 0;
-    if (s->down_logged)
-        proto_info("redis: up", "thread=%d spooled=%" PRId64, s->index,
-                   coll_spool_records(s->spool));
+    if (s->down_logged) {
+        coll_spool_stats st;
+        coll_spool_stats_get(s->spool, &st);
+        proto_info("redis: up", "thread=%d spooled=%" PRId64 " held=%" PRId64, s->index,
+                   st.records - st.held, st.held);
+    }
     s->down_logged = 0;
     coll_sink_pump(s);
 }

@@ -1,4 +1,5 @@
-/* spool.c: the on-disk FIFO of hits that Redis has not acknowledged. */
+/* spool.c: the on-disk FIFO of hits that Redis has not acknowledged, and
+ * what it does when the disk refuses them (see spool.h). */
 #include "spool.h"
 
 #include <dirent.h>
@@ -17,37 +18,49 @@
 
 #define SPOOL_MAGIC "AGSPOOL1"
 #define SPOOL_PRE 16            /* magic, header length, header crc */
-#define SPOOL_FLUSH_AT 65536    /* buffered bytes that force a write */
+#define SPOOL_FLUSH_AT 65536    /* bytes in memory that force a write */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define GEN_GAP 64              /* gens left free after a sealed file, for its rewrite */
 
 typedef struct {
     uint64_t gen;
     int index;
     char path[PATH_MAX];
     char *hdr;
-    int64_t size;       /* bytes on disk */
+    int fd;             /* -1 if not open */
+    int created;        /* the file exists with its header */
+    int sealed;         /* nothing more is written to the file */
+    int deleted;        /* the file was removed underneath: readable only through fd */
+    int dirty;          /* written since the last fdatasync */
+    int64_t size;       /* bytes in the file: header and whole records; where mem starts */
     int64_t data_off;   /* first record */
-    int64_t records;    /* valid records (on disk and buffered) */
+    int64_t records;    /* records: in the file, then in memory */
+    int64_t mrecs;      /* of which in memory */
+    unsigned char *mem; /* framed records not in the file */
+    size_t mlen, mcap;
     int64_t read;       /* records handed to the reader */
     int64_t acked;      /* records acknowledged */
-} spool_file;
+} spool_seg;
 
 struct coll_spool {
     char dir[1024];
     int index, nthreads;
-    int64_t max_bytes;
-    spool_file **files;     /* oldest first */
-    int nfiles, capfiles;
-    int rfile;              /* file the reader is in */
-    int rfd;                /* its descriptor, -1 if none */
-    uint64_t rgen;          /* gen rfd belongs to */
-    int64_t roff;           /* -1: the start of files[rfile] */
-    spool_file *wf;         /* file being written, NULL if none */
-    int wfd;
-    unsigned char *wbuf;
-    size_t wlen, wcap;
+    int64_t max_bytes, mem_max;
+    const coll_spool_io *io;
+    spool_seg **segs;       /* oldest first */
+    int nsegs, capsegs;
+    int rseg;               /* segment the reader is in */
+    int64_t roff;           /* -1: the start of segs[rseg] */
+    spool_seg *wf;          /* segment taking appends (always the last), NULL if none */
     uint64_t last_gen;
-    int64_t bytes;
-    int io_error_logged;
+    int64_t disk_bytes, mem_bytes, mem_records;
+    int64_t written, lost, damaged;
+    coll_spool_disk disk;
+    int full;
+    int backoff_ms;
+    int64_t retry_at;
+    int finished;
 };
 
 /* ---------------------------------------------------------------- crc32 */
@@ -91,6 +104,16 @@ static uint32_t get32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* ---------------------------------------------------------------- system calls */
+
+/* open(2) with a fixed arity, for the io table. */
+static int sys_open(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
+static const coll_spool_io sys_io = {sys_open, pwrite, ftruncate, fdatasync};
+
 /* Reads exactly len bytes at off. Returns 0, or -1 on a short read or error. */
 static int pread_full(int fd, void *buf, size_t len, int64_t off)
 {
@@ -106,33 +129,259 @@ static int pread_full(int fd, void *buf, size_t len, int64_t off)
     return 0;
 }
 
-/* ---------------------------------------------------------------- files */
+/* Writes len bytes at off through the io table. Returns the bytes written
+ * (less than len on an error, with *err set to errno; ENOSPC for a write
+ * that made no progress without one). */
+static size_t pwrite_all(const coll_spool *sp, int fd, const void *buf, size_t len, int64_t off,
+                         int *err)
+{
+    size_t done = 0;
+    *err = 0;
+    while (done < len) {
+        ssize_t n = sp->io->pwrite(fd, (const char *)buf + done, len - done,
+                                   (off_t)(off + (int64_t)done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *err = n < 0 ? errno : ENOSPC;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return done;
+}
 
-/* Frees one file entry; NULL is a no-op. */
-static void file_free(spool_file *f)
+/* Returns 1 if err means "no space" (retried in place), 0 for other errors. */
+static int err_is_space(int err)
+{
+    return err == ENOSPC || err == EDQUOT || err == EFBIG;
+}
+
+/* Returns the wall-clock time in µs, for file gens; never fails. */
+static uint64_t gen_now(coll_spool *sp)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t gen = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    if (gen <= sp->last_gen)
+        gen = sp->last_gen + 1;
+    sp->last_gen = gen;
+    return gen;
+}
+
+/* Creates dir and its parents. Returns 0, or -1 with errno set. */
+static int mkdirs(const char *dir)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- segments */
+
+/* Frees one segment (closing its file); NULL is a no-op. */
+static void seg_free(spool_seg *f)
 {
     if (!f)
         return;
+    if (f->fd >= 0)
+        close(f->fd);
     free(f->hdr);
+    free(f->mem);
     free(f);
 }
 
+/* Allocates a segment of gen with header hdr, not yet in any file.
+ * Returns NULL on allocation failure or an oversized header. */
+static spool_seg *seg_new(const coll_spool *sp, uint64_t gen, const char *hdr)
+{
+    size_t hlen = strlen(hdr);
+    spool_seg *f = calloc(1, sizeof *f);
+    if (!f || hlen > COLL_SPOOL_HDR_MAX || !(f->hdr = strdup(hdr))) {
+        free(f);
+        return NULL;
+    }
+    f->gen = gen;
+    f->index = sp->index;
+    f->fd = -1;
+    f->size = f->data_off = (int64_t)(SPOOL_PRE + hlen);
+    snprintf(f->path, sizeof f->path, "%s/spool-%d-%016" PRIx64 ".log", sp->dir, sp->index, gen);
+    return f;
+}
+
+/* Inserts f at position i of the list. Returns 0, or -1 on allocation failure. */
+static int segs_insert(coll_spool *sp, int i, spool_seg *f)
+{
+    if (sp->nsegs == sp->capsegs) {
+        int ncap = sp->capsegs ? sp->capsegs * 2 : 8;
+        spool_seg **n = realloc(sp->segs, (size_t)ncap * sizeof *n);
+        if (!n)
+            return -1;
+        sp->segs = n;
+        sp->capsegs = ncap;
+    }
+    memmove(sp->segs + i + 1, sp->segs + i, (size_t)(sp->nsegs - i) * sizeof *sp->segs);
+    sp->segs[i] = f;
+    sp->nsegs++;
+    if (sp->rseg > i || (sp->rseg == i && i < sp->nsegs - 1))
+        sp->rseg++;
+    return 0;
+}
+
+/* Appends a + b (framed records, n of them) to f's memory tail. Returns 0,
+ * or -1 on allocation failure (nothing is added). */
+static int seg_mem_add(coll_spool *sp, spool_seg *f, const unsigned char *a, size_t alen,
+                       const unsigned char *b, size_t blen, int64_t n)
+{
+    size_t len = alen + blen;
+    if (f->mlen + len > f->mcap) {
+        size_t ncap = f->mcap ? f->mcap * 2 : SPOOL_FLUSH_AT * 2;
+        while (ncap < f->mlen + len)
+            ncap *= 2;
+        unsigned char *m = realloc(f->mem, ncap);
+        if (!m)
+            return -1;
+        f->mem = m;
+        f->mcap = ncap;
+    }
+    memcpy(f->mem + f->mlen, a, alen);
+    if (blen)
+        memcpy(f->mem + f->mlen + alen, b, blen);
+    f->mlen += len;
+    f->mrecs += n;
+    f->records += n;
+    sp->mem_bytes += (int64_t)len;
+    sp->mem_records += n;
+    return 0;
+}
+
+/* Returns the bytes of the first k framed records of mem (at most len). */
+static size_t frames_span(const unsigned char *mem, size_t len, int64_t k, int64_t *whole)
+{
+    size_t off = 0;
+    int64_t n = 0;
+    while (n < k && off + 8 <= len) {
+        size_t l = get32(mem + off);
+        if (off + 8 + l > len)
+            break;
+        off += 8 + l;
+        n++;
+    }
+    if (whole)
+        *whole = n;
+    return off;
+}
+
+/* Deletes segment i from the list and its file from disk, keeping the
+ * reader consistent; never fails (an unlink error is logged). */
+static void segs_remove(coll_spool *sp, int i)
+{
+    spool_seg *f = sp->segs[i];
+    if (f->created && !f->deleted) {
+        if (unlink(f->path) < 0 && errno != ENOENT)
+            proto_error("spool: cannot delete file", "file=%s err=\"%s\"", f->path,
+                        strerror(errno));
+        sp->disk_bytes -= f->size;
+    }
+    sp->mem_bytes -= (int64_t)f->mlen;
+    sp->mem_records -= f->mrecs;
+    if (sp->wf == f)
+        sp->wf = NULL;
+    memmove(sp->segs + i, sp->segs + i + 1, (size_t)(sp->nsegs - i - 1) * sizeof *sp->segs);
+    sp->nsegs--;
+    if (sp->rseg > i)
+        sp->rseg--;
+    else if (sp->rseg == i)
+        sp->roff = -1;
+    sp->full = 0;
+    seg_free(f);
+}
+
+/* Finds the list index of segment gen. Returns -1 if it is gone. */
+static int seg_index(const coll_spool *sp, uint64_t gen)
+{
+    for (int i = 0; i < sp->nsegs; i++)
+        if (sp->segs[i]->gen == gen)
+            return i;
+    return -1;
+}
+
+/* Starts a segment at the end that takes appends. Returns it, or NULL. */
+static spool_seg *seg_start_tail(coll_spool *sp, const char *hdr)
+{
+    spool_seg *f = seg_new(sp, gen_now(sp), hdr);
+    if (!f || segs_insert(sp, sp->nsegs, f) < 0) {
+        seg_free(f);
+        return NULL;
+    }
+    sp->wf = f;
+    return f;
+}
+
+/* Seals f: nothing more is written to its file, and the records of its
+ * memory tail the reader has not reached move to a new segment after it
+ * (which takes appends from now on). Never fails: on allocation failure
+ * the tail stays with f, held in memory. */
+static void seg_seal(coll_spool *sp, spool_seg *f)
+{
+    f->sealed = 1;
+    if (sp->last_gen < f->gen + GEN_GAP)
+        sp->last_gen = f->gen + GEN_GAP;  /* room for the rewrite's gen */
+    if (sp->wf != f)
+        return;
+    sp->wf = NULL;
+    int64_t in_file = f->records - f->mrecs;
+    int64_t unread_mem = f->records - (f->read > in_file ? f->read : in_file);
+    if (unread_mem <= 0)
+        return;
+    size_t from = frames_span(f->mem, f->mlen, f->mrecs - unread_mem, NULL);
+    spool_seg *g = seg_start_tail(sp, f->hdr);
+    if (!g)
+        return;
+    size_t len = f->mlen - from;
+    sp->mem_bytes -= (int64_t)len;
+    sp->mem_records -= unread_mem;
+    if (seg_mem_add(sp, g, f->mem + from, len, NULL, 0, unread_mem) < 0) {
+        sp->mem_bytes += (int64_t)len;
+        sp->mem_records += unread_mem;
+        return;
+    }
+    f->mlen = from;
+    f->mrecs -= unread_mem;
+    f->records -= unread_mem;
+}
+
+/* ---------------------------------------------------------------- scan */
+
 /* Reads a file's header and counts its valid records, logging a torn or
- * corrupt tail. Returns the entry, or NULL if the file is unusable (logged). */
-static spool_file *file_scan(const char *path, uint64_t gen, int index)
+ * corrupt tail. Returns the segment, or NULL if the file is unusable (logged). */
+static spool_seg *file_scan(coll_spool *sp, const char *path, uint64_t gen, int index)
 {
     unsigned char pre[SPOOL_PRE], frame[8];
     unsigned char *rec = NULL;
     struct stat st;
-    spool_file *f = calloc(1, sizeof *f);
+    spool_seg *f = calloc(1, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (!f || fd < 0 || fstat(fd, &st) < 0) {
         proto_error("spool: cannot open file", "file=%s err=\"%s\"", path, strerror(errno));
         goto fail;
     }
     snprintf(f->path, sizeof f->path, "%s", path);
+    f->fd = -1;
     f->gen = gen;
     f->index = index;
+    f->created = 1;
+    f->sealed = 1;      /* files of an earlier run are read, never written */
     f->size = st.st_size;
     if (pread_full(fd, pre, SPOOL_PRE, 0) < 0 || memcmp(pre, SPOOL_MAGIC, 8) != 0) {
         proto_error("spool: bad file header, file ignored", "file=%s", path);
@@ -165,6 +414,8 @@ static spool_file *file_scan(const char *path, uint64_t gen, int index)
             proto_warn("spool: torn or corrupt tail skipped", "file=%s offset=%" PRId64
                        " kept_records=%" PRId64 " skipped_bytes=%" PRId64 " why=\"%s\"",
                        path, off, f->records, f->size - off, why);
+            sp->damaged++;
+            f->size = off;  /* what is past the damage is never read */
             break;
         }
         off += 8 + len;
@@ -177,81 +428,41 @@ fail:
     free(rec);
     if (fd >= 0)
         close(fd);
-    file_free(f);
+    seg_free(f);
     return NULL;
 }
 
-/* Orders files by gen for qsort. */
-static int file_cmp(const void *a, const void *b)
+/* Orders segments by gen for qsort. */
+static int seg_cmp(const void *a, const void *b)
 {
-    const spool_file *x = *(spool_file *const *)a, *y = *(spool_file *const *)b;
+    const spool_seg *x = *(spool_seg *const *)a, *y = *(spool_seg *const *)b;
     return x->gen < y->gen ? -1 : x->gen > y->gen;
-}
-
-/* Appends f to the file list. Returns 0, or -1 on allocation failure. */
-static int files_push(coll_spool *sp, spool_file *f)
-{
-    if (sp->nfiles == sp->capfiles) {
-        int ncap = sp->capfiles ? sp->capfiles * 2 : 8;
-        spool_file **n = realloc(sp->files, (size_t)ncap * sizeof *n);
-        if (!n)
-            return -1;
-        sp->files = n;
-        sp->capfiles = ncap;
-    }
-    sp->files[sp->nfiles++] = f;
-    return 0;
-}
-
-/* Deletes file i from disk and the list, keeping the reader consistent;
- * never fails (an unlink error is logged). */
-static void files_remove(coll_spool *sp, int i)
-{
-    spool_file *f = sp->files[i];
-    if (unlink(f->path) < 0 && errno != ENOENT)
-        proto_error("spool: cannot delete file", "file=%s err=\"%s\"", f->path, strerror(errno));
-    sp->bytes -= f->size;
-    if (sp->wf == f) {
-        close(sp->wfd);
-        sp->wfd = -1;
-        sp->wf = NULL;
-    }
-    if (sp->rfd >= 0 && sp->rgen == f->gen) {
-        close(sp->rfd);
-        sp->rfd = -1;
-    }
-    memmove(sp->files + i, sp->files + i + 1, (size_t)(sp->nfiles - i - 1) * sizeof *sp->files);
-    sp->nfiles--;
-    if (sp->rfile > i)
-        sp->rfile--;
-    else if (sp->rfile == i)
-        sp->roff = -1;
-    file_free(f);
 }
 
 /* ---------------------------------------------------------------- open */
 
-/* Creates dir and its parents. Returns 0, or -1 with errno set. */
-static int mkdirs(const char *dir)
+/* Checks that dir takes a new file. Returns 0, or -1 (logged). */
+int coll_spool_probe(const char *dir)
 {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
+    char path[PATH_MAX];
+    int fd = -1;
+    if (mkdirs(dir) == 0) {
+        snprintf(path, sizeof path, "%s/.probe-%ld", dir, (long)getpid());
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     }
-    if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+    if (fd < 0) {
+        proto_error("spool_dir is not writable", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
         return -1;
+    }
+    close(fd);
+    unlink(path);
     return 0;
 }
 
 /* Opens the spool of one thread and indexes its files. Returns NULL (logged)
  * if the directory cannot be used. */
-coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t max_bytes)
+coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t max_bytes,
+                            int64_t mem_max)
 {
     coll_spool *sp = calloc(1, sizeof *sp);
     DIR *d = NULL;
@@ -262,7 +473,9 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
     sp->index = index;
     sp->nthreads = nthreads;
     sp->max_bytes = max_bytes;
-    sp->rfd = sp->wfd = -1;
+    sp->mem_max = mem_max;
+    sp->io = &sys_io;
+    sp->roff = -1;
     if (mkdirs(dir) < 0 || !(d = opendir(dir))) {
         proto_error("spool: cannot use spool_dir", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
         goto fail;
@@ -275,34 +488,33 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
             de->d_name[n] != 0 || j < 0 || j % nthreads != index)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        spool_file *f = file_scan(path, gen, j);
+        spool_seg *f = file_scan(sp, path, gen, j);
         if (!f)
             continue;
         if (f->records == 0) {
             unlink(path);
-            file_free(f);
+            seg_free(f);
             continue;
         }
         if (gen > sp->last_gen)
             sp->last_gen = gen;
-        sp->bytes += f->size;
-        if (files_push(sp, f) < 0) {
-            file_free(f);
+        sp->disk_bytes += f->size;
+        if (segs_insert(sp, sp->nsegs, f) < 0) {
+            seg_free(f);
             goto fail;
         }
     }
     closedir(d);
     d = NULL;
-    if (sp->nfiles)
-        qsort(sp->files, (size_t)sp->nfiles, sizeof *sp->files, file_cmp);
-    if (sp->nfiles) {
+    if (sp->nsegs) {
         int64_t recs = 0;
-        for (int i = 0; i < sp->nfiles; i++)
-            recs += sp->files[i]->records;
+        qsort(sp->segs, (size_t)sp->nsegs, sizeof *sp->segs, seg_cmp);
+        for (int i = 0; i < sp->nsegs; i++)
+            recs += sp->segs[i]->records;
         proto_info("spool: files to replay", "thread=%d files=%d records=%" PRId64
-                   " bytes=%" PRId64, index, sp->nfiles, recs, sp->bytes);
+                   " bytes=%" PRId64, index, sp->nsegs, recs, sp->disk_bytes);
     }
-    sp->roff = -1;
+    sp->rseg = 0;
     return sp;
 fail:
     if (d)
@@ -311,179 +523,375 @@ fail:
     return NULL;
 }
 
-/* Flushes, syncs and frees the spool; NULL is a no-op. */
+/* Replaces the system calls the writer makes; never fails. */
+void coll_spool_set_io(coll_spool *sp, const coll_spool_io *io)
+{
+    sp->io = io ? io : &sys_io;
+}
+
+/* Writes what it can and frees the spool; NULL is a no-op. */
 void coll_spool_free(coll_spool *sp)
 {
     if (!sp)
         return;
-    if (sp->wf)
-        coll_spool_flush(sp, 1);
-    if (sp->wfd >= 0)
-        close(sp->wfd);
-    if (sp->rfd >= 0)
-        close(sp->rfd);
-    for (int i = 0; i < sp->nfiles; i++)
-        file_free(sp->files[i]);
-    free(sp->files);
-    free(sp->wbuf);
+    if (!sp->finished)
+        coll_spool_finish(sp);
+    for (int i = 0; i < sp->nsegs; i++)
+        seg_free(sp->segs[i]);
+    free(sp->segs);
     free(sp);
 }
 
 /* ---------------------------------------------------------------- write */
 
-/* Starts a new file with header text hdr. Returns 0, or -1 (logged). */
-static int writer_start(coll_spool *sp, const char *hdr)
+/* Notes the outcome of a write attempt: the disk state, the back-off and
+ * the log line of a change; never fails. */
+static void disk_state(coll_spool *sp, int err, const char *path, int64_t now_ms)
 {
-    struct timespec ts;
-    unsigned char pre[SPOOL_PRE];
-    size_t hlen = strlen(hdr);
-    spool_file *f = calloc(1, sizeof *f);
-    if (!f || hlen > COLL_SPOOL_HDR_MAX || !(f->hdr = strdup(hdr)))
-        goto fail;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t gen = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-    if (gen <= sp->last_gen)
-        gen = sp->last_gen + 1;
-    sp->last_gen = gen;
-    f->gen = gen;
-    f->index = sp->index;
-    snprintf(f->path, sizeof f->path, "%s/spool-%d-%016" PRIx64 ".log", sp->dir, sp->index, gen);
-    sp->wfd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
-    if (sp->wfd < 0) {
-        proto_error("spool: cannot create file", "file=%s err=\"%s\"", f->path, strerror(errno));
-        goto fail;
+    coll_spool_disk d = !err ? COLL_SPOOL_DISK_OK
+                       : err_is_space(err) ? COLL_SPOOL_DISK_FULL : COLL_SPOOL_DISK_ERROR;
+    if (d == COLL_SPOOL_DISK_OK) {
+        if (sp->disk != COLL_SPOOL_DISK_OK)
+            proto_info("spool: writing again", "thread=%d records_in_memory=%" PRId64,
+                       sp->index, sp->mem_records);
+        sp->disk = d;
+        sp->backoff_ms = 0;
+        return;
     }
+    if (sp->disk != d)
+        proto_error("spool: write failed, holding hits in memory", "thread=%d file=%s "
+                    "err=\"%s\" records_in_memory=%" PRId64 " memory_max=%" PRId64, sp->index,
+                    path, strerror(err), sp->mem_records, sp->mem_max);
+    sp->disk = d;
+    sp->backoff_ms = sp->backoff_ms ? sp->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (sp->backoff_ms > BACKOFF_MAX_MS)
+        sp->backoff_ms = BACKOFF_MAX_MS;
+    sp->retry_at = now_ms + sp->backoff_ms;
+}
+
+/* Creates f's file with its header. Returns 0, or an errno value (nothing
+ * is left on disk). */
+static int seg_create(coll_spool *sp, spool_seg *f)
+{
+    unsigned char pre[SPOOL_PRE];
+    size_t hlen = (size_t)(f->data_off - SPOOL_PRE);
+    int err = 0;
+    if (mkdirs(sp->dir) < 0)  /* the directory may have been removed */
+        return errno;
+    f->fd = sp->io->open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (f->fd < 0)
+        return errno;
     memcpy(pre, SPOOL_MAGIC, 8);
     put32(pre + 8, (uint32_t)hlen);
-    put32(pre + 12, coll_crc32((const unsigned char *)hdr, hlen));
-    if (write(sp->wfd, pre, SPOOL_PRE) != SPOOL_PRE ||
-        write(sp->wfd, hdr, hlen) != (ssize_t)hlen) {
-        proto_error("spool: cannot write file header", "file=%s err=\"%s\"", f->path,
-                    strerror(errno));
-        close(sp->wfd);
-        sp->wfd = -1;
+    put32(pre + 12, coll_crc32((const unsigned char *)f->hdr, hlen));
+    if (pwrite_all(sp, f->fd, pre, SPOOL_PRE, 0, &err) < SPOOL_PRE ||
+        pwrite_all(sp, f->fd, f->hdr, hlen, SPOOL_PRE, &err) < hlen) {
+        close(f->fd);
+        f->fd = -1;
         unlink(f->path);
+        return err;
+    }
+    f->created = 1;
+    f->dirty = 1;
+    sp->disk_bytes += f->data_off;
+    return 0;
+}
+
+/* Writes f's memory tail to its file. A short write keeps the records that
+ * did not fully reach the file in memory and cuts the partial one off the
+ * file; a file that cannot be cut back, or fails with an error other than
+ * "no space", is sealed. Returns 0, or the errno value of the failure. */
+static int seg_write(coll_spool *sp, spool_seg *f)
+{
+    int err = 0;
+    if (!f->created && (err = seg_create(sp, f)) != 0)
+        return err;
+    if (f->mlen == 0)
+        return 0;
+    size_t done = pwrite_all(sp, f->fd, f->mem, f->mlen, f->size, &err);
+    int64_t k;
+    size_t whole = frames_span(f->mem, done, INT64_MAX, &k);
+    if (done > whole && sp->io->ftruncate(f->fd, (off_t)(f->size + (int64_t)whole)) < 0) {
+        int terr = errno;
+        proto_error("spool: cannot cut a partial record off the file, sealing it",
+                    "file=%s offset=%" PRId64 " err=\"%s\"", f->path, f->size + (int64_t)whole,
+                    strerror(terr));
+        sp->damaged++;
+        if (!err)
+            err = terr;
+        f->sealed = 1;
+    }
+    if (whole) {
+        memmove(f->mem, f->mem + whole, f->mlen - whole);
+        f->mlen -= whole;
+        f->mrecs -= k;
+        f->size += (int64_t)whole;
+        f->dirty = 1;
+        sp->mem_bytes -= (int64_t)whole;
+        sp->mem_records -= k;
+        sp->disk_bytes += (int64_t)whole;
+        sp->written += k;
+    }
+    if (err && (!err_is_space(err) || f->sealed)) {
+        if (!err_is_space(err))
+            sp->damaged++;
+        seg_seal(sp, f);
+    }
+    return err;
+}
+
+/* Seals the file being written if it was deleted underneath; never fails. */
+static void check_deleted(coll_spool *sp)
+{
+    struct stat st;
+    spool_seg *f = sp->wf;
+    if (!f || !f->created || f->deleted || fstat(f->fd, &st) < 0 || st.st_nlink > 0)
+        return;
+    f->deleted = 1;
+    sp->disk_bytes -= f->size;
+    sp->damaged++;
+    proto_error("spool: file deleted while in use; its hits are replayed from the open file "
+                "and rewritten at exit", "file=%s records=%" PRId64, f->path,
+                f->records - f->acked);
+    seg_seal(sp, f);
+}
+
+/* Writes every unwritten memory tail (back-off permitting). Returns 0, or
+ * -1 if records remain in memory. */
+int coll_spool_flush(coll_spool *sp, int sync, int64_t now_ms)
+{
+    int err = 0;
+    const char *path = "";
+    check_deleted(sp);
+    if (sp->disk != COLL_SPOOL_DISK_OK && now_ms < sp->retry_at)
+        return -1;
+    int tried = 0;
+    for (int i = 0; i < sp->nsegs && !err; i++) {
+        spool_seg *f = sp->segs[i];
+        if (f->sealed || (f->mlen == 0 && f->created))
+            continue;
+        tried = 1;
+        path = f->path;
+        err = seg_write(sp, f);
+    }
+    for (int i = 0; i < sp->nsegs && sync && !err; i++) {
+        spool_seg *f = sp->segs[i];
+        if (!f->dirty || f->sealed || f->fd < 0)
+            continue;
+        if (sp->io->fdatasync(f->fd) < 0) {
+            err = errno;
+            path = f->path;
+            proto_error("spool: fdatasync failed, sealing the file", "file=%s err=\"%s\"",
+                        f->path, strerror(err));
+            sp->damaged++;
+            seg_seal(sp, f);
+            break;
+        }
+        f->dirty = 0;
+    }
+    if (tried || err || sp->disk != COLL_SPOOL_DISK_OK)
+        disk_state(sp, err, path, now_ms);
+    for (int i = 0; i < sp->nsegs; i++)
+        if (!sp->segs[i]->sealed && sp->segs[i]->mlen)
+            return -1;
+    return err ? -1 : 0;
+}
+
+/* Appends one framed record to the memory tail of the segment taking
+ * appends. Returns COLL_SPOOL_OK or a refusal. */
+int coll_spool_append(coll_spool *sp, const unsigned char *rec, size_t len, const char *hdr,
+                      int64_t now_ms)
+{
+    unsigned char frame[8];
+    if (len == 0 || len > COLL_SPOOL_REC_MAX)
+        return COLL_SPOOL_BAD;
+    int64_t need = 8 + (int64_t)len + (sp->wf ? 0 : SPOOL_PRE + (int64_t)strlen(hdr));
+    if (sp->disk_bytes + sp->mem_bytes + need > sp->max_bytes) {
+        sp->full = 1;
+        return COLL_SPOOL_FULL;
+    }
+    if (sp->disk != COLL_SPOOL_DISK_OK && sp->mem_records >= sp->mem_max)
+        return COLL_SPOOL_NOROOM;
+    if (!sp->wf && !seg_start_tail(sp, hdr))
+        return COLL_SPOOL_BAD;
+    put32(frame, (uint32_t)len);
+    put32(frame + 4, coll_crc32(rec, len));
+    if (seg_mem_add(sp, sp->wf, frame, 8, rec, len, 1) < 0)
+        return COLL_SPOOL_BAD;
+    sp->full = 0;
+    if (sp->disk == COLL_SPOOL_DISK_OK && sp->wf->mlen >= SPOOL_FLUSH_AT)
+        coll_spool_flush(sp, 0, now_ms);
+    return COLL_SPOOL_OK;
+}
+
+/* ---------------------------------------------------------------- finish */
+
+/* Returns the offset of record k of f, walking its frames; -1 if the file
+ * part cannot be read. */
+static int64_t seg_offset_of(const spool_seg *f, int64_t k)
+{
+    unsigned char frame[8];
+    int64_t off = f->data_off, n = 0, in_file = f->records - f->mrecs;
+    for (; n < k && n < in_file; n++) {
+        if (f->fd < 0 || pread_full(f->fd, frame, 8, off) < 0)
+            return -1;
+        off += 8 + get32(frame);
+    }
+    if (n < k)
+        off = f->size + (int64_t)frames_span(f->mem, f->mlen, k - n, NULL);
+    return off;
+}
+
+/* Rewrites the unacknowledged records of sealed segment i into a fresh,
+ * synced file and removes the old one. Returns 0, or -1 (logged). */
+static int seg_rewrite(coll_spool *sp, int i)
+{
+    spool_seg *f = sp->segs[i];
+    unsigned char buf[65536];
+    int err = 0;
+    if (f->fd < 0 && f->created && !f->deleted)
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    int64_t from = seg_offset_of(f, f->acked);
+    spool_seg *g = seg_new(sp, f->gen + 1, f->hdr);
+    if (from < 0 || !g || seg_index(sp, g->gen) >= 0) {
+        seg_free(g);
+        return -1;
+    }
+    if ((err = seg_create(sp, g)) != 0)
+        goto fail;
+    for (int64_t off = from; off < f->size && !err;) {
+        size_t n = (size_t)(f->size - off) < sizeof buf ? (size_t)(f->size - off) : sizeof buf;
+        if (pread_full(f->fd, buf, n, off) < 0) {
+            err = EIO;
+            break;
+        }
+        if (pwrite_all(sp, g->fd, buf, n, g->size, &err) < n)
+            break;
+        g->size += (int64_t)n;
+        off += (int64_t)n;
+    }
+    if (!err && f->mlen) {
+        size_t skip = from > f->size ? (size_t)(from - f->size) : 0;
+        if (pwrite_all(sp, g->fd, f->mem + skip, f->mlen - skip, g->size, &err) == f->mlen - skip)
+            g->size += (int64_t)(f->mlen - skip);
+    }
+    if (!err && sp->io->fdatasync(g->fd) < 0)
+        err = errno;
+    if (err)
+        goto fail;
+    if (f->created && !f->deleted && unlink(f->path) < 0 && errno != ENOENT) {
+        err = errno;  /* both would replay: keep the old one */
         goto fail;
     }
-    f->size = f->data_off = (int64_t)(SPOOL_PRE + hlen);
-    if (files_push(sp, f) < 0) {
-        close(sp->wfd);
-        sp->wfd = -1;
-        unlink(f->path);
-        goto fail;
-    }
-    sp->bytes += f->size;
-    sp->wf = f;
+    proto_info("spool: damaged file rewritten", "from=%s to=%s records=%" PRId64, f->path,
+               g->path, f->records - f->acked);
+    sp->disk_bytes += g->size - g->data_off; /* seg_create counted the header */
+    if (f->created && !f->deleted)
+        sp->disk_bytes -= f->size;
+    g->records = f->records - f->acked;
+    sp->mem_bytes -= (int64_t)f->mlen;
+    sp->mem_records -= f->mrecs;
+    g->sealed = 1;
+    sp->segs[i] = g;
+    if (sp->rseg == i)
+        sp->roff = -1;
+    seg_free(f);
     return 0;
 fail:
-    file_free(f);
+    proto_error("spool: cannot rewrite a damaged file", "file=%s err=\"%s\"", f->path,
+                strerror(err ? err : EIO));
+    if (g->created) {
+        unlink(g->path);
+        sp->disk_bytes -= g->data_off;  /* only the header was counted */
+    }
+    seg_free(g);
     return -1;
 }
 
-/* Appends one framed record to the write buffer. Returns 0, -1 when full,
- * -2 on an I/O or allocation error. */
-int coll_spool_append(coll_spool *sp, const unsigned char *rec, size_t len, const char *hdr)
+/* Last writes before exit. Returns the records in no file (logged). */
+int64_t coll_spool_finish(coll_spool *sp)
 {
-    if (len == 0 || len > COLL_SPOOL_REC_MAX)
-        return -2;
-    if (sp->bytes + 8 + (int64_t)len + (sp->wf ? 0 : SPOOL_PRE + (int64_t)strlen(hdr)) >
-        sp->max_bytes)
-        return -1;
-    if (!sp->wf && writer_start(sp, hdr) < 0)
-        return -2;
-    if (sp->wlen + 8 + len > sp->wcap) {
-        size_t ncap = sp->wcap ? sp->wcap * 2 : SPOOL_FLUSH_AT * 2;
-        while (ncap < sp->wlen + 8 + len)
-            ncap *= 2;
-        unsigned char *n = realloc(sp->wbuf, ncap);
-        if (!n)
-            return -2;
-        sp->wbuf = n;
-        sp->wcap = ncap;
+    int64_t lost = 0;
+    sp->finished = 1;
+    sp->retry_at = 0;
+    coll_spool_flush(sp, 1, 0);
+    for (int i = 0; i < sp->nsegs; i++) {
+        spool_seg *f = sp->segs[i];
+        if (f->sealed && f->records > f->acked && (f->deleted || f->mlen))
+            seg_rewrite(sp, i);
     }
-    put32(sp->wbuf + sp->wlen, (uint32_t)len);
-    put32(sp->wbuf + sp->wlen + 4, coll_crc32(rec, len));
-    memcpy(sp->wbuf + sp->wlen + 8, rec, len);
-    sp->wlen += 8 + len;
-    sp->wf->records++;
-    sp->bytes += 8 + (int64_t)len;
-    if (sp->wlen >= SPOOL_FLUSH_AT)
-        coll_spool_flush(sp, 0);
-    return 0;
-}
-
-/* Writes the buffer to the current file. Returns 0, or -1 on an I/O error
- * (logged once; the buffer is kept). */
-int coll_spool_flush(coll_spool *sp, int sync)
-{
-    size_t done = 0;
-    if (!sp->wf)
-        return 0;
-    while (done < sp->wlen) {
-        ssize_t n = write(sp->wfd, sp->wbuf + done, sp->wlen - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (!sp->io_error_logged)
-                proto_error("spool: write failed", "file=%s err=\"%s\"", sp->wf->path,
-                            strerror(errno));
-            sp->io_error_logged = 1;
-            memmove(sp->wbuf, sp->wbuf + done, sp->wlen - done);
-            sp->wlen -= done;
-            sp->wf->size += (int64_t)done;
-            return -1;
-        }
-        done += (size_t)n;
+    for (int i = 0; i < sp->nsegs; i++) {
+        const spool_seg *f = sp->segs[i];
+        int64_t unacked = f->records - f->acked;
+        lost += f->deleted ? unacked : unacked < f->mrecs ? unacked : f->mrecs;
     }
-    sp->wf->size += (int64_t)sp->wlen;
-    sp->wlen = 0;
-    sp->io_error_logged = 0;
-    if (sync && fdatasync(sp->wfd) < 0)
-        return -1;
-    return 0;
+    if (lost)
+        proto_error("spool: hits in no file at exit, lost", "thread=%d records=%" PRId64
+                    " disk=%s", sp->index, lost, coll_spool_disk_name(sp->disk));
+    return lost;
 }
 
 /* ---------------------------------------------------------------- read */
+
+/* Drops the unread records of f's file part (unreadable) and moves the
+ * reader to its memory tail; they count as lost. Never fails. */
+static void skip_file_part(coll_spool *sp, spool_seg *f, const char *why)
+{
+    int64_t n = f->records - f->mrecs - f->read;
+    proto_error("spool: records unreadable on replay, skipped", "file=%s offset=%" PRId64
+                " records=%" PRId64 " why=\"%s\"", f->path, sp->roff, n, why);
+    sp->lost += n;
+    sp->damaged++;
+    f->records -= n;
+    sp->roff = f->size;
+}
 
 /* Reads the next record. Returns 1 with the record, or 0 if none is left. */
 int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
                     coll_spool_pos *pos, const char **hdr)
 {
     unsigned char frame[8];
-    while (sp->rfile < sp->nfiles) {
-        spool_file *f = sp->files[sp->rfile];
+    while (sp->rseg < sp->nsegs) {
+        spool_seg *f = sp->segs[sp->rseg];
         if (f->read >= f->records) {
             if (f == sp->wf)
                 return 0;
-            sp->rfile++;
+            if (f->acked >= f->records) {
+                segs_remove(sp, sp->rseg);  /* skipped records left it empty */
+                continue;
+            }
+            if (f->fd >= 0 && f->sealed && !f->deleted) {
+                close(f->fd);
+                f->fd = -1;
+            }
+            sp->rseg++;
             sp->roff = -1;
             continue;
         }
         if (sp->roff < 0)
             sp->roff = f->data_off;
-        if (f == sp->wf && sp->roff >= f->size && coll_spool_flush(sp, 0) < 0)
-            return 0;
-        if (sp->rfd < 0 || sp->rgen != f->gen) {
-            if (sp->rfd >= 0)
-                close(sp->rfd);
-            sp->rfd = open(f->path, O_RDONLY | O_CLOEXEC);
-            sp->rgen = f->gen;
-            if (sp->rfd < 0) {
-                proto_error("spool: cannot read file, records lost", "file=%s records=%" PRId64
-                            " err=\"%s\"", f->path, f->records - f->read, strerror(errno));
-                f->records = f->read;
+        uint32_t n;
+        if (f->read < f->records - f->mrecs) {  /* in the file */
+            if (f->fd < 0 && (f->deleted ||
+                              (f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)) {
+                skip_file_part(sp, f, f->deleted ? "file deleted" : strerror(errno));
                 continue;
             }
-        }
-        uint32_t n;
-        if (pread_full(sp->rfd, frame, 8, sp->roff) < 0 || (n = get32(frame)) == 0 ||
-            n > cap || pread_full(sp->rfd, buf, n, sp->roff + 8) < 0 ||
-            coll_crc32(buf, n) != get32(frame + 4)) {
-            proto_error("spool: record unreadable on replay, rest of file skipped",
-                        "file=%s offset=%" PRId64 " records=%" PRId64, f->path, sp->roff,
-                        f->records - f->read);
-            f->records = f->read;
-            continue;
+            if (pread_full(f->fd, frame, 8, sp->roff) < 0 || (n = get32(frame)) == 0 ||
+                n > cap || n > COLL_SPOOL_REC_MAX || sp->roff + 8 + n > f->size ||
+                pread_full(f->fd, buf, n, sp->roff + 8) < 0 ||
+                coll_crc32(buf, n) != get32(frame + 4)) {
+                skip_file_part(sp, f, "short read or crc mismatch");
+                continue;
+            }
+        } else {                                /* in memory */
+            if (sp->roff < f->size)
+                sp->roff = f->size;
+            const unsigned char *m = f->mem + (sp->roff - f->size);
+            n = get32(m);
+            if (n > cap)
+                return 0;   /* cap < COLL_SPOOL_REC_MAX: the caller's mistake */
+            memcpy(buf, m + 8, n);
         }
         pos->file = f->gen;
         pos->off = sp->roff;
@@ -497,154 +905,138 @@ int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
     return 0;
 }
 
-/* Finds the list index of file gen. Returns -1 if it is gone. */
-static int file_index(const coll_spool *sp, uint64_t gen)
-{
-    for (int i = 0; i < sp->nfiles; i++)
-        if (sp->files[i]->gen == gen)
-            return i;
-    return -1;
-}
-
-/* Marks a record acknowledged, deleting its file once all of it is; never fails. */
+/* Marks a record acknowledged, deleting its segment once all of it is;
+ * never fails. */
 void coll_spool_ack(coll_spool *sp, const coll_spool_pos *pos)
 {
-    int i = file_index(sp, pos->file);
+    int i = seg_index(sp, pos->file);
     if (i < 0)
         return;
-    spool_file *f = sp->files[i];
+    spool_seg *f = sp->segs[i];
     f->acked++;
-    if (f->acked >= f->records && f->read >= f->records && (f != sp->wf || sp->wlen == 0))
-        files_remove(sp, i);
+    if (f->acked >= f->records && f->read >= f->records)
+        segs_remove(sp, i);
 }
 
 /* Puts back the record just read at pos; never fails (a pos that is not
  * the reader's last record is ignored). */
 void coll_spool_unread(coll_spool *sp, const coll_spool_pos *pos)
 {
-    if (sp->rfile >= sp->nfiles || sp->files[sp->rfile]->gen != pos->file ||
-        sp->files[sp->rfile]->read == 0)
+    if (sp->rseg >= sp->nsegs || sp->segs[sp->rseg]->gen != pos->file ||
+        sp->segs[sp->rseg]->read == 0)
         return;
     sp->roff = pos->off;
-    sp->files[sp->rfile]->read--;
+    sp->segs[sp->rseg]->read--;
 }
 
 /* Moves the reader back to pos; never fails (an unknown pos is ignored). */
 void coll_spool_rewind(coll_spool *sp, const coll_spool_pos *pos)
 {
-    int i = file_index(sp, pos->file);
+    int i = seg_index(sp, pos->file);
     if (i < 0)
         return;
-    sp->rfile = i;
+    sp->rseg = i;
     sp->roff = pos->off;
-    sp->files[i]->read = sp->files[i]->acked;
-    for (int j = i + 1; j < sp->nfiles; j++)
-        sp->files[j]->read = sp->files[j]->acked = 0;
+    sp->segs[i]->read = sp->segs[i]->acked;
+    for (int j = i + 1; j < sp->nsegs; j++)
+        sp->segs[j]->read = sp->segs[j]->acked = 0;
 }
 
-/* Returns 1 if nothing waits in the spool, else 0. */
-int coll_spool_empty(const coll_spool *sp)
+/* Places n records in a new segment ahead of all others, points the reader
+ * at it and tries to write it. Returns 0, or -1 when out of memory. */
+int coll_spool_prepend(coll_spool *sp, const char *hdr, const unsigned char *const recs[],
+                       const size_t lens[], size_t n, int64_t now_ms)
 {
-    return sp->nfiles == 0;
+    unsigned char frame[8];
+    uint64_t gen = sp->nsegs ? sp->segs[0]->gen - 1 : gen_now(sp);
+    spool_seg *f = seg_new(sp, gen, hdr);
+    if (!f)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        put32(frame, (uint32_t)lens[i]);
+        put32(frame + 4, coll_crc32(recs[i], lens[i]));
+        if (seg_mem_add(sp, f, frame, 8, recs[i], lens[i], 1) < 0)
+            goto fail;
+    }
+    if (segs_insert(sp, 0, f) < 0)
+        goto fail;
+    for (int j = 1; j < sp->nsegs; j++)
+        sp->segs[j]->read = sp->segs[j]->acked;
+    sp->rseg = 0;
+    sp->roff = -1;
+    if (sp->disk == COLL_SPOOL_DISK_OK || now_ms >= sp->retry_at) {
+        int err = seg_write(sp, f);
+        disk_state(sp, err, f->path, now_ms);
+    }
+    return 0;
+fail:
+    sp->mem_bytes -= (int64_t)f->mlen;
+    sp->mem_records -= f->mrecs;
+    seg_free(f);
+    return -1;
 }
 
-/* Returns the bytes held on disk and in the buffer. */
-int64_t coll_spool_bytes(const coll_spool *sp)
-{
-    return sp->bytes;
-}
+/* ---------------------------------------------------------------- state */
 
-/* Returns the records not yet acknowledged. */
-int64_t coll_spool_records(const coll_spool *sp)
-{
-    int64_t n = 0;
-    for (int i = 0; i < sp->nfiles; i++)
-        n += sp->files[i]->records - sp->files[i]->acked;
-    return n;
-}
-
-/* Calls fn with each file's header text, oldest first; never fails. */
-void coll_spool_each_header(const coll_spool *sp, void (*fn)(void *arg, const char *hdr),
-                            void *arg)
-{
-    for (int i = 0; i < sp->nfiles; i++)
-        fn(arg, sp->files[i]->hdr);
-}
-
-/* Returns 1 if a file is open for appending, else 0. */
+/* Returns 1 if a segment takes appends, else 0. */
 int coll_spool_writing(const coll_spool *sp)
 {
     return sp->wf != NULL;
 }
 
-/* Writes records as a new, synced file ahead of all others and points the
- * reader at it. Returns 0, or -1 (logged; nothing is changed). */
-int coll_spool_prepend(coll_spool *sp, const char *hdr, const unsigned char *const recs[],
-                       const size_t lens[], size_t n)
+/* Returns 1 if nothing waits in the spool, else 0. */
+int coll_spool_empty(const coll_spool *sp)
 {
-    unsigned char pre[SPOOL_PRE], frame[8];
-    size_t hlen = strlen(hdr);
-    int fd = -1;
-    spool_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->hdr = strdup(hdr)) || hlen > COLL_SPOOL_HDR_MAX)
-        goto fail;
-    if (sp->nfiles) {
-        f->gen = sp->files[0]->gen - 1;
-    } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        f->gen = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-        if (f->gen <= sp->last_gen)
-            f->gen = sp->last_gen + 1;
-        sp->last_gen = f->gen;
+    return sp->nsegs == 0;
+}
+
+/* Returns 1 if n records of up to len bytes would be taken now, else 0. */
+int coll_spool_room(const coll_spool *sp, int64_t n, size_t len)
+{
+    int64_t need = n * (8 + (int64_t)len) + (sp->wf ? 0 : SPOOL_PRE + COLL_SPOOL_HDR_MAX);
+    if (sp->disk_bytes + sp->mem_bytes + need > sp->max_bytes)
+        return 0;
+    return sp->disk == COLL_SPOOL_DISK_OK || sp->mem_records + n <= sp->mem_max;
+}
+
+/* Fills st with the spool's counts; never fails. */
+void coll_spool_stats_get(const coll_spool *sp, coll_spool_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < sp->nsegs; i++) {
+        const spool_seg *f = sp->segs[i];
+        int64_t unacked = f->records - f->acked;
+        int64_t in_mem = unacked < f->mrecs ? unacked : f->mrecs;
+        st->records += unacked;
+        if (f->deleted)
+            st->held += unacked;
+        else if (f->sealed || sp->disk != COLL_SPOOL_DISK_OK)
+            st->held += in_mem;
     }
-    f->index = sp->index;
-    snprintf(f->path, sizeof f->path, "%s/spool-%d-%016" PRIx64 ".log", sp->dir, sp->index, f->gen);
-    fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0)
-        goto fail_io;
-    memcpy(pre, SPOOL_MAGIC, 8);
-    put32(pre + 8, (uint32_t)hlen);
-    put32(pre + 12, coll_crc32((const unsigned char *)hdr, hlen));
-    FILE *out = fdopen(fd, "w");
-    if (!out)
-        goto fail_io;
-    fd = -1;
-    fwrite(pre, 1, SPOOL_PRE, out);
-    fwrite(hdr, 1, hlen, out);
-    f->size = f->data_off = (int64_t)(SPOOL_PRE + hlen);
-    for (size_t i = 0; i < n; i++) {
-        put32(frame, (uint32_t)lens[i]);
-        put32(frame + 4, coll_crc32(recs[i], lens[i]));
-        fwrite(frame, 1, 8, out);
-        fwrite(recs[i], 1, lens[i], out);
-        f->size += 8 + (int64_t)lens[i];
+    st->disk_bytes = sp->disk_bytes;
+    st->mem_bytes = sp->mem_bytes;
+    st->written = sp->written;
+    st->lost = sp->lost;
+    st->damaged = sp->damaged;
+    st->disk = sp->disk;
+    st->full = sp->full;
+}
+
+/* Returns the disk condition's name; never fails. */
+const char *coll_spool_disk_name(coll_spool_disk d)
+{
+    switch (d) {
+    case COLL_SPOOL_DISK_OK: return "ok";
+    case COLL_SPOOL_DISK_FULL: return "disk_full";
+    case COLL_SPOOL_DISK_ERROR: return "disk_error";
     }
-    f->records = (int64_t)n;
-    if (fflush(out) != 0 || ferror(out)) { /* no fsync: the loop must not stall (SPEC 9 asks write each second) */
-        fclose(out);
-        unlink(f->path);
-        goto fail_io;
-    }
-    fclose(out);
-    if (files_push(sp, f) < 0) {
-        unlink(f->path);
-        goto fail;
-    }
-    memmove(sp->files + 1, sp->files, (size_t)(sp->nfiles - 1) * sizeof *sp->files);
-    sp->files[0] = f;
-    for (int j = 1; j < sp->nfiles; j++)
-        sp->files[j]->read = sp->files[j]->acked;
-    sp->rfile = 0;
-    sp->roff = -1;
-    sp->bytes += f->size;
-    return 0;
-fail_io:
-    proto_error("spool: cannot write unacknowledged hits", "file=%s records=%zu err=\"%s\"",
-                f ? f->path : "?", n, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-fail:
-    file_free(f);
-    return -1;
+    return "?";
+}
+
+/* Calls fn with each segment's header text, oldest first; never fails. */
+void coll_spool_each_header(const coll_spool *sp, void (*fn)(void *arg, const char *hdr),
+                            void *arg)
+{
+    for (int i = 0; i < sp->nsegs; i++)
+        fn(arg, sp->segs[i]->hdr);
 }

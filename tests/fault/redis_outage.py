@@ -10,15 +10,7 @@ rs = RedisServer(appendfsync="everysec")
 col = Collector(rs)
 load = PixelLoad(col.port, N, prefix="o", rate=RATE, conns=4).start()
 time.sleep(5)
-rs.stop()
-t_down = time.monotonic()
-i_down = len(load.latencies)
-time.sleep(OUTAGE)
-i_up = len(load.latencies)
-rs.start()
-load.wait()
-during = sorted(load.latencies[i_down:i_up])
-p99 = during[int(0.99 * (len(during) - 1))] if during else 0
+p99, ndur = outage(load, rs, OUTAGE)
 r = rs.client()
 got = wait_count(r, "ag:hits:{0}", N, timeout=120)
 ns = nonces(r.xrange_all("ag:hits:{0}"))
@@ -27,5 +19,5 @@ check(p99 < 0.050, f"pixel p99 during the outage {p99 * 1000:.1f} ms (limit 50)"
 check(not load.errors and got == N and dups == 0, "no loss, no duplicate")
 verdict(f"redis unreachable {OUTAGE} s", load.answered, got, dups,
         f", lost {load.answered - len(set(ns))}, pixel p99 during outage {p99 * 1000:.2f} ms "
-        f"({len(during)} pixels), spooled {int(col.metric('ag_hits_spooled_total'))}")
+        f"({ndur} pixels), spooled {int(col.metric('ag_hits_spooled_total'))}")
 done("fault_redis_outage")

@@ -9,6 +9,7 @@ fails=0
 run() { echo "== $*"; python3 "$@" 2>&1 | grep -E "^(FAIL|.*: sent )" ; [ "${PIPESTATUS[0]}" -eq 0 ] || fails=$((fails + 1)); }
 run redis_kill.py
 run redis_outage.py $([ $quick = 1 ] && echo 10 || echo 60)
+run disk_full.py $([ $quick = 1 ] && echo 10 || echo 30)
 run collector_kill.py
 run aggregator_pause.py $([ $quick = 1 ] && echo 20 || echo 600)
 run webhook_down.py $([ $quick = 1 ] && echo 10 || echo 60)

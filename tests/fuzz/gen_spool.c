@@ -45,17 +45,17 @@ static int write_spool(const char *out, const char *name, int n, const char *hdr
     unsigned char buf[PROTO_HIT_PACKED_MAX];
     if (!mkdtemp(dir))
         return -1;
-    coll_spool *sp = coll_spool_open(dir, 0, 1, INT64_C(1) << 30);
+    coll_spool *sp = coll_spool_open(dir, 0, 1, INT64_C(1) << 30, 100000);
     if (!sp)
         return -1;
     for (int i = 0; i < n; i++) {
         proto_hit h;
         make_hit(&h, i % 3 ? "spring-appeal" : "gotv_2024", events[i % 6], i);
         size_t len = proto_hit_pack(&h, buf, sizeof buf);
-        if (!len || coll_spool_append(sp, buf, len, hdr) != 0)
+        if (!len || coll_spool_append(sp, buf, len, hdr, 0) != COLL_SPOOL_OK)
             return -1;
     }
-    coll_spool_flush(sp, 0);
+    coll_spool_flush(sp, 0, 0);
     coll_spool_free(sp);
     DIR *d = opendir(dir);
     struct dirent *de;

@@ -207,7 +207,8 @@ class Daemon:
 
     def _spawn(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log,
+                                     preexec_fn=getattr(self, "preexec", None))
         wait_for(lambda: http_get(self.port, "/healthz")[0] == 200, what=f"{self.args[0]} /healthz")
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
@@ -256,10 +257,11 @@ class Daemon:
 class Collector(Daemon):
     """The real actiongap-collector binary on a free port."""
 
-    def __init__(self, redis, spool_dir=None, extra=(), start=True, threads=1):
+    def __init__(self, redis, spool_dir=None, extra=(), start=True, threads=1, preexec=None):
         if not COLLECTOR or not os.access(COLLECTOR, os.X_OK):
             raise AssertionError("AG_COLLECTOR does not name the collector binary")
         self._setup("ag-coll-")
+        self.preexec = preexec      # runs in the child before exec (e.g. a file size limit)
         self.redis = redis
         self.spool_dir = spool_dir or os.path.join(self.dir, "spool")
         self.args = [COLLECTOR, "--listen", f"127.0.0.1:{self.port}", "--redis", redis.url(),
@@ -275,6 +277,41 @@ class Collector(Daemon):
         if wait_redis:
             wait_for(lambda: b'"redis":"up"' in http_get(self.port, "/healthz")[2],
                      what="collector to reach redis")
+
+
+# ------------------------------------------------------------------ disks
+
+
+class SmallDisk:
+    """A spool directory on a filesystem of `size` bytes: a tmpfs mounted here
+    (root), else a plain directory with the collector's files capped at
+    `size` bytes each (RLIMIT_FSIZE: EFBIG, which the collector treats as a
+    full disk)."""
+
+    def __init__(self, size):
+        self.size = size
+        self.dir = tempfile.mkdtemp(prefix="ag-disk-")
+        self.mounted = False
+        if os.geteuid() == 0:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                            self.dir], check=True)
+            self.mounted = True
+        self.spool = os.path.join(self.dir, "spool")
+        _cleanups.append(self.destroy)
+
+    def preexec(self):
+        import resource
+        if not self.mounted:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.size, self.size))
+
+    def remount(self, mode):
+        subprocess.run(["mount", "-o", f"remount,{mode}", self.dir], check=True)
+
+    def destroy(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.dir], check=False)
+            self.mounted = False
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ HTTP
