@@ -59,8 +59,6 @@ typedef struct {
 /* Set by SIGTERM/SIGINT: finish what was read, then stop. */
 extern volatile sig_atomic_t agg_stopping;
 
-/* Returns the monotonic time in ns. */
-uint64_t agg_mono_ns(void);
 /* Drops the connection after an error, so the next round reconnects and
  * re-reads every unacknowledged entry; never fails. */
 void agg_disconnect(agg *a, const char *why);

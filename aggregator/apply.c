@@ -1,6 +1,7 @@
 /* apply.c: applies batches of hit-stream entries exactly once, in three
  * pipelined stages (reads of watermarks and nonces; one script call per
  * campaign; their replies), and raises overdue-signup alerts. */
+#include "clock.h"
 #include "apply.h"
 
 #include <stdio.h>
@@ -27,7 +28,7 @@ static int load_one(redisContext *rc, const char *src, char sha[41])
     if (ok)
         memcpy(sha, r->str, 41);
     else
-        proto_error("redis: SCRIPT LOAD failed", "err=\"%s\"",
+        sys_error("redis: SCRIPT LOAD failed", "err=\"%s\"",
                     r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
     freeReplyObject(r);
     return ok ? 0 : -1;
@@ -48,14 +49,6 @@ static int noscript(const redisReply *r)
 }
 
 /* ---------------------------------------------------------------- apply */
-
-/* Returns the wall-clock time in ms. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 /* Reads n replies and frees them, returning how many were errors; -1 if
@@ -110,7 +103,7 @@ int agg_apply_send_calls(redisContext *rc, agg_batch *b, const proto_conf *conf,
         redisReply *wm = NULL, *ns = NULL;
         if (redisGetReply(rc, (void **)&wm) != REDIS_OK || redisGetReply(rc, (void **)&ns) != REDIS_OK ||
             wm->type == REDIS_REPLY_ERROR || ns->type != REDIS_REPLY_ARRAY) {
-            proto_error("redis: reading watermarks failed", "err=\"%s\"",
+            sys_error("redis: reading watermarks failed", "err=\"%s\"",
                         wm && wm->type == REDIS_REPLY_ERROR ? wm->str : rc->errstr);
             freeReplyObject(wm);
             freeReplyObject(ns);
@@ -125,7 +118,7 @@ int agg_apply_send_calls(redisContext *rc, agg_batch *b, const proto_conf *conf,
     proto_resp out = {0};
     char key[PROTO_KEY_MAX];
     proto_key_campaigns(key, sizeof key, conf->prefix);
-    int rc_out = agg_batch_calls(b, sha_apply, ALERTS_MAXLEN, now_ms(), &out) >= 0 &&
+    int rc_out = agg_batch_calls(b, sha_apply, ALERTS_MAXLEN, sys_now_ms(), &out) >= 0 &&
                          agg_batch_activity(b, key, &out) >= 0 && append(rc, &out) == 0
                      ? 0
                      : -1;
@@ -143,22 +136,22 @@ int agg_apply_finish(redisContext *rc, agg_batch *b, unsigned p, agg_apply_resul
             continue;
         redisReply *r = NULL;
         if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
-            proto_error("redis: apply failed", "err=\"%s\"", rc->errstr);
+            sys_error("redis: apply failed", "err=\"%s\"", rc->errstr);
             return -1;
         }
         if (noscript(r)) {
             failed = 1;
-            proto_warn("apply script missing (Redis restarted?): reconnecting loads it", "partition=%u", p);
+            sys_warn("apply script missing (Redis restarted?): reconnecting loads it", "partition=%u", p);
         } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
             res->applied += agg_batch_applied(b, c);
         } else if (r->type == REDIS_REPLY_INTEGER) {
             res->conflicts++;
             failed = 1;
-            proto_warn("apply refused: watermark moved (another aggregator applied it)",
+            sys_warn("apply refused: watermark moved (another aggregator applied it)",
                        "campaign=%s partition=%u", agg_batch_name(b, c), p);
         } else {
             failed = 1;
-            proto_error("apply script failed", "campaign=%s err=\"%s\"", agg_batch_name(b, c),
+            sys_error("apply script failed", "campaign=%s err=\"%s\"", agg_batch_name(b, c),
                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         }
         freeReplyObject(r);
@@ -215,7 +208,7 @@ int agg_alert_raise(redisContext *rc, const proto_conf *conf, const char *c,
         }
         int out = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
         if (out < 0)
-            proto_error("alert script failed", "campaign=%s err=\"%s\"", c,
+            sys_error("alert script failed", "campaign=%s err=\"%s\"", c,
                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
         return out;

@@ -644,7 +644,7 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
         }
         if (entry_decode(e, hit) < 0) {
             res->malformed++;
-            proto_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
+            sys_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
                        b->p, e->id);
             continue;
         }
@@ -688,7 +688,7 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
     for (size_t i = 0; i < n; i++) {
         if (entry_scan(ents[i], &b->es[i]) < 0) {
             res->malformed++;
-            proto_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
+            sys_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
                        p, b->es[i].id ? b->es[i].id : "?");
             continue;
         }

@@ -1,6 +1,8 @@
 /* cli.c: the `actiongap` command — arguments, verbs dispatch, the Redis
  * connection and the formatting helpers the verbs share (SPEC 5). */
+#include "clock.h"
 #include "cli.h"
+#include "conffile.h"
 #include "redis.h"
 
 #include <cjson/cJSON.h>
@@ -105,15 +107,6 @@ static int usage_error(const char *fmt, ...)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Returns the time now in ms; never fails. */
-int64_t cli_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Formats ms as UTC ISO 8601; returns buf, empty on failure. */
 char *cli_fmt_time(char *buf, size_t cap, int64_t ms)
 {
@@ -182,7 +175,7 @@ static char *quoted(char *buf, size_t cap, const char *s)
 {
     char tmp[300];
 
-    proto_log_quote(tmp, sizeof tmp, s, strlen(s));
+    proto_logfmt_quote(tmp, sizeof tmp, s, strlen(s));
     if (tmp[0] == '"')
         snprintf(buf, cap, "%s", tmp);
     else
@@ -357,7 +350,7 @@ static void random_hex(char buf[9])
     FILE *f = fopen("/dev/urandom", "rb");
 
     if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
-        uint32_t v = (uint32_t)cli_now_ms() ^ ((uint32_t)clock() << 16);
+        uint32_t v = (uint32_t)sys_now_ms() ^ ((uint32_t)clock() << 16);
         memcpy(b, &v, sizeof b);
     }
     if (f)
@@ -409,7 +402,7 @@ static int cmd_followup(cli_ctx *x, const char *campaign, const char *subject)
         return CLI_USAGE;
     }
     hit.agent = PROTO_AGENT_HUMAN;
-    hit.ts = cli_now_ms();
+    hit.ts = sys_now_ms();
     random_hex(rnd);
     snprintf(hit.hid, sizeof hit.hid, "cli.%s-1", rnd);
     if (proto_key_hits(key, sizeof key, x->conf.prefix,
@@ -616,7 +609,7 @@ int main(int argc, char **argv)
     char *args[MAX_ARGS * 2], err[512];
     long n;
 
-    if (proto_conf_load(&x.conf, argc, argv, rest, MAX_ARGS * 2, &nrest, err, sizeof err) < 0) {
+    if (sys_conf_load(&x.conf, argc, argv, rest, MAX_ARGS * 2, &nrest, err, sizeof err) < 0) {
         for (int i = 1; i < argc; i++)
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {
                 usage(stdout);

@@ -44,9 +44,6 @@ redisReply *cli_cmdv(cli_ctx *x, int argc, const char **argv, const size_t *lens
  * -1 after printing one line naming verb on stderr. */
 int cli_check_campaign(const char *verb, const char *c);
 
-/* Returns the time now in ms since the epoch. */
-int64_t cli_now_ms(void);
-
 /* Writes ms since the epoch as UTC ISO 8601 ("2026-01-02T03:04:05Z");
  * returns buf (empty on failure). */
 char *cli_fmt_time(char *buf, size_t cap, int64_t ms);

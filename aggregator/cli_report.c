@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "keys.h"
 
@@ -197,7 +198,7 @@ int cli_campaigns(cli_ctx *x)
 {
     static const char *const titles[] = {"CAMPAIGN", "LAST ACTIVITY", "AGO"};
     char key[PROTO_KEY_MAX], iso[32], ago[40], dur[32];
-    int64_t now = cli_now_ms();
+    int64_t now = sys_now_ms();
     redisReply *r;
     cli_table *t = NULL;
     cJSON *doc = NULL, *arr;
@@ -322,7 +323,7 @@ static int stats_load(cli_ctx *x, const char *c, stats_data *d)
         return -1;
     d->pending = r->integer;
     freeReplyObject(r);
-    long long cutoff = (long long)(cli_now_ms() - d->sla_s * 1000);
+    long long cutoff = (long long)(sys_now_ms() - d->sla_s * 1000);
     if (!(r = cli_cmd(x, "ZCOUNT %s -inf (%lld", k, cutoff)))
         return -1;
     d->overdue = r->integer;
@@ -601,7 +602,7 @@ int cli_pending(cli_ctx *x, const char *campaign)
 {
     static const char *const titles[] = {"SUBJECT", "SIGNED UP", "WAITING", "STATUS"};
     char key[PROTO_KEY_MAX], iso[32], wait[32], sla[32];
-    int64_t now = cli_now_ms(), sla_s, overdue = 0;
+    int64_t now = sys_now_ms(), sla_s, overdue = 0;
     redisReply *r = NULL;
     cli_table *t = NULL;
     int rc = CLI_ERR;

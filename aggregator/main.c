@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "agg.h"
+#include "conffile.h"
 #include "log.h"
 #include "redis.h"
 #include "server.h"
@@ -34,22 +36,6 @@ static void on_signal(int sig)
     agg_stopping = 1;
 }
 
-/* Returns the wall-clock time in ms. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Returns the monotonic time in ns. */
-uint64_t agg_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------- redis */
 
 /* Drops the connection after an error, so the next round reconnects and
@@ -58,7 +44,7 @@ void agg_disconnect(agg *a, const char *why)
 {
     if (!a->rc)
         return;
-    proto_warn("redis: connection dropped", "why=\"%s\"", why);
+    sys_warn("redis: connection dropped", "why=\"%s\"", why);
     agg_inc(a->m.redis_failures);
     redisFree(a->rc);
     a->rc = NULL;
@@ -91,7 +77,7 @@ static int connect_redis(agg *a)
     a->rc = agg_redis_connect(&a->conf, 2000, 5000, where, sizeof where, &why, err, sizeof err);
     if (!a->rc) {
         if (atomic_load(&a->m.redis_up) || a->backoff_ms == 0 || why == AGG_REDIS_REFUSED)
-            proto_warn("redis: cannot connect", "redis=%s err=\"%s\"", where, err);
+            sys_warn("redis: cannot connect", "redis=%s err=\"%s\"", where, err);
         return -1;
     }
     redisReply *r = NULL;
@@ -107,11 +93,11 @@ static int connect_redis(agg *a)
         r = NULL;
     }
     atomic_store(&a->m.redis_up, 1);
-    proto_info("redis: connected", "consumer=%s partitions=%d", a->me, a->conf.partitions);
+    sys_info("redis: connected", "consumer=%s partitions=%d", a->me, a->conf.partitions);
     a->backoff_ms = 0;
     return 0;
 fail:
-    proto_error("redis: set-up failed", "err=\"%s\"",
+    sys_error("redis: set-up failed", "err=\"%s\"",
                 r && r->type == REDIS_REPLY_ERROR ? r->str : (a->rc ? a->rc->errstr : "connection lost"));
     freeReplyObject(r);
     if (a->rc) {
@@ -140,10 +126,10 @@ static void leases(agg *a)
             return;
         int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         if (held && !a->owned[p]) {
-            proto_info("partition taken", "partition=%d consumer=%s", p, a->me);
+            sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
             a->need_claim[p] = a->need_pel[p] = 1;
         } else if (!held && a->owned[p]) {
-            proto_warn("partition lost to another aggregator", "partition=%d", p);
+            sys_warn("partition lost to another aggregator", "partition=%d", p);
         }
         a->owned[p] = held;
         atomic_store(&a->m.owned[p], held);
@@ -196,7 +182,7 @@ static int refresh_campaigns(agg *a)
 static void scan_alerts(agg *a, int full)
 {
     char key[PROTO_KEY_MAX];
-    long long now = now_ms();
+    long long now = sys_now_ms();
     if (refresh_campaigns(a) < 0)
         return;
     size_t n = a->ncamps ? a->ncamps : 1;
@@ -266,7 +252,7 @@ static void scan_alerts(agg *a, int full)
             int raised = agg_alert_raise(a->rc, &a->conf, c->name, r->element[j]->str, st, now, sla[i]);
             if (raised == 1) {
                 agg_inc(a->m.alerts_raised);
-                proto_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
+                sys_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
                            c->name, (now - st) / 1000, sla[i]);
             } else if (raised < 0) {
                 agg_disconnect(a, "alert failed");
@@ -324,7 +310,7 @@ static int group_state(agg *a, int p, char *last, size_t cap, long long *lag)
  * entries); never fails. */
 static void trim(agg *a)
 {
-    long long keep = now_ms() - (long long)a->conf.keep_hours * 3600000LL;
+    long long keep = sys_now_ms() - (long long)a->conf.keep_hours * 3600000LL;
     for (int p = 0; p < a->conf.partitions && a->rc; p++) {
         char minid[64], last[64];
         long long lag;
@@ -374,7 +360,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: actiongap-aggregator [--config FILE] [--key value ...]\n"
                  "Rolls the hit streams into per-campaign counters exactly once and raises\n"
                  "follow-up alerts (see docs/SPEC.md).\n\n");
-    proto_conf_usage(out);
+    sys_conf_usage(out);
 }
 
 int main(int argc, char **argv)
@@ -382,7 +368,7 @@ int main(int argc, char **argv)
     static agg a;
     char err[512], host[64] = "host";
     int rest[16], nrest;
-    proto_log_set_prog("aggregator");
+    sys_log_set_prog("aggregator");
     /* A batch allocates and frees megabytes at once: keep them in the heap
      * instead of fresh mmaps that the kernel zeroes each time. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
@@ -393,7 +379,7 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    if (proto_conf_load(&a.conf, argc, argv, rest, 16, &nrest, err, sizeof err) < 0) {
+    if (sys_conf_load(&a.conf, argc, argv, rest, 16, &nrest, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
@@ -405,7 +391,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "config: partitions: at most %d\n", AGG_MAX_PARTITIONS);
         return 2;
     }
-    proto_log_set_level(a.conf.log_level);
+    sys_log_set_level(a.conf.log_level);
     gethostname(host, sizeof host - 1);
     if (a.conf.consumer[0])
         snprintf(a.me, sizeof a.me, "%s", a.conf.consumer);
@@ -430,7 +416,7 @@ int main(int argc, char **argv)
         return 1;
     }
     agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
-    proto_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
+    sys_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
                a.conf.metrics_listen, a.conf.partitions, a.conf.batch);
     while (!agg_stopping) {
         if (!a.rc) {
@@ -441,14 +427,14 @@ int main(int argc, char **argv)
             }
             a.last_lease = 0;
         }
-        long long t = now_ms();
+        long long t = sys_now_ms();
         if (t - a.last_lease >= LEASE_EVERY_MS) {
             leases(&a);
             update_lag(&a);
             a.last_lease = t;
         }
         agg_round_once(&a);
-        t = now_ms();
+        t = sys_now_ms();
         if (a.rc && t - a.last_alert >= ALERT_EVERY_MS) {
             int full = t - a.last_rescan >= RESCAN_EVERY_MS;
             scan_alerts(&a, full);
@@ -461,7 +447,7 @@ int main(int argc, char **argv)
             a.last_trim = t;
         }
     }
-    proto_info("stopping", "applied=%llu", (unsigned long long)agg_get(a.m.applied));
+    sys_info("stopping", "applied=%llu", (unsigned long long)agg_get(a.m.applied));
     /* give the leases back so another aggregator takes over at once */
     for (int p = 0; p < a.conf.partitions && a.rc; p++) {
         if (!a.owned[p])

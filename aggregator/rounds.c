@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "agg.h"
 #include "log.h"
 #include "resp.h"
@@ -23,7 +24,7 @@ static int claim(agg *a, int p)
             return -1;
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
             r->element[0]->type != REDIS_REPLY_STRING) {
-            proto_error("XAUTOCLAIM failed", "partition=%d err=\"%s\"", p,
+            sys_error("XAUTOCLAIM failed", "partition=%d err=\"%s\"", p,
                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
             freeReplyObject(r);
             return -1;
@@ -64,7 +65,7 @@ static int take_acks(agg *a, int n)
     for (int i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(a->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
-            proto_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
+            sys_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
             freeReplyObject(r);
             agg_disconnect(a, "XACK failed");
             return -1;
@@ -89,7 +90,7 @@ static void count(agg *a, const agg_apply_result *res)
 static int process(agg *a, int p, const redisReply *const *ents, size_t n)
 {
     agg_apply_result res;
-    uint64_t t0 = agg_mono_ns();
+    uint64_t t0 = sys_mono_ns();
     if (agg_apply(a->rc, &a->conf, (unsigned)p, ents, n, &res) < 0) {
         agg_add(a->m.conflicts, res.conflicts);
         agg_disconnect(a, "apply failed");
@@ -103,7 +104,7 @@ static int process(agg *a, int p, const redisReply *const *ents, size_t n)
     if (take_acks(a, 1) < 0)
         return -1;
     count(a, &res);
-    proto_hist_observe(&a->m.batch_latency, agg_mono_ns() - t0);
+    proto_hist_observe(&a->m.batch_latency, sys_mono_ns() - t0);
     return 0;
 }
 
@@ -159,7 +160,7 @@ static int take_read(agg *a, agg_round *r)
         return -1;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
-        proto_error("XREADGROUP failed", "err=\"%s\"", rep->str);
+        sys_error("XREADGROUP failed", "err=\"%s\"", rep->str);
         /* a deleted stream: reconnecting recreates the group */
         agg_disconnect(a, strncmp(rep->str, "NOGROUP", 7) == 0 ? "consumer group missing" : "read failed");
         return -1;
@@ -196,7 +197,7 @@ static int gather(agg *a, agg_round *r, int block)
         if (r->nr == 0) {
             wait = block ? AGG_BLOCK_MS : 0;
         } else {
-            uint64_t now = agg_mono_ns();
+            uint64_t now = sys_mono_ns();
             wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
         }
         if (append_read(a, wait) < 0) {
@@ -213,8 +214,8 @@ static int gather(agg *a, agg_round *r, int block)
             return 0;
         }
         if (!until)                     /* the first entries start the window */
-            until = agg_mono_ns() + (uint64_t)a->conf.batch_wait_ms * 1000000u;
-        if (!full && agg_mono_ns() >= until)
+            until = sys_mono_ns() + (uint64_t)a->conf.batch_wait_ms * 1000000u;
+        if (!full && sys_mono_ns() >= until)
             return 0;
     }
 }
@@ -277,17 +278,17 @@ static size_t read_and_apply(agg *a, int block)
     agg_round *cur = &a->round[0], *nxt = &a->round[1];
     size_t done = 0, counted = 0;
     int acks = 0;
-    uint64_t t0 = agg_mono_ns();
+    uint64_t t0 = sys_mono_ns();
     if (gather(a, cur, block) < 0 || !cur->total)
         goto out;
     while (cur->total && a->rc) {
-        uint64_t ts = agg_mono_ns();
+        uint64_t ts = sys_mono_ns();
         if (round_batches(a, cur) < 0)
             goto out;
         for (int p = 0; p < a->conf.partitions; p++)
             if (cur->b[p] && agg_apply_send_reads(a->rc, cur->b[p]) < 0)
                 goto fail;
-        int ahead = cur->backlog && !agg_stopping && agg_mono_ns() - t0 < PIPELINE_MS * 1000000ull;
+        int ahead = cur->backlog && !agg_stopping && sys_mono_ns() - t0 < PIPELINE_MS * 1000000ull;
         int owned = 0;
         for (int p = 0; p < a->conf.partitions; p++)
             owned += a->owned[p];
@@ -299,7 +300,7 @@ static size_t read_and_apply(agg *a, int block)
         for (int i = 0; i < reads; i++)
             if (append_read(a, 0) < 0)
                 goto fail;
-        proto_debug("round", "entries=%zu reads_ahead=%d", cur->total, reads);
+        sys_debug("round", "entries=%zu reads_ahead=%d", cur->total, reads);
         if (agg_flush(a->rc) < 0 || take_acks(a, acks) < 0)
             goto fail;
         done += counted;
@@ -331,7 +332,7 @@ static size_t read_and_apply(agg *a, int block)
             counted += cur->n[p];
             count(a, res);
         }
-        proto_hist_observe(&a->m.batch_latency, agg_mono_ns() - ts);
+        proto_hist_observe(&a->m.batch_latency, sys_mono_ns() - ts);
         round_clear(cur);
         agg_round *t = cur;
         cur = nxt;
@@ -370,7 +371,7 @@ size_t agg_round_once(agg *a)
             if (!r)
                 return done;
             if (r->type == REDIS_REPLY_ERROR) { /* keep need_pel: read them after reconnecting */
-                proto_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p, r->str);
+                sys_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p, r->str);
                 freeReplyObject(r);
                 agg_disconnect(a, "pending read failed");
                 return done;

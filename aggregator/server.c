@@ -116,7 +116,7 @@ agg_server *agg_server_new(const proto_conf *conf, agg_metrics *m)
     if (proto_conf_hostport(conf->metrics_listen, host, sizeof host, &port) < 0 ||
         !(s->base = event_base_new()) || !(s->http = evhttp_new(s->base)) ||
         evhttp_bind_socket(s->http, host[0] ? host : "0.0.0.0", (ev_uint16_t)port) < 0) {
-        proto_error("cannot listen", "metrics_listen=%s", conf->metrics_listen);
+        sys_error("cannot listen", "metrics_listen=%s", conf->metrics_listen);
         agg_server_free(s);
         return NULL;
     }

@@ -1,4 +1,5 @@
 /* webhook.c: the webhook delivery thread — Redis connection, consumer group, retry list. */
+#include "clock.h"
 #include "webhook.h"
 #include "redis.h"
 #include "webhook_int.h"
@@ -126,7 +127,7 @@ static void item_drop(agg_webhook *w, size_t i)
 /* Writes a logfmt-safe copy of s into out; returns out. */
 static const char *q(char *out, size_t cap, const char *s)
 {
-    return proto_log_quote(out, cap, s ? s : "", s ? strlen(s) : 0);
+    return proto_logfmt_quote(out, cap, s ? s : "", s ? strlen(s) : 0);
 }
 
 /* Drops the Redis connection after a failure and schedules a reconnect; cannot fail. */
@@ -134,13 +135,13 @@ static void redis_drop(agg_webhook *w, const char *why)
 {
     char qw[256];
     if (!w->down)
-        proto_warn("webhook: redis unavailable, reconnecting", "error=%s", q(qw, sizeof qw, why));
+        sys_warn("webhook: redis unavailable, reconnecting", "error=%s", q(qw, sizeof qw, why));
     w->down = 1;
     if (w->rc)
         redisFree(w->rc);
     w->rc = NULL;
     w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
-    w->next_connect = agg_http_mono_ms() + w->backoff_ms;
+    w->next_connect = sys_mono_ms() + w->backoff_ms;
 }
 
 /* Checks a reply: a NULL (connection failure) or error reply drops the
@@ -179,7 +180,7 @@ static int redis_connect(agg_webhook *w)
         return -1;
     freeReplyObject(r);
     if (w->down)
-        proto_info("webhook: redis available again", NULL);
+        sys_info("webhook: redis available again", NULL);
     w->down = 0;
     w->backoff_ms = 0;
     w->pending_done = 0;
@@ -235,7 +236,7 @@ static int attempt(agg_webhook *w, wh_item *it)
     if (len < 0 && (body = malloc(1 << 20)) != NULL)
         len = agg_webhook_body(it->n, nm, vl, body, 1 << 20);
     if (len < 0) {
-        proto_error("webhook: alert too large to send, dropped", "id=%s kind=%s campaign=%s",
+        sys_error("webhook: alert too large to send, dropped", "id=%s kind=%s campaign=%s",
                     it->id, qk, qc);
         agg_inc(w->m->alerts_failed);
         if (body != small)
@@ -248,7 +249,7 @@ static int attempt(agg_webhook *w, wh_item *it)
     it->attempts++;
     if (st >= 200 && st < 300) {
         agg_inc(w->m->alerts_sent);
-        proto_info("webhook: alert sent", "id=%s kind=%s campaign=%s host=%s status=%d attempts=%u",
+        sys_info("webhook: alert sent", "id=%s kind=%s campaign=%s host=%s status=%d attempts=%u",
                    it->id, qk, qc, qh, st, it->attempts);
         it->delivered = 1;
         return xack(w, it->id) < 0 ? -1 : 1;
@@ -259,13 +260,13 @@ static int attempt(agg_webhook *w, wh_item *it)
     it->backoff_ms = it->backoff_ms ? it->backoff_ms * 2 : WH_RETRY_MIN_MS;
     if (it->backoff_ms > WH_RETRY_MAX_MS)
         it->backoff_ms = WH_RETRY_MAX_MS;
-    it->next_at = agg_http_mono_ms() + it->backoff_ms;
+    it->next_at = sys_mono_ms() + it->backoff_ms;
     if (st >= 0)
-        proto_warn("webhook: alert not accepted", "id=%s kind=%s campaign=%s host=%s status=%d "
+        sys_warn("webhook: alert not accepted", "id=%s kind=%s campaign=%s host=%s status=%d "
                    "attempts=%u retry_in_ms=%lld", it->id, qk, qc, qh, st, it->attempts,
                    (long long)it->backoff_ms);
     else
-        proto_warn("webhook: alert not sent", "id=%s kind=%s campaign=%s host=%s error=%s "
+        sys_warn("webhook: alert not sent", "id=%s kind=%s campaign=%s host=%s error=%s "
                    "attempts=%u retry_in_ms=%lld", it->id, qk, qc, qh, q(qe, sizeof qe, err),
                    it->attempts, (long long)it->backoff_ms);
     return 0;
@@ -345,7 +346,7 @@ static int run_due(agg_webhook *w)
             i++;
             continue;
         }
-        int r = it->next_at <= agg_http_mono_ms() ? attempt(w, it) : 0;
+        int r = it->next_at <= sys_mono_ms() ? attempt(w, it) : 0;
         if (r < 0) {
             rc = -1;
             break;
@@ -399,7 +400,7 @@ static const redisReply *read_entries(const redisReply *r)
 static int step(agg_webhook *w)
 {
     redisReply *r;
-    int64_t now = agg_http_mono_ms(), block = 500;
+    int64_t now = sys_mono_ms(), block = 500;
     if (run_due(w) < 0)
         return -1;
     if (!w->pending_done) {
@@ -429,7 +430,7 @@ static int step(agg_webhook *w)
         snprintf(w->claim_cursor, sizeof w->claim_cursor, "%s", more ? r->element[0]->str : "0-0");
         freeReplyObject(r);
         if (n > 0)
-            proto_info("webhook: claimed alerts of a dead consumer", "count=%d", n);
+            sys_info("webhook: claimed alerts of a dead consumer", "count=%d", n);
         w->next_claim = more ? now : now + WH_CLAIM_EVERY_MS;
         return n < 0 ? -1 : 0;
     }
@@ -457,7 +458,7 @@ static void *wh_main(void *arg)
 {
     agg_webhook *w = arg;
     while (!atomic_load(&w->stop)) {
-        if (!w->rc && (agg_http_mono_ms() < w->next_connect || redis_connect(w) < 0)) {
+        if (!w->rc && (sys_mono_ms() < w->next_connect || redis_connect(w) < 0)) {
             struct timespec ts = {0, WH_SLICE_MS * 1000000L};
             nanosleep(&ts, NULL);
             continue;
@@ -473,7 +474,7 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
     agg_webhook *w = calloc(1, sizeof *w);
     char host[64] = "localhost";
     if (!w) {
-        proto_error("webhook: out of memory", NULL);
+        sys_error("webhook: out of memory", NULL);
         return NULL;
     }
     w->conf = conf;
@@ -481,7 +482,7 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
     atomic_init(&w->stop, 0);
     snprintf(w->claim_cursor, sizeof w->claim_cursor, "0-0");
     if (proto_key_alerts(w->key, sizeof w->key, conf->prefix) < 0) {
-        proto_error("webhook: alerts key too long", NULL);
+        sys_error("webhook: alerts key too long", NULL);
         free(w);
         return NULL;
     }
@@ -493,7 +494,7 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
     }
     redis_connect(w);   /* the group exists before the first alert, if Redis is up */
     if (pthread_create(&w->th, NULL, wh_main, w) != 0) {
-        proto_error("webhook: cannot start the delivery thread", NULL);
+        sys_error("webhook: cannot start the delivery thread", NULL);
         if (w->rc)
             redisFree(w->rc);
         free(w);

@@ -1,4 +1,5 @@
 /* webhook_http.c: the webhook HTTP(S) client (URL, DNS, TLS, POST) and an alert's JSON body. */
+#include "clock.h"
 #include "webhook.h"
 #include "webhook_int.h"
 
@@ -23,14 +24,6 @@
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- helpers */
-
-/* Returns the monotonic clock in ms; cannot fail. */
-int64_t agg_http_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Formats a one-line reason into err; always returns -1 (the failure). */
 static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -199,7 +192,7 @@ static struct addrinfo *resolve(const wh_url *u, int64_t deadline, const atomic_
     }
     pthread_mutex_lock(&r->mu);
     int64_t t;
-    while (!r->done && (t = agg_http_mono_ms()) < deadline && !stopped(stop)) {
+    while (!r->done && (t = sys_mono_ms()) < deadline && !stopped(stop)) {
         int64_t until = t + WH_SLICE_MS < deadline ? t + WH_SLICE_MS : deadline;
         struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000};
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
@@ -237,7 +230,7 @@ static int wait_fd(wh_conn *c, short ev, const char *what, char *err, size_t cap
     for (;;) {
         if (stopped(c->stop))
             return fail(err, cap, "stopped while %s", what);
-        int64_t left = c->deadline - agg_http_mono_ms();
+        int64_t left = c->deadline - sys_mono_ms();
         if (left <= 0)
             return fail(err, cap, "timed out %s", what);
         struct pollfd p = {.fd = c->fd, .events = ev};
@@ -282,7 +275,7 @@ static int conn_open(wh_conn *c, const wh_url *u, char *err, size_t cap)
             fail(err, cap, "connect %s port %s: %s", u->host, u->port, strerror(e));
         close(fd);
         c->fd = -1;
-        if (agg_http_mono_ms() >= c->deadline || stopped(c->stop))
+        if (sys_mono_ms() >= c->deadline || stopped(c->stop))
             break;
     }
     freeaddrinfo(res);
@@ -435,7 +428,7 @@ static int read_status(wh_conn *c, char *err, size_t cap)
             return fail(err, cap, "malformed status line");
         status = d1 * 100 + d2 * 10 + d3;
     }
-    int64_t drain = agg_http_mono_ms() + 250;
+    int64_t drain = sys_mono_ms() + 250;
     if (drain < c->deadline)
         c->deadline = drain;
     char e2[8];
@@ -464,7 +457,7 @@ int agg_http_post(const char *url, const char *body, size_t len, int timeout_ms,
                   const atomic_int *stop, char *err, size_t cap)
 {
     wh_url u;
-    wh_conn c = {.fd = -1, .deadline = agg_http_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0),
+    wh_conn c = {.fd = -1, .deadline = sys_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0),
                  .stop = stop};
     char head[4096];
     sigset_t pipe_set, old;

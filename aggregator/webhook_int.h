@@ -16,8 +16,6 @@ typedef struct {
     char path[2048];    /* path and query */
 } wh_url;
 
-/* Returns the monotonic clock in ms; cannot fail. */
-int64_t agg_http_mono_ms(void);
 
 /* Splits an http:// or https:// URL. Returns 0, or -1 with the reason in err. */
 int agg_http_url_parse(const char *url, wh_url *u, char *err, size_t cap);

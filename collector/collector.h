@@ -22,6 +22,7 @@ typedef struct coll_worker {
     struct event_base *base;
     coll_http *http;
     coll_sink *sink;
+    const coll_sink_api *sink_api;  /* how the endpoints reach the sink (coll_sink_real) */
     struct event *stop_ev;
     pthread_t tid;
     struct coll_ctx *ctx;

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "hit.h"
 #include "log.h"
@@ -68,22 +69,6 @@ static const char ag_js[] =
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Returns the wall-clock time in ms. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Returns the monotonic time in ns. */
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Returns 1 if header value v (len bytes) is exactly "1". */
 static int is_one(const char *v, size_t len)
 {
@@ -97,7 +82,7 @@ static void server_fields(coll_worker *w, const coll_http_req *req, proto_hit *h
 {
     const proto_conf *conf = &w->ctx->conf;
     char ip[PROTO_IP_MAX + 1];
-    hit->ts = now_ms();
+    hit->ts = sys_now_ms();
     hit->via = via;
     hit->agent = via == PROTO_VIA_API ? PROTO_AGENT_HUMAN
                                       : proto_ua_classify(req->user_agent, req->user_agent_len, via);
@@ -206,16 +191,16 @@ static int take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, pr
     if (r != PROTO_OK) {
         coll_inc(m->rejected[via]);
         coll_inc(m->reasons[r]);
-        coll_sink_reject(w->sink, hit, r, raw, rawlen);
+        w->sink_api->reject(w->sink, hit, r, raw, rawlen);
         return r;
     }
-    if (refusable && !coll_sink_room(w->sink, 1)) {
+    if (refusable && !w->sink_api->room(w->sink, 1)) {
         coll_inc(m->refused[via]);
         return TAKE_REFUSED;
     }
     coll_inc(m->accepted[via]);
     coll_inc(m->agents[hit->agent]);
-    coll_sink_push(w->sink, hit);
+    w->sink_api->push(w->sink, hit);
     return PROTO_OK;
 }
 
@@ -361,7 +346,7 @@ static int parse_body(batch *b, const char **why)
         proto_hit hit;
         proto_hit_init(&hit);
         server_fields(b->w, req, &hit, b->via);
-        coll_sink_reject(b->w->sink, &hit, r, req->body, req->body_len);
+        b->w->sink_api->reject(b->w->sink, &hit, r, req->body, req->body_len);
         *why = r == PROTO_ERR_BATCH ? "batch of more than 100 hits\n" : "body is not a JSON object or array of objects\n";
         return 400;
     }
@@ -447,7 +432,7 @@ static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *r
         server_fields(w, req, &hit, PROTO_VIA_CLICK);
         coll_inc(w->ctx->m.rejected[PROTO_VIA_CLICK]);
         coll_inc(w->ctx->m.reasons[safety]);
-        coll_sink_reject(w->sink, &hit, safety, req->query, req->query_len);
+        w->sink_api->reject(w->sink, &hit, safety, req->query, req->query_len);
         answer(resp, 400, why);
         return;
     }
@@ -567,7 +552,7 @@ static int path_is(const coll_http_req *req, const char *p)
 void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
 {
     coll_worker *w = arg;
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = sys_mono_ns();
     int get = req->method == COLL_M_GET || req->method == COLL_M_HEAD;
     memset(resp, 0, sizeof *resp);
     if (path_is(req, "/p.gif")) {
@@ -606,5 +591,5 @@ void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
     }
     if (resp->status >= 100 && resp->status < 600)
         coll_inc(w->ctx->m.status[resp->status / 100]);
-    proto_hist_observe(&w->ctx->m.latency, mono_ns() - t0);
+    proto_hist_observe(&w->ctx->m.latency, sys_mono_ns() - t0);
 }

@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* accept4 */
 #endif
+#include "clock.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -70,15 +71,6 @@ static void on_write(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 /* ---- helpers ---- */
-
-/* Returns the monotonic clock in ms (cannot fail on Linux). */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Converts ms to a timeval; cannot fail. */
 static struct timeval ms_tv(int64_t ms)
@@ -263,7 +255,7 @@ static void arm(conn *c, int remaining)
     struct timeval left;
 
     if (remaining && (c->state == ST_HEAD || c->state == ST_BODY)) {
-        int64_t ms = c->deadline - now_ms();
+        int64_t ms = c->deadline - sys_mono_ms();
 
         left = ms_tv(ms < 1 ? 1 : ms);
         tv = &left;
@@ -512,7 +504,7 @@ static int start_body(conn *c, size_t hdr)
     }
     c->state = ST_BODY;
     c->tarmed = 0;
-    c->deadline = now_ms() + c->srv->lim.body_timeout_ms;
+    c->deadline = sys_mono_ms() + c->srv->lim.body_timeout_ms;
     if (!q->chunked && c->off + c->need > c->cap) {
         compact(c);
         if (in_grow(c, c->need) < 0)
@@ -581,7 +573,7 @@ static void process(conn *c)
                 break;
             c->state = ST_HEAD;       /* the header deadline runs from here */
             c->tarmed = 0;
-            c->deadline = now_ms() + l->header_timeout_ms;
+            c->deadline = sys_mono_ms() + l->header_timeout_ms;
         }
         if (c->state == ST_HEAD) {
             r = coll_http_parse(c->in + c->off, c->len - c->off, l->max_header,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "conffile.h"
 #include "spool.h"
 #include "log.h"
 
@@ -63,11 +64,12 @@ static int worker_init(coll_ctx *ctx, int i)
         return -1;
     int fd = coll_http_listen(c->listen);
     if (fd < 0) {
-        proto_error("cannot listen", "listen=%s err=\"%s\"", c->listen, strerror(errno));
+        sys_error("cannot listen", "listen=%s err=\"%s\"", c->listen, strerror(errno));
         return -1;
     }
     w->http = coll_http_new(w->base, fd, &lim, coll_handle, w);
     w->sink = coll_sink_new(w->base, c, i, &ctx->m);
+    w->sink_api = &coll_sink_real;
     w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
     if (!w->http || !w->sink || !w->stop_ev)
         return -1;
@@ -99,7 +101,7 @@ static void raise_nofile(const proto_conf *c)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)c->max_connections + 64)
-        proto_warn("open-file limit below max_connections", "nofile=%llu max_connections=%d",
+        sys_warn("open-file limit below max_connections", "nofile=%llu max_connections=%d",
                    (unsigned long long)rl.rlim_cur, c->max_connections);
 }
 
@@ -109,7 +111,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: actiongap-collector [--config FILE] [--key value ...]\n"
                  "Serves the pixel, beacon, tracked-link and API endpoints and appends every\n"
                  "accepted hit to a Redis stream (see docs/SPEC.md).\n\n");
-    proto_conf_usage(out);
+    sys_conf_usage(out);
 }
 
 int main(int argc, char **argv)
@@ -119,14 +121,14 @@ int main(int argc, char **argv)
     int rest[64], nrest, rc = 1;
     sigset_t sigs;
 
-    proto_log_set_prog("collector");
+    sys_log_set_prog("collector");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
     }
-    if (proto_conf_load(&ctx.conf, argc, argv, rest, 64, &nrest, err, sizeof err) < 0) {
+    if (sys_conf_load(&ctx.conf, argc, argv, rest, 64, &nrest, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "config: signing_key: required when require_signature = all\n");
         return 2;
     }
-    proto_log_set_level(ctx.conf.log_level);
+    sys_log_set_level(ctx.conf.log_level);
     if (coll_spool_probe(ctx.conf.spool_dir) < 0)
         return 1;
     raise_nofile(&ctx.conf);
@@ -156,19 +158,19 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < ctx.nworkers; i++) {
         if (worker_init(&ctx, i) < 0) {
-            proto_error("start-up failed", "thread=%d", i);
+            sys_error("start-up failed", "thread=%d", i);
             goto out;
         }
     }
     proto_redis_addr ra;
     proto_conf_redis_addr(ctx.conf.redis, &ra);
-    proto_info("listening", "listen=%s threads=%d redis=%s:%d%s spool_dir=%s", ctx.conf.listen,
+    sys_info("listening", "listen=%s threads=%d redis=%s:%d%s spool_dir=%s", ctx.conf.listen,
                ctx.nworkers, ra.path[0] ? "unix" : ra.host, ra.port, ra.path, ctx.conf.spool_dir);
     for (int i = 0; i < ctx.nworkers; i++)
         pthread_create(&ctx.workers[i].tid, NULL, worker_main, &ctx.workers[i]);
     int sig = 0;
     sigwait(&sigs, &sig);
-    proto_info("stopping: draining to Redis or the spool", "signal=%d", sig);
+    sys_info("stopping: draining to Redis or the spool", "signal=%d", sig);
     for (int i = 0; i < ctx.nworkers; i++)
         event_active(ctx.workers[i].stop_ev, EV_TIMEOUT, 0);
     for (int i = 0; i < ctx.nworkers; i++)
@@ -180,7 +182,7 @@ int main(int argc, char **argv)
         coll_sink_spool(ctx.workers[i].sink, &sp);
         spooled += sp.records;
     }
-    proto_info("stopped", "stored=%llu spooled=%lld dropped=%llu lost_at_exit=%llu",
+    sys_info("stopped", "stored=%llu spooled=%lld dropped=%llu lost_at_exit=%llu",
                (unsigned long long)coll_get(ctx.m.stored), (long long)spooled,
                (unsigned long long)dropped, (unsigned long long)lost);
     rc = lost ? 1 : 0;  /* hits the disk refused to the end: a supervisor must know */

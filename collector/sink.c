@@ -1,4 +1,5 @@
 /* sink.c: one thread's hits into Redis streams — the queue, sending, drain and the tick. */
+#include "clock.h"
 #include "sink.h"
 #include "sink_int.h"
 
@@ -24,14 +25,6 @@
 #define REPLAY_WINDOW 1024      /* spooled hits in flight at once */
 #define ENTRY_DATA 512          /* packed bytes a recyclable in-flight entry holds */
 #define SPARE_MAX 256           /* recyclable entries kept at most */
-
-/* Returns the wall-clock time in ms. */
-int64_t coll_sink_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- queue */
 
@@ -100,7 +93,7 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
     if (!s || (uintptr_t)priv != s->gen || !reply || !s->head)
         return;
     if (reply->type != REDIS_REPLY_STRING) {
-        proto_error("redis: XADD failed", "err=\"%s\"",
+        sys_error("redis: XADD failed", "err=\"%s\"",
                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         coll_sink_fail(s, "XADD error", 0, 1);
         return;
@@ -162,7 +155,7 @@ static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
     if (s->xcmd.oom ||
         redisAsyncFormattedCommand(s->ac, on_xadd, (void *)s->gen, s->xcmd.data, s->xcmd.len) != REDIS_OK)
         return -1;
-    e->sent_ms = coll_sink_now_ms();
+    e->sent_ms = sys_now_ms();
     e->next = NULL;
     if (s->tail)
         s->tail->next = e;
@@ -196,13 +189,13 @@ static inflight *entry_new(coll_sink *s, const unsigned char *data, size_t len)
 /* Counts and logs (at most once a second) a dropped hit; never fails. */
 void coll_sink_note_drop(coll_sink *s, coll_drop why)
 {
-    int64_t t = coll_sink_now_ms();
+    int64_t t = sys_now_ms();
     coll_inc(s->m->dropped[why]);
     s->drops_since_log++;
     if (t - s->drop_logged_ms >= 1000) {
         coll_spool_stats st;
         coll_spool_stats_get(s->spool, &st);
-        proto_error("hit dropped: cannot spool", "reason=%s dropped=%" PRIu64 " spool_bytes=%"
+        sys_error("hit dropped: cannot spool", "reason=%s dropped=%" PRIu64 " spool_bytes=%"
                     PRId64 " spool_max_bytes=%" PRId64 " held=%" PRId64 " queue_max=%" PRId64,
                     coll_drop_name(why), s->drops_since_log, st.disk_bytes + st.mem_bytes,
                     s->conf->spool_max_bytes, st.held, s->conf->queue_max);
@@ -225,7 +218,7 @@ void coll_sink_pump(coll_sink *s)
         if (coll_spool_read(s->spool, buf, sizeof buf, &len, &pos, NULL) != 1)
             break;
         if (proto_hit_unpack(&hit, buf, len) < 0) {
-            proto_error("spool: record does not decode, skipped", "offset=%" PRId64, pos.off);
+            sys_error("spool: record does not decode, skipped", "offset=%" PRId64, pos.off);
             coll_inc(s->m->dropped[COLL_DROP_CORRUPT]);
             coll_spool_ack(s->spool, &pos);
             continue;
@@ -276,13 +269,13 @@ void coll_sink_pump(coll_sink *s)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     coll_sink *s = arg;
-    int64_t t = coll_sink_now_ms();
+    int64_t t = sys_now_ms();
     (void)fd;
     (void)what;
     int64_t limit = s->conf->redis_timeout_ms;
     if ((s->head && t - s->head->sent_ms > limit) ||
         ((s->state == S_CONNECTING || s->state == S_SYNC) && t - s->state_since > limit)) {
-        proto_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
+        sys_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
                    s->index, s->conf->redis_timeout_ms);
         coll_sink_fail(s, "timeout", 1, 1);
     }
@@ -315,7 +308,7 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     proto_conf_redis_addr(conf->redis, &s->addr);
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0 || read(fd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
-        uint32_t x = (uint32_t)coll_sink_now_ms() ^ (uint32_t)getpid() << 16;
+        uint32_t x = (uint32_t)sys_now_ms() ^ (uint32_t)getpid() << 16;
         memcpy(rnd, &x, 4);
     }
     if (fd >= 0)
@@ -333,7 +326,7 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     coll_spool_each_header(s->spool, coll_sink_plan_from_header, s);
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(s->tick, &tv);
-    s->last_flush = coll_sink_now_ms();
+    s->last_flush = sys_now_ms();
     coll_sink_gauges(s);
     coll_sink_connect(s);
     return s;
@@ -397,7 +390,7 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
         coll_sink_make_header(s, hdr, sizeof hdr);
     else
         hdr[0] = 0;
-    int rc = coll_spool_append(s->spool, buf, len, hdr, coll_sink_now_ms());
+    int rc = coll_spool_append(s->spool, buf, len, hdr, sys_now_ms());
     if (rc != COLL_SPOOL_OK) {
         coll_drop why = COLL_DROP_OUT_OF_MEMORY;
         if (rc == COLL_SPOOL_FULL) {
@@ -478,9 +471,11 @@ void coll_sink_drain(coll_sink *s, int timeout_ms, void (*done)(void *arg), void
     s->draining = 1;
     s->drained = done;
     s->drained_arg = arg;
-    s->drain_deadline = coll_sink_now_ms() + timeout_ms;
+    s->drain_deadline = sys_now_ms() + timeout_ms;
     coll_sink_pump(s);
 }
+
+const coll_sink_api coll_sink_real = {coll_sink_push, coll_sink_room, coll_sink_reject};
 
 /* Thread-safe: returns 1 if Redis is up for this sink. */
 int coll_sink_up(const coll_sink *s)

@@ -60,6 +60,18 @@ typedef struct {
                              * "disk_error", "spool_full" */
 } coll_sink_spool_info;
 
+/* The sink as the endpoints call it: a table, so that a fuzz target can put
+ * its checks between the handlers and the real sink. */
+typedef struct {
+    int (*push)(coll_sink *s, proto_hit *hit);
+    int (*room)(const coll_sink *s, int n);
+    void (*reject)(coll_sink *s, const proto_hit *hit, proto_reason r, const char *raw,
+                   size_t len);
+} coll_sink_api;
+
+/* The real sink's table: coll_sink_push, coll_sink_room, coll_sink_reject. */
+extern const coll_sink_api coll_sink_real;
+
 /* Thread-safe getters for /healthz and /metrics. */
 int coll_sink_up(const coll_sink *s);
 int64_t coll_sink_queued(const coll_sink *s);       /* hits awaiting a reply */

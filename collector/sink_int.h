@@ -98,9 +98,6 @@ struct coll_sink {
     proto_redis_addr addr;
 };
 
-/* Returns the wall-clock time in ms; cannot fail. */
-int64_t coll_sink_now_ms(void);
-
 /* Updates the gauges other threads read; never fails. */
 void coll_sink_gauges(coll_sink *s);
 

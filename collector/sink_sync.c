@@ -1,4 +1,5 @@
 /* sink_sync.c: the sink's Redis connection life cycle and the reconcile that keeps hits unique. */
+#include "clock.h"
 #include "sink.h"
 #include "sink_int.h"
 
@@ -83,7 +84,7 @@ void coll_sink_hidset_clear(hidset *set)
 void coll_sink_make_header(coll_sink *s, char *out, size_t cap)
 {
     size_t n = (size_t)snprintf(out, cap, "inst=%s parts=%d ids=", s->inst, s->conf->partitions);
-    int64_t floor_ms = coll_sink_now_ms() - 600000;
+    int64_t floor_ms = sys_now_ms() - 600000;
     for (int p = 0; p < s->conf->partitions && n < cap; p++) {
         if (s->acked[p][0])
             n += (size_t)snprintf(out + n, cap - n, "%s%s", p ? "," : "", s->acked[p]);
@@ -159,7 +160,7 @@ static void persist_inflight(coll_sink *s)
         if (s->acked[p][0])
             lower_scan(s, p, s->acked[p]);
         else
-            snprintf(s->scan_from[p], ID_MAX, "%" PRId64 "-0", coll_sink_now_ms() - 600000);
+            snprintf(s->scan_from[p], ID_MAX, "%" PRId64 "-0", sys_now_ms() - 600000);
     }
     add_inst(s, s->inst, strlen(s->inst));
     s->need_scan = 1;
@@ -185,7 +186,7 @@ static void persist_inflight(coll_sink *s)
                 lens[i] = e->len;
             }
             coll_sink_make_header(s, hdr, sizeof hdr);
-            if (coll_spool_prepend(s->spool, hdr, recs, lens, n, coll_sink_now_ms()) < 0)
+            if (coll_spool_prepend(s->spool, hdr, recs, lens, n, sys_now_ms()) < 0)
                 for (i = 0; i < n; i++)
                     coll_sink_note_drop(s, COLL_DROP_OUT_OF_MEMORY);
         } else {
@@ -209,7 +210,7 @@ void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx)
         return;
     coll_inc(s->m->redis_failures);
     if (!s->down_logged)
-        proto_warn("redis: down, spooling hits", "thread=%d why=\"%s\" in_flight=%" PRId64,
+        sys_warn("redis: down, spooling hits", "thread=%d why=\"%s\" in_flight=%" PRId64,
                    s->index, why, s->ninflight);
     s->down_logged = 1;
     if (hung && s->client_id > 0) {
@@ -221,7 +222,7 @@ void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx)
     s->ac = NULL;
     s->gen++;
     s->state = S_DOWN;
-    s->next_connect = coll_sink_now_ms() + s->backoff_ms;
+    s->next_connect = sys_now_ms() + s->backoff_ms;
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
     if (s->backoff_ms > 2000)
         s->backoff_ms = 2000;
@@ -267,7 +268,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         }
     }
     s->state = S_SYNC;
-    s->state_since = coll_sink_now_ms();
+    s->state_since = sys_now_ms();
     s->sync_part = 0;
     sync_step(s);
 }
@@ -279,12 +280,12 @@ void coll_sink_connect(coll_sink *s)
                                        : redisAsyncConnect(s->addr.host, s->addr.port);
     if (!ac || ac->err) {
         if (!s->down_logged)
-            proto_warn("redis: cannot connect", "thread=%d err=\"%s\"", s->index,
+            sys_warn("redis: cannot connect", "thread=%d err=\"%s\"", s->index,
                        ac ? ac->errstr : "out of memory");
         s->down_logged = 1;
         if (ac)
             redisAsyncFree(ac);
-        s->next_connect = coll_sink_now_ms() + (s->backoff_ms ? s->backoff_ms : 100);
+        s->next_connect = sys_now_ms() + (s->backoff_ms ? s->backoff_ms : 100);
         return;
     }
     ac->data = s;
@@ -294,7 +295,7 @@ void coll_sink_connect(coll_sink *s)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     s->state = S_CONNECTING;
-    s->state_since = coll_sink_now_ms();
+    s->state_since = sys_now_ms();
 }
 
 /* ---------------------------------------------------------------- sync */
@@ -304,7 +305,7 @@ static int sync_error(coll_sink *s, redisReply *reply, const char *what)
 {
     if (reply && reply->type != REDIS_REPLY_ERROR)
         return 0;
-    proto_error("redis: command failed", "cmd=%s err=\"%s\"", what,
+    sys_error("redis: command failed", "cmd=%s err=\"%s\"", what,
                 reply ? reply->str : "no reply");
     coll_sink_fail(s, what, 0, 1);
     return 1;
@@ -336,7 +337,7 @@ static void on_client_id(redisAsyncContext *ac, void *r, void *priv)
     s->client_id = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
     s->kill_id = 0;
     s->sync_part = 0;
-    s->state_since = coll_sink_now_ms();
+    s->state_since = sys_now_ms();
     sync_step(s);
 }
 
@@ -354,7 +355,7 @@ static void on_tail(redisAsyncContext *ac, void *r, void *priv)
         snprintf(s->acked[p], ID_MAX, "%s", reply->element[0]->element[0]->str);
     else
         snprintf(s->acked[p], ID_MAX, "0-0");
-    s->state_since = coll_sink_now_ms();
+    s->state_since = sys_now_ms();
     sync_step(s);
 }
 
@@ -405,7 +406,7 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
         snprintf(tmp, sizeof tmp, "(%s", s->scan_from[p]);
         memcpy(s->scan_from[p], tmp, ID_MAX);
     }
-    s->state_since = coll_sink_now_ms();
+    s->state_since = sys_now_ms();
     sync_step(s);
 }
 
@@ -451,7 +452,7 @@ static void sync_step(coll_sink *s)
         s->sync_part++;
     }
     if (s->need_scan)
-        proto_info("redis: reconciled", "thread=%d found_in_redis=%" PRIu64, s->index,
+        sys_info("redis: reconciled", "thread=%d found_in_redis=%" PRIu64, s->index,
                    s->scan_found);
     s->need_scan = 0;
     s->scan_found = 0;
@@ -460,7 +461,7 @@ static void sync_step(coll_sink *s)
     if (s->down_logged) {
         coll_spool_stats st;
         coll_spool_stats_get(s->spool, &st);
-        proto_info("redis: up", "thread=%d spooled=%" PRId64 " held=%" PRId64, s->index,
+        sys_info("redis: up", "thread=%d spooled=%" PRId64 " held=%" PRId64, s->index,
                    st.records - st.held, st.held);
     }
     s->down_logged = 0;

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define SPOOL_MAGIC "AGSPOOL1"
@@ -160,9 +160,7 @@ static int err_is_space(int err)
 /* Returns the wall-clock time in µs, for file gens; never fails. */
 static uint64_t gen_now(coll_spool *sp)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t gen = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    uint64_t gen = (uint64_t)sys_now_us();
     if (gen <= sp->last_gen)
         gen = sp->last_gen + 1;
     sp->last_gen = gen;
@@ -289,7 +287,7 @@ static void segs_remove(coll_spool *sp, int i)
     spool_seg *f = sp->segs[i];
     if (f->created && !f->deleted) {
         if (unlink(f->path) < 0 && errno != ENOENT)
-            proto_error("spool: cannot delete file", "file=%s err=\"%s\"", f->path,
+            sys_error("spool: cannot delete file", "file=%s err=\"%s\"", f->path,
                         strerror(errno));
         sp->disk_bytes -= f->size;
     }
@@ -373,7 +371,7 @@ static spool_seg *file_scan(coll_spool *sp, const char *path, uint64_t gen, int 
     spool_seg *f = calloc(1, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (!f || fd < 0 || fstat(fd, &st) < 0) {
-        proto_error("spool: cannot open file", "file=%s err=\"%s\"", path, strerror(errno));
+        sys_error("spool: cannot open file", "file=%s err=\"%s\"", path, strerror(errno));
         goto fail;
     }
     snprintf(f->path, sizeof f->path, "%s", path);
@@ -384,14 +382,14 @@ static spool_seg *file_scan(coll_spool *sp, const char *path, uint64_t gen, int 
     f->sealed = 1;      /* files of an earlier run are read, never written */
     f->size = st.st_size;
     if (pread_full(fd, pre, SPOOL_PRE, 0) < 0 || memcmp(pre, SPOOL_MAGIC, 8) != 0) {
-        proto_error("spool: bad file header, file ignored", "file=%s", path);
+        sys_error("spool: bad file header, file ignored", "file=%s", path);
         goto fail;
     }
     uint32_t hlen = get32(pre + 8);
     if (hlen > COLL_SPOOL_HDR_MAX || !(f->hdr = malloc(hlen + 1)) ||
         pread_full(fd, f->hdr, hlen, SPOOL_PRE) < 0 ||
         coll_crc32((unsigned char *)f->hdr, hlen) != get32(pre + 12)) {
-        proto_error("spool: bad file header, file ignored", "file=%s", path);
+        sys_error("spool: bad file header, file ignored", "file=%s", path);
         goto fail;
     }
     f->hdr[hlen] = 0;
@@ -411,7 +409,7 @@ static spool_seg *file_scan(coll_spool *sp, const char *path, uint64_t gen, int 
         else if (coll_crc32(rec, len) != get32(frame + 4))
             why = "crc mismatch";
         if (why) {
-            proto_warn("spool: torn or corrupt tail skipped", "file=%s offset=%" PRId64
+            sys_warn("spool: torn or corrupt tail skipped", "file=%s offset=%" PRId64
                        " kept_records=%" PRId64 " skipped_bytes=%" PRId64 " why=\"%s\"",
                        path, off, f->records, f->size - off, why);
             sp->damaged++;
@@ -451,7 +449,7 @@ int coll_spool_probe(const char *dir)
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     }
     if (fd < 0) {
-        proto_error("spool_dir is not writable", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
+        sys_error("spool_dir is not writable", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
         return -1;
     }
     close(fd);
@@ -477,7 +475,7 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
     sp->io = &sys_io;
     sp->roff = -1;
     if (mkdirs(dir) < 0 || !(d = opendir(dir))) {
-        proto_error("spool: cannot use spool_dir", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
+        sys_error("spool: cannot use spool_dir", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
         goto fail;
     }
     while ((de = readdir(d))) {
@@ -511,7 +509,7 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
         qsort(sp->segs, (size_t)sp->nsegs, sizeof *sp->segs, seg_cmp);
         for (int i = 0; i < sp->nsegs; i++)
             recs += sp->segs[i]->records;
-        proto_info("spool: files to replay", "thread=%d files=%d records=%" PRId64
+        sys_info("spool: files to replay", "thread=%d files=%d records=%" PRId64
                    " bytes=%" PRId64, index, sp->nsegs, recs, sp->disk_bytes);
     }
     sp->rseg = 0;
@@ -552,14 +550,14 @@ static void disk_state(coll_spool *sp, int err, const char *path, int64_t now_ms
                        : err_is_space(err) ? COLL_SPOOL_DISK_FULL : COLL_SPOOL_DISK_ERROR;
     if (d == COLL_SPOOL_DISK_OK) {
         if (sp->disk != COLL_SPOOL_DISK_OK)
-            proto_info("spool: writing again", "thread=%d records_in_memory=%" PRId64,
+            sys_info("spool: writing again", "thread=%d records_in_memory=%" PRId64,
                        sp->index, sp->mem_records);
         sp->disk = d;
         sp->backoff_ms = 0;
         return;
     }
     if (sp->disk != d)
-        proto_error("spool: write failed, holding hits in memory", "thread=%d file=%s "
+        sys_error("spool: write failed, holding hits in memory", "thread=%d file=%s "
                     "err=\"%s\" records_in_memory=%" PRId64 " memory_max=%" PRId64, sp->index,
                     path, strerror(err), sp->mem_records, sp->mem_max);
     sp->disk = d;
@@ -613,7 +611,7 @@ static int seg_write(coll_spool *sp, spool_seg *f)
     size_t whole = frames_span(f->mem, done, INT64_MAX, &k);
     if (done > whole && sp->io->ftruncate(f->fd, (off_t)(f->size + (int64_t)whole)) < 0) {
         int terr = errno;
-        proto_error("spool: cannot cut a partial record off the file, sealing it",
+        sys_error("spool: cannot cut a partial record off the file, sealing it",
                     "file=%s offset=%" PRId64 " err=\"%s\"", f->path, f->size + (int64_t)whole,
                     strerror(terr));
         sp->damaged++;
@@ -650,7 +648,7 @@ static void check_deleted(coll_spool *sp)
     f->deleted = 1;
     sp->disk_bytes -= f->size;
     sp->damaged++;
-    proto_error("spool: file deleted while in use; its hits are replayed from the open file "
+    sys_error("spool: file deleted while in use; its hits are replayed from the open file "
                 "and rewritten at exit", "file=%s records=%" PRId64, f->path,
                 f->records - f->acked);
     seg_seal(sp, f);
@@ -681,7 +679,7 @@ int coll_spool_flush(coll_spool *sp, int sync, int64_t now_ms)
         if (sp->io->fdatasync(f->fd) < 0) {
             err = errno;
             path = f->path;
-            proto_error("spool: fdatasync failed, sealing the file", "file=%s err=\"%s\"",
+            sys_error("spool: fdatasync failed, sealing the file", "file=%s err=\"%s\"",
                         f->path, strerror(err));
             sp->damaged++;
             seg_seal(sp, f);
@@ -783,7 +781,7 @@ static int seg_rewrite(coll_spool *sp, int i)
         err = errno;  /* both would replay: keep the old one */
         goto fail;
     }
-    proto_info("spool: damaged file rewritten", "from=%s to=%s records=%" PRId64, f->path,
+    sys_info("spool: damaged file rewritten", "from=%s to=%s records=%" PRId64, f->path,
                g->path, f->records - f->acked);
     sp->disk_bytes += g->size - g->data_off; /* seg_create counted the header */
     if (f->created && !f->deleted)
@@ -798,7 +796,7 @@ static int seg_rewrite(coll_spool *sp, int i)
     seg_free(f);
     return 0;
 fail:
-    proto_error("spool: cannot rewrite a damaged file", "file=%s err=\"%s\"", f->path,
+    sys_error("spool: cannot rewrite a damaged file", "file=%s err=\"%s\"", f->path,
                 strerror(err ? err : EIO));
     if (g->created) {
         unlink(g->path);
@@ -826,7 +824,7 @@ int64_t coll_spool_finish(coll_spool *sp)
         lost += f->deleted ? unacked : unacked < f->mrecs ? unacked : f->mrecs;
     }
     if (lost)
-        proto_error("spool: hits in no file at exit, lost", "thread=%d records=%" PRId64
+        sys_error("spool: hits in no file at exit, lost", "thread=%d records=%" PRId64
                     " disk=%s", sp->index, lost, coll_spool_disk_name(sp->disk));
     return lost;
 }
@@ -838,7 +836,7 @@ int64_t coll_spool_finish(coll_spool *sp)
 static void skip_file_part(coll_spool *sp, spool_seg *f, const char *why)
 {
     int64_t n = f->records - f->mrecs - f->read;
-    proto_error("spool: records unreadable on replay, skipped", "file=%s offset=%" PRId64
+    sys_error("spool: records unreadable on replay, skipped", "file=%s offset=%" PRId64
                 " records=%" PRId64 " why=\"%s\"", f->path, sp->roff, n, why);
     sp->lost += n;
     sp->damaged++;

@@ -1,5 +1,6 @@
 /* conf.c: the configuration table — key, offset, parser, default — and its
- * three sources (environment, file, flags), validated once at start. */
+ * three sources (environment, file text, flags), validated once at start;
+ * no I/O (proto/sys/conffile.c reads the environment and the file). */
 #include "conf.h"
 
 #include <ctype.h>
@@ -8,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include "log.h"
+#include "logfmt.h"
+#include "prom.h"
 
 typedef enum { T_STR, T_INT, T_I64, T_ENUM, T_BOOL, T_CIDRS, T_HOSTPORT, T_REDIS, T_URL,
                T_LEVEL, T_PREFIX, T_HOSTS } conf_type;
@@ -264,7 +265,7 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
             why = "must be an http:// or https:// URL";
         break;
     case T_LEVEL:
-        if (proto_log_set_level(v) < 0)
+        if (proto_logfmt_level(v) < 0)
             why = "must be debug, info, warn or error";
         break;
     case T_PREFIX:
@@ -339,76 +340,87 @@ static char *trim(char *s)
     return s;
 }
 
-/* Reads a key = value file. Returns 0, or -1 with err naming the line. */
-static int conf_file(proto_conf *c, const char *path, char *err, size_t cap)
+/* Applies key = value lines of text (a file's contents; path names it in
+ * messages). Returns 0, or -1 with err naming the line. */
+int proto_conf_text(proto_conf *c, const char *text, const char *path, char *err, size_t cap)
 {
-    FILE *f = fopen(path, "r");
     char line[4096];
-    int ln = 0, rc = 0;
-    if (!f) {
-        snprintf(err, cap, "config: config=%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
+    int ln = 0;
+    while (*text) {
+        size_t n = strcspn(text, "\n");
         ln++;
+        if (n >= sizeof line) {
+            snprintf(err, cap, "config: %s:%d: line too long", path, ln);
+            return -1;
+        }
+        memcpy(line, text, n);
+        line[n] = 0;
+        text += n + (text[n] == '\n');
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
             snprintf(err, cap, "config: %s:%d: expected key = value", path, ln);
-            rc = -1;
-            break;
+            return -1;
         }
         *eq = 0;
         char *key = trim(s), *val = trim(eq + 1);
         if (proto_conf_set(c, key, val, err, cap) < 0) {
-            size_t n = strlen(err);
-            snprintf(err + n, cap - n, " (%s:%d)", path, ln);
-            rc = -1;
-            break;
+            size_t m = strlen(err);
+            snprintf(err + m, cap - m, " (%s:%d)", path, ln);
+            return -1;
         }
     }
-    fclose(f);
-    return rc;
+    return 0;
 }
 
-/* Loads environment, file and flags in that order of strength. Returns 0,
- * or -1 with err holding one line that names the key. */
-int proto_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_cap, int *nrest,
-                    char *err, size_t cap)
+/* Applies AG_<KEY> variables found by lookup. Returns 0, or -1 with err
+ * naming the key and the variable. */
+int proto_conf_env(proto_conf *c, const char *(*lookup)(const char *name), char *err,
+                   size_t cap)
 {
-    const char *file = NULL;
-    *nrest = 0;
-    proto_conf_defaults(c);
-    /* environment: AG_SPOOL_DIR for spool_dir */
     for (size_t i = 0; i < CONF_N; i++) {
         char env[64] = "AG_";
         size_t j = 3;
         for (const char *p = conf_table[i].key; *p && j < sizeof env - 1; p++)
             env[j++] = (char)toupper((unsigned char)*p);
         env[j] = 0;
-        const char *v = getenv(env);
+        const char *v = lookup(env);
         if (v && conf_apply(c, &conf_table[i], v, err, cap) < 0) {
             size_t n = strlen(err);
             snprintf(err + n, cap - n, " (from %s)", env);
             return -1;
         }
     }
-    /* find --config first, so flags can win over the file */
+    return 0;
+}
+
+/* Finds --config FILE in argv. Returns 0 with *file (NULL if none), or -1
+ * with err. */
+int proto_conf_file_arg(int argc, char **argv, const char **file, char *err, size_t cap)
+{
+    *file = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0) {
             if (i + 1 >= argc) {
                 snprintf(err, cap, "config: config: --config needs a file");
                 return -1;
             }
-            file = argv[i + 1];
+            *file = argv[i + 1];
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            file = argv[i] + 9;
+            *file = argv[i] + 9;
         }
     }
-    if (file && conf_file(c, file, err, cap) < 0)
-        return -1;
+    return 0;
+}
+
+/* Applies the --flags of argv, leaving the other arguments' indexes in
+ * rest. Returns 0, or -1 with err naming the key. */
+int proto_conf_args(proto_conf *c, int argc, char **argv, int *rest, int rest_cap, int *nrest,
+                    char *err, size_t cap)
+{
+    *nrest = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--config") == 0) {
@@ -445,12 +457,14 @@ int proto_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_ca
     return 0;
 }
 
-/* Prints every key with its default and description; never fails. */
-void proto_conf_usage(FILE *out)
+/* Writes every key with its default and description into b; never fails
+ * (see b->oom). */
+void proto_conf_usage(proto_buf *b)
 {
-    fprintf(out, "configuration (file key = value, flag --key VALUE, env AG_KEY):\n");
+    proto_buf_printf(b, "configuration (file key = value, flag --key VALUE, env AG_KEY):\n");
     for (size_t i = 0; i < CONF_N; i++) {
         const conf_key *k = &conf_table[i];
-        fprintf(out, "  --%-20s %s (default: %s)\n", k->key, k->help, *k->def ? k->def : "\"\"");
+        proto_buf_printf(b, "  --%-20s %s (default: %s)\n", k->key, k->help,
+                         *k->def ? k->def : "\"\"");
     }
 }

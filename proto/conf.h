@@ -6,8 +6,9 @@
 #define PROTO_CONF_H
 
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+
+#include "prom.h"
 #include "net.h"
 
 typedef enum { PROTO_SIG_NONE = 0, PROTO_SIG_LINKS, PROTO_SIG_ALL } proto_require_sig;
@@ -53,15 +54,28 @@ typedef struct proto_conf {
 /* Fills c with every default. */
 void proto_conf_defaults(proto_conf *c);
 
-/* Loads configuration from the environment, --config FILE, and --flags in
- * argv (argv[0] skipped; "--key value" and "--key=value"; dashes or
- * underscores). Arguments that are not configuration keys are left for the
- * caller: their indexes are stored in rest[] (at most rest_cap) and their
- * count in *nrest. On any invalid key or value writes one line naming the
- * key and the reason into err (cap bytes) and returns -1; returns 0 on
- * success. */
-int proto_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_cap,
-                    int *nrest, char *err, size_t err_cap);
+/* The three sources, weakest first (sys_conf_load in proto/sys/conffile.c
+ * reads the environment and the file and applies them in this order). Each
+ * returns 0, or -1 with one line naming the key and the reason in err. */
+
+/* Applies the AG_<KEY> variables that lookup finds (e.g. getenv). */
+int proto_conf_env(proto_conf *c, const char *(*lookup)(const char *name), char *err,
+                   size_t err_cap);
+
+/* Finds --config FILE (or --config=FILE) in argv; *file is NULL if none. */
+int proto_conf_file_arg(int argc, char **argv, const char **file, char *err, size_t err_cap);
+
+/* Applies the key = value lines of text (a config file's contents; path
+ * names it in messages; # comments). */
+int proto_conf_text(proto_conf *c, const char *text, const char *path, char *err,
+                    size_t err_cap);
+
+/* Applies the --flags of argv (argv[0] skipped; "--key value" and
+ * "--key=value"; dashes or underscores). Arguments that are not
+ * configuration keys are left for the caller: their indexes are stored in
+ * rest[] (at most rest_cap) and their count in *nrest. */
+int proto_conf_args(proto_conf *c, int argc, char **argv, int *rest, int rest_cap, int *nrest,
+                    char *err, size_t err_cap);
 
 /* Sets one key from text, validating it. Returns 0, or -1 with the reason
  * in err. */
@@ -85,7 +99,8 @@ typedef struct {
  * "unix:///path") into a. Returns 0, or -1 if it is malformed. */
 int proto_conf_redis_addr(const char *url, proto_redis_addr *a);
 
-/* Prints every key, its default and a one-line description (for --help). */
-void proto_conf_usage(FILE *out);
+/* Writes every key, its default and a one-line description (for --help)
+ * into b. */
+void proto_conf_usage(proto_buf *b);
 
 #endif

@@ -27,19 +27,17 @@ static coll_worker g_worker;
 static int g_trace;              /* AG_FUZZ_TRACE set: print each answer on stderr */
 static const coll_http_req *g_req; /* the request being handled */
 
-int __real_coll_sink_push(coll_sink *s, proto_hit *hit);
-
 /* Returns 1 if header value v (n bytes) is exactly "1". */
 static int is_one(const char *v, size_t n)
 {
     return v && n == 1 && v[0] == '1';
 }
 
-/* Checks every hit the handlers accept (the link wraps coll_sink_push):
+/* Checks every hit the handlers accept (the worker's sink table sends them here):
  * SPEC 2 rules for its endpoint, followup only through the API, stored IPs
  * truncated, Sec-GPC/DNT honoured, and with require_signature = all a
  * pixel or click hit only with a valid signature of its query. */
-int __wrap_coll_sink_push(coll_sink *s, proto_hit *hit)
+static int checked_push(coll_sink *s, proto_hit *hit)
 {
     const proto_conf *c = &g_ctx.conf;
     FUZZ_CHECK(g_req != NULL);
@@ -58,8 +56,11 @@ int __wrap_coll_sink_push(coll_sink *s, proto_hit *hit)
                                      g_req->query_len) == 1);
     if (c->require_signature == PROTO_SIG_ALL && hit->via == PROTO_VIA_BEACON)
         FUZZ_CHECK(hit->sig[0] != 0);
-    return __real_coll_sink_push(s, hit);
+    return coll_sink_push(s, hit);
 }
+
+/* The real sink behind checked_push. */
+static const coll_sink_api g_api = {checked_push, coll_sink_room, coll_sink_reject};
 
 /* Frees the worker and removes its spool directory at exit. */
 static void teardown(void)
@@ -84,7 +85,7 @@ static void setup(void)
     char err[256];
     proto_conf *c = &g_ctx.conf;
     proto_conf_defaults(c);
-    proto_log_set_level("error");
+    sys_log_set_level("error");
     g_trace = getenv("AG_FUZZ_TRACE") != NULL;
     snprintf(c->signing_key, sizeof c->signing_key, "fuzz-signing-key");
     snprintf(c->api_token, sizeof c->api_token, TOKEN);
@@ -106,6 +107,7 @@ static void setup(void)
     g_worker.base = event_base_new();
     FUZZ_CHECK(g_worker.base != NULL);
     g_worker.sink = coll_sink_new(g_worker.base, c, 0, &g_ctx.m);
+    g_worker.sink_api = &g_api;
     FUZZ_CHECK(g_worker.sink != NULL);
     atexit(teardown);
 }

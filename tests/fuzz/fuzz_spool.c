@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned char rec[COLL_SPOOL_REC_MAX], first_rec[COLL_SPOOL_REC_MAX];
     if (!g_dir[0]) {
-        proto_log_set_level("error");
+        sys_log_set_level("error");
         snprintf(g_dir, sizeof g_dir, "%s/spool", fuzz_tmpdir());
         snprintf(g_file, sizeof g_file, "%s/spool-0-00000000000000a1.log", g_dir);
         FUZZ_CHECK(mkdir(g_dir, 0700) == 0 || errno == EEXIST);

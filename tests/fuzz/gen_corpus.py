@@ -3,7 +3,8 @@
 pixel queries, JSON and form bodies, signed links (HMAC computed here from
 SPEC 6, independently of proto/sign.c), HTTP requests (pipelined, chunked,
 malformed) and spool files written by the real spool code (gen_spool.c).
-Run from anywhere: tests/fuzz/gen_corpus.py. Needs cc and pkg-config."""
+Run from anywhere after a build: tests/fuzz/gen_corpus.py (AG_BUILD names the build
+directory, ./build by default)."""
 import base64
 import hashlib
 import hmac
@@ -11,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -260,19 +260,10 @@ def gen_spool():
     """Writes spool seeds: real files from gen_spool.c and damaged copies."""
     d = os.path.join(OUT, "fuzz_spool")
     os.makedirs(d, exist_ok=True)
-    tmp = tempfile.mkdtemp()
-    try:
-        exe = os.path.join(tmp, "gen_spool")
-        flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "libcjson", "libcrypto"]).decode().split()
-        src = [os.path.join(HERE, "gen_spool.c")] + \
-              [os.path.join(ROOT, "collector", "spool.c")] + \
-              [os.path.join(ROOT, "proto", f + ".c") for f in ("hit", "log", "url")]
-        subprocess.check_call([os.environ.get("CC", "cc"), "-std=c11", "-D_GNU_SOURCE", "-O1",
-                               "-I" + os.path.join(ROOT, "proto"), "-I" + os.path.join(ROOT, "collector"),
-                               "-o", exe] + src + flags)
-        subprocess.check_call([exe, d])
-    finally:
-        shutil.rmtree(tmp)
+    exe = os.path.join(os.environ.get("AG_BUILD", os.path.join(ROOT, "build")), "tests", "fuzz", "gen_spool")
+    if not os.access(exe, os.X_OK):
+        sys.exit(f"gen_corpus: {exe} missing: build first (./deploy/build.sh) or set AG_BUILD")
+    subprocess.check_call([exe, d])
     good = open(os.path.join(d, "six-records.spool"), "rb").read()
     hlen = int.from_bytes(good[8:12], "little")
     first = 16 + hlen

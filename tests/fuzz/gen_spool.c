@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: gen_spool OUTDIR\n");
         return 2;
     }
-    proto_log_set_level("error");
+    sys_log_set_level("error");
     const char *hdr1 = "inst=1a2b3c4d.0 parts=1 ids=1700000000000-0";
     const char *hdr4 = "inst=deadbeef.3 parts=4 ids=1700000000000-0,1700000000001-5,0-0,"
                        "1699999999999-18446744073709551615";

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conffile.h"
 
 /* Writes text to a temporary file and returns its path (static buffer). */
 static const char *tmpfile_with(const char *text)
@@ -51,7 +52,7 @@ START_TEST(precedence)
     setenv("AG_PARTITIONS", "4", 1);
     char *argv[] = {"prog", "--config", (char *)file, "--threads", "5", "--store-ip=none",
                     "verb", "--json", NULL};
-    ck_assert_int_eq(proto_conf_load(&c, 8, argv, rest, 8, &nrest, err, sizeof err), 0);
+    ck_assert_int_eq(sys_conf_load(&c, 8, argv, rest, 8, &nrest, err, sizeof err), 0);
     ck_assert_str_eq(c.spool_dir, "/from/file");
     ck_assert_int_eq(c.threads, 5);
     ck_assert_int_eq(c.partitions, 4);
@@ -74,7 +75,7 @@ static void expect_bad(char *flag, char *value, const char *key)
     char err[256] = "";
     int rest[4], nrest;
     char *argv[] = {"prog", flag, value, NULL};
-    ck_assert_int_eq(proto_conf_load(&c, 3, argv, rest, 4, &nrest, err, sizeof err), -1);
+    ck_assert_int_eq(sys_conf_load(&c, 3, argv, rest, 4, &nrest, err, sizeof err), -1);
     ck_assert_msg(strstr(err, key) != NULL, "error '%s' does not name %s", err, key);
     ck_assert_ptr_null(strchr(err, '\n'));
 }
@@ -108,16 +109,16 @@ START_TEST(file_errors)
     int rest[4], nrest;
     const char *file = tmpfile_with("threads = 2\nno_such_key = 1\n");
     char *argv[] = {"prog", "--config", (char *)file, NULL};
-    ck_assert_int_eq(proto_conf_load(&c, 3, argv, rest, 4, &nrest, err, sizeof err), -1);
+    ck_assert_int_eq(sys_conf_load(&c, 3, argv, rest, 4, &nrest, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "no_such_key"));
     ck_assert_ptr_nonnull(strstr(err, ":2"));
     unlink(file);
     char *argv2[] = {"prog", "--config", "/nonexistent/ag.conf", NULL};
-    ck_assert_int_eq(proto_conf_load(&c, 3, argv2, rest, 4, &nrest, err, sizeof err), -1);
+    ck_assert_int_eq(sys_conf_load(&c, 3, argv2, rest, 4, &nrest, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "config"));
     setenv("AG_PARTITIONS", "zero", 1);
     char *argv3[] = {"prog", NULL};
-    ck_assert_int_eq(proto_conf_load(&c, 1, argv3, rest, 4, &nrest, err, sizeof err), -1);
+    ck_assert_int_eq(sys_conf_load(&c, 1, argv3, rest, 4, &nrest, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "AG_PARTITIONS"));
     unsetenv("AG_PARTITIONS");
 }
