@@ -1,6 +1,8 @@
-/* agg.h: the aggregator daemon's state, shared by main.c (connection,
- * leases, alerts, trimming) and rounds.c (the read/apply/acknowledge
- * loop). Internal to actiongap-aggregator; one thread uses it. */
+/* agg.h: the aggregator daemon's state, shared by its rooms — streams.c
+ * (the connection, consumer groups, partition leases, trimming, lag),
+ * alerts.c (the overdue-signup scan), rounds.c (the read/apply/acknowledge
+ * loop) and main.c (start-up and the loop). Internal to
+ * actiongap-aggregator; one thread uses it. */
 #ifndef AGG_AGG_H
 #define AGG_AGG_H
 
@@ -15,6 +17,7 @@
 #include "hit.h"
 #include "keys.h"
 #include "metrics.h"
+#include "redis.h"
 
 #define AGG_GROUP "aggregator"  /* the consumer group on every hit stream */
 #define AGG_BLOCK_MS 200        /* a read of new entries blocks this long */
@@ -27,7 +30,8 @@ typedef struct {
 } agg_scan_camp;
 
 /* The entries of one round: its XREADGROUP replies (in its arena) and,
- * per partition, the entries, their batch and what applying it did. */
+ * per partition, the entries, their batch, its job through the stages and
+ * what applying it did. */
 typedef struct {
     agg_arena *arena;
     redisReply *rs[AGG_MAX_READS];
@@ -36,6 +40,7 @@ typedef struct {
     size_t per[AGG_MAX_PARTITIONS], n[AGG_MAX_PARTITIONS];
     const redisReply **ents[AGG_MAX_PARTITIONS];
     agg_batch *b[AGG_MAX_PARTITIONS];
+    agg_apply_job job[AGG_MAX_PARTITIONS];
     agg_apply_result res[AGG_MAX_PARTITIONS];
 } agg_round;
 
@@ -43,7 +48,8 @@ typedef struct {
 typedef struct {
     proto_conf conf;
     agg_metrics m;
-    redisContext *rc;           /* NULL while disconnected */
+    sys_redis *r;               /* the connection */
+    int up;                     /* connected, scripts loaded, groups made */
     agg_round round[2];         /* the round being applied and the next */
     char me[96];                /* consumer name */
     char keys[AGG_MAX_PARTITIONS][PROTO_KEY_MAX];
@@ -51,7 +57,6 @@ typedef struct {
     int need_claim[AGG_MAX_PARTITIONS];
     int need_pel[AGG_MAX_PARTITIONS];
     long long last_lease, last_alert, last_rescan, last_trim;
-    int backoff_ms;
     agg_scan_camp *camps;
     size_t ncamps;
 } agg;
@@ -59,16 +64,45 @@ typedef struct {
 /* Set by SIGTERM/SIGINT: finish what was read, then stop. */
 extern volatile sig_atomic_t agg_stopping;
 
+/* ---- streams.c ---- */
+
+/* Connects, loads the scripts and creates the consumer groups. Returns 0,
+ * or -1 (logged once per outage; sys_redis_backoff_ms says when to retry). */
+int agg_connect(agg *a);
+
 /* Drops the connection after an error, so the next round reconnects and
  * re-reads every unacknowledged entry; never fails. */
 void agg_disconnect(agg *a, const char *why);
-/* Runs one command, dropping the connection on a transport error.
- * Returns the reply (caller frees) or NULL. */
-redisReply *agg_cmd(agg *a, const char *fmt, ...);
 
-/* Reads and applies one round (rounds.c): each owned partition's own
- * pending entries first, then new entries of all owned partitions.
- * Returns the number of entries applied and acknowledged. */
+/* Runs one command. Returns the reply (caller frees), or NULL: after a
+ * transport error the connection is dropped; after an error reply
+ * sys_redis_err(a->r) holds it. */
+redisReply *agg_cmd(agg *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Renews held partition leases and takes free ones; never fails. */
+void agg_leases(agg *a);
+
+/* Gives the held leases back (at exit); never fails. */
+void agg_leases_release(agg *a);
+
+/* Trims owned streams below what is applied, acknowledged and older than
+ * keep_hours; never fails. */
+void agg_trim(agg *a);
+
+/* Updates the lag gauge of every partition; never fails. */
+void agg_update_lag(agg *a);
+
+/* ---- alerts.c ---- */
+
+/* Raises due followup_overdue alerts for the campaigns of owned partitions
+ * (full: re-examines every pending signup); never fails. */
+void agg_alerts_scan(agg *a, int full);
+
+/* ---- rounds.c ---- */
+
+/* Reads and applies one round: each owned partition's own pending entries
+ * first, then new entries of all owned partitions. Returns the number of
+ * entries applied and acknowledged. */
 size_t agg_round_once(agg *a);
 
 #endif

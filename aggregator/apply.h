@@ -1,8 +1,23 @@
-/* apply.h: turns a batch of hit-stream entries into counter updates and
- * applies them exactly once: per campaign, one Lua script call updates
- * every counter of SPEC 3 and the campaign's watermark for the partition
- * atomically, and refuses (conflict) if the watermark moved since it was
- * read. Entries at or below the watermark were applied before: skipped. */
+/* apply.h: applies a batch of hit-stream entries exactly once: per
+ * campaign, one Lua script call updates every counter of SPEC 3 and the
+ * campaign's watermark for the partition atomically, and refuses (a
+ * conflict) if the watermark moved since it was read. Entries at or below
+ * the watermark were applied before: skipped.
+ *
+ * A batch is applied in three stages on one connection, queued on its
+ * reply ledger (proto/sys/redis.h) so that a caller can pipeline them with
+ * other work:
+ *   1. agg_apply_send_reads queues HGET of each campaign's watermark and
+ *      ZMSCORE of its nonces; their handler filters and pre-aggregates;
+ *   2. once those replies are taken (sys_redis_run), agg_apply_send_calls
+ *      queues one EVALSHA per campaign and the last-activity updates;
+ *   3. their handler counts what was applied.
+ * Commands queued between the stages run after them in Redis (a next
+ * batch's reads then see this batch's updates). After the replies of stage
+ * 3 are taken, job->failed says whether the entries must not be
+ * acknowledged (a conflict, a script error, NOSCRIPT): drop the connection,
+ * a later read retries them. A handler that meets a reply out of protocol
+ * stops the run (sys_redis_run returns -1): drop the connection too. */
 #ifndef AGG_APPLY_H
 #define AGG_APPLY_H
 
@@ -11,48 +26,51 @@
 
 #include "batch.h"
 #include "conf.h"
-#include "metrics.h"
+#include "ops.h"
+#include "redis.h"
 
-/* Loads the apply and alert scripts into Redis (SCRIPT LOAD). Returns 0, or
+/* One batch going through the stages. */
+typedef struct {
+    agg_batch *b;
+    unsigned p;
+    const proto_conf *conf;
+    agg_apply_result *res;
+    redisReply *wm;     /* stage 1: a watermark reply awaiting its nonce reply */
+    size_t call;        /* stage 3: the campaign whose reply comes next */
+    size_t ncalled;     /* stage 3: call replies owed before the activity ones */
+    int failed;         /* the entries must not be acknowledged */
+} agg_apply_job;
+
+/* Loads the scripts of scripts.lua into Redis (SCRIPT LOAD). Returns 0, or
  * -1 on a Redis error (logged). */
-int agg_scripts_load(redisContext *rc);
+int agg_scripts_load(sys_redis *r);
 
-/* Applying a batch takes three stages on one connection, so that a caller
- * can pipeline them with other work (the commands of a stage are only
- * appended to rc's output: agg_flush or the next reply read sends them):
- *   1. agg_apply_send_reads: HGET of each campaign's watermark and ZMSCORE
- *      of its nonces;
- *   2. agg_apply_send_calls: reads those replies, filters and pre-aggregates
- *      in C, appends one EVALSHA per campaign and the last-activity updates;
- *   3. agg_apply_finish: reads their replies.
- * Stage 2's reads must be the next replies on rc after stage 1's commands
- * and anything sent before them, and so on; commands appended between the
- * stages run after them in Redis (a next batch's reads then see this
- * batch's updates). Each returns 0, or -1 on a Redis error, a conflict or
- * no memory (logged): the entries must not be acknowledged, and rc holds
- * unread replies: drop the connection (a later read retries the entries). */
-int agg_apply_send_reads(redisContext *rc, agg_batch *b);
-int agg_apply_send_calls(redisContext *rc, agg_batch *b, const proto_conf *conf,
-                         agg_apply_result *res);
-int agg_apply_finish(redisContext *rc, agg_batch *b, unsigned p, agg_apply_result *res);
+/* Returns the sha of a loaded script ("" before agg_scripts_load). */
+const char *agg_scripts_sha(agg_script s);
 
-/* Runs the three stages for n entries of partition p, in stream order (the
+/* Returns 1 if reply is a NOSCRIPT error (Redis restarted, its cache lost). */
+int agg_noscript(const redisReply *reply);
+
+/* Starts job j for batch b of partition p; never fails. */
+void agg_apply_job_init(agg_apply_job *j, agg_batch *b, unsigned p, const proto_conf *conf,
+                        agg_apply_result *res);
+
+/* Frees what the job holds (not the batch); never fails. */
+void agg_apply_job_clear(agg_apply_job *j);
+
+/* Stage 1: queues the reads. Returns 0, or -1 (no memory, not connected). */
+int agg_apply_send_reads(sys_redis *r, agg_apply_job *j);
+
+/* Stage 2: queues the calls (after stage 1's replies were taken). Returns
+ * 0, or -1 (no memory, not connected). */
+int agg_apply_send_calls(sys_redis *r, agg_apply_job *j);
+
+/* Runs the three stages for n entries of partition p (stream order; the
  * [id, [field, value, ...]] elements of XREADGROUP replies, owned by the
- * caller). Returns 0 when every campaign's update is durable in Redis (or
- * was already: watermark) and the entries may be acknowledged; -1 as the
- * stages. */
-int agg_apply(redisContext *rc, const proto_conf *conf, unsigned p,
-              const redisReply *const *entries, size_t n, agg_apply_result *res);
-
-/* Writes rc's appended commands to the socket. Returns 0, or -1 on a
- * connection error. */
-int agg_flush(redisContext *rc);
-
-/* Raises at most one followup_overdue alert for a pending signup of
- * campaign c: atomically checks it is still pending with signup_ts and not
- * alerted, marks it alerted, appends to the alerts stream and publishes.
- * Returns 1 if raised, 0 if not due or already alerted, -1 on error. */
-int agg_alert_raise(redisContext *rc, const proto_conf *conf, const char *c,
-                    const char *subject, long long signup_ts, long long now_ms, int sla_s);
+ * caller), waiting for each. Returns 0 when every campaign's update is
+ * durable in Redis (or was already: watermark) and the entries may be
+ * acknowledged; -1 if not (logged). */
+int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply *const *entries,
+              size_t n, agg_apply_result *res);
 
 #endif

@@ -12,12 +12,11 @@
 #include "hit.h"
 #include "keys.h"
 #include "log.h"
+#include "ops.h"
+#include "schema.h"
 
 #define NONCE_WINDOW_MS (24LL * 3600 * 1000)
 #define CHUNK 2000              /* elements per PFADD / ZADD op (Lua's unpack takes ~8000) */
-/* KEYS[1..11] of the apply script (see scripts.h); buckets and HLLs follow. */
-enum { K_TOTALS = 1, K_WM, K_NONCE, K_SCROLL, K_REF, K_REACH, K_PENDING, K_FL, K_ALERTED, K_ALERTS,
-       K_CFG, FIXED_KEYS = K_CFG };
 #define UKEYS 8                 /* cached unique-subject HLL keys per campaign */
 
 /* ---------------------------------------------------------------- string lists */
@@ -167,18 +166,6 @@ struct agg_batch {
 };
 typedef struct agg_batch batch;
 
-static const char *const builtin[] = {"open", "view", "click", "scroll", "signup", "donate",
-                                      "convert", "followup", NULL};
-
-/* Returns 1 if event is one of SPEC 2's built-in events. */
-static int is_builtin(const char *e)
-{
-    for (int i = 0; builtin[i]; i++)
-        if (strcmp(e, builtin[i]) == 0)
-            return 1;
-    return 0;
-}
-
 /* Returns the hash of (campaign, key, field) for the increment table. */
 static uint64_t incr_hash(int c, int key, const char *f, size_t fl)
 {
@@ -320,26 +307,15 @@ static int camp_key(camp *c, const char *name, int *added)
     return c->keys.oom ? 0 : (int)c->keys.n;
 }
 
-/* Builds the campaign key with suffix (or none) into buf. Returns 0 or -1. */
-static int ckey(char *buf, size_t cap, const proto_conf *conf, const char *c, const char *sfx)
-{
-    return (sfx ? proto_key_campaign_sub(buf, cap, conf->prefix, c, sfx)
-                : proto_key_campaign(buf, cap, conf->prefix, c)) < 0 ? -1 : 0;
-}
-
-/* Registers the eleven fixed keys of the apply script. Returns 0 or -1. */
+/* Registers the fixed keys of the apply script (ops.h). Returns 0 or -1. */
 static int camp_fixed_keys(camp *c, const proto_conf *conf)
 {
-    static const char *const sfx[FIXED_KEYS] = {NULL, "wm", "nonce", "scroll", "ref", "ref:reach",
-                                                "pending", "fl", "alerted", NULL, "cfg"};
     char key[PROTO_KEY_MAX];
     int added;
-    for (int i = 0; i < FIXED_KEYS; i++) {
-        int rc = i + 1 == K_ALERTS ? proto_key_alerts(key, sizeof key, conf->prefix)
-                        : ckey(key, sizeof key, conf, c->name, sfx[i]);
-        if (rc < 0 || camp_key(c, key, &added) != i + 1)
+    for (int k = AGG_K_TOTALS; k <= AGG_K_FIXED; k++)
+        if (agg_ops_key(key, sizeof key, conf->prefix, c->name, k) < 0 ||
+            camp_key(c, key, &added) != k)
             return -1;
-    }
     return 0;
 }
 
@@ -347,25 +323,19 @@ static int camp_fixed_keys(camp *c, const proto_conf *conf)
  * registering it and its expiry when new; 0 on failure. */
 static int bucket_key(camp *c, const proto_conf *conf, long long ts, int hourly)
 {
-    long long span = hourly ? 3600000LL : 86400000LL, num = ts / span;
+    long long span = hourly ? PROTO_HOUR_MS : PROTO_DAY_MS, num = ts / span;
     if (num == (hourly ? c->hour : c->day))
         return hourly ? c->hour_key : c->day_key;
-    time_t t = (time_t)(num * (span / 1000));
-    struct tm tm;
-    char sfx[24], key[PROTO_KEY_MAX];
-    gmtime_r(&t, &tm);
-    strftime(sfx, sizeof sfx, hourly ? "h:%Y%m%d%H" : "d:%Y%m%d", &tm);
-    if (ckey(key, sizeof key, conf, c->name, sfx) < 0)
+    char key[PROTO_KEY_MAX];
+    if ((hourly ? proto_key_hour : proto_key_day)(key, sizeof key, conf->prefix, c->name, ts) < 0)
         return 0;
     int added, k = camp_key(c, key, &added);
     if (!k)
         return 0;
     if (added) { /* X k at: expire the bucket retention after its start */
-        long long ttl = hourly ? (long long)conf->retention_hours * 3600000LL
-                               : (long long)conf->retention_days * 86400000LL;
-        proto_resp_str(&c->xops, "X");
-        proto_resp_ll(&c->xops, k);
-        proto_resp_ll(&c->xops, num * span + ttl);
+        long long ttl = hourly ? (long long)conf->retention_hours * PROTO_HOUR_MS
+                               : (long long)conf->retention_days * PROTO_DAY_MS;
+        agg_op_expire(&c->xops, k, num * span + ttl);
     }
     if (hourly) {
         c->hour = num;
@@ -383,9 +353,8 @@ static int unique_key(camp *c, const proto_conf *conf, const char *e)
     for (int i = 0; i < c->nukey; i++)
         if (strcmp(c->ukey[i].event, e) == 0)
             return c->ukey[i].key;
-    char sfx[PROTO_EVENT_MAX + 4], key[PROTO_KEY_MAX];
-    snprintf(sfx, sizeof sfx, "u:%s", e);
-    if (ckey(key, sizeof key, conf, c->name, sfx) < 0)
+    char key[PROTO_KEY_MAX];
+    if (proto_key_uniq(key, sizeof key, conf->prefix, c->name, e) < 0)
         return 0;
     int added, k = camp_key(c, key, &added);
     if (k && c->nukey < UKEYS) {
@@ -424,12 +393,11 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
     char field[PROTO_EVENT_MAX + 16];
     int human = h->agent == PROTO_AGENT_HUMAN;
     const char *e = h->event;
-    size_t el = strlen(e), fl = human ? el : el + 8;
-    memcpy(field, "machine_", 8);
-    memcpy(human ? field : field + 8, e, el + 1);
+    proto_event ev = proto_event_of(e);
+    size_t fl = proto_field_event(field, sizeof field, e, human);
     int hk = bucket_key(c, conf, h->ts, 1), dk = bucket_key(c, conf, h->ts, 0);
-    if (!hk || !dk || incr_add(b, ci, K_TOTALS, field, fl, 1) < 0 || incr_add(b, ci, hk, field, fl, 1) < 0 ||
-        incr_add(b, ci, dk, field, fl, 1) < 0)
+    if (!fl || !hk || !dk || incr_add(b, ci, AGG_K_TOTALS, field, fl, 1) < 0 ||
+        incr_add(b, ci, hk, field, fl, 1) < 0 || incr_add(b, ci, dk, field, fl, 1) < 0)
         return -1;
     if (h->ts < c->first_ts || !c->first_ts)
         c->first_ts = h->ts;
@@ -437,40 +405,35 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
         c->last_ts = h->ts;
     if (!human)
         return 0;
-    if (h->value >= 0 && incr_add(b, ci, K_TOTALS, "value", 5, h->value) < 0)
+    if (h->value >= 0 && incr_add(b, ci, AGG_K_TOTALS, PROTO_FIELD_VALUE,
+                                  sizeof PROTO_FIELD_VALUE - 1, h->value) < 0)
         return -1;
     /* unique subjects, or ip+ua where there is none */
     char elem[PROTO_SUBJECT_MAX + PROTO_IP_MAX + PROTO_UA_MAX + 4];
-    int len = 0;
-    if (h->subject[0])
-        len = snprintf(elem, sizeof elem, "s:%s", h->subject);
-    else if (h->ip[0] || h->ua[0])
-        len = snprintf(elem, sizeof elem, "a:%s|%s", h->ip, h->ua);
+    size_t len = proto_uniq_elem(elem, sizeof elem, h->subject, h->ip, h->ua);
     if (len > 0) {
         int k = unique_key(c, conf, e);
-        if (!k || camp_pfadd(c, k, elem, (size_t)len) < 0)
+        if (!k || camp_pfadd(c, k, elem, len) < 0)
             return -1;
     }
-    if (strcmp(e, "scroll") == 0 && h->depth >= 0) {
-        static const char *const marks[] = {"25", "50", "75", "100"};
-        for (int i = 0; i < 4; i++)
-            if (h->depth >= (i + 1) * 25 && incr_add(b, ci, K_SCROLL, marks[i], strlen(marks[i]), 1) < 0)
+    if (ev == PROTO_EV_SCROLL && h->depth >= 0) {
+        for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
+            const char *mark = proto_scroll_field(i);
+            if (h->depth >= proto_scroll_mark(i) &&
+                incr_add(b, ci, AGG_K_SCROLL, mark, strlen(mark), 1) < 0)
                 return -1;
+        }
     }
     if (h->ref[0]) {
-        int reach = !strcmp(e, "open") || !strcmp(e, "view") || !strcmp(e, "click");
-        int action = !strcmp(e, "signup") || !strcmp(e, "donate") || !strcmp(e, "convert") ||
-                     !is_builtin(e);
         size_t rl = strlen(h->ref);
-        if ((reach && incr_add(b, ci, K_REACH, h->ref, rl, 1) < 0) ||
-            (action && incr_add(b, ci, K_REF, h->ref, rl, 1) < 0))
+        if ((proto_event_reach(ev) && incr_add(b, ci, AGG_K_REACH, h->ref, rl, 1) < 0) ||
+            (proto_event_action(ev) && incr_add(b, ci, AGG_K_REF, h->ref, rl, 1) < 0))
             return -1;
     }
-    if (h->subject[0] && (!strcmp(e, "signup") || !strcmp(e, "followup"))) {
-        proto_resp_str(&c->sfops, e[0] == 's' ? "S" : "F");
-        proto_resp_str(&c->sfops, h->subject);
-        proto_resp_ll(&c->sfops, h->ts);
-    }
+    if (h->subject[0] && ev == PROTO_EV_SIGNUP)
+        agg_op_signup(&c->sfops, h->subject, h->ts);
+    else if (h->subject[0] && ev == PROTO_EV_FOLLOWUP)
+        agg_op_followup(&c->sfops, h->subject, h->ts);
     return c->sfops.oom ? -1 : 0;
 }
 
@@ -484,20 +447,11 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     proto_resp_str(call, sha);
     proto_resp_ll(call, (long long)c->keys.n);
     args_to_resp(call, &c->keys, 0, c->keys.n);
-    proto_resp_str(call, b->part);
-    proto_resp_str(call, c->wm);
-    proto_resp_str(call, c->last_id);
-    proto_resp_arg(call, c->name, c->nlen);
-    proto_resp_ll(call, now);
-    proto_resp_ll(call, b->conf->followup_sla_s);
-    proto_resp_str(call, alerts_maxlen);
+    agg_op_args(call, b->part, c->wm, c->last_id, c->name, c->nlen, now,
+                b->conf->followup_sla_s, alerts_maxlen);
     for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
         const incr *x = &b->is[i];
-        /* Z k member n (advocate leaderboards) or H k field n */
-        proto_resp_str(call, x->key == K_REF || x->key == K_REACH ? "Z" : "H");
-        proto_resp_ll(call, x->key);
-        proto_resp_arg(call, x->field, x->flen);
-        proto_resp_ll(call, x->n);
+        agg_op_incr(call, x->key, x->field, x->flen, x->n);
     }
     /* expiries after the increments: PEXPIREAT of a bucket the increments
      * just created (a campaign's first hit of the hour) */
@@ -506,28 +460,20 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
         const hll *h = &c->hlls[i];
         for (size_t j = 0; j < h->elems.n; j += CHUNK) {
             size_t n = h->elems.n - j < CHUNK ? h->elems.n - j : CHUNK;
-            proto_resp_str(call, "P");
-            proto_resp_ll(call, h->key);
-            proto_resp_ll(call, (long long)n);
+            agg_op_pfadd(call, h->key, n);
             args_to_resp(call, &h->elems, j, n);
         }
     }
     if (c->first_ts) {
-        proto_resp_str(call, "lo");
-        proto_resp_str(call, "first_ts");
-        proto_resp_ll(call, c->first_ts);
-        proto_resp_str(call, "hi");
-        proto_resp_str(call, "last_ts");
-        proto_resp_ll(call, c->last_ts);
+        agg_op_lo(call, PROTO_FIELD_FIRST_TS, c->first_ts);
+        agg_op_hi(call, PROTO_FIELD_LAST_TS, c->last_ts);
     }
     for (size_t j = 0; j < c->nonces.n; j += 2 * CHUNK) {
         size_t n = c->nonces.n - j < 2 * CHUNK ? c->nonces.n - j : 2 * CHUNK;
-        proto_resp_str(call, "NZ");
-        proto_resp_ll(call, (long long)(n / 2));
+        agg_op_nonces(call, n / 2);
         args_to_resp(call, &c->nonces, j, n);
     }
-    proto_resp_str(call, "T");
-    proto_resp_ll(call, now - NONCE_WINDOW_MS);
+    agg_op_trim_nonces(call, now - NONCE_WINDOW_MS);
     proto_resp_cat(call, &c->sfops);
     proto_resp_command(out, call);
     return out->oom ? -1 : 0;
@@ -652,7 +598,7 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
             /* seen within 24 h before, or earlier in this batch */
             if ((score && hit->ts - atoll(score) < NONCE_WINDOW_MS) ||
                 batch_nonce_seen(seen, tcap, b->es, cp->entries[j])) {
-                if (incr_add(b, ci, K_TOTALS, "dup", 3, 1) < 0)
+                if (incr_add(b, ci, AGG_K_TOTALS, PROTO_FIELD_DUP, sizeof PROTO_FIELD_DUP - 1, 1) < 0)
                     return -1;
                 res->duplicates++;
                 continue;
@@ -738,7 +684,7 @@ int agg_batch_reads(const agg_batch *b, proto_resp *out)
     int rc = 0;
     for (size_t c = 0; c < b->ncamps && rc == 0; c++) {
         const camp *cp = &b->cs[c];
-        if (ckey(key, sizeof key, b->conf, cp->name, "wm") < 0) {
+        if (agg_ops_key(key, sizeof key, b->conf->prefix, cp->name, AGG_K_WM) < 0) {
             rc = -1;
             break;
         }
@@ -747,7 +693,7 @@ int agg_batch_reads(const agg_batch *b, proto_resp *out)
         proto_resp_str(&q, key);
         proto_resp_str(&q, b->part);
         proto_resp_command(out, &q);
-        if (ckey(key, sizeof key, b->conf, cp->name, "nonce") < 0) {
+        if (agg_ops_key(key, sizeof key, b->conf->prefix, cp->name, AGG_K_NONCE) < 0) {
             rc = -1;
             break;
         }

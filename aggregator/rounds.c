@@ -1,16 +1,24 @@
-/* rounds.c: the aggregator's read/apply/acknowledge loop: pending entries
- * first, then rounds of new entries, pipelined while a backlog lasts. */
+/* rounds.c: the aggregator's read/apply/acknowledge loop — pending entries
+ * first, then rounds of new entries, pipelined on the reply ledger while a
+ * backlog lasts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "agg.h"
+#include "clock.h"
 #include "log.h"
 #include "resp.h"
 
 #define PIPELINE_MS 500         /* rounds of a backlog run back to back this long */
+
+/* What the reads of one round share with their handler. */
+typedef struct {
+    agg *a;
+    agg_round *r;
+    int full;                   /* the last read came back full */
+} reads;
 
 /* Moves every pending entry of the partition (a dead consumer's too) to
  * this consumer. Returns 0 or -1. */
@@ -20,13 +28,12 @@ static int claim(agg *a, int p)
     for (int guard = 0; guard < 100000; guard++) {
         redisReply *r = agg_cmd(a, "XAUTOCLAIM %s %s %s 0 %s COUNT 1000 JUSTID", a->keys[p],
                                 AGG_GROUP, a->me, start);
-        if (!r)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
             r->element[0]->type != REDIS_REPLY_STRING) {
             sys_error("XAUTOCLAIM failed", "partition=%d err=\"%s\"", p,
-                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            freeReplyObject(r);
+                      r ? "unexpected reply" : sys_redis_err(a->r));
+            if (r)
+                freeReplyObject(r);
             return -1;
         }
         snprintf(start, sizeof start, "%s", r->element[0]->str);
@@ -37,9 +44,20 @@ static int claim(agg *a, int p)
     return 0;
 }
 
-/* Appends the XACK of n entries of partition p (one reply owed, even
- * for none). Returns 0 or -1 (out of memory). */
-static int append_ack(agg *a, int p, const redisReply *const *ents, size_t n)
+/* Takes an XACK reply; an error stops the run. */
+static int on_ack(void *arg, redisReply *rep, size_t i)
+{
+    (void)arg;
+    (void)i;
+    int ok = rep->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        sys_error("XACK failed", "err=\"%s\"", rep->str);
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+/* Queues the XACK of n entries of partition p. Returns 0 or -1. */
+static int queue_ack(agg *a, int p, const redisReply *const *ents, size_t n)
 {
     proto_resp args = {0}, out = {0};
     proto_resp_str(&args, "XACK");
@@ -50,29 +68,17 @@ static int append_ack(agg *a, int p, const redisReply *const *ents, size_t n)
         if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
             proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
     }
-    if (args.nargs < 4)
-        proto_resp_str(&args, "0-0"); /* keep one reply per XACK */
+    if (args.nargs < 4) {               /* no id: nothing to acknowledge */
+        proto_resp_free(&args);
+        return 0;
+    }
     proto_resp_command(&out, &args);
-    int rc = out.oom || redisAppendFormattedCommand(a->rc, out.data, out.len) != REDIS_OK ? -1 : 0;
+    int rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_ack, NULL, NULL, NULL) < 0
+                 ? -1
+                 : 0;
     proto_resp_free(&args);
     proto_resp_free(&out);
     return rc;
-}
-
-/* Reads n XACK replies. Returns 0, or -1 (logged; connection dropped). */
-static int take_acks(agg *a, int n)
-{
-    for (int i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(a->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR) {
-            sys_error("XACK failed", "err=\"%s\"", r ? r->str : a->rc->errstr);
-            freeReplyObject(r);
-            agg_disconnect(a, "XACK failed");
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
 }
 
 /* Adds what applying a batch did to the metrics; never fails. */
@@ -91,18 +97,16 @@ static int process(agg *a, int p, const redisReply *const *ents, size_t n)
 {
     agg_apply_result res;
     uint64_t t0 = sys_mono_ns();
-    if (agg_apply(a->rc, &a->conf, (unsigned)p, ents, n, &res) < 0) {
+    if (agg_apply(a->r, &a->conf, (unsigned)p, ents, n, &res) < 0) {
         agg_add(a->m.conflicts, res.conflicts);
         agg_disconnect(a, "apply failed");
         return -1;
     }
     /* acknowledge only now that every update is durable in Redis */
-    if (append_ack(a, p, ents, n) < 0) {
-        agg_disconnect(a, "out of memory");
+    if (queue_ack(a, p, ents, n) < 0 || sys_redis_run(a->r, 0) < 0) {
+        agg_disconnect(a, "XACK failed");
         return -1;
     }
-    if (take_acks(a, 1) < 0)
-        return -1;
     count(a, &res);
     proto_hist_observe(&a->m.batch_latency, sys_mono_ns() - t0);
     return 0;
@@ -117,80 +121,83 @@ static int part_of(const agg *a, const char *name)
     return -1;
 }
 
-/* Appends one XREADGROUP for new entries of every owned partition
- * (blocking up to block_ms if > 0) to rc's output. Returns 0 or -1. */
-static int append_read(agg *a, int block_ms)
+/* Reads an XREADGROUP reply into the round's arena (the ledger's reader). */
+static redisReply *arena_read(void *arg, redisContext *ctx)
 {
-    const char *av[8 + 2 * AGG_MAX_PARTITIONS];
-    size_t al[8 + 2 * AGG_MAX_PARTITIONS];
-    char count[16], blk[16];
-    int ac = 0;
-    snprintf(count, sizeof count, "%d", a->conf.batch);
-    snprintf(blk, sizeof blk, "%d", block_ms);
-    av[ac++] = "XREADGROUP";
-    av[ac++] = "GROUP";
-    av[ac++] = AGG_GROUP;
-    av[ac++] = a->me;
-    av[ac++] = "COUNT";
-    av[ac++] = count;
-    if (block_ms > 0) {
-        av[ac++] = "BLOCK";
-        av[ac++] = blk;
-    }
-    av[ac++] = "STREAMS";
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
-            av[ac++] = a->keys[p];
-    for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
-            av[ac++] = ">";
-    for (int i = 0; i < ac; i++)
-        al[i] = strlen(av[i]);
-    return redisAppendCommandArgv(a->rc, ac, av, al) == REDIS_OK ? 0 : -1;
+    return agg_arena_reply(arg, ctx);
 }
 
-/* Reads the reply of an appended XREADGROUP into round r. Returns 1 if it
- * came back full (more entries are waiting), 0 if not, -1 on an error
- * (logged; the connection is dropped). */
-static int take_read(agg *a, agg_round *r)
+/* Takes the reply of a read of new entries into its round: records which
+ * partition's entries came, and whether it came back full. Returns 0, or -1
+ * (logged) on an error reply. */
+static int on_read(void *arg, redisReply *rep, size_t i)
 {
-    redisReply *rep = agg_arena_reply(r->arena, a->rc);
-    if (!rep) {
-        agg_disconnect(a, a->rc->err ? a->rc->errstr : "out of memory");
-        return -1;
-    }
+    reads *rd = arg;
+    agg_round *r = rd->r;
+    (void)i;
+    rd->full = 0;
     if (rep->type == REDIS_REPLY_ERROR) {
+        /* NOGROUP: a deleted stream; reconnecting recreates the group */
         sys_error("XREADGROUP failed", "err=\"%s\"", rep->str);
-        /* a deleted stream: reconnecting recreates the group */
-        agg_disconnect(a, strncmp(rep->str, "NOGROUP", 7) == 0 ? "consumer group missing" : "read failed");
         return -1;
     }
     if (rep->type != REDIS_REPLY_ARRAY)
         return 0;                       /* nil: BLOCK timed out */
-    if (r->nr == AGG_MAX_READS) {           /* never: callers read at most that many */
-        agg_disconnect(a, "too many reads in a round");
+    if (r->nr == AGG_MAX_READS)         /* never: callers read at most that many */
         return -1;
-    }
-    int full = 0;
     r->rs[r->nr++] = rep;
-    for (size_t i = 0; i < rep->elements; i++) {
-        const redisReply *s = rep->element[i];
-        int p = part_of(a, s->element[0]->str);
+    for (size_t k = 0; k < rep->elements; k++) {
+        const redisReply *s = rep->element[k];
+        int p = part_of(rd->a, s->element[0]->str);
         if (p < 0)
             continue;
         r->per[p] += s->element[1]->elements;
         r->total += s->element[1]->elements;
-        full |= s->element[1]->elements >= (size_t)a->conf.batch;
+        rd->full |= s->element[1]->elements >= (size_t)rd->a->conf.batch;
     }
-    return full;
+    return 0;
+}
+
+/* Queues one XREADGROUP for new entries of every owned partition
+ * (blocking up to block_ms if > 0), read into rd's round. Returns 0 or -1. */
+static int queue_read(agg *a, reads *rd, int block_ms)
+{
+    proto_resp args = {0}, out = {0};
+    proto_resp_str(&args, "XREADGROUP");
+    proto_resp_str(&args, "GROUP");
+    proto_resp_str(&args, AGG_GROUP);
+    proto_resp_str(&args, a->me);
+    proto_resp_str(&args, "COUNT");
+    proto_resp_ll(&args, a->conf.batch);
+    if (block_ms > 0) {
+        proto_resp_str(&args, "BLOCK");
+        proto_resp_ll(&args, block_ms);
+    }
+    proto_resp_str(&args, "STREAMS");
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p])
+            proto_resp_str(&args, a->keys[p]);
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p])
+            proto_resp_str(&args, ">");
+    proto_resp_command(&out, &args);
+    int rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_read, rd, arena_read,
+                                       rd->r->arena) < 0
+                 ? -1
+                 : 0;
+    proto_resp_free(&args);
+    proto_resp_free(&out);
+    return rc;
 }
 
 /* Gathers a round: after the first read (blocking AGG_BLOCK_MS if block),
  * keeps reading for batch_wait_ms or until batch_max entries, so that a
  * campaign's hits of the round share one script call. Sets r->backlog when
- * it stopped at batch_max with entries still waiting. Returns 0 or -1. */
+ * it stopped at batch_max with entries still waiting. Returns 0 or -1 (the
+ * connection is dropped). */
 static int gather(agg *a, agg_round *r, int block)
 {
+    reads rd = {a, r, 0};
     uint64_t until = 0;
     for (;;) {
         int wait = 0;
@@ -200,28 +207,25 @@ static int gather(agg *a, agg_round *r, int block)
             uint64_t now = sys_mono_ns();
             wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
         }
-        if (append_read(a, wait) < 0) {
-            agg_disconnect(a, "out of memory");
+        if (queue_read(a, &rd, wait) < 0 || sys_redis_run(a->r, 0) < 0) {
+            agg_disconnect(a, sys_redis_err(a->r));
             return -1;
         }
-        int full = take_read(a, r);
-        if (full < 0)
-            return -1;
         if (!r->total)
             return 0;                   /* nothing new: the round is over */
         if (r->total >= (size_t)a->conf.batch_max || r->nr == AGG_MAX_READS || agg_stopping) {
-            r->backlog = full;
+            r->backlog = rd.full;
             return 0;
         }
         if (!until)                     /* the first entries start the window */
             until = sys_mono_ns() + (uint64_t)a->conf.batch_wait_ms * 1000000u;
-        if (!full && sys_mono_ns() >= until)
+        if (!rd.full && sys_mono_ns() >= until)
             return 0;
     }
 }
 
-/* Makes one batch per owned partition of round r (stage 0). Returns 0 or
- * -1 (out of memory; the connection is dropped). */
+/* Makes one batch per owned partition of round r, with its job. Returns 0
+ * or -1 (out of memory; the connection is dropped). */
 static int round_batches(agg *a, agg_round *r)
 {
     for (int p = 0; p < a->conf.partitions; p++) {
@@ -249,14 +253,16 @@ static int round_batches(agg *a, agg_round *r)
             agg_disconnect(a, "out of memory");
             return -1;
         }
+        agg_apply_job_init(&r->job[p], r->b[p], (unsigned)p, &a->conf, &r->res[p]);
     }
     return 0;
 }
 
-/* Empties round r for reuse (its replies and batches); never fails. */
+/* Empties round r for reuse (its replies, batches and jobs); never fails. */
 static void round_clear(agg_round *r)
 {
     for (int p = 0; p < AGG_MAX_PARTITIONS; p++) {
+        agg_apply_job_clear(&r->job[p]);
         agg_batch_free(r->b[p]);
         free(r->ents[p]);
     }
@@ -267,26 +273,27 @@ static void round_clear(agg_round *r)
 }
 
 /* Reads new entries and applies them, round after round while a backlog
- * lasts (at most PIPELINE_MS, so leases are renewed), pipelined on the one
- * connection: the next round is read while this one is pre-aggregated in
- * C, and parsed while Redis runs this one's scripts; its watermark reads
- * are sent after those scripts, so they see their updates; a round's XACK
- * goes once its scripts succeeded, ahead of the next round's reads.
- * Returns the number of entries applied and acknowledged. */
+ * lasts (at most PIPELINE_MS, so leases are renewed), pipelined on the
+ * ledger of the one connection: the next round is read while this one is
+ * pre-aggregated in C, and parsed while Redis runs this one's scripts; its
+ * watermark reads are sent after those scripts, so they see their
+ * updates; a round's XACK goes once its scripts succeeded, ahead of the
+ * next round's reads. Returns the number of entries applied and
+ * acknowledged. */
 static size_t read_and_apply(agg *a, int block)
 {
     agg_round *cur = &a->round[0], *nxt = &a->round[1];
     size_t done = 0, counted = 0;
-    int acks = 0;
     uint64_t t0 = sys_mono_ns();
     if (gather(a, cur, block) < 0 || !cur->total)
         goto out;
-    while (cur->total && a->rc) {
+    while (cur->total && a->up) {
         uint64_t ts = sys_mono_ns();
+        reads ahead_rd = {a, nxt, 0};
         if (round_batches(a, cur) < 0)
             goto out;
         for (int p = 0; p < a->conf.partitions; p++)
-            if (cur->b[p] && agg_apply_send_reads(a->rc, cur->b[p]) < 0)
+            if (cur->b[p] && agg_apply_send_reads(a->r, &cur->job[p]) < 0)
                 goto fail;
         int ahead = cur->backlog && !agg_stopping && sys_mono_ns() - t0 < PIPELINE_MS * 1000000ull;
         int owned = 0;
@@ -294,41 +301,35 @@ static size_t read_and_apply(agg *a, int block)
             owned += a->owned[p];
         /* each read returns up to batch entries per owned partition */
         int per_read = a->conf.batch * (owned ? owned : 1);
-        int reads = ahead ? (a->conf.batch_max + per_read - 1) / per_read : 0;
-        if (reads > AGG_MAX_READS)
-            reads = AGG_MAX_READS;
-        for (int i = 0; i < reads; i++)
-            if (append_read(a, 0) < 0)
+        int nreads = ahead ? (a->conf.batch_max + per_read - 1) / per_read : 0;
+        if (nreads > AGG_MAX_READS)
+            nreads = AGG_MAX_READS;
+        for (int i = 0; i < nreads; i++)
+            if (queue_read(a, &ahead_rd, 0) < 0)
                 goto fail;
-        sys_debug("round", "entries=%zu reads_ahead=%d", cur->total, reads);
-        if (agg_flush(a->rc) < 0 || take_acks(a, acks) < 0)
+        sys_debug("round", "entries=%zu reads_ahead=%d", cur->total, nreads);
+        /* the last round's XACKs and this round's reads; the reads ahead stay owed */
+        if (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, (size_t)nreads) < 0)
             goto fail;
         done += counted;
-        acks = 0;
         counted = 0;
         for (int p = 0; p < a->conf.partitions; p++)
-            if (cur->b[p] && agg_apply_send_calls(a->rc, cur->b[p], &a->conf, &cur->res[p]) < 0)
+            if (cur->b[p] && agg_apply_send_calls(a->r, &cur->job[p]) < 0)
                 goto fail;
-        if (agg_flush(a->rc) < 0)
+        /* the reads ahead, then this round's script calls */
+        if (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, 0) < 0)
             goto fail;
-        int full = 0;
-        for (int i = 0; i < reads; i++) {
-            full = take_read(a, nxt);
-            if (full < 0)
-                goto out;
-        }
-        nxt->backlog = full;
+        nxt->backlog = ahead_rd.full;
         for (int p = 0; p < a->conf.partitions; p++) {
             if (!cur->b[p])
                 continue;
             agg_apply_result *res = &cur->res[p];
-            if (agg_apply_finish(a->rc, cur->b[p], (unsigned)p, res) < 0) {
+            if (cur->job[p].failed) {
                 agg_add(a->m.conflicts, res->conflicts);
                 goto fail;
             }
-            if (append_ack(a, p, cur->ents[p], cur->n[p]) < 0)
+            if (queue_ack(a, p, cur->ents[p], cur->n[p]) < 0)
                 goto fail;
-            acks++;
             counted += cur->n[p];
             count(a, res);
         }
@@ -338,8 +339,10 @@ static size_t read_and_apply(agg *a, int block)
         cur = nxt;
         nxt = t;
     }
-    if (acks && agg_flush(a->rc) == 0 && take_acks(a, acks) == 0)
+    if (counted && sys_redis_flush(a->r) == 0 && sys_redis_run(a->r, 0) == 0)
         done += counted;
+    else if (counted)
+        agg_disconnect(a, "XACK failed");
     goto out;
 fail:
     agg_disconnect(a, "apply failed");
@@ -356,23 +359,23 @@ size_t agg_round_once(agg *a)
 {
     size_t done = 0;
     int nowned = 0;
-    for (int p = 0; p < a->conf.partitions && a->rc; p++) {
+    for (int p = 0; p < a->conf.partitions && a->up; p++) {
         if (!a->owned[p])
             continue;
         nowned++;
         if (a->need_claim[p]) {
-            if (claim(a, p) < 0)
+            if (claim(a, p) < 0) {
+                agg_disconnect(a, "claim failed");
                 return done;
+            }
             a->need_claim[p] = 0;
         }
-        while (a->need_pel[p] && a->rc && !agg_stopping) {
-            redisReply *r = agg_cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0", AGG_GROUP, a->me,
-                                a->conf.batch_max, a->keys[p]);
-            if (!r)
-                return done;
-            if (r->type == REDIS_REPLY_ERROR) { /* keep need_pel: read them after reconnecting */
-                sys_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p, r->str);
-                freeReplyObject(r);
+        while (a->need_pel[p] && a->up && !agg_stopping) {
+            redisReply *r = agg_cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0", AGG_GROUP,
+                                    a->me, a->conf.batch_max, a->keys[p]);
+            if (!r) { /* keep need_pel: read them after reconnecting */
+                sys_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p,
+                          sys_redis_err(a->r));
                 agg_disconnect(a, "pending read failed");
                 return done;
             }
@@ -386,7 +389,7 @@ size_t agg_round_once(agg *a)
             freeReplyObject(r);
         }
     }
-    if (!a->rc || !nowned) {
+    if (!a->up || !nowned) {
         if (!nowned)
             usleep(AGG_BLOCK_MS * 1000);
         return done;

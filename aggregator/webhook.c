@@ -1,6 +1,6 @@
 /* webhook.c: the webhook delivery thread — Redis connection, consumer group, retry list. */
-#include "clock.h"
 #include "webhook.h"
+#include "clock.h"
 #include "redis.h"
 #include "webhook_int.h"
 
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "keys.h"
+#include "schema.h"
 #include "log.h"
 
 #define WH_GROUP "webhook"
@@ -42,7 +43,7 @@ struct agg_webhook {
     agg_metrics *m;
     pthread_t th;
     atomic_int stop;
-    redisContext *rc;
+    sys_redis *r;               /* the thread's own connection */
     char key[PROTO_KEY_MAX], consumer[128];
     int down;
     int64_t backoff_ms, next_connect, next_claim, next_touch;
@@ -137,45 +138,34 @@ static void redis_drop(agg_webhook *w, const char *why)
     if (!w->down)
         sys_warn("webhook: redis unavailable, reconnecting", "error=%s", q(qw, sizeof qw, why));
     w->down = 1;
-    if (w->rc)
-        redisFree(w->rc);
-    w->rc = NULL;
+    sys_redis_close(w->r);
     w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
     w->next_connect = sys_mono_ms() + w->backoff_ms;
 }
 
-/* Checks a reply: a NULL (connection failure) or error reply drops the
- * connection. Returns r, or NULL (r freed) on failure. */
+/* Checks a reply of the Redis layer: a failure (transport or error reply)
+ * drops the connection, so the thread backs off and reconnects. Returns r,
+ * or NULL. */
 static redisReply *checked(agg_webhook *w, redisReply *r)
 {
-    if (r && r->type != REDIS_REPLY_ERROR)
-        return r;
-    char why[256];
-    snprintf(why, sizeof why, "%s", r ? r->str : w->rc->err ? w->rc->errstr : "no reply");
-    if (r)
-        freeReplyObject(r);
-    redis_drop(w, why);
-    return NULL;
+    if (!r)
+        redis_drop(w, sys_redis_err(w->r));
+    return r;
 }
 
 /* Connects to Redis, authenticates, selects the db and creates the group.
  * Returns 0, or -1 (connection dropped, reconnect scheduled). */
 static int redis_connect(agg_webhook *w)
 {
-    int ms = w->conf->redis_timeout_ms > 0 ? w->conf->redis_timeout_ms : 2000;
-    char where[300], err[256];
-    agg_redis_failure why;
     redisReply *r = NULL;
-    w->rc = agg_redis_connect(w->conf, ms, ms + 500, where, sizeof where, &why, err, sizeof err);
-    if (!w->rc) {
-        redis_drop(w, err);
+    if (sys_redis_connect(w->r) < 0) {
+        redis_drop(w, sys_redis_err(w->r));
         return -1;
     }
-    r = redisCommand(w->rc, "XGROUP CREATE %s %s $ MKSTREAM", w->key, WH_GROUP);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0) {
-        freeReplyObject(r);
-        r = redisCommand(w->rc, "PING");
-    }
+    r = sys_redis_cmd(w->r, "XGROUP CREATE %s %s $ MKSTREAM", w->key, WH_GROUP);
+    if (!r && sys_redis_last(w->r) == SYS_REDIS_REPLY &&
+        strncmp(sys_redis_err(w->r), "BUSYGROUP", 9) == 0)
+        r = sys_redis_cmd(w->r, "PING");
     if (!(r = checked(w, r)))
         return -1;
     freeReplyObject(r);
@@ -191,7 +181,7 @@ static int redis_connect(agg_webhook *w)
 /* Acknowledges one entry. Returns 0, or -1 on a Redis failure (dropped). */
 static int xack(agg_webhook *w, const char *id)
 {
-    redisReply *r = checked(w, redisCommand(w->rc, "XACK %s %s %s", w->key, WH_GROUP, id));
+    redisReply *r = checked(w, sys_redis_cmd(w->r, "XACK %s %s %s", w->key, WH_GROUP, id));
     if (!r)
         return -1;
     freeReplyObject(r);
@@ -207,8 +197,8 @@ static int resolve_url(agg_webhook *w, wh_item *it)
     char key[PROTO_KEY_MAX];
     const char *url = w->conf->webhook;
     redisReply *r = NULL;
-    if (c && *c && proto_key_campaign_sub(key, sizeof key, w->conf->prefix, c, "cfg") >= 0) {
-        if (!(r = checked(w, redisCommand(w->rc, "HGET %s webhook", key))))
+    if (c && *c && proto_key_of(key, sizeof key, w->conf->prefix, c, PROTO_CK_CFG) >= 0) {
+        if (!(r = checked(w, sys_redis_cmd(w->r, "HGET %s " PROTO_CFG_WEBHOOK, key))))
             return -1;
         if (r->type == REDIS_REPLY_STRING && r->len > 0)
             url = r->str;
@@ -378,7 +368,7 @@ static int touch_held(agg_webhook *w)
         for (size_t i = 0; i < n; i++)
             argv[argc++] = w->items[at + i]->id;
         argv[argc++] = "JUSTID";
-        redisReply *r = checked(w, redisCommandArgv(w->rc, argc, argv, NULL));
+        redisReply *r = checked(w, sys_redis_cmdv(w->r, argc, argv, NULL));
         if (!r)
             return -1;
         freeReplyObject(r);
@@ -404,7 +394,7 @@ static int step(agg_webhook *w)
     if (run_due(w) < 0)
         return -1;
     if (!w->pending_done) {
-        r = checked(w, redisCommand(w->rc, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
+        r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
                                     WH_GROUP, w->consumer, WH_READ_COUNT, w->key, w->pending_from));
         if (!r)
             return -1;
@@ -419,7 +409,7 @@ static int step(agg_webhook *w)
         w->next_touch = now + WH_CLAIM_EVERY_MS;
     }
     if (now >= w->next_claim && w->nitems < WH_RETRY_CAP) {
-        r = checked(w, redisCommand(w->rc, "XAUTOCLAIM %s %s %s %d %s COUNT %d", w->key, WH_GROUP,
+        r = checked(w, sys_redis_cmd(w->r, "XAUTOCLAIM %s %s %s %d %s COUNT %d", w->key, WH_GROUP,
                                     w->consumer, WH_CLAIM_IDLE_MS, w->claim_cursor, WH_READ_COUNT));
         if (!r)
             return -1;
@@ -444,7 +434,7 @@ static int step(agg_webhook *w)
         nanosleep(&ts, NULL);
         return 0;
     }
-    r = checked(w, redisCommand(w->rc, "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld STREAMS %s >",
+    r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld STREAMS %s >",
                                 WH_GROUP, w->consumer, WH_READ_COUNT, (long long)block, w->key));
     if (!r)
         return -1;
@@ -458,7 +448,7 @@ static void *wh_main(void *arg)
 {
     agg_webhook *w = arg;
     while (!atomic_load(&w->stop)) {
-        if (!w->rc && (sys_mono_ms() < w->next_connect || redis_connect(w) < 0)) {
+        if (!sys_redis_connected(w->r) && (sys_mono_ms() < w->next_connect || redis_connect(w) < 0)) {
             struct timespec ts = {0, WH_SLICE_MS * 1000000L};
             nanosleep(&ts, NULL);
             continue;
@@ -492,11 +482,16 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
         gethostname(host, sizeof host - 1);
         snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
     }
+    int ms = conf->redis_timeout_ms > 0 ? conf->redis_timeout_ms : 2000;
+    if (!(w->r = sys_redis_new(conf->redis, ms, ms + 500))) {
+        sys_error("webhook: out of memory", NULL);
+        free(w);
+        return NULL;
+    }
     redis_connect(w);   /* the group exists before the first alert, if Redis is up */
     if (pthread_create(&w->th, NULL, wh_main, w) != 0) {
         sys_error("webhook: cannot start the delivery thread", NULL);
-        if (w->rc)
-            redisFree(w->rc);
+        sys_redis_free(w->r);
         free(w);
         return NULL;
     }
@@ -513,7 +508,6 @@ void agg_webhook_free(agg_webhook *w)
     for (size_t i = 0; i < w->nitems; i++)
         item_free(w->items[i]);
     free(w->items);
-    if (w->rc)
-        redisFree(w->rc);
+    sys_redis_free(w->r);
     free(w);
 }

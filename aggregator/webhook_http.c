@@ -1,7 +1,8 @@
 /* webhook_http.c: the webhook HTTP(S) client (URL, DNS, TLS, POST) and an alert's JSON body. */
-#include "clock.h"
 #include "webhook.h"
+#include "clock.h"
 #include "webhook_int.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -525,28 +526,6 @@ static void puts_(wh_buf *b, const char *s)
     put(b, s, strlen(s));
 }
 
-/* Returns the length of the valid UTF-8 sequence at p, or 0 if invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n;
-    uint32_t cp, min;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, cp = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, cp = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, cp = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
-}
-
 /* Appends s escaped for a JSON string (no quotes), invalid UTF-8 as U+FFFD; cannot fail. */
 static void put_esc(wh_buf *b, const char *s)
 {
@@ -567,7 +546,7 @@ static void put_esc(wh_buf *b, const char *s)
             }
         } else if (*p < 0x80) {
             put(b, (const char *)p, 1);
-        } else if ((n = utf8_len(p)) > 0) {
+        } else if ((n = proto_utf8_seq(p, strlen((const char *)p))) > 0) {
             put(b, (const char *)p, n);
         } else {
             n = 1;
@@ -593,24 +572,10 @@ static int parse_ll(const char *s, long long *out)
 static void human(char *out, size_t cap, const char *secs)
 {
     long long s;
-    if (parse_ll(secs, &s) < 0) {
+    if (parse_ll(secs, &s) < 0)
         snprintf(out, cap, "?");
-        return;
-    }
-    if (s < 0)
-        s = 0;
-    if (s < 60)
-        snprintf(out, cap, "%lld s", s);
-    else if (s < 3600)
-        snprintf(out, cap, "%lld min", s / 60);
-    else if (s < 86400 && s % 3600 / 60)
-        snprintf(out, cap, "%lld h %lld min", s / 3600, s % 3600 / 60);
-    else if (s < 86400)
-        snprintf(out, cap, "%lld h", s / 3600);
-    else if (s % 86400 / 3600)
-        snprintf(out, cap, "%lld d %lld h", s / 86400, s % 86400 / 3600);
     else
-        snprintf(out, cap, "%lld d", s / 86400);
+        proto_fmt_duration(out, cap, (double)s, PROTO_DUR_WORDS);
 }
 
 /* Returns the value of field name, or NULL if absent. */

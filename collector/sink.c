@@ -1,6 +1,6 @@
 /* sink.c: one thread's hits into Redis streams — the queue, sending, drain and the tick. */
-#include "clock.h"
 #include "sink.h"
+#include "clock.h"
 #include "sink_int.h"
 
 #include <event2/event.h>
@@ -25,6 +25,7 @@
 #define REPLAY_WINDOW 1024      /* spooled hits in flight at once */
 #define ENTRY_DATA 512          /* packed bytes a recyclable in-flight entry holds */
 #define SPARE_MAX 256           /* recyclable entries kept at most */
+#define REJECTS_MAXLEN "100000" /* the rejects stream is trimmed to about this */
 
 /* ---------------------------------------------------------------- queue */
 
@@ -133,25 +134,14 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
  * could not be queued (the entry is freed by the caller). */
 static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
 {
-    const char *names[PROTO_HIT_FIELDS], *values[PROTO_HIT_FIELDS];
-    size_t vlens[PROTO_HIT_FIELDS];
-    char scratch[128], key[PROTO_KEY_MAX];
-    int n = proto_hit_fields(hit, names, values, vlens, scratch, sizeof scratch);
+    char key[PROTO_KEY_MAX];
     e->partition = proto_partition(hit->campaign, (unsigned)s->conf->partitions);
     int kl = proto_key_hits(key, sizeof key, s->conf->prefix, e->partition);
     if (kl < 0)
         return -1;
     /* RESP built in buffers kept across hits: no printf, no malloc once warm */
-    proto_resp_reset(&s->xargs);
     proto_resp_reset(&s->xcmd);
-    proto_resp_str(&s->xargs, "XADD");
-    proto_resp_arg(&s->xargs, key, (size_t)kl);
-    proto_resp_arg(&s->xargs, "*", 1);
-    for (int i = 0; i < n; i++) {
-        proto_resp_str(&s->xargs, names[i]);
-        proto_resp_arg(&s->xargs, values[i], vlens[i]);
-    }
-    proto_resp_command(&s->xcmd, &s->xargs);
+    proto_hit_xadd(&s->xcmd, &s->xargs, key, (size_t)kl, hit, NULL, NULL, 0, NULL, 0);
     if (s->xcmd.oom ||
         redisAsyncFormattedCommand(s->ac, on_xadd, (void *)s->gen, s->xcmd.data, s->xcmd.len) != REDIS_OK)
         return -1;
@@ -357,6 +347,7 @@ void coll_sink_free(coll_sink *s)
     free(s->scan_from);
     proto_resp_free(&s->xargs);
     proto_resp_free(&s->xcmd);
+    proto_resp_free(&s->rcmd);
     free(s);
 }
 
@@ -431,38 +422,20 @@ static void on_reject(redisAsyncContext *ac, void *r, void *priv)
 void coll_sink_reject(coll_sink *s, const proto_hit *hit, proto_reason r, const char *raw,
                       size_t len)
 {
-    const char *argv[8 + 2 * PROTO_HIT_FIELDS + 4];
-    size_t lens[8 + 2 * PROTO_HIT_FIELDS + 4];
-    const char *names[PROTO_HIT_FIELDS], *values[PROTO_HIT_FIELDS];
-    size_t vlens[PROTO_HIT_FIELDS];
-    char scratch[128], key[PROTO_KEY_MAX];
-    int argc = 0;
+    char key[PROTO_KEY_MAX];
     if (s->state != S_UP || s->draining) {
         coll_inc(s->m->rejects_unrecorded);
         return;
     }
     int kl = proto_key_rejects(key, sizeof key, s->conf->prefix);
     const char *reason = proto_reason_name(r);
-#define ARG(p, l) (argv[argc] = (p), lens[argc++] = (l))
-    ARG("XADD", 4);
-    ARG(key, (size_t)kl);
-    ARG("MAXLEN", 6);
-    ARG("~", 1);
-    ARG("100000", 6);
-    ARG("*", 1);
-    ARG("reason", 6);
-    ARG(reason, strlen(reason));
-    int n = proto_hit_fields(hit, names, values, vlens, scratch, sizeof scratch);
-    for (int i = 0; i < n; i++) {
-        ARG(names[i], strlen(names[i]));
-        ARG(values[i], vlens[i]);
-    }
-    if (raw && len) {
-        ARG("raw", 3);
-        ARG(raw, len > 1024 ? 1024 : len);
-    }
-#undef ARG
-    redisAsyncCommandArgv(s->ac, on_reject, NULL, argc, argv, lens);
+    proto_kv pre = {"reason", reason, strlen(reason)};
+    proto_kv post = {"raw", raw, len > 1024 ? 1024 : len};
+    proto_resp_reset(&s->rcmd);
+    if (kl < 0 || proto_hit_xadd(&s->rcmd, &s->xargs, key, (size_t)kl, hit, REJECTS_MAXLEN, &pre,
+                                 1, &post, raw && len ? 1 : 0) < 0)
+        return;
+    redisAsyncFormattedCommand(s->ac, on_reject, NULL, s->rcmd.data, s->rcmd.len);
 }
 
 /* Begins the drain; done(arg) runs from the loop when it is over. */

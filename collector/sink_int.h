@@ -42,6 +42,7 @@ struct coll_sink {
     char inst[24];              /* hid prefix of this thread: 8 hex . index */
     size_t inst_len;
     proto_resp xargs, xcmd;     /* the XADD being built: arguments, framed command */
+    proto_resp rcmd;            /* a reject's XADD */
     uint64_t seq;
 
     /* connection */

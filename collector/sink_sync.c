@@ -1,6 +1,6 @@
 /* sink_sync.c: the sink's Redis connection life cycle and the reconcile that keeps hits unique. */
-#include "clock.h"
 #include "sink.h"
+#include "clock.h"
 #include "sink_int.h"
 
 #include <arpa/inet.h>

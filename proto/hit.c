@@ -1,5 +1,7 @@
 /* hit.c: owns the hit schema — names, parameter validation, query/form and JSON parsing and the finish rules. */
 #include "hit.h"
+#include "schema.h"
+#include "text.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -89,10 +91,6 @@ static int valid_channel(const char *v, size_t n)
     return 1;
 }
 
-static const char *const builtin_events[] = {
-    "open", "view", "click", "scroll", "signup", "donate", "convert", "followup",
-};
-
 /* Reports whether v is a built-in event or a custom [a-z][a-z0-9_]{0,31};
  * returns 0 when not. */
 int proto_hit_valid_event(const char *v, size_t n)
@@ -115,42 +113,14 @@ static int valid_printable(const char *v, size_t n)
     size_t i = 0;
 
     while (i < n) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c <= 0x7E) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            if (c == 0xC2)
-                lo = 0xA0;          /* U+0080-U+009F are C1 controls */
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return 0;               /* controls, DEL, invalid lead bytes */
-        }
-        if (n - i - 1 < need)
+        if (s[i] < 0x20 || s[i] == 0x7F)
+            return 0;               /* C0 controls, DEL */
+        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] < 0xA0)
+            return 0;               /* U+0080-U+009F are C1 controls */
+        size_t k = proto_utf8_seq(s + i, n - i);
+        if (!k)
             return 0;
-        for (size_t k = 1; k <= need; k++) {
-            unsigned char b = s[i + k];
-            if (b < lo || b > hi)
-                return 0;
-            lo = 0x80;
-            hi = 0xBF;
-        }
-        i += need + 1;
+        i += k;
     }
     return 1;
 }
@@ -383,10 +353,8 @@ proto_reason proto_hit_parse_query(proto_hit *hit, const char *q, size_t len)
  * returns 0 when it may carry one. */
 static int valueless_event(const char *e)
 {
-    for (size_t i = 0; i < sizeof builtin_events / sizeof builtin_events[0]; i++)
-        if (strcmp(e, builtin_events[i]) == 0)
-            return strcmp(e, "donate") != 0 && strcmp(e, "convert") != 0;
-    return 0;
+    proto_event ev = proto_event_of(e);
+    return ev != PROTO_EV_CUSTOM && ev != PROTO_EV_DONATE && ev != PROTO_EV_CONVERT;
 }
 
 /* Applies defaults and cross-field rules; returns PROTO_OK or the reason. */

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "resp.h"
+
 /* Field limits from SPEC 2 (bytes, excluding the terminating NUL). */
 #define PROTO_CAMPAIGN_MAX 64
 #define PROTO_EVENT_MAX 32
@@ -147,6 +149,14 @@ proto_reason proto_hit_parse_json(const char *body, size_t len,
 
 /* ---- stream encoding (SPEC 3 hit entry fields) ---- */
 
+/* A field/value pair written beside a hit's own fields (e.g. a reject's
+ * reason and raw input). */
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t len;
+} proto_kv;
+
 #define PROTO_HIT_FIELDS 18 /* field/value pairs at most */
 
 /* Field/value pairs for XADD, in SPEC 3 order, empty fields omitted.
@@ -156,6 +166,15 @@ proto_reason proto_hit_parse_json(const char *body, size_t len,
 int proto_hit_fields(const proto_hit *hit, const char *names[],
                      const char *values[], size_t value_lens[],
                      char *scratch, size_t scratch_len);
+
+/* Appends to out the one command that writes hit to stream key:
+ * XADD key [MAXLEN ~ maxlen] * <pre pairs> <hit fields> <post pairs>
+ * (maxlen NULL: no trimming). args is scratch, reset first. The only
+ * place a hit's XADD is built. Returns 0, or -1 (out->oom) when out of
+ * memory. */
+int proto_hit_xadd(proto_resp *out, proto_resp *args, const char *key, size_t klen,
+                   const proto_hit *hit, const char *maxlen, const proto_kv *pre, size_t npre,
+                   const proto_kv *post, size_t npost);
 
 /* Fills hit from a stream entry's field/value pairs (as read back by the
  * aggregator). Unknown fields are ignored. Returns PROTO_OK, or

@@ -329,3 +329,37 @@ int proto_hit_unpack(proto_hit *hit, const unsigned char *buf, size_t len)
         }
     }
 }
+
+/* Builds a hit's XADD into out. Returns 0, or -1 when out of memory. */
+int proto_hit_xadd(proto_resp *out, proto_resp *args, const char *key, size_t klen,
+                   const proto_hit *hit, const char *maxlen, const proto_kv *pre, size_t npre,
+                   const proto_kv *post, size_t npost)
+{
+    const char *names[PROTO_HIT_FIELDS], *values[PROTO_HIT_FIELDS];
+    size_t vlens[PROTO_HIT_FIELDS];
+    char scratch[128];
+    int n = proto_hit_fields(hit, names, values, vlens, scratch, sizeof scratch);
+    proto_resp_reset(args);
+    proto_resp_str(args, "XADD");
+    proto_resp_arg(args, key, klen);
+    if (maxlen) {
+        proto_resp_str(args, "MAXLEN");
+        proto_resp_str(args, "~");
+        proto_resp_str(args, maxlen);
+    }
+    proto_resp_str(args, "*");
+    for (size_t i = 0; i < npre; i++) {
+        proto_resp_str(args, pre[i].name);
+        proto_resp_arg(args, pre[i].value, pre[i].len);
+    }
+    for (int i = 0; i < n; i++) {
+        proto_resp_str(args, names[i]);
+        proto_resp_arg(args, values[i], vlens[i]);
+    }
+    for (size_t i = 0; i < npost; i++) {
+        proto_resp_str(args, post[i].name);
+        proto_resp_arg(args, post[i].value, post[i].len);
+    }
+    proto_resp_command(out, args);
+    return args->oom || out->oom ? -1 : 0;
+}

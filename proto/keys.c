@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #define PFX(p) ((p) ? (p) : "")
 
@@ -75,22 +76,67 @@ int proto_key_campaigns(char *buf, size_t cap, const char *prefix)
     return key_fmt(buf, cap, "%scampaigns", PFX(prefix));
 }
 
-/* Builds <prefix>c:{C}; returns the length or -1 (also for an empty campaign). */
-int proto_key_campaign(char *buf, size_t cap, const char *prefix, const char *c)
+/* Builds <prefix>c:{C}:<suffix> (no suffix: <prefix>c:{C}); returns the
+ * length or -1 (also for an empty campaign). */
+static int campaign_key(char *buf, size_t cap, const char *prefix, const char *c,
+                        const char *suffix)
 {
     if (!c || !*c)
         return -1;
-    return key_fmt(buf, cap, "%sc:{%s}", PFX(prefix), c);
+    if (!suffix)
+        return key_fmt(buf, cap, "%sc:{%s}", PFX(prefix), c);
+    return key_fmt(buf, cap, "%sc:{%s}:%s", PFX(prefix), c, suffix);
 }
 
-/* Builds <prefix>c:{C}:<suffix>; returns the length or -1 (also for an
- * empty campaign or suffix). */
-int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char *c,
-                           const char *suffix)
+static const char *const ckey_suffix[PROTO_CK_COUNT] = {
+    [PROTO_CK_TOTALS] = NULL,        [PROTO_CK_WM] = "wm",
+    [PROTO_CK_NONCE] = "nonce",      [PROTO_CK_SCROLL] = "scroll",
+    [PROTO_CK_REF] = "ref",          [PROTO_CK_REF_REACH] = "ref:reach",
+    [PROTO_CK_PENDING] = "pending",  [PROTO_CK_FL] = "fl",
+    [PROTO_CK_ALERTED] = "alerted",  [PROTO_CK_CFG] = "cfg",
+};
+
+/* Builds fixed key k of campaign c; returns the length or -1. */
+int proto_key_of(char *buf, size_t cap, const char *prefix, const char *c, proto_ckey k)
 {
-    if (!c || !*c || !suffix || !*suffix)
+    if (k < 0 || k >= PROTO_CK_COUNT)
         return -1;
-    return key_fmt(buf, cap, "%sc:{%s}:%s", PFX(prefix), c, suffix);
+    return campaign_key(buf, cap, prefix, c, ckey_suffix[k]);
+}
+
+/* Builds <prefix>c:{C}:u:<event>; returns the length or -1. */
+int proto_key_uniq(char *buf, size_t cap, const char *prefix, const char *c, const char *event)
+{
+    char sfx[80];
+    if (!event || !*event || snprintf(sfx, sizeof sfx, "u:%s", event) >= (int)sizeof sfx)
+        return -1;
+    return campaign_key(buf, cap, prefix, c, sfx);
+}
+
+/* Builds the hourly or daily bucket key of ts_ms; returns the length or -1. */
+static int bucket_key(char *buf, size_t cap, const char *prefix, const char *c, long long ts_ms,
+                      int hourly)
+{
+    long long span = hourly ? PROTO_HOUR_MS : PROTO_DAY_MS;
+    time_t t = (time_t)(ts_ms / span * (span / 1000));
+    struct tm tm;
+    char sfx[24];
+    if (ts_ms < 0 || !gmtime_r(&t, &tm))
+        return -1;
+    strftime(sfx, sizeof sfx, hourly ? "h:%Y%m%d%H" : "d:%Y%m%d", &tm);
+    return campaign_key(buf, cap, prefix, c, sfx);
+}
+
+/* Builds <prefix>c:{C}:h:<YYYYMMDDHH>; returns the length or -1. */
+int proto_key_hour(char *buf, size_t cap, const char *prefix, const char *c, long long ts_ms)
+{
+    return bucket_key(buf, cap, prefix, c, ts_ms, 1);
+}
+
+/* Builds <prefix>c:{C}:d:<YYYYMMDD>; returns the length or -1. */
+int proto_key_day(char *buf, size_t cap, const char *prefix, const char *c, long long ts_ms)
+{
+    return bucket_key(buf, cap, prefix, c, ts_ms, 0);
 }
 
 /* Builds <prefix>lease:{P}; returns the length or -1. */

@@ -1,7 +1,8 @@
-/* keys.h: every Redis key name of SPEC 3, built in one place. Each builder
- * writes a NUL-terminated name into buf (cap bytes) and returns its length,
- * or -1 if it does not fit. Campaign ids passed here must be valid (they
- * come from a validated hit), so key names never hold raw input. */
+/* keys.h: every Redis key name of SPEC 3, built in one place (with
+ * schema.h, the counter schema). Each builder writes a NUL-terminated name
+ * into buf (cap bytes) and returns its length, or -1 if it does not fit.
+ * Campaign ids passed here must be valid (they come from a validated hit),
+ * so key names never hold raw input. */
 #ifndef PROTO_KEYS_H
 #define PROTO_KEYS_H
 
@@ -24,10 +25,34 @@ int proto_key_hits(char *buf, size_t cap, const char *prefix, unsigned partition
 int proto_key_rejects(char *buf, size_t cap, const char *prefix);                   /* ag:rejects */
 int proto_key_alerts(char *buf, size_t cap, const char *prefix);                    /* ag:alerts (stream and channel) */
 int proto_key_campaigns(char *buf, size_t cap, const char *prefix);                 /* ag:campaigns */
-int proto_key_campaign(char *buf, size_t cap, const char *prefix, const char *c);   /* ag:c:{C} */
-/* ag:c:{C}:<suffix>, e.g. suffix "u:open", "h:2026112317", "scroll", "ref", "ref:reach", "pending", "fl", "cfg" */
-int proto_key_campaign_sub(char *buf, size_t cap, const char *prefix, const char *c,
-                           const char *suffix);
+
+/* The fixed keys of one campaign C (all in hash slot {C}). */
+typedef enum {
+    PROTO_CK_TOTALS,    /* ag:c:{C}            HASH counters */
+    PROTO_CK_WM,        /* ag:c:{C}:wm         HASH partition -> last applied id (§12) */
+    PROTO_CK_NONCE,     /* ag:c:{C}:nonce      ZSET nonce -> last sighting ms (§12) */
+    PROTO_CK_SCROLL,    /* ag:c:{C}:scroll     HASH scroll buckets */
+    PROTO_CK_REF,       /* ag:c:{C}:ref        ZSET advocate -> actions */
+    PROTO_CK_REF_REACH, /* ag:c:{C}:ref:reach  ZSET advocate -> reach hits */
+    PROTO_CK_PENDING,   /* ag:c:{C}:pending    ZSET subject -> signup ms */
+    PROTO_CK_FL,        /* ag:c:{C}:fl         HASH follow-up latency */
+    PROTO_CK_ALERTED,   /* ag:c:{C}:alerted    HASH subject -> signup ms (§12) */
+    PROTO_CK_CFG,       /* ag:c:{C}:cfg        HASH name, followup_sla_s */
+    PROTO_CK_COUNT
+} proto_ckey;
+
+/* Builds key k of campaign c. */
+int proto_key_of(char *buf, size_t cap, const char *prefix, const char *c, proto_ckey k);
+/* ag:c:{C}:u:<event>: the unique-subject HyperLogLog of event. */
+int proto_key_uniq(char *buf, size_t cap, const char *prefix, const char *c, const char *event);
+/* ag:c:{C}:h:<YYYYMMDDHH> / ag:c:{C}:d:<YYYYMMDD>: the hourly (daily) bucket
+ * holding ts_ms (UTC). */
+int proto_key_hour(char *buf, size_t cap, const char *prefix, const char *c, long long ts_ms);
+int proto_key_day(char *buf, size_t cap, const char *prefix, const char *c, long long ts_ms);
+
+/* Returns the length in ms of an hourly (daily) bucket. */
+#define PROTO_HOUR_MS 3600000LL
+#define PROTO_DAY_MS 86400000LL
 
 /* Parses a stream entry id "ms-seq" (an exclusive "(ms-seq" too); "" or
  * garbage reads as 0-0. Never fails. */

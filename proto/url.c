@@ -1,5 +1,6 @@
 /* url.c: owns strict percent-decoding, RFC 3986 encoding, query splitting and redirect-target checks. */
 #include "url.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -25,56 +26,13 @@ static unsigned char lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
 }
 
-/* Tracks UTF-8 state while bytes are fed one at a time. */
-typedef struct {
-    int need;          /* continuation bytes still expected */
-    unsigned char lo;  /* allowed range of the next continuation byte */
-    unsigned char hi;
-} utf8_state;
-
-/* Feeds byte b to the UTF-8 validator; returns 0, or -1 on an invalid
- * sequence (overlong, surrogate, above U+10FFFF, stray continuation). */
-static int utf8_feed(utf8_state *st, unsigned char b)
-{
-    if (st->need > 0) {
-        if (b < st->lo || b > st->hi)
-            return -1;
-        st->need--;
-        st->lo = 0x80;
-        st->hi = 0xBF;
-        return 0;
-    }
-    st->lo = 0x80;
-    st->hi = 0xBF;
-    if (b < 0x80)
-        return 0;
-    if (b >= 0xC2 && b <= 0xDF) {
-        st->need = 1;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        st->need = 2;
-        if (b == 0xE0)
-            st->lo = 0xA0;          /* overlong */
-        else if (b == 0xED)
-            st->hi = 0x9F;          /* surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        st->need = 3;
-        if (b == 0xF0)
-            st->lo = 0x90;          /* overlong */
-        else if (b == 0xF4)
-            st->hi = 0x8F;          /* above U+10FFFF */
-    } else {
-        return -1;                  /* 0x80-0xC1, 0xF5-0xFF */
-    }
-    return 0;
-}
-
 /* Decodes src into dst like proto_url_decode; with dst NULL only validates
  * and counts. Returns the decoded length, -1 on bad encoding, -2 if dst is
  * too small. */
 static long decode(char *dst, size_t cap, const char *src, size_t len, int plus_is_space)
 {
     const unsigned char *s = (const unsigned char *)src;
-    utf8_state st = { 0, 0x80, 0xBF };
+    proto_utf8 st = {0, 0, 0};
     size_t i = 0, n = 0;
 
     while (i < len) {
@@ -92,7 +50,7 @@ static long decode(char *dst, size_t cap, const char *src, size_t len, int plus_
                 b = ' ';
             i++;
         }
-        if (b == 0 || utf8_feed(&st, b) < 0)
+        if (b == 0 || proto_utf8_feed(&st, b) < 0)
             return -1;
         if (dst) {
             if (n >= cap)
@@ -101,7 +59,7 @@ static long decode(char *dst, size_t cap, const char *src, size_t len, int plus_
         }
         n++;
     }
-    if (st.need > 0)
+    if (!proto_utf8_done(&st))
         return -1;                  /* truncated sequence */
     return (long)n;
 }

@@ -1,9 +1,11 @@
-/* test_proto_keys.c: unit tests of proto/keys.c — CRC16, partitions and SPEC 3 key names. */
+/* test_proto_keys.c: unit tests of proto/keys.c and proto/schema.c — CRC16, partitions, SPEC 3 key names and the counter schema. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "keys.h"
+#include "schema.h"
 
 /* Checks CRC16-XMODEM against Redis Cluster values; fails on a mismatch. */
 START_TEST(crc16_vectors)
@@ -43,22 +45,33 @@ START_TEST(key_names)
     ck_assert_str_eq(k, "ag:alerts");
     ck_assert_int_eq(proto_key_campaigns(k, sizeof k, "ag:"), 12);
     ck_assert_str_eq(k, "ag:campaigns");
-    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "ag:", "spring"), 13);
+    ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "spring", PROTO_CK_TOTALS), 13);
     ck_assert_str_eq(k, "ag:c:{spring}");
-    ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", "u:open"), 20);
+    ck_assert_int_eq(proto_key_uniq(k, sizeof k, "ag:", "spring", "open"), 20);
     ck_assert_str_eq(k, "ag:c:{spring}:u:open");
-    static const char *subs[] = { "h:2026112317", "d:20261123", "scroll", "ref", "ref:reach",
-                                  "pending", "fl", "cfg" };
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        char want[PROTO_KEY_MAX];
-        strcpy(want, "ag:c:{spring}:");
-        strcat(want, subs[i]);
-        ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", subs[i]),
-                         (int)strlen(want));
-        ck_assert_str_eq(k, want);
+    /* 2026-11-23T17:59:59.999Z: the hour 17 and the day 23 */
+    ck_assert_int_eq(proto_key_hour(k, sizeof k, "ag:", "spring", 1795456799999LL), 26);
+    ck_assert_str_eq(k, "ag:c:{spring}:h:2026112317");
+    ck_assert_int_eq(proto_key_day(k, sizeof k, "ag:", "spring", 1795456799999LL), 24);
+    ck_assert_str_eq(k, "ag:c:{spring}:d:20261123");
+    ck_assert_int_eq(proto_key_hour(k, sizeof k, "ag:", "spring", 1795456800000LL), 26);
+    ck_assert_str_eq(k, "ag:c:{spring}:h:2026112318");
+    /* SPEC 3 and §12: every fixed key of a campaign */
+    static const struct { proto_ckey k; const char *want; } fixed[] = {
+        {PROTO_CK_WM, "ag:c:{spring}:wm"},           {PROTO_CK_NONCE, "ag:c:{spring}:nonce"},
+        {PROTO_CK_SCROLL, "ag:c:{spring}:scroll"},   {PROTO_CK_REF, "ag:c:{spring}:ref"},
+        {PROTO_CK_REF_REACH, "ag:c:{spring}:ref:reach"},
+        {PROTO_CK_PENDING, "ag:c:{spring}:pending"}, {PROTO_CK_FL, "ag:c:{spring}:fl"},
+        {PROTO_CK_ALERTED, "ag:c:{spring}:alerted"}, {PROTO_CK_CFG, "ag:c:{spring}:cfg"},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "spring", fixed[i].k),
+                         (int)strlen(fixed[i].want));
+        ck_assert_str_eq(k, fixed[i].want);
     }
+    ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "spring", PROTO_CK_COUNT), -1);
     /* another prefix, and an empty one */
-    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "test:7:", "a.b-c_d"), 18);
+    ck_assert_int_eq(proto_key_of(k, sizeof k, "test:7:", "a.b-c_d", PROTO_CK_TOTALS), 18);
     ck_assert_str_eq(k, "test:7:c:{a.b-c_d}");
     ck_assert_int_eq(proto_key_rejects(k, sizeof k, ""), 7);
     ck_assert_str_eq(k, "rejects");
@@ -70,7 +83,7 @@ START_TEST(key_hash_tag_slot)
 {
     /* every per-campaign key hashes like its tag: the bytes between { and } */
     char k[PROTO_KEY_MAX];
-    ck_assert_int_gt(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", "pending"), 0);
+    ck_assert_int_gt(proto_key_of(k, sizeof k, "ag:", "spring", PROTO_CK_PENDING), 0);
     const char *open = strchr(k, '{'), *close = strchr(k, '}');
     ck_assert_ptr_nonnull(open);
     ck_assert_ptr_nonnull(close);
@@ -85,17 +98,66 @@ START_TEST(key_overflow)
     char k[16];
     ck_assert_int_eq(proto_key_hits(k, 11, "ag:", 0), -1);
     ck_assert_int_eq(proto_key_hits(k, 12, "ag:", 0), 11);
-    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "ag:", "a-very-long-campaign"), -1);
-    ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "spring", "u:open"), -1);
-    ck_assert_int_eq(proto_key_campaign(k, sizeof k, "ag:", ""), -1);
-    ck_assert_int_eq(proto_key_campaign_sub(k, sizeof k, "ag:", "x", ""), -1);
+    ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "a-very-long-campaign", PROTO_CK_TOTALS), -1);
+    ck_assert_int_eq(proto_key_uniq(k, sizeof k, "ag:", "spring", "open"), -1);
+    ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "", PROTO_CK_TOTALS), -1);
+    ck_assert_int_eq(proto_key_uniq(k, sizeof k, "ag:", "x", ""), -1);
     ck_assert_int_eq(proto_key_rejects(k, 0, "ag:"), -1);
     /* 64-byte campaign and long suffix fit in PROTO_KEY_MAX */
     char big[PROTO_KEY_MAX];
     char c[65];
     memset(c, 'c', 64);
     c[64] = '\0';
-    ck_assert_int_gt(proto_key_campaign_sub(big, sizeof big, "ag:", c, "ref:reach"), 0);
+    ck_assert_int_gt(proto_key_of(big, sizeof big, "ag:", c, PROTO_CK_REF_REACH), 0);
+}
+END_TEST
+
+/* Checks the schema: event classes, fields, buckets; fails on a mismatch. */
+START_TEST(schema_rules)
+{
+    char f[64], e[512];
+    /* SPEC 3: reach = open, view, click; actions = signup, donate, convert, custom */
+    ck_assert_int_eq(proto_event_of("open"), PROTO_EV_OPEN);
+    ck_assert_int_eq(proto_event_of("followup"), PROTO_EV_FOLLOWUP);
+    ck_assert_int_eq(proto_event_of("petition_signed"), PROTO_EV_CUSTOM);
+    ck_assert_str_eq(proto_event_name(PROTO_EV_SCROLL), "scroll");
+    ck_assert_ptr_null(proto_event_name(PROTO_EV_CUSTOM));
+    for (int i = 0; i <= PROTO_EV_CUSTOM; i++) {
+        int reach = i == PROTO_EV_OPEN || i == PROTO_EV_VIEW || i == PROTO_EV_CLICK;
+        int action = i == PROTO_EV_SIGNUP || i == PROTO_EV_DONATE || i == PROTO_EV_CONVERT ||
+                     i == PROTO_EV_CUSTOM;
+        ck_assert_int_eq(proto_event_reach((proto_event)i), reach);
+        ck_assert_int_eq(proto_event_action((proto_event)i), action);
+    }
+    ck_assert_uint_eq(proto_field_event(f, sizeof f, "open", 1), 4);
+    ck_assert_str_eq(f, "open");
+    ck_assert_uint_eq(proto_field_event(f, sizeof f, "open", 0), 12);
+    ck_assert_str_eq(f, "machine_open");
+    ck_assert_uint_eq(proto_field_event(f, 8, "open", 0), 0);
+    ck_assert(proto_field_builtin("machine_petition"));
+    ck_assert(proto_field_builtin("dup") && proto_field_builtin("first_ts") &&
+              proto_field_builtin("value") && proto_field_builtin("signup"));
+    ck_assert(!proto_field_builtin("petition"));
+    /* unique elements: subject first, else ip|ua, else none (anonymous) */
+    ck_assert_uint_eq(proto_uniq_elem(e, sizeof e, "c-1", "1.2.3.0", "ua"), 5);
+    ck_assert_str_eq(e, "s:c-1");
+    ck_assert_uint_eq(proto_uniq_elem(e, sizeof e, "", "1.2.3.0", "ua"), 12);
+    ck_assert_str_eq(e, "a:1.2.3.0|ua");
+    ck_assert_uint_eq(proto_uniq_elem(e, sizeof e, "", "", ""), 0);
+    /* buckets */
+    ck_assert_int_eq(proto_scroll_mark(0), 25);
+    ck_assert_int_eq(proto_scroll_mark(PROTO_SCROLL_BUCKETS - 1), 100);
+    ck_assert_str_eq(proto_scroll_field(2), "75");
+    ck_assert_int_eq(proto_fl_bound_s(0), 60);
+    ck_assert_int_eq(proto_fl_bound_s(PROTO_FL_BUCKETS - 1), 86400);
+    ck_assert_str_eq(proto_fl_field(2), "le_900s");
+    ck_assert_str_eq(proto_fl_field(PROTO_FL_BUCKETS), "le_inf");
+    for (int i = 0; i < PROTO_FL_BUCKETS; i++) {  /* le_<bound>s, increasing */
+        snprintf(f, sizeof f, "le_%ds", proto_fl_bound_s(i));
+        ck_assert_str_eq(proto_fl_field(i), f);
+        if (i)
+            ck_assert_int_gt(proto_fl_bound_s(i), proto_fl_bound_s(i - 1));
+    }
 }
 END_TEST
 
@@ -145,6 +207,7 @@ static Suite *keys_suite(void)
     tcase_add_test(tc, key_overflow);
     tcase_add_test(tc, stream_ids);
     tcase_add_test(tc, hash64);
+    tcase_add_test(tc, schema_rules);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,4 +1,4 @@
-/* cli_alerts.c: `actiongap alerts` — the last alerts of ag:alerts and, with
+/* alerts.c: `actiongap alerts` — the last alerts of ag:alerts and, with
  * --follow, new ones as they arrive until SIGINT/SIGTERM. */
 #include <cjson/cJSON.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "keys.h"
+#include "text.h"
 
 #define BLOCK_MS 1000
 #define ROW_FMT "%-20s  %-17s  %-20s  %-24s  %-8s  %s\n"
@@ -86,9 +87,9 @@ static void alert_row(const redisReply *e)
     int64_t v;
 
     if (cli_parse_i64(field(f, "waited_s"), &v) == 0)
-        cli_fmt_duration(waited, sizeof waited, (double)v);
+        proto_fmt_duration(waited, sizeof waited, (double)v, PROTO_DUR_COMPACT);
     if (cli_parse_i64(field(f, "sla_s"), &v) == 0)
-        cli_fmt_duration(sla, sizeof sla, (double)v);
+        proto_fmt_duration(sla, sizeof sla, (double)v, PROTO_DUR_COMPACT);
     printf(ROW_FMT, cli_fmt_time(iso, sizeof iso, alert_ms(e)), kind ? kind : "-", c ? c : "-",
            s ? s : "-", waited, sla);
 }
@@ -116,14 +117,13 @@ static int alert_emit(cli_ctx *x, const redisReply *e)
 static int follow(cli_ctx *x, const char *key, char *last, size_t cap)
 {
     struct sigaction sa;
-    struct timeval tv = {x->conf.redis_timeout_ms / 1000 + 2 + BLOCK_MS / 1000, 0};
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    redisSetTimeout(x->rc, tv);
+    sys_redis_set_timeout(x->r, (x->conf.redis_timeout_ms / 1000 + 2 + BLOCK_MS / 1000) * 1000);
     while (!stop_requested) {
         redisReply *r = cli_cmd(x, "XREAD COUNT 100 BLOCK %d STREAMS %s %s", BLOCK_MS, key, last);
         if (!r)
@@ -150,10 +150,12 @@ static int follow(cli_ctx *x, const char *key, char *last, size_t cap)
     return CLI_OK;
 }
 
-/* Prints the last count alerts oldest first, then follows; returns an exit
- * status. */
-int cli_alerts(cli_ctx *x, long count, int follow_new)
+/* Prints the last --count alerts oldest first, then with --follow waits
+ * for new ones; returns an exit status. */
+int cli_verb_alerts(cli_ctx *x, const cli_args *a)
 {
+    long count = a->ncount;
+    int follow_new = a->follow;
     char key[PROTO_KEY_MAX], last[64] = "0-0";
     redisReply *r;
     int rc = CLI_OK;

@@ -1,0 +1,210 @@
+/* main.c: the `actiongap` command (SPEC 5) — configuration, arguments and
+ * dispatch through the verb table, from which the usage text is built. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conffile.h"
+
+/* Options of the verbs: name, whether a value follows, and where it goes. */
+typedef struct {
+    const char *name;
+    int has_value;
+    size_t off;
+} cli_opt;
+
+static const cli_opt cli_opts[] = {
+    {"json", 0, offsetof(cli_args, json)},
+    {"follow", 0, offsetof(cli_args, follow)},
+    {"limit", 1, offsetof(cli_args, limit)},
+    {"count", 1, offsetof(cli_args, count)},
+    {"to", 1, offsetof(cli_args, to)},
+    {"ref", 1, offsetof(cli_args, ref)},
+    {"subject", 1, offsetof(cli_args, subject)},
+    {"event", 1, offsetof(cli_args, event)},
+    {"channel", 1, offsetof(cli_args, channel)},
+};
+
+/* The verbs: name, options allowed (space-separated, padded), positional
+ * count, the function, and the usage lines. */
+static const struct {
+    const char *verb;
+    const char *opts;
+    int npos;
+    cli_verb_fn run;
+    const char *usage, *help;
+} cli_verbs[] = {
+    {"campaigns", " json ", 0, cli_verb_campaigns, "campaigns [--json]",
+     "campaigns by last activity"},
+    {"stats", " json ", 1, cli_verb_stats, "stats C [--json]",
+     "reach, actions, rates, the action gap,\n"
+     "scroll depth, follow-up latency, pending"},
+    {"top", " json limit ", 1, cli_verb_top, "top C [--json] [--limit N]",
+     "advocate leaderboard (actions, reach; N=20, 0 all)"},
+    {"pending", " json ", 1, cli_verb_pending, "pending C [--json]",
+     "signups awaiting follow-up, oldest first"},
+    {"followup", " json ", 2, cli_verb_followup, "followup C SUBJECT [--json]",
+     "record a follow-up of SUBJECT (via=api)"},
+    {"alerts", " json follow count ", 0, cli_verb_alerts, "alerts [--json] [--count N] [--follow]",
+     "last N alerts (20), then wait for new ones"},
+    {"link", " json to ref subject event channel ", 1, cli_verb_link,
+     "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--json]",
+     "print a signed pixel URL (or /r link with --to)"},
+};
+#define NVERBS (sizeof cli_verbs / sizeof cli_verbs[0])
+
+/* Prints the usage text, built from the verb table, on out; never fails. */
+static void usage(FILE *out)
+{
+    fputs("usage: actiongap [config flags] VERB [ARGS] [--json]\n\nverbs:\n", out);
+    for (size_t v = 0; v < NVERBS; v++) {
+        const char *h = cli_verbs[v].help;
+        if (strlen(cli_verbs[v].usage) > 34)   /* help on the next line */
+            fprintf(out, "  %s\n  %-34s ", cli_verbs[v].usage, "");
+        else
+            fprintf(out, "  %-34s ", cli_verbs[v].usage);
+        while (*h) {
+            size_t n = strcspn(h, "\n");
+            fprintf(out, "%.*s\n", (int)n, h);
+            h += n;
+            if (*h == '\n' && *++h)
+                fprintf(out, "  %-34s ", "");
+        }
+    }
+    fputs("  help                               this text\n"
+          "\n"
+          "configuration (file, flag or AG_* environment, as the daemons):\n"
+          "  --config FILE  --redis URL  --prefix P  --partitions N  --base-url URL\n"
+          "  --signing-key K  --followup-sla-s S\n"
+          "\n"
+          "exit status: 0 success, 1 runtime error (e.g. Redis unreachable), 2 bad usage\n",
+          out);
+}
+
+/* Reports a usage error (one line, then the usage); returns CLI_USAGE. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("actiongap: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n\n", stderr);
+    usage(stderr);
+    return CLI_USAGE;
+}
+
+/* Reads a count option (0..1000000, dflt when absent); returns 0, or
+ * CLI_USAGE (printed). */
+static int count_opt(const char *name, const char *text, long dflt, long *out)
+{
+    int64_t v;
+
+    *out = dflt;
+    if (!text)
+        return 0;
+    if (cli_parse_i64(text, &v) < 0 || v < 0 || v > 1000000)
+        return usage_error("--%s wants a whole number 0..1000000, not \"%s\"", name, text);
+    *out = (long)v;
+    return 0;
+}
+
+/* Splits the non-configuration arguments into verb, options and
+ * positionals; returns the verb's index, -1 for help, or -CLI_USAGE - 1
+ * (printed). */
+static int parse_args(cli_args *a, int n, char **args)
+{
+    int vi = -1, opts_done = 0;
+
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < n; i++)
+        if (strcmp(args[i], "--help") == 0 || strcmp(args[i], "-h") == 0)
+            return -1;
+    if (n == 0)
+        return -usage_error("no verb given") - 1;
+    a->verb = args[0];
+    if (strcmp(a->verb, "help") == 0)
+        return -1;
+    for (size_t v = 0; v < NVERBS; v++)
+        if (strcmp(cli_verbs[v].verb, a->verb) == 0)
+            vi = (int)v;
+    if (vi < 0)
+        return -usage_error("unknown verb \"%s\"", a->verb) - 1;
+    for (int i = 1; i < n; i++) {
+        const char *s = args[i];
+        if (opts_done || s[0] != '-' || !s[1]) {
+            if (a->npos == CLI_MAX_ARGS)
+                return -usage_error("%s: too many arguments", a->verb) - 1;
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        if (strcmp(s, "--") == 0) {
+            opts_done = 1;
+            continue;
+        }
+        const char *name = s + (s[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = NULL;
+        char pad[40];
+        for (size_t k = 0; k < sizeof cli_opts / sizeof cli_opts[0]; k++)
+            if (strlen(cli_opts[k].name) == nl && strncmp(cli_opts[k].name, name, nl) == 0)
+                o = &cli_opts[k];
+        snprintf(pad, sizeof pad, " %s ", o ? o->name : "");
+        if (!o || s[1] != '-' || !strstr(cli_verbs[vi].opts, pad))
+            return -usage_error("%s: unknown option \"%s\"", a->verb, s) - 1;
+        if (!o->has_value) {
+            if (eq)
+                return -usage_error("%s: --%s takes no value", a->verb, o->name) - 1;
+            *(int *)((char *)a + o->off) = 1;
+        } else if (eq) {
+            *(const char **)((char *)a + o->off) = eq + 1;
+        } else if (i + 1 < n) {
+            *(const char **)((char *)a + o->off) = args[++i];
+        } else {
+            return -usage_error("%s: --%s needs a value", a->verb, o->name) - 1;
+        }
+    }
+    if (a->npos != cli_verbs[vi].npos)
+        return -usage_error("%s: expected %d argument%s, got %d", a->verb, cli_verbs[vi].npos,
+                            cli_verbs[vi].npos == 1 ? "" : "s", a->npos) - 1;
+    if (count_opt("limit", a->limit, 20, &a->nlimit) || count_opt("count", a->count, 20, &a->ncount))
+        return -CLI_USAGE - 1;
+    return vi;
+}
+
+/* Runs the command; returns its exit status (SPEC 5). */
+int main(int argc, char **argv)
+{
+    static cli_ctx x;
+    cli_args a;
+    int rest[CLI_MAX_ARGS * 2], nrest = 0, rc;
+    char *args[CLI_MAX_ARGS * 2], err[512];
+
+    if (sys_conf_load(&x.conf, argc, argv, rest, CLI_MAX_ARGS * 2, &nrest, err, sizeof err) < 0) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {
+                usage(stdout);
+                return CLI_OK;
+            }
+        fprintf(stderr, "actiongap: %s\n", err);
+        return CLI_USAGE;
+    }
+    for (int i = 0; i < nrest; i++)
+        args[i] = argv[rest[i]];
+    int vi = parse_args(&a, nrest, args);
+    if (vi == -1) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (vi < 0)
+        return -vi - 1;
+    x.json = a.json;
+    rc = cli_verbs[vi].run(&x, &a);
+    sys_redis_free(x.r);
+    fflush(stdout);
+    return rc;
+}

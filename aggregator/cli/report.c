@@ -1,0 +1,371 @@
+/* report.c: the read-only report verbs of `actiongap` — campaigns, stats,
+ * top and pending — printing what aggregator/report.c computes. In JSON,
+ * rates are fractions (0..1; null when the reach is 0) and durations
+ * seconds; tables show percentages with one decimal and 4m12s durations. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cli.h"
+#include "report.h"
+#include "text.h"
+
+#define STATS_TOP 5
+
+/* Writes part ÷ whole as a percentage with one decimal, or "-" when whole
+ * is 0; returns buf. */
+static char *pct(char *buf, size_t cap, double part, double whole)
+{
+    if (whole <= 0)
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, "%.1f%%", 100.0 * part / whole);
+    return buf;
+}
+
+/* Adds v to obj, or null for NAN; never fails (cJSON ignores a NULL obj). */
+static void add_num(cJSON *obj, const char *name, double v)
+{
+    if (isnan(v))
+        cJSON_AddNullToObject(obj, name);
+    else
+        cJSON_AddNumberToObject(obj, name, v);
+}
+
+/* Writes a duration in seconds compactly, or "-" for NAN; returns buf. */
+static char *secs_text(char *buf, size_t cap, double s)
+{
+    if (isnan(s)) {
+        snprintf(buf, cap, "-");
+        return buf;
+    }
+    return proto_fmt_duration(buf, cap, s, PROTO_DUR_COMPACT);
+}
+
+/* ---------------------------------------------------------------- campaigns */
+
+/* Lists campaigns by last activity; returns an exit status. */
+int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
+{
+    static const char *const titles[] = {"CAMPAIGN", "LAST ACTIVITY", "AGO"};
+    char iso[32], ago[40], dur[32];
+    int64_t now = sys_now_ms();
+    agg_campaign *v = NULL;
+    size_t n = 0;
+    cli_table *t = NULL;
+    int rc = CLI_ERR;
+
+    (void)a;
+    if (cli_connect(x) < 0)
+        return CLI_ERR;
+    if (agg_report_campaigns(x->r, &x->conf, &v, &n) < 0)
+        return cli_redis_failed(x);
+    if (x->json) {
+        cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "campaigns");
+        for (size_t i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "campaign", v[i].name);
+            cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].last_ms);
+            cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].last_ms));
+            cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].last_ms) / 1000.0);
+            cJSON_AddItemToArray(arr, o);
+        }
+        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        goto out;
+    }
+    if (n == 0) {
+        puts("no campaigns yet");
+        rc = CLI_OK;
+        goto out;
+    }
+    if (!(t = cli_table_new(3, titles)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ago, sizeof ago, "%s ago",
+                 proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].last_ms) / 1000.0,
+                                    PROTO_DUR_COMPACT));
+        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].last_ms), ago};
+        if (cli_table_add(t, cells) < 0)
+            goto out;
+    }
+    cli_table_print(t, stdout);
+    rc = CLI_OK;
+out:
+    cli_table_free(t);
+    agg_campaigns_free(v, n);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+/* Prints stats as one JSON document; returns 0 or -1. */
+static int stats_json(const char *c, const agg_stats *s)
+{
+    cJSON *doc = cJSON_CreateObject(), *o, *arr;
+
+    cJSON_AddStringToObject(doc, "campaign", c);
+    cJSON_AddNumberToObject(doc, "reach", (double)s->reach);
+    cJSON_AddNumberToObject(doc, "opens", (double)s->opens);
+    cJSON_AddNumberToObject(doc, "machine_opens", (double)s->machine_opens);
+    cJSON_AddNumberToObject(doc, "views", (double)s->views);
+    cJSON_AddNumberToObject(doc, "clicks", (double)s->clicks);
+    add_num(doc, "click_rate", s->click_rate);
+    cJSON_AddNumberToObject(doc, "signups", (double)s->signups);
+    o = cJSON_AddObjectToObject(doc, "donations");
+    cJSON_AddNumberToObject(o, "count", (double)s->donations);
+    cJSON_AddNumberToObject(o, "value_cents", (double)s->value_cents);
+    cJSON_AddNumberToObject(doc, "conversions", (double)s->conversions);
+    cJSON_AddNumberToObject(doc, "custom_actions", (double)s->custom);
+    cJSON_AddNumberToObject(doc, "actions", (double)s->actions);
+    add_num(doc, "conversion_rate", s->conversion_rate);
+    add_num(doc, "action_gap", s->action_gap);
+    o = cJSON_AddObjectToObject(doc, "scroll");
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
+        cJSON_AddNumberToObject(o, proto_scroll_field(i), (double)s->scroll[i]);
+    o = cJSON_AddObjectToObject(doc, "followup");
+    cJSON_AddNumberToObject(o, "count", (double)s->followups);
+    add_num(o, "p50_s", s->fl_p50_s);
+    add_num(o, "p90_s", s->fl_p90_s);
+    add_num(o, "max_s", s->fl_max_s);
+    cJSON_AddNumberToObject(o, "unmatched", (double)s->unmatched);
+    cJSON_AddBoolToObject(o, "estimated", 1);
+    cJSON_AddNumberToObject(doc, "pending", (double)s->pending);
+    cJSON_AddNumberToObject(doc, "overdue", (double)s->overdue);
+    cJSON_AddNumberToObject(doc, "sla_s", (double)s->sla_s);
+    cJSON_AddNumberToObject(doc, "duplicates", (double)s->dup);
+    arr = cJSON_AddArrayToObject(doc, "top_advocates");
+    for (size_t i = 0; i < s->nadv && i < STATS_TOP; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "ref", s->adv[i].ref);
+        cJSON_AddNumberToObject(a, "actions", (double)s->adv[i].actions);
+        cJSON_AddNumberToObject(a, "reach", (double)s->adv[i].reach);
+        cJSON_AddItemToArray(arr, a);
+    }
+    o = cJSON_AddObjectToObject(doc, "counters");
+    for (size_t i = 0; i < s->ncounters; i++) {
+        int64_t v;
+        if (cli_parse_i64(s->counters[i].value, &v) == 0)
+            cJSON_AddNumberToObject(o, s->counters[i].name, (double)v);
+        else
+            cJSON_AddStringToObject(o, s->counters[i].name, s->counters[i].value);
+    }
+    return cli_print_json(doc);
+}
+
+/* Prints stats as aligned "label  value" lines; never fails. */
+static void stats_table(const char *c, const agg_stats *s)
+{
+    char a[64], b[64], e[64], line[512];
+    double reach = (double)s->reach;
+    size_t n = 0;
+
+#define ROW(label, ...)                              \
+    do {                                             \
+        snprintf(line, sizeof line, __VA_ARGS__);    \
+        printf("%-17s %s\n", label, line);           \
+    } while (0)
+    ROW("campaign", "%s", c);
+    ROW("reach", "%lld (unique human subjects who opened, viewed or clicked)", (long long)s->reach);
+    ROW("opens", "%lld", (long long)s->opens);
+    ROW("machine opens", "%lld (bots and mail proxies, not counted as reach)",
+        (long long)s->machine_opens);
+    ROW("views", "%lld", (long long)s->views);
+    ROW("clicks", "%lld", (long long)s->clicks);
+    ROW("click rate", "%s", pct(a, sizeof a, (double)s->clicks, reach));
+    ROW("signups", "%lld", (long long)s->signups);
+    ROW("donations", "%lld (value %lld.%02lld)", (long long)s->donations,
+        (long long)(s->value_cents / 100), (long long)(s->value_cents % 100));
+    ROW("conversions", "%lld", (long long)s->conversions);
+    ROW("actions", "%lld (signups + donations + conversions + %lld custom)",
+        (long long)s->actions, (long long)s->custom);
+    ROW("conversion rate", "%s", pct(a, sizeof a, (double)s->actions, reach));
+    if (!isnan(s->action_gap))
+        ROW("action gap", "%.1f%%", 100.0 * s->action_gap);
+    else
+        ROW("action gap", "-");
+    line[0] = '\0';
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
+        const char *mark = proto_scroll_field(i);
+        if (s->views > 0)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%%: %s", i ? "  " : "", mark,
+                                  pct(a, sizeof a, (double)s->scroll[i], (double)s->views));
+        else
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%%: %lld", i ? "  " : "", mark,
+                                  (long long)s->scroll[i]);
+    }
+    printf("%-17s %s%s\n", "scroll depth", line, s->views > 0 ? " (of views)" : " (hits; no views)");
+    ROW("follow-ups", "%lld, p50 %s, p90 %s, max %s (estimated from buckets)",
+        (long long)s->followups, secs_text(a, sizeof a, s->fl_p50_s),
+        secs_text(b, sizeof b, s->fl_p90_s), secs_text(e, sizeof e, s->fl_max_s));
+    ROW("unmatched", "%lld (follow-ups with no pending signup)", (long long)s->unmatched);
+    ROW("pending", "%lld", (long long)s->pending);
+    ROW("overdue", "%lld (waiting more than the SLA, %s)", (long long)s->overdue,
+        proto_fmt_duration(a, sizeof a, (double)s->sla_s, PROTO_DUR_COMPACT));
+    ROW("duplicates", "%lld", (long long)s->dup);
+#undef ROW
+    if (s->nadv == 0) {
+        printf("%-17s %s\n", "top advocates", "-");
+        return;
+    }
+    printf("top advocates\n");
+    for (size_t i = 0; i < s->nadv && i < STATS_TOP; i++)
+        printf("  %zu. %-24s %lld actions, reach %lld\n", i + 1, s->adv[i].ref,
+               (long long)s->adv[i].actions, (long long)s->adv[i].reach);
+}
+
+/* Shows a campaign's counters; returns an exit status. */
+int cli_verb_stats(cli_ctx *x, const cli_args *a)
+{
+    const char *campaign = a->pos[0];
+    agg_stats s;
+    int rc = CLI_OK;
+
+    if (cli_check_campaign("stats", campaign) < 0)
+        return CLI_USAGE;
+    if (cli_connect(x) < 0)
+        return CLI_ERR;
+    if (agg_report_stats(x->r, &x->conf, campaign, sys_now_ms(), &s) < 0)
+        return cli_redis_failed(x);
+    if (x->json)
+        rc = stats_json(campaign, &s) < 0 ? CLI_ERR : CLI_OK;
+    else
+        stats_table(campaign, &s);
+    agg_stats_free(&s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- top */
+
+/* Prints the advocate leaderboard (--limit, 20; 0: all); returns an exit
+ * status. */
+int cli_verb_top(cli_ctx *x, const cli_args *a)
+{
+    static const char *const titles[] = {"RANK", "ADVOCATE", "ACTIONS", "REACH", "RATE"};
+    const char *campaign = a->pos[0];
+    agg_advocate *v = NULL;
+    size_t n = 0, shown;
+    long limit = a->nlimit;
+    cli_table *t = NULL;
+    int rc = CLI_ERR;
+
+    if (cli_check_campaign("top", campaign) < 0)
+        return CLI_USAGE;
+    if (cli_connect(x) < 0)
+        return CLI_ERR;
+    if (agg_report_advocates(x->r, &x->conf, campaign, &v, &n) < 0)
+        return cli_redis_failed(x);
+    shown = (limit > 0 && (size_t)limit < n) ? (size_t)limit : n;
+    if (x->json) {
+        cJSON *doc = cJSON_CreateObject(), *arr;
+        cJSON_AddStringToObject(doc, "campaign", campaign);
+        cJSON_AddNumberToObject(doc, "total", (double)n);
+        arr = cJSON_AddArrayToObject(doc, "advocates");
+        for (size_t i = 0; i < shown; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "rank", (double)(i + 1));
+            cJSON_AddStringToObject(o, "ref", v[i].ref);
+            cJSON_AddNumberToObject(o, "actions", (double)v[i].actions);
+            cJSON_AddNumberToObject(o, "reach", (double)v[i].reach);
+            add_num(o, "conversion_rate",
+                    v[i].reach > 0 ? (double)v[i].actions / (double)v[i].reach : NAN);
+            cJSON_AddItemToArray(arr, o);
+        }
+        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        goto out;
+    }
+    if (n == 0) {
+        printf("no advocates for %s yet\n", campaign);
+        rc = CLI_OK;
+        goto out;
+    }
+    if (!(t = cli_table_new(5, titles)))
+        goto out;
+    for (size_t i = 0; i < shown; i++) {
+        char rank[24], act[24], reach[24], rate[24];
+        snprintf(rank, sizeof rank, "%zu", i + 1);
+        snprintf(act, sizeof act, "%lld", (long long)v[i].actions);
+        snprintf(reach, sizeof reach, "%lld", (long long)v[i].reach);
+        const char *cells[] = {rank, v[i].ref, act, reach,
+                               pct(rate, sizeof rate, (double)v[i].actions, (double)v[i].reach)};
+        if (cli_table_add(t, cells) < 0)
+            goto out;
+    }
+    cli_table_print(t, stdout);
+    if (shown < n)
+        printf("(%zu more; --limit 0 shows all)\n", n - shown);
+    rc = CLI_OK;
+out:
+    cli_table_free(t);
+    agg_advocates_free(v, n);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- pending */
+
+/* Lists the signups awaiting follow-up, oldest first; returns an exit status. */
+int cli_verb_pending(cli_ctx *x, const cli_args *a)
+{
+    static const char *const titles[] = {"SUBJECT", "SIGNED UP", "WAITING", "STATUS"};
+    const char *campaign = a->pos[0];
+    char iso[32], wait[32], sla[32];
+    int64_t now = sys_now_ms(), sla_s, overdue = 0;
+    agg_pending *v = NULL;
+    size_t n = 0;
+    cli_table *t = NULL;
+    int rc = CLI_ERR;
+
+    if (cli_check_campaign("pending", campaign) < 0)
+        return CLI_USAGE;
+    if (cli_connect(x) < 0)
+        return CLI_ERR;
+    if (agg_report_sla(x->r, &x->conf, campaign, &sla_s) < 0 ||
+        agg_report_pending(x->r, &x->conf, campaign, &v, &n) < 0)
+        return cli_redis_failed(x);
+    for (size_t i = 0; i < n; i++)
+        overdue += now - v[i].signup_ms > sla_s * 1000;
+    if (x->json) {
+        cJSON *doc = cJSON_CreateObject(), *arr;
+        cJSON_AddStringToObject(doc, "campaign", campaign);
+        cJSON_AddNumberToObject(doc, "sla_s", (double)sla_s);
+        cJSON_AddNumberToObject(doc, "count", (double)n);
+        cJSON_AddNumberToObject(doc, "overdue", (double)overdue);
+        arr = cJSON_AddArrayToObject(doc, "pending");
+        for (size_t i = 0; i < n; i++) {
+            int64_t ts = v[i].signup_ms;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "subject", v[i].subject);
+            cJSON_AddNumberToObject(o, "signup_ts", (double)ts);
+            cJSON_AddStringToObject(o, "signed_up", cli_fmt_time(iso, sizeof iso, ts));
+            cJSON_AddNumberToObject(o, "waiting_s", (double)(now - ts) / 1000.0);
+            cJSON_AddBoolToObject(o, "overdue", now - ts > sla_s * 1000);
+            cJSON_AddItemToArray(arr, o);
+        }
+        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        goto out;
+    }
+    printf("%zu pending in %s, %lld overdue (SLA %s)\n", n, campaign, (long long)overdue,
+           proto_fmt_duration(sla, sizeof sla, (double)sla_s, PROTO_DUR_COMPACT));
+    if (n == 0) {
+        rc = CLI_OK;
+        goto out;
+    }
+    if (!(t = cli_table_new(4, titles)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int64_t ts = v[i].signup_ms;
+        const char *cells[] = {v[i].subject, cli_fmt_time(iso, sizeof iso, ts),
+                               proto_fmt_duration(wait, sizeof wait, (double)(now - ts) / 1000.0,
+                                                  PROTO_DUR_COMPACT),
+                               now - ts > sla_s * 1000 ? "OVERDUE" : ""};
+        if (cli_table_add(t, cells) < 0)
+            goto out;
+    }
+    cli_table_print(t, stdout);
+    rc = CLI_OK;
+out:
+    cli_table_free(t);
+    agg_pending_free(v, n);
+    return rc;
+}

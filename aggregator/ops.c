@@ -1,0 +1,262 @@
+/* ops.c: the apply and alert scripts' KEYS layout, their ops, and the Lua
+ * of scripts.lua with the schema substituted. */
+#include "ops.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "schema.h"
+#include "scripts_lua.h"    /* agg_scripts_lua: scripts.lua, embedded by the build */
+
+static const char *const section_names[AGG_SCRIPT_COUNT] = {"apply", "alert", "lease_take",
+                                                             "lease_give"};
+static char *scripts[AGG_SCRIPT_COUNT];
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+
+/* ---------------------------------------------------------------- keys */
+
+/* Builds fixed KEYS[k] of the apply script; returns its length or -1. */
+int agg_ops_key(char *buf, size_t cap, const char *prefix, const char *c, int k)
+{
+    static const proto_ckey of[AGG_K_FIXED + 1] = {
+        [AGG_K_TOTALS] = PROTO_CK_TOTALS, [AGG_K_WM] = PROTO_CK_WM,
+        [AGG_K_NONCE] = PROTO_CK_NONCE,   [AGG_K_SCROLL] = PROTO_CK_SCROLL,
+        [AGG_K_REF] = PROTO_CK_REF,       [AGG_K_REACH] = PROTO_CK_REF_REACH,
+        [AGG_K_PENDING] = PROTO_CK_PENDING, [AGG_K_FL] = PROTO_CK_FL,
+        [AGG_K_ALERTED] = PROTO_CK_ALERTED, [AGG_K_CFG] = PROTO_CK_CFG,
+    };
+    if (k < AGG_K_TOTALS || k > AGG_K_FIXED)
+        return -1;
+    if (k == AGG_K_ALERTS)
+        return proto_key_alerts(buf, cap, prefix);
+    return proto_key_of(buf, cap, prefix, c, of[k]);
+}
+
+/* Builds KEYS[k] of the alert script; returns its length or -1. */
+int agg_ops_alert_key(char *buf, size_t cap, const char *prefix, const char *c, int k)
+{
+    switch (k) {
+    case AGG_AK_PENDING: return proto_key_of(buf, cap, prefix, c, PROTO_CK_PENDING);
+    case AGG_AK_ALERTED: return proto_key_of(buf, cap, prefix, c, PROTO_CK_ALERTED);
+    case AGG_AK_ALERTS: return proto_key_alerts(buf, cap, prefix);
+    case AGG_AK_CFG: return proto_key_of(buf, cap, prefix, c, PROTO_CK_CFG);
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+/* Appends ARGV 1..7 of an apply call; never fails (see r->oom). */
+void agg_op_args(proto_resp *r, const char *partition, const char *wm, const char *new_wm,
+                 const char *campaign, size_t clen, long long now_ms, long long sla_s,
+                 const char *alerts_maxlen)
+{
+    proto_resp_str(r, partition);
+    proto_resp_str(r, wm);
+    proto_resp_str(r, new_wm);
+    proto_resp_arg(r, campaign, clen);
+    proto_resp_ll(r, now_ms);
+    proto_resp_ll(r, sla_s);
+    proto_resp_str(r, alerts_maxlen);
+}
+
+/* Appends H k field n, or Z k member n for a leaderboard; never fails. */
+void agg_op_incr(proto_resp *r, int key, const char *field, size_t flen, long long n)
+{
+    proto_resp_str(r, key == AGG_K_REF || key == AGG_K_REACH ? "Z" : "H");
+    proto_resp_ll(r, key);
+    proto_resp_arg(r, field, flen);
+    proto_resp_ll(r, n);
+}
+
+/* Appends X k at; never fails. */
+void agg_op_expire(proto_resp *r, int key, long long at_ms)
+{
+    proto_resp_str(r, "X");
+    proto_resp_ll(r, key);
+    proto_resp_ll(r, at_ms);
+}
+
+/* Appends P k n (the caller appends the n elements); never fails. */
+void agg_op_pfadd(proto_resp *r, int key, size_t n)
+{
+    proto_resp_str(r, "P");
+    proto_resp_ll(r, key);
+    proto_resp_ll(r, (long long)n);
+}
+
+/* Appends NZ n (the caller appends n ts, nonce pairs); never fails. */
+void agg_op_nonces(proto_resp *r, size_t n)
+{
+    proto_resp_str(r, "NZ");
+    proto_resp_ll(r, (long long)n);
+}
+
+/* Appends T cutoff; never fails. */
+void agg_op_trim_nonces(proto_resp *r, long long cutoff_ms)
+{
+    proto_resp_str(r, "T");
+    proto_resp_ll(r, cutoff_ms);
+}
+
+/* Appends lo field v; never fails. */
+void agg_op_lo(proto_resp *r, const char *field, long long v)
+{
+    proto_resp_str(r, "lo");
+    proto_resp_str(r, field);
+    proto_resp_ll(r, v);
+}
+
+/* Appends hi field v; never fails. */
+void agg_op_hi(proto_resp *r, const char *field, long long v)
+{
+    proto_resp_str(r, "hi");
+    proto_resp_str(r, field);
+    proto_resp_ll(r, v);
+}
+
+/* Appends S subject ts; never fails. */
+void agg_op_signup(proto_resp *r, const char *subject, long long ts)
+{
+    proto_resp_str(r, "S");
+    proto_resp_str(r, subject);
+    proto_resp_ll(r, ts);
+}
+
+/* Appends F subject ts; never fails. */
+void agg_op_followup(proto_resp *r, const char *subject, long long ts)
+{
+    proto_resp_str(r, "F");
+    proto_resp_str(r, subject);
+    proto_resp_ll(r, ts);
+}
+
+/* ---------------------------------------------------------------- scripts */
+
+/* A growable string for the substituted scripts. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} text;
+
+/* Appends n bytes of p; sets t->oom on failure. */
+static void text_add(text *t, const char *p, size_t n)
+{
+    if (t->oom)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 8192;
+        while (nc < t->len + n + 1)
+            nc *= 2;
+        char *ns = realloc(t->s, nc);
+        if (!ns) {
+            t->oom = 1;
+            return;
+        }
+        t->s = ns;
+        t->cap = nc;
+    }
+    memcpy(t->s + t->len, p, n);
+    t->len += n;
+    t->s[t->len] = 0;
+}
+
+/* Writes the value of placeholder name (n bytes) into out. Returns 0, or
+ * -1 for an unknown name. */
+static int value_of(const char *name, size_t n, char *out, size_t cap)
+{
+    static const struct {
+        const char *name;
+        long long num;      /* used when str is NULL */
+        const char *str;
+    } table[] = {
+        {"K_TOTALS", AGG_K_TOTALS, NULL},   {"K_WM", AGG_K_WM, NULL},
+        {"K_NONCE", AGG_K_NONCE, NULL},     {"K_PENDING", AGG_K_PENDING, NULL},
+        {"K_FL", AGG_K_FL, NULL},           {"K_ALERTED", AGG_K_ALERTED, NULL},
+        {"K_ALERTS", AGG_K_ALERTS, NULL},   {"K_CFG", AGG_K_CFG, NULL},
+        {"A_PENDING", AGG_AK_PENDING, NULL}, {"A_ALERTED", AGG_AK_ALERTED, NULL},
+        {"A_ALERTS", AGG_AK_ALERTS, NULL},  {"A_CFG", AGG_AK_CFG, NULL},
+        {"CFG_SLA", 0, PROTO_CFG_SLA},      {"CFG_NAME", 0, PROTO_CFG_NAME},
+        {"FL_COUNT", 0, PROTO_FL_COUNT},    {"FL_SUM_MS", 0, PROTO_FL_SUM_MS},
+        {"FL_MAX_MS", 0, PROTO_FL_MAX_MS},  {"FL_UNMATCHED", 0, PROTO_FL_UNMATCHED},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strlen(table[i].name) != n || memcmp(table[i].name, name, n) != 0)
+            continue;
+        if (table[i].str)
+            snprintf(out, cap, "%s", table[i].str);
+        else
+            snprintf(out, cap, "%lld", table[i].num);
+        return 0;
+    }
+    if (n == 6 && memcmp(name, "FL_INF", 6) == 0) {
+        snprintf(out, cap, "%s", proto_fl_field(PROTO_FL_BUCKETS));
+        return 0;
+    }
+    if (n == 10 && memcmp(name, "FL_BUCKETS", 10) == 0) {
+        size_t o = 0;
+        out[0] = 0;
+        for (int i = 0; i < PROTO_FL_BUCKETS && o < cap; i++)
+            o += (size_t)snprintf(out + o, cap - o, "%s{%d, '%s'}", i ? ", " : "",
+                                  proto_fl_bound_s(i) * 1000, proto_fl_field(i));
+        return o < cap ? 0 : -1;
+    }
+    return -1;
+}
+
+/* Appends the body of section name of scripts.lua to t, placeholders
+ * substituted. Returns 0, or -1 (logged). */
+static int add_section(text *t, const char *name)
+{
+    char marker[32];
+    snprintf(marker, sizeof marker, "--@@ %s\n", name);
+    const char *p = strstr(agg_scripts_lua, marker);
+    if (!p) {
+        sys_error("scripts.lua: section missing", "section=%s", name);
+        return -1;
+    }
+    p += strlen(marker);
+    const char *end = strstr(p, "\n--@@ ");
+    end = end ? end + 1 : p + strlen(p);
+    while (p < end) {
+        const char *at = memchr(p, '@', (size_t)(end - p));
+        if (!at) {
+            text_add(t, p, (size_t)(end - p));
+            break;
+        }
+        text_add(t, p, (size_t)(at - p));
+        const char *close = memchr(at + 1, '@', (size_t)(end - at - 1));
+        char val[512];
+        if (!close || value_of(at + 1, (size_t)(close - at - 1), val, sizeof val) < 0) {
+            sys_error("scripts.lua: unknown placeholder", "section=%s at=\"%.20s\"", name, at);
+            return -1;
+        }
+        text_add(t, val, strlen(val));
+        p = close + 1;
+    }
+    return t->oom ? -1 : 0;
+}
+
+/* Builds every script once; a failure leaves its slot NULL. */
+static void build_scripts(void)
+{
+    for (int i = 0; i < AGG_SCRIPT_COUNT; i++) {
+        text t = {0};
+        if (add_section(&t, "common") < 0 || add_section(&t, section_names[i]) < 0) {
+            free(t.s);
+            continue;
+        }
+        scripts[i] = t.s;
+    }
+}
+
+/* Returns the substituted text of script s, or NULL (logged). */
+const char *agg_ops_script(agg_script s)
+{
+    pthread_once(&scripts_once, build_scripts);
+    return s >= 0 && s < AGG_SCRIPT_COUNT ? scripts[s] : NULL;
+}

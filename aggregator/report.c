@@ -1,0 +1,377 @@
+/* report.c: campaign figures from the SPEC 3 counters (see report.h). */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+
+/* ---------------------------------------------------------------- values */
+
+/* Parses a whole decimal integer; returns 0, or -1 (*out = 0). */
+static int parse_i64(const char *text, int64_t *out)
+{
+    char *end;
+    *out = 0;
+    if (!text || !*text)
+        return -1;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns the integer value of field in an HGETALL reply; 0 if absent. */
+static int64_t hval(const redisReply *h, const char *field)
+{
+    int64_t v = 0;
+    if (!h || h->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (h->element[i]->str && strcmp(h->element[i]->str, field) == 0)
+            return parse_i64(h->element[i + 1]->str, &v) == 0 ? v : 0;
+    return 0;
+}
+
+/* Returns a score reply element as a rounded integer (0 if not a number). */
+static int64_t score(const redisReply *e)
+{
+    char *end;
+    if (!e || !e->str)
+        return 0;
+    double d = strtod(e->str, &end);
+    return (end == e->str || !isfinite(d)) ? 0 : (int64_t)llround(d);
+}
+
+/* Returns part ÷ whole, or NAN when whole is not positive. */
+static double rate(double part, double whole)
+{
+    return whole > 0 ? part / whole : NAN;
+}
+
+/* Records a key that does not fit on r; returns -1. */
+static int too_long(sys_redis *r)
+{
+    sys_redis_set_err(r, SYS_REDIS_NOMEM, "key name too long (check --prefix)");
+    return -1;
+}
+
+/* Builds key k of campaign c. Returns 0, or -1 (recorded on r). */
+static int ckey(sys_redis *r, char *buf, const proto_conf *conf, const char *c, proto_ckey k)
+{
+    return proto_key_of(buf, PROTO_KEY_MAX, conf->prefix, c, k) < 0 ? too_long(r) : 0;
+}
+
+/* ---------------------------------------------------------------- advocates */
+
+/* Orders advocates by actions, then reach (descending), then name. */
+static int adv_rank(const void *pa, const void *pb)
+{
+    const agg_advocate *a = pa, *b = pb;
+    if (a->actions != b->actions)
+        return a->actions > b->actions ? -1 : 1;
+    if (a->reach != b->reach)
+        return a->reach > b->reach ? -1 : 1;
+    return strcmp(a->ref, b->ref);
+}
+
+/* Orders advocates by name. */
+static int adv_name(const void *pa, const void *pb)
+{
+    return strcmp(((const agg_advocate *)pa)->ref, ((const agg_advocate *)pb)->ref);
+}
+
+/* Frees n advocates and the array; NULL is a no-op. */
+void agg_advocates_free(agg_advocate *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].ref);
+    free(v);
+}
+
+/* Reads the leaderboard and the advocates' reach, ranked. Returns 0 or -1. */
+int agg_report_advocates(sys_redis *r, const proto_conf *conf, const char *c,
+                         agg_advocate **out, size_t *n)
+{
+    char kref[PROTO_KEY_MAX], kreach[PROTO_KEY_MAX];
+    redisReply *ra = NULL, *rr = NULL;
+    agg_advocate *v = NULL;
+    size_t cnt = 0;
+    int rc = -1;
+    *out = NULL;
+    *n = 0;
+    if (ckey(r, kref, conf, c, PROTO_CK_REF) < 0 || ckey(r, kreach, conf, c, PROTO_CK_REF_REACH) < 0)
+        return -1;
+    if (!(ra = sys_redis_cmd(r, "ZRANGE %s 0 -1 WITHSCORES", kref)) ||
+        !(rr = sys_redis_cmd(r, "ZRANGE %s 0 -1 WITHSCORES", kreach)))
+        goto out;
+    if (!(v = calloc(ra->elements / 2 + rr->elements / 2 + 1, sizeof *v)))
+        goto oom;
+    for (size_t i = 0; i + 1 < ra->elements; i += 2) {
+        if (!(v[cnt].ref = strdup(ra->element[i]->str ? ra->element[i]->str : "")))
+            goto oom;
+        v[cnt++].actions = score(ra->element[i + 1]);
+    }
+    size_t nref = cnt;
+    qsort(v, nref, sizeof *v, adv_name);
+    for (size_t i = 0; i + 1 < rr->elements; i += 2) {
+        agg_advocate key = {.ref = rr->element[i]->str ? rr->element[i]->str : ""};
+        agg_advocate *hit = bsearch(&key, v, nref, sizeof *v, adv_name);
+        if (!hit) {
+            if (!(v[cnt].ref = strdup(key.ref)))
+                goto oom;
+            hit = &v[cnt++];
+        }
+        hit->reach = score(rr->element[i + 1]);
+    }
+    qsort(v, cnt, sizeof *v, adv_rank);
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    rc = 0;
+    goto out;
+oom:
+    sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+out:
+    agg_advocates_free(v, cnt);
+    if (ra)
+        freeReplyObject(ra);
+    if (rr)
+        freeReplyObject(rr);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+/* Estimates a latency quantile from cumulative buckets; NAN if none. */
+double agg_report_fl_quantile(const int64_t cum_in[PROTO_FL_BUCKETS + 1], double max_s, double q)
+{
+    double cum[PROTO_FL_BUCKETS + 1], lower = 0, prev = 0;
+    for (int i = 0; i <= PROTO_FL_BUCKETS; i++) {
+        cum[i] = (double)cum_in[i];
+        if (i > 0 && cum[i] < cum[i - 1])
+            cum[i] = cum[i - 1];
+    }
+    if (cum[PROTO_FL_BUCKETS] <= 0)
+        return NAN;
+    double rank = q * cum[PROTO_FL_BUCKETS];
+    double last = proto_fl_bound_s(PROTO_FL_BUCKETS - 1);
+    for (int i = 0; i <= PROTO_FL_BUCKETS; i++) {
+        double upper = i < PROTO_FL_BUCKETS ? proto_fl_bound_s(i) : (max_s > last ? max_s : last);
+        if (cum[i] >= rank && cum[i] > prev) {
+            double est = lower + (upper - lower) * (rank - prev) / (cum[i] - prev);
+            return (max_s > 0 && est > max_s) ? max_s : est;
+        }
+        prev = cum[i];
+        lower = upper;
+    }
+    return NAN;
+}
+
+/* Reads a campaign's SLA. Returns 0 or -1. */
+int agg_report_sla(sys_redis *r, const proto_conf *conf, const char *c, int64_t *sla_s)
+{
+    char key[PROTO_KEY_MAX];
+    redisReply *rep;
+    if (ckey(r, key, conf, c, PROTO_CK_CFG) < 0 ||
+        !(rep = sys_redis_cmd(r, "HGET %s " PROTO_CFG_SLA, key)))
+        return -1;
+    if (rep->type != REDIS_REPLY_STRING || parse_i64(rep->str, sla_s) < 0 || *sla_s <= 0)
+        *sla_s = conf->followup_sla_s;
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Frees what agg_report_stats filled; never fails. */
+void agg_stats_free(agg_stats *st)
+{
+    agg_advocates_free(st->adv, st->nadv);
+    for (size_t i = 0; i < st->ncounters; i++) {
+        free(st->counters[i].name);
+        free(st->counters[i].value);
+    }
+    free(st->counters);
+    memset(st, 0, sizeof *st);
+}
+
+/* Derives the totals from the campaign hash h; returns 0 or -1 (no memory). */
+static int totals_of(agg_stats *st, const redisReply *h)
+{
+    char f[64];
+    st->opens = hval(h, proto_event_name(PROTO_EV_OPEN));
+    proto_field_event(f, sizeof f, proto_event_name(PROTO_EV_OPEN), 0);
+    st->machine_opens = hval(h, f);
+    st->views = hval(h, proto_event_name(PROTO_EV_VIEW));
+    st->clicks = hval(h, proto_event_name(PROTO_EV_CLICK));
+    st->signups = hval(h, proto_event_name(PROTO_EV_SIGNUP));
+    st->donations = hval(h, proto_event_name(PROTO_EV_DONATE));
+    st->value_cents = hval(h, PROTO_FIELD_VALUE);
+    st->conversions = hval(h, proto_event_name(PROTO_EV_CONVERT));
+    st->dup = hval(h, PROTO_FIELD_DUP);
+    if (h->elements && !(st->counters = calloc(h->elements / 2, sizeof *st->counters)))
+        return -1;
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const char *name = h->element[i]->str ? h->element[i]->str : "";
+        const char *value = h->element[i + 1]->str ? h->element[i + 1]->str : "";
+        int64_t v;
+        agg_counter *k = &st->counters[st->ncounters];
+        if (!(k->name = strdup(name)) || !(k->value = strdup(value))) {
+            free(k->name);
+            return -1;
+        }
+        st->ncounters++;
+        if (!proto_field_builtin(name) && parse_i64(value, &v) == 0)
+            st->custom += v;
+    }
+    st->actions = st->signups + st->donations + st->conversions + st->custom;
+    return 0;
+}
+
+/* Reads every figure of campaign c. Returns 0 or -1. */
+int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
+                     agg_stats *st)
+{
+    char k[PROTO_KEY_MAX], ko[PROTO_KEY_MAX], kv[PROTO_KEY_MAX], kc[PROTO_KEY_MAX];
+    redisReply *h = NULL, *rep = NULL;
+    int rc = -1;
+    memset(st, 0, sizeof *st);
+    if (ckey(r, k, conf, c, PROTO_CK_TOTALS) < 0 || !(h = sys_redis_cmd(r, "HGETALL %s", k)))
+        goto out;
+    if (totals_of(st, h) < 0) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        goto out;
+    }
+    if (proto_key_uniq(ko, sizeof ko, conf->prefix, c, proto_event_name(PROTO_EV_OPEN)) < 0 ||
+        proto_key_uniq(kv, sizeof kv, conf->prefix, c, proto_event_name(PROTO_EV_VIEW)) < 0 ||
+        proto_key_uniq(kc, sizeof kc, conf->prefix, c, proto_event_name(PROTO_EV_CLICK)) < 0) {
+        too_long(r);
+        goto out;
+    }
+    if (!(rep = sys_redis_cmd(r, "PFCOUNT %s %s %s", ko, kv, kc)))
+        goto out;
+    st->reach = rep->integer;
+    freeReplyObject(rep);
+    if (ckey(r, k, conf, c, PROTO_CK_SCROLL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
+        goto out;
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
+        st->scroll[i] = hval(rep, proto_scroll_field(i));
+    freeReplyObject(rep);
+    if (ckey(r, k, conf, c, PROTO_CK_FL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
+        goto out;
+    int64_t cum[PROTO_FL_BUCKETS + 1];
+    for (int i = 0; i <= PROTO_FL_BUCKETS; i++)
+        cum[i] = hval(rep, proto_fl_field(i));
+    st->followups = hval(rep, PROTO_FL_COUNT);
+    st->unmatched = hval(rep, PROTO_FL_UNMATCHED);
+    double max_s = (double)hval(rep, PROTO_FL_MAX_MS) / 1000.0;
+    st->fl_p50_s = agg_report_fl_quantile(cum, max_s, 0.5);
+    st->fl_p90_s = agg_report_fl_quantile(cum, max_s, 0.9);
+    st->fl_max_s = st->followups > 0 ? max_s : NAN;
+    freeReplyObject(rep);
+    if (agg_report_sla(r, conf, c, &st->sla_s) < 0)
+        goto out;
+    if (ckey(r, k, conf, c, PROTO_CK_PENDING) < 0 || !(rep = sys_redis_cmd(r, "ZCARD %s", k)))
+        goto out;
+    st->pending = rep->integer;
+    freeReplyObject(rep);
+    if (!(rep = sys_redis_cmd(r, "ZCOUNT %s -inf (%lld", k, (long long)(now_ms - st->sla_s * 1000))))
+        goto out;
+    st->overdue = rep->integer;
+    freeReplyObject(rep);
+    if (agg_report_advocates(r, conf, c, &st->adv, &st->nadv) < 0)
+        goto out;
+    st->click_rate = rate((double)st->clicks, (double)st->reach);
+    st->conversion_rate = rate((double)st->actions, (double)st->reach);
+    st->action_gap = st->reach > 0 ? 1.0 - st->conversion_rate : NAN;
+    rc = 0;
+out:
+    if (h)
+        freeReplyObject(h);
+    if (rc < 0)
+        agg_stats_free(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- lists */
+
+/* Frees n pending signups and the array; NULL is a no-op. */
+void agg_pending_free(agg_pending *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].subject);
+    free(v);
+}
+
+/* Reads c's pending signups, oldest first. Returns 0 or -1. */
+int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_pending **out,
+                       size_t *n)
+{
+    char key[PROTO_KEY_MAX];
+    redisReply *rep;
+    *out = NULL;
+    *n = 0;
+    if (ckey(r, key, conf, c, PROTO_CK_PENDING) < 0 ||
+        !(rep = sys_redis_cmd(r, "ZRANGE %s 0 -1 WITHSCORES", key)))
+        return -1;
+    agg_pending *v = calloc(rep->elements / 2 + 1, sizeof *v);
+    size_t cnt = 0;
+    for (size_t i = 0; v && i + 1 < rep->elements; i += 2, cnt++) {
+        if (!(v[cnt].subject = strdup(rep->element[i]->str ? rep->element[i]->str : ""))) {
+            agg_pending_free(v, cnt);
+            v = NULL;
+            break;
+        }
+        v[cnt].signup_ms = score(rep->element[i + 1]);
+    }
+    freeReplyObject(rep);
+    if (!v) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        return -1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* Frees n campaigns and the array; NULL is a no-op. */
+void agg_campaigns_free(agg_campaign *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+/* Reads every campaign by last activity. Returns 0 or -1. */
+int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_campaign **out, size_t *n)
+{
+    char key[PROTO_KEY_MAX];
+    redisReply *rep;
+    *out = NULL;
+    *n = 0;
+    if (proto_key_campaigns(key, sizeof key, conf->prefix) < 0)
+        return too_long(r);
+    if (!(rep = sys_redis_cmd(r, "ZREVRANGE %s 0 -1 WITHSCORES", key)))
+        return -1;
+    agg_campaign *v = calloc(rep->elements / 2 + 1, sizeof *v);
+    size_t cnt = 0;
+    for (size_t i = 0; v && i + 1 < rep->elements; i += 2, cnt++) {
+        if (!(v[cnt].name = strdup(rep->element[i]->str ? rep->element[i]->str : ""))) {
+            agg_campaigns_free(v, cnt);
+            v = NULL;
+            break;
+        }
+        v[cnt].last_ms = score(rep->element[i + 1]);
+    }
+    freeReplyObject(rep);
+    if (!v) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        return -1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}

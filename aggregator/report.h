@@ -1,0 +1,88 @@
+/* report.h: a campaign's figures (SPEC 5: campaigns, stats, top, pending)
+ * read from the SPEC 3 counters through the schema and computed into
+ * structs, with no printing: the `actiongap` command prints them, the
+ * dashboard serves them. Each call reads through a synchronous Redis
+ * handle and returns 0, or -1 when Redis failed (sys_redis_err says why)
+ * or memory ran out (errno ENOMEM, sys_redis_last SYS_REDIS_NOMEM). */
+#ifndef AGG_REPORT_H
+#define AGG_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "redis.h"
+#include "schema.h"
+
+/* One advocate of the leaderboard. */
+typedef struct {
+    char *ref;
+    int64_t actions, reach;
+} agg_advocate;
+
+/* One field of the campaign's totals hash, as stored. */
+typedef struct {
+    char *name, *value;
+} agg_counter;
+
+/* Everything `stats` shows. Rates are fractions, NAN when reach is 0;
+ * durations seconds, NAN when there is none. */
+typedef struct {
+    int64_t reach;                  /* unique human subjects: open ∪ view ∪ click */
+    int64_t opens, machine_opens, views, clicks, signups, donations, value_cents;
+    int64_t conversions, custom, actions, dup;
+    double click_rate, conversion_rate, action_gap;
+    int64_t scroll[PROTO_SCROLL_BUCKETS];
+    int64_t followups, unmatched;
+    double fl_p50_s, fl_p90_s, fl_max_s;
+    int64_t pending, overdue, sla_s;
+    agg_advocate *adv;              /* ranked: actions, reach, name */
+    size_t nadv;
+    agg_counter *counters;          /* the totals hash as stored */
+    size_t ncounters;
+} agg_stats;
+
+/* A signup awaiting follow-up. */
+typedef struct {
+    char *subject;
+    int64_t signup_ms;
+} agg_pending;
+
+/* A campaign and its last activity. */
+typedef struct {
+    char *name;
+    int64_t last_ms;
+} agg_campaign;
+
+/* Reads campaign c's figures at now_ms into st (free with agg_stats_free). */
+int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
+                     agg_stats *st);
+void agg_stats_free(agg_stats *st);
+
+/* Reads c's advocates, ranked, into *out (free with agg_advocates_free). */
+int agg_report_advocates(sys_redis *r, const proto_conf *conf, const char *c,
+                         agg_advocate **out, size_t *n);
+void agg_advocates_free(agg_advocate *v, size_t n);
+
+/* Reads c's follow-up SLA in seconds: its cfg if a positive integer, else
+ * conf->followup_sla_s. */
+int agg_report_sla(sys_redis *r, const proto_conf *conf, const char *c, int64_t *sla_s);
+
+/* Reads c's pending signups, oldest first, into *out (free with
+ * agg_pending_free). */
+int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_pending **out,
+                       size_t *n);
+void agg_pending_free(agg_pending *v, size_t n);
+
+/* Reads every campaign by last activity, newest first (free with
+ * agg_campaigns_free). */
+int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_campaign **out, size_t *n);
+void agg_campaigns_free(agg_campaign *v, size_t n);
+
+/* Estimates quantile q (0..1] of the follow-up latency in seconds from the
+ * cumulative bucket counts cum[0..PROTO_FL_BUCKETS] (le_inf last) and the
+ * exact maximum, as Prometheus' histogram_quantile does. Returns NAN when
+ * there are none. Pure. */
+double agg_report_fl_quantile(const int64_t cum[PROTO_FL_BUCKETS + 1], double max_s, double q);
+
+#endif

@@ -1,0 +1,144 @@
+-- scripts.lua: the Lua the aggregator runs in Redis, read by ops.c, which
+-- substitutes every @NAME@ from the schema (proto/schema.h, proto/keys.h)
+-- and its KEYS layout (ops.h) before SCRIPT LOAD. Each script touches the
+-- keys of one campaign (hash tag {C}) plus the alerts stream. Sections:
+-- "common" is prepended to each script; "apply" and "alert" follow.
+
+--@@ common
+-- Emits an alert: XADD to the alerts stream and PUBLISH its JSON on the
+-- channel of the same name.
+local function emit(stream, maxlen, f)
+  local args = {'XADD', stream, 'MAXLEN', '~', maxlen, '*'}
+  local obj = {}
+  for j = 1, #f, 2 do
+    args[#args + 1] = f[j]; args[#args + 1] = tostring(f[j + 1])
+    obj[f[j]] = f[j + 1]
+  end
+  redis.call(unpack(args))
+  redis.call('PUBLISH', stream, cjson.encode(obj))
+end
+-- The campaign's follow-up SLA in seconds: its cfg, else the default.
+local function sla_of(cfg, default)
+  return tonumber(redis.call('HGET', cfg, '@CFG_SLA@') or '') or tonumber(default)
+end
+-- The fields every alert carries (SPEC 12, Alerts).
+local function base(kind, campaign, cfg, subj, st, waited, sla, now)
+  local f = {'kind', kind, 'campaign', campaign, 'subject', subj,
+    'signup_ts', string.format('%d', st), 'waited_s', string.format('%d', waited),
+    'sla_s', string.format('%d', sla), 'ts', string.format('%d', now)}
+  local name = redis.call('HGET', cfg, '@CFG_NAME@')
+  if name then f[#f + 1] = 'name'; f[#f + 1] = name end
+  return f
+end
+
+--@@ apply
+-- Applies one campaign's batch (ops.h has the layout).
+-- ARGV: 1 partition, 2 expected watermark ("" if none), 3 new watermark,
+--       4 campaign, 5 now (ms), 6 default SLA (s), 7 alerts MAXLEN, then ops:
+--   H k field n      HINCRBY KEYS[k] field n
+--   X k at           PEXPIREAT KEYS[k] at
+--   P k n e1..en     PFADD KEYS[k] e1..en
+--   Z k member n     ZINCRBY KEYS[k] n member
+--   NZ n t1 n1 ..    ZADD nonce t1 n1 ... (n pairs)
+--   T cutoff         ZREMRANGEBYSCORE nonce -inf (cutoff
+--   lo|hi field v    keep the lower|higher of totals[field] and v
+--   S subject ts     a signup: ZADD pending NX ts subject
+--   F subject ts     a follow-up: latency, pending, resolved alert
+-- Returns 1, or -1 if the watermark moved (nothing changed).
+local K_TOTALS, K_WM, K_NONCE = @K_TOTALS@, @K_WM@, @K_NONCE@
+local K_PENDING, K_FL, K_ALERTED, K_ALERTS, K_CFG = @K_PENDING@, @K_FL@, @K_ALERTED@, @K_ALERTS@, @K_CFG@
+local cur = redis.call('HGET', KEYS[K_WM], ARGV[1]) or ''
+if cur ~= ARGV[2] then return -1 end
+local buckets = {@FL_BUCKETS@}  -- {upper bound ms, cumulative field}
+local i, n = 8, #ARGV
+while i <= n do
+  local op = ARGV[i]
+  if op == 'H' then
+    redis.call('HINCRBY', KEYS[tonumber(ARGV[i+1])], ARGV[i+2], ARGV[i+3]); i = i + 4
+  elseif op == 'X' then
+    redis.call('PEXPIREAT', KEYS[tonumber(ARGV[i+1])], ARGV[i+2]); i = i + 3
+  elseif op == 'P' then
+    local c = tonumber(ARGV[i+2])
+    redis.call('PFADD', KEYS[tonumber(ARGV[i+1])], unpack(ARGV, i + 3, i + 2 + c)); i = i + 3 + c
+  elseif op == 'Z' then
+    redis.call('ZINCRBY', KEYS[tonumber(ARGV[i+1])], ARGV[i+3], ARGV[i+2]); i = i + 4
+  elseif op == 'NZ' then
+    local c = tonumber(ARGV[i+1])
+    redis.call('ZADD', KEYS[K_NONCE], unpack(ARGV, i + 2, i + 1 + 2 * c)); i = i + 2 + 2 * c
+  elseif op == 'T' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[K_NONCE], '-inf', '(' .. ARGV[i+1]); i = i + 2
+  elseif op == 'lo' or op == 'hi' then
+    local v = tonumber(redis.call('HGET', KEYS[K_TOTALS], ARGV[i+1]) or '')
+    local w = tonumber(ARGV[i+2])
+    if not v or (op == 'lo' and w < v) or (op == 'hi' and w > v) then
+      redis.call('HSET', KEYS[K_TOTALS], ARGV[i+1], ARGV[i+2])
+    end
+    i = i + 3
+  elseif op == 'S' then
+    redis.call('ZADD', KEYS[K_PENDING], 'NX', ARGV[i+2], ARGV[i+1]); i = i + 3
+  elseif op == 'F' then
+    local subj, ts = ARGV[i+1], tonumber(ARGV[i+2])
+    local st = tonumber(redis.call('ZSCORE', KEYS[K_PENDING], subj) or '')
+    if st then
+      local lat = ts - st
+      if lat < 0 then lat = 0 end
+      redis.call('ZREM', KEYS[K_PENDING], subj)
+      redis.call('HINCRBY', KEYS[K_FL], '@FL_COUNT@', 1)
+      redis.call('HINCRBY', KEYS[K_FL], '@FL_SUM_MS@', string.format('%d', lat))
+      local mx = tonumber(redis.call('HGET', KEYS[K_FL], '@FL_MAX_MS@') or '-1') or -1
+      if lat > mx then redis.call('HSET', KEYS[K_FL], '@FL_MAX_MS@', string.format('%d', lat)) end
+      for _, b in ipairs(buckets) do
+        if lat <= b[1] then redis.call('HINCRBY', KEYS[K_FL], b[2], 1) end
+      end
+      redis.call('HINCRBY', KEYS[K_FL], '@FL_INF@', 1)
+      if redis.call('HDEL', KEYS[K_ALERTED], subj) == 1 then
+        local f = base('followup_resolved', ARGV[4], KEYS[K_CFG], subj, st,
+          math.floor(lat / 1000), sla_of(KEYS[K_CFG], ARGV[6]), tonumber(ARGV[5]))
+        f[#f + 1] = 'followup_ts'; f[#f + 1] = string.format('%d', ts)
+        emit(KEYS[K_ALERTS], ARGV[7], f)
+      end
+    else
+      redis.call('HINCRBY', KEYS[K_FL], '@FL_UNMATCHED@', 1)
+    end
+    i = i + 3
+  else
+    return redis.error_reply('apply: unknown op ' .. tostring(op))
+  end
+end
+redis.call('HSET', KEYS[K_WM], ARGV[1], ARGV[3])
+return 1
+
+--@@ alert
+-- Raises one followup_overdue alert.
+-- KEYS: pending, alerted, alerts, cfg (ops.h: AGG_AK_*).
+-- ARGV: 1 subject, 2 signup ts, 3 now (ms), 4 default SLA (s), 5 campaign,
+--       6 alerts MAXLEN. Returns 1 if raised, else 0.
+local A_PENDING, A_ALERTED, A_ALERTS, A_CFG = @A_PENDING@, @A_ALERTED@, @A_ALERTS@, @A_CFG@
+local st = tonumber(redis.call('ZSCORE', KEYS[A_PENDING], ARGV[1]) or '')
+if not st or st ~= tonumber(ARGV[2]) then return 0 end
+if redis.call('HEXISTS', KEYS[A_ALERTED], ARGV[1]) == 1 then return 0 end
+local sla = sla_of(KEYS[A_CFG], ARGV[4])
+local now = tonumber(ARGV[3])
+if now - st < sla * 1000 then return 0 end
+redis.call('HSET', KEYS[A_ALERTED], ARGV[1], string.format('%d', st))
+emit(KEYS[A_ALERTS], ARGV[6], base('followup_overdue', ARGV[5], KEYS[A_CFG], ARGV[1], st,
+  math.floor((now - st) / 1000), sla, now))
+return 1
+
+--@@ lease_take
+-- Takes or renews the lease of a partition: KEYS[1] the lease key, ARGV[1]
+-- this consumer, ARGV[2] the lease length in ms. A free lease, or one held
+-- under this consumer's own name (a restarted aggregator), is taken.
+-- Returns 1 if held, else 0.
+local v = redis.call('GET', KEYS[1])
+if not v or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+
+--@@ lease_give
+-- Gives a lease back if this consumer (ARGV[1]) holds it. Returns 1 if it
+-- was deleted, else 0.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0

@@ -1,0 +1,200 @@
+/* streams.c: the aggregator's connection and its hit streams — consumer
+ * groups, partition leases, trimming and lag. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg.h"
+#include "clock.h"
+#include "log.h"
+
+#define LEASE_MS 5000
+
+/* ---------------------------------------------------------------- connection */
+
+/* Drops the connection after an error; never fails. */
+void agg_disconnect(agg *a, const char *why)
+{
+    if (!a->up)
+        return;
+    sys_warn("redis: connection dropped", "why=\"%s\"", why);
+    agg_inc(a->m.redis_failures);
+    sys_redis_close(a->r);
+    a->up = 0;
+    atomic_store(&a->m.redis_up, 0);
+    for (int p = 0; p < a->conf.partitions; p++)
+        a->need_pel[p] = 1;
+}
+
+/* Runs one command; returns the reply or NULL (a transport error drops
+ * the connection). */
+redisReply *agg_cmd(agg *a, const char *fmt, ...)
+{
+    va_list ap;
+    if (!a->up)
+        return NULL;
+    va_start(ap, fmt);
+    redisReply *r = sys_redis_vcmd(a->r, fmt, ap);
+    va_end(ap);
+    if (!r && sys_redis_last(a->r) != SYS_REDIS_REPLY)
+        agg_disconnect(a, sys_redis_err(a->r));
+    return r;
+}
+
+/* Connects, loads the scripts and creates the groups. Returns 0 or -1. */
+int agg_connect(agg *a)
+{
+    if (sys_redis_connect(a->r) < 0) {
+        if (atomic_load(&a->m.redis_up) || sys_redis_backoff_ms(a->r) <= 100 ||
+            sys_redis_last(a->r) == SYS_REDIS_REFUSED)
+            sys_warn("redis: cannot connect", "redis=%s err=\"%s\"", sys_redis_where(a->r),
+                     sys_redis_err(a->r));
+        return -1;
+    }
+    if (agg_scripts_load(a->r) < 0)
+        goto fail;
+    for (int p = 0; p < a->conf.partitions; p++) {
+        /* from 0: hits written before the first start are counted too */
+        redisReply *r = sys_redis_cmd(a->r, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], AGG_GROUP);
+        if (r)
+            freeReplyObject(r);
+        else if (sys_redis_last(a->r) != SYS_REDIS_REPLY ||
+                 strncmp(sys_redis_err(a->r), "BUSYGROUP", 9) != 0)
+            goto fail;
+    }
+    a->up = 1;
+    atomic_store(&a->m.redis_up, 1);
+    sys_info("redis: connected", "consumer=%s partitions=%d", a->me, a->conf.partitions);
+    return 0;
+fail:
+    sys_error("redis: set-up failed", "err=\"%s\"", sys_redis_err(a->r));
+    sys_redis_close(a->r);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- leases */
+
+/* Renews held leases and takes free ones (or ones held under this
+ * consumer's own name: a restarted aggregator takes over at once); never
+ * fails (errors drop the connection). */
+void agg_leases(agg *a)
+{
+    char key[PROTO_KEY_MAX];
+    for (int p = 0; p < a->conf.partitions && a->up; p++) {
+        proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
+        redisReply *r = agg_cmd(a, "EVALSHA %s 1 %s %s %d", agg_scripts_sha(AGG_SCRIPT_LEASE_TAKE),
+                                key, a->me, LEASE_MS);
+        if (!r) {
+            agg_disconnect(a, sys_redis_err(a->r));
+            return;
+        }
+        int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (held && !a->owned[p]) {
+            sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
+            a->need_claim[p] = a->need_pel[p] = 1;
+        } else if (!held && a->owned[p]) {
+            sys_warn("partition lost to another aggregator", "partition=%d", p);
+        }
+        a->owned[p] = held;
+        atomic_store(&a->m.owned[p], held);
+        freeReplyObject(r);
+    }
+}
+
+/* Gives the held leases back so another aggregator takes over at once;
+ * never fails. */
+void agg_leases_release(agg *a)
+{
+    for (int p = 0; p < a->conf.partitions && a->up; p++) {
+        if (!a->owned[p])
+            continue;
+        char key[PROTO_KEY_MAX];
+        proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
+        redisReply *r = agg_cmd(a, "EVALSHA %s 1 %s %s", agg_scripts_sha(AGG_SCRIPT_LEASE_GIVE),
+                                key, a->me);
+        if (r)
+            freeReplyObject(r);
+    }
+}
+
+/* ---------------------------------------------------------------- trim, lag */
+
+/* Reads the aggregator group's last delivered id (into last, cap bytes)
+ * and lag of partition p. Returns 0, or -1 (no such group, or the
+ * connection dropped). */
+static int group_state(agg *a, int p, char *last, size_t cap, long long *lag)
+{
+    int found = -1;
+    redisReply *r = agg_cmd(a, "XINFO GROUPS %s", a->keys[p]);
+    if (!r)
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && found < 0; i++) {
+        redisReply *g = r->element[i];
+        const char *name = NULL, *ld = NULL;
+        long long lg = -1;
+        for (size_t j = 0; j + 1 < g->elements; j += 2) {
+            const char *f = g->element[j]->str;
+            if (!strcmp(f, "name"))
+                name = g->element[j + 1]->str;
+            else if (!strcmp(f, "last-delivered-id"))
+                ld = g->element[j + 1]->str;
+            else if (!strcmp(f, "lag") && g->element[j + 1]->type == REDIS_REPLY_INTEGER)
+                lg = g->element[j + 1]->integer;
+        }
+        if (name && ld && strcmp(name, AGG_GROUP) == 0) {
+            snprintf(last, cap, "%s", ld);
+            *lag = lg;
+            found = 0;
+        }
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+/* Trims owned streams below what is applied, acknowledged and older than
+ * keep_hours (the safe MINID is computed here: XTRIM ignores pending
+ * entries); never fails. */
+void agg_trim(agg *a)
+{
+    long long keep = sys_now_ms() - (long long)a->conf.keep_hours * 3600000LL;
+    for (int p = 0; p < a->conf.partitions && a->up; p++) {
+        char minid[64], last[64];
+        long long lag;
+        if (!a->owned[p])
+            continue;
+        snprintf(minid, sizeof minid, "%lld-0", keep > 0 ? keep : 0);
+        /* nothing from the oldest pending entry on is applied for sure */
+        redisReply *r = agg_cmd(a, "XPENDING %s %s", a->keys[p], AGG_GROUP);
+        if (!r)
+            return;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+            r->element[0]->integer > 0 && r->element[1]->type == REDIS_REPLY_STRING &&
+            proto_stream_id_cmp(r->element[1]->str, minid) < 0)
+            snprintf(minid, sizeof minid, "%s", r->element[1]->str);
+        freeReplyObject(r);
+        /* nor anything above the group's last delivered id */
+        if (group_state(a, p, last, sizeof last, &lag) < 0)
+            continue;
+        if (proto_stream_id_cmp(last, minid) < 0)
+            snprintf(minid, sizeof minid, "%s", last);
+        r = agg_cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);
+        if (!r)
+            return;
+        if (r->type == REDIS_REPLY_INTEGER)
+            agg_add(a->m.trimmed, (uint64_t)r->integer);
+        freeReplyObject(r);
+    }
+}
+
+/* Updates the lag gauge of every partition (0 where not owned); never fails. */
+void agg_update_lag(agg *a)
+{
+    for (int p = 0; p < a->conf.partitions && a->up; p++) {
+        char last[64];
+        long long lag = 0;
+        if (a->owned[p] && (group_state(a, p, last, sizeof last, &lag) < 0 || lag < 0))
+            continue;
+        atomic_store(&a->m.lag[p], lag);
+    }
+}

@@ -1,0 +1,386 @@
+/* redis.c: the synchronous Redis layer — connection, error policy,
+ * back-off and the reply ledger (see redis.h). */
+#include "redis.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+/* One queued send: the replies it still owes and who takes them. */
+typedef struct {
+    size_t owed, next;          /* replies owed; index of the next one */
+    sys_redis_handler fn;
+    void *arg;
+    sys_redis_reader read;
+    void *read_arg;
+} entry;
+
+struct sys_redis {
+    char url[512];
+    int connect_ms, cmd_ms;
+    redisContext *ctx;
+    char where[600];
+    char err[512];
+    sys_redis_status last;
+    int backoff_ms;
+    entry *q;                   /* ring of queued sends */
+    size_t qhead, qlen, qcap;
+    size_t owed;
+};
+
+/* Returns a timeval of ms milliseconds. */
+static struct timeval tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* Records a failure (status and one-line reason); returns -1. */
+static int fail(sys_redis *r, sys_redis_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(sys_redis *r, sys_redis_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    r->last = st;
+    return -1;
+}
+
+/* Creates an unconnected handle. Returns NULL when out of memory. */
+sys_redis *sys_redis_new(const char *url, int connect_ms, int cmd_ms)
+{
+    sys_redis *r = calloc(1, sizeof *r);
+    proto_redis_addr ad;
+    if (!r)
+        return NULL;
+    snprintf(r->url, sizeof r->url, "%s", url);
+    r->connect_ms = connect_ms;
+    r->cmd_ms = cmd_ms;
+    if (proto_conf_redis_addr(url, &ad) < 0)
+        snprintf(r->where, sizeof r->where, "?");
+    else if (ad.path[0])
+        snprintf(r->where, sizeof r->where, "%s", ad.path);
+    else
+        snprintf(r->where, sizeof r->where, "%s:%d", ad.host, ad.port);
+    return r;
+}
+
+/* Closes and frees; NULL is a no-op. */
+void sys_redis_free(sys_redis *r)
+{
+    if (!r)
+        return;
+    sys_redis_close(r);
+    free(r->q);
+    free(r);
+}
+
+/* Closes the connection and abandons the ledger; never fails. */
+void sys_redis_close(sys_redis *r)
+{
+    if (r->ctx)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+    r->qhead = r->qlen = 0;
+    r->owed = 0;
+}
+
+/* Closes after a transport error and records it; returns -1. */
+static int lost(sys_redis *r)
+{
+    char why[256];
+    snprintf(why, sizeof why, "%s", r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "no reply");
+    sys_redis_close(r);
+    return fail(r, SYS_REDIS_LOST, "%s", why);
+}
+
+/* Doubles the back-off after a failed connect; never fails. */
+static void backoff(sys_redis *r)
+{
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (r->backoff_ms > BACKOFF_MAX_MS)
+        r->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* Runs a setup command on a fresh context. Returns 0, or -1 (recorded). */
+static int setup(sys_redis *r, redisReply *rep)
+{
+    int ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (!ok) {
+        if (rep)
+            fail(r, SYS_REDIS_REFUSED, "%s", rep->str);
+        else
+            fail(r, SYS_REDIS_UNREACHABLE, "%s", r->ctx->errstr[0] ? r->ctx->errstr : "no reply");
+    }
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+/* Connects, authenticates and selects. Returns 0, or -1 (recorded). */
+int sys_redis_connect(sys_redis *r)
+{
+    proto_redis_addr ad;
+    if (r->ctx)
+        return 0;
+    if (proto_conf_redis_addr(r->url, &ad) < 0) {
+        backoff(r);
+        return fail(r, SYS_REDIS_UNREACHABLE, "malformed redis URL");
+    }
+    r->ctx = ad.path[0] ? redisConnectUnixWithTimeout(ad.path, tv_ms(r->connect_ms))
+                        : redisConnectWithTimeout(ad.host, ad.port, tv_ms(r->connect_ms));
+    if (!r->ctx || r->ctx->err) {
+        fail(r, SYS_REDIS_UNREACHABLE, "%s", r->ctx ? r->ctx->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(r->ctx, tv_ms(r->cmd_ms));
+    if (ad.pass[0] &&
+        setup(r, ad.user[0] ? redisCommand(r->ctx, "AUTH %s %s", ad.user, ad.pass)
+                            : redisCommand(r->ctx, "AUTH %s", ad.pass)) < 0)
+        goto fail;
+    if (ad.db && setup(r, redisCommand(r->ctx, "SELECT %d", ad.db)) < 0)
+        goto fail;
+    r->backoff_ms = 0;
+    r->last = SYS_REDIS_OK;
+    r->err[0] = 0;
+    return 0;
+fail:
+    if (r->ctx)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+    backoff(r);
+    return -1;
+}
+
+/* Returns 1 if connected, else 0. */
+int sys_redis_connected(const sys_redis *r)
+{
+    return r->ctx != NULL;
+}
+
+/* Returns where the handle connects. */
+const char *sys_redis_where(const sys_redis *r)
+{
+    return r->where;
+}
+
+/* Returns the last failure's reason. */
+const char *sys_redis_err(const sys_redis *r)
+{
+    return r->err;
+}
+
+/* Returns what the last call found. */
+sys_redis_status sys_redis_last(const sys_redis *r)
+{
+    return r->last;
+}
+
+/* Returns the current back-off in ms. */
+int sys_redis_backoff_ms(const sys_redis *r)
+{
+    return r->backoff_ms;
+}
+
+/* Records a caller's failure; never fails. */
+void sys_redis_set_err(sys_redis *r, sys_redis_status st, const char *why)
+{
+    fail(r, st, "%s", why);
+}
+
+/* Sets the command timeout; never fails. */
+void sys_redis_set_timeout(sys_redis *r, int cmd_ms)
+{
+    r->cmd_ms = cmd_ms;
+    if (r->ctx)
+        redisSetTimeout(r->ctx, tv_ms(cmd_ms));
+}
+
+/* Returns the hiredis context, or NULL. */
+redisContext *sys_redis_context(sys_redis *r)
+{
+    return r->ctx;
+}
+
+/* ---------------------------------------------------------------- one-shot */
+
+/* Applies the error policy to a one-shot reply; returns it or NULL. */
+static redisReply *checked(sys_redis *r, redisReply *rep)
+{
+    if (!rep) {
+        lost(r);
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        fail(r, SYS_REDIS_REPLY, "%s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    r->last = SYS_REDIS_OK;
+    return rep;
+}
+
+/* Connects if needed and checks no pipelined reply is owed. Returns 0, or
+ * -1 (recorded). */
+static int one_shot(sys_redis *r)
+{
+    if (sys_redis_connect(r) < 0)
+        return -1;
+    if (r->owed)
+        return fail(r, SYS_REDIS_REPLY, "a one-shot command while %zu pipelined replies are owed",
+                    r->owed);
+    return 0;
+}
+
+/* Runs a formatted command; returns the reply or NULL. */
+redisReply *sys_redis_cmd(sys_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = sys_redis_vcmd(r, fmt, ap);
+    va_end(ap);
+    return rep;
+}
+
+/* Runs a formatted command from a va_list; returns the reply or NULL. */
+redisReply *sys_redis_vcmd(sys_redis *r, const char *fmt, va_list ap)
+{
+    if (one_shot(r) < 0)
+        return NULL;
+    return checked(r, redisvCommand(r->ctx, fmt, ap));
+}
+
+/* Runs an encoded command; returns the reply or NULL. */
+redisReply *sys_redis_cmd_resp(sys_redis *r, const char *resp, size_t len)
+{
+    redisReply *rep = NULL;
+    if (one_shot(r) < 0)
+        return NULL;
+    if (redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK) {
+        fail(r, SYS_REDIS_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK)
+        rep = NULL;
+    return checked(r, rep);
+}
+
+/* Runs a command from an argument vector; returns the reply or NULL. */
+redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size_t *lens)
+{
+    if (one_shot(r) < 0)
+        return NULL;
+    return checked(r, redisCommandArgv(r->ctx, argc, argv, lens));
+}
+
+/* ---------------------------------------------------------------- ledger */
+
+/* Records an entry owing n replies. Returns 0, or -1 when out of memory. */
+static int ledger_push(sys_redis *r, size_t n, sys_redis_handler fn, void *arg,
+                       sys_redis_reader read, void *read_arg)
+{
+    if (r->qlen == r->qcap) {
+        size_t nc = r->qcap ? r->qcap * 2 : 64;
+        entry *nq = malloc(nc * sizeof *nq);
+        if (!nq)
+            return -1;
+        for (size_t i = 0; i < r->qlen; i++)
+            nq[i] = r->q[(r->qhead + i) % r->qcap];
+        free(r->q);
+        r->q = nq;
+        r->qcap = nc;
+        r->qhead = 0;
+    }
+    entry *e = &r->q[(r->qhead + r->qlen++) % r->qcap];
+    *e = (entry){n, 0, fn, arg, read, read_arg};
+    r->owed += n;
+    return 0;
+}
+
+/* Queues encoded commands owing nreplies replies. Returns 0 or -1. */
+int sys_redis_send(sys_redis *r, const char *resp, size_t len, size_t nreplies,
+                   sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg)
+{
+    if (!r->ctx)
+        return fail(r, SYS_REDIS_LOST, "not connected");
+    if (len && redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK)
+        return fail(r, SYS_REDIS_NOMEM, "out of memory");
+    if (nreplies && ledger_push(r, nreplies, fn, arg, read, read_arg) < 0)
+        return fail(r, SYS_REDIS_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Queues one formatted command owing one reply. Returns 0 or -1. */
+int sys_redis_sendf(sys_redis *r, sys_redis_handler fn, void *arg, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    if (!r->ctx)
+        return fail(r, SYS_REDIS_LOST, "not connected");
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK || ledger_push(r, 1, fn, arg, NULL, NULL) < 0)
+        return fail(r, SYS_REDIS_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Writes the output buffer. Returns 0, or -1 (closed). */
+int sys_redis_flush(sys_redis *r)
+{
+    int done = 0;
+    if (!r->ctx)
+        return fail(r, SYS_REDIS_LOST, "not connected");
+    while (!done)
+        if (redisBufferWrite(r->ctx, &done) != REDIS_OK)
+            return lost(r);
+    return 0;
+}
+
+/* Returns the replies still owed. */
+size_t sys_redis_owed(const sys_redis *r)
+{
+    return r->owed;
+}
+
+/* Reads replies to their handlers until at most leave are owed. Returns 0
+ * or -1. */
+int sys_redis_run(sys_redis *r, size_t leave)
+{
+    while (r->owed > leave) {
+        entry *e = &r->q[r->qhead];
+        redisReply *rep = NULL;
+        if (!r->ctx)
+            return fail(r, SYS_REDIS_LOST, "not connected");
+        if (e->read) {
+            if (!(rep = e->read(e->read_arg, r->ctx)))
+                return lost(r);
+        } else if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || !rep) {
+            return lost(r);
+        }
+        size_t index = e->next++;
+        sys_redis_handler fn = e->fn;
+        void *arg = e->arg;
+        int read_own = e->read != NULL;
+        r->owed--;
+        if (--e->owed == 0) {
+            r->qhead = (r->qhead + 1) % r->qcap;
+            r->qlen--;
+        }
+        if (fn) {
+            if (fn(arg, rep, index) < 0)
+                return fail(r, SYS_REDIS_REPLY, "a reply handler refused its reply");
+        } else if (!read_own) {
+            freeReplyObject(rep);
+        }
+    }
+    r->last = SYS_REDIS_OK;
+    return 0;
+}

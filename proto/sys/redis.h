@@ -1,0 +1,128 @@
+/* redis.h: the one synchronous Redis layer of every program — connect,
+ * AUTH (ACL user too) and SELECT from the `redis` URL, one error policy,
+ * back-off, and a reply ledger for pipelines: each queued command registers
+ * the replies it owes and the handler that takes them, in order, as
+ * hiredis' own callback list does, so no caller counts replies by hand.
+ * A slot-aware implementation (Redis Cluster) can sit behind these calls.
+ * (The collector's asynchronous sink keeps hiredis' async API on the same
+ * conventions: proto_conf_redis_addr, AUTH, SELECT, back-off 100 ms → 2 s.)
+ *
+ * Error policy: a transport error (no reply, a timeout, a broken
+ * connection) closes the connection — every queued reply is abandoned, the
+ * next call reconnects — and the call fails with SYS_REDIS_LOST; an error
+ * reply fails a one-shot command with SYS_REDIS_REPLY and its text, and is
+ * handed to a ledger handler as it is. One object is used by one thread. */
+#ifndef SYS_REDIS_H
+#define SYS_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+/* What the last call found. */
+typedef enum {
+    SYS_REDIS_OK = 0,
+    SYS_REDIS_UNREACHABLE,  /* could not connect */
+    SYS_REDIS_REFUSED,      /* AUTH or SELECT answered an error */
+    SYS_REDIS_LOST,         /* the connection broke or timed out: closed */
+    SYS_REDIS_REPLY,        /* Redis answered an error reply */
+    SYS_REDIS_NOMEM,
+} sys_redis_status;
+
+typedef struct sys_redis sys_redis;
+
+/* Takes one reply owed by a queued command (index: its place among the
+ * replies of that send, from 0). The reply belongs to the handler when it
+ * was read by hiredis' default reader (free it with freeReplyObject); to
+ * the entry's reader otherwise. Returns 0, or -1 to stop sys_redis_run
+ * (the caller then closes the connection). */
+typedef int (*sys_redis_handler)(void *arg, redisReply *reply, size_t index);
+
+/* Reads the next reply of ctx itself (e.g. into an arena). Returns it, or
+ * NULL on a transport error. */
+typedef redisReply *(*sys_redis_reader)(void *arg, redisContext *ctx);
+
+/* Creates an unconnected handle for url (SPEC 8 `redis`), with a connect
+ * timeout and a command timeout in ms. Returns NULL when out of memory. */
+sys_redis *sys_redis_new(const char *url, int connect_ms, int cmd_ms);
+
+/* Closes and frees; NULL is a no-op. */
+void sys_redis_free(sys_redis *r);
+
+/* Connects (if not connected), authenticates and selects. Returns 0, or
+ * -1 with sys_redis_status and sys_redis_err set; every failure doubles
+ * the back-off (100 ms to 2 s), a success resets it. */
+int sys_redis_connect(sys_redis *r);
+
+/* Closes the connection, abandoning every queued reply; never fails. */
+void sys_redis_close(sys_redis *r);
+
+/* Returns 1 if connected. */
+int sys_redis_connected(const sys_redis *r);
+
+/* Returns "host:port" or the socket path, for messages. */
+const char *sys_redis_where(const sys_redis *r);
+
+/* Returns the last failure's one-line reason ("" if none). */
+const char *sys_redis_err(const sys_redis *r);
+
+/* Returns what the last call found. */
+sys_redis_status sys_redis_last(const sys_redis *r);
+
+/* Returns how long to wait before the next connect attempt, in ms (0
+ * after a success). */
+int sys_redis_backoff_ms(const sys_redis *r);
+
+/* Records a failure found by a caller (e.g. a key that does not fit), so
+ * that one error path reports it; never fails. */
+void sys_redis_set_err(sys_redis *r, sys_redis_status st, const char *why);
+
+/* Sets the command timeout in ms (e.g. above a BLOCK of a blocking read),
+ * now and for later connections; never fails. */
+void sys_redis_set_timeout(sys_redis *r, int cmd_ms);
+
+/* Returns the hiredis context, or NULL if closed: for readers that build
+ * replies themselves. Commands must still go through this layer. */
+redisContext *sys_redis_context(sys_redis *r);
+
+/* ---- one command, one reply (connects first if needed) ---- */
+
+/* Runs a printf-style hiredis command. Returns the reply (free it with
+ * freeReplyObject), or NULL by the error policy above. */
+redisReply *sys_redis_cmd(sys_redis *r, const char *fmt, ...);
+
+/* As sys_redis_cmd with a va_list. */
+redisReply *sys_redis_vcmd(sys_redis *r, const char *fmt, va_list ap);
+
+/* Runs one command already encoded as RESP (len bytes); as sys_redis_cmd. */
+redisReply *sys_redis_cmd_resp(sys_redis *r, const char *resp, size_t len);
+
+/* Runs a command from an argument vector; as sys_redis_cmd. */
+redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size_t *lens);
+
+/* ---- the ledger: pipelined commands and the replies they owe ---- */
+
+/* Queues commands already encoded as RESP (len bytes) that owe nreplies
+ * replies, each to be handed to fn(arg, reply, i); read, if not NULL,
+ * reads them instead of hiredis' default reader. Nothing is sent until
+ * sys_redis_flush or sys_redis_run. Returns 0, or -1 (not connected, no
+ * memory). */
+int sys_redis_send(sys_redis *r, const char *resp, size_t len, size_t nreplies,
+                   sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg);
+
+/* Queues one printf-style command owing one reply; as sys_redis_send. */
+int sys_redis_sendf(sys_redis *r, sys_redis_handler fn, void *arg, const char *fmt, ...);
+
+/* Writes every queued command to the socket. Returns 0, or -1 (closed). */
+int sys_redis_flush(sys_redis *r);
+
+/* Returns the replies still owed by queued commands. */
+size_t sys_redis_owed(const sys_redis *r);
+
+/* Reads replies, in order, handing each to its handler, until at most
+ * `leave` replies are still owed (0: all). Returns 0, or -1 on a transport
+ * error (closed) or when a handler returned -1 (the connection is left
+ * open with replies owed: the caller decides, usually sys_redis_close). */
+int sys_redis_run(sys_redis *r, size_t leave);
+
+#endif
