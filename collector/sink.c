@@ -207,13 +207,21 @@ void coll_sink_pump(coll_sink *s)
         proto_hit hit;
         if (coll_spool_read(s->spool, buf, sizeof buf, &len, &pos, NULL) != 1)
             break;
-        if (proto_hit_unpack(&hit, buf, len) < 0) {
+        int bad = proto_hit_unpack(&hit, buf, len) < 0;
+        int known = !bad && coll_sink_hidset_has(&s->found, proto_hash64(hit.hid, strlen(hit.hid)));
+        if ((bad || known) && s->ninflight > 0) {
+            /* acknowledged only once every record before it is: acks stay
+             * in spool order, so a rewind never skips or repeats one */
+            coll_spool_unread(s->spool, &pos);
+            break;
+        }
+        if (bad) {
             sys_error("spool: record does not decode, skipped", "offset=%" PRId64, pos.off);
             coll_inc(s->m->dropped[COLL_DROP_CORRUPT]);
             coll_spool_ack(s->spool, &pos);
             continue;
         }
-        if (coll_sink_hidset_has(&s->found, proto_hash64(hit.hid, strlen(hit.hid)))) {
+        if (known) {
             coll_inc(s->m->reconciled);
             coll_spool_ack(s->spool, &pos);
             continue;

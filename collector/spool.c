@@ -21,7 +21,6 @@
 #define SPOOL_FLUSH_AT 65536    /* bytes in memory that force a write */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define GEN_GAP 64              /* gens left free after a sealed file, for its rewrite */
 
 typedef struct {
     uint64_t gen;
@@ -33,6 +32,7 @@ typedef struct {
     int sealed;         /* nothing more is written to the file */
     int deleted;        /* the file was removed underneath: readable only through fd */
     int dirty;          /* written since the last fdatasync */
+    int unsynced;       /* an fdatasync of it failed: its records may not be on disk */
     int64_t size;       /* bytes in the file: header and whole records; where mem starts */
     int64_t data_off;   /* first record */
     int64_t records;    /* records: in the file, then in memory */
@@ -61,6 +61,7 @@ struct coll_spool {
     int backoff_ms;
     int64_t retry_at;
     int finished;
+    int late;               /* records appended after coll_spool_finish */
 };
 
 /* ---------------------------------------------------------------- crc32 */
@@ -333,8 +334,6 @@ static spool_seg *seg_start_tail(coll_spool *sp, const char *hdr)
 static void seg_seal(coll_spool *sp, spool_seg *f)
 {
     f->sealed = 1;
-    if (sp->last_gen < f->gen + GEN_GAP)
-        sp->last_gen = f->gen + GEN_GAP;  /* room for the rewrite's gen */
     if (sp->wf != f)
         return;
     sp->wf = NULL;
@@ -482,6 +481,13 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
         int j, n = 0;
         uint64_t gen;
         char path[PATH_MAX];
+        size_t dl = strlen(de->d_name);
+        if (dl > 3 && strcmp(de->d_name + dl - 3, ".rw") == 0 &&
+            strncmp(de->d_name, "spool-", 6) == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);   /* an interrupted rewrite: its original is still there */
+            continue;
+        }
         if (sscanf(de->d_name, "spool-%d-%" SCNx64 ".log%n", &j, &gen, &n) != 2 ||
             de->d_name[n] != 0 || j < 0 || j % nthreads != index)
             continue;
@@ -532,8 +538,8 @@ void coll_spool_free(coll_spool *sp)
 {
     if (!sp)
         return;
-    if (!sp->finished)
-        coll_spool_finish(sp);
+    if (!sp->finished || sp->late)
+        coll_spool_finish(sp);  /* also what was appended after a finish */
     for (int i = 0; i < sp->nsegs; i++)
         seg_free(sp->segs[i]);
     free(sp->segs);
@@ -638,20 +644,37 @@ static int seg_write(coll_spool *sp, spool_seg *f)
     return err;
 }
 
-/* Seals the file being written if it was deleted underneath; never fails. */
+/* Seals every open file that was deleted underneath (its records stay
+ * readable through the descriptor, held, and are rewritten at exit); never
+ * fails. */
 static void check_deleted(coll_spool *sp)
 {
     struct stat st;
-    spool_seg *f = sp->wf;
-    if (!f || !f->created || f->deleted || fstat(f->fd, &st) < 0 || st.st_nlink > 0)
-        return;
-    f->deleted = 1;
-    sp->disk_bytes -= f->size;
-    sp->damaged++;
-    sys_error("spool: file deleted while in use; its hits are replayed from the open file "
-                "and rewritten at exit", "file=%s records=%" PRId64, f->path,
-                f->records - f->acked);
-    seg_seal(sp, f);
+    for (int i = 0; i < sp->nsegs; i++) {
+        spool_seg *f = sp->segs[i];
+        if (!f->created || f->deleted || f->fd < 0 || fstat(f->fd, &st) < 0 || st.st_nlink > 0)
+            continue;
+        f->deleted = 1;
+        sp->disk_bytes -= f->size;
+        sp->damaged++;
+        sys_error("spool: file deleted while in use; its hits are replayed from the open file "
+                  "and rewritten at exit", "file=%s records=%" PRId64, f->path,
+                  f->records - f->mrecs - f->acked > 0 ? f->records - f->mrecs - f->acked : 0);
+        seg_seal(sp, f);
+    }
+}
+
+/* Removes sealed segments left with nothing to read or acknowledge (a
+ * file whose whole tail moved on); never fails. */
+static void drop_empty(coll_spool *sp)
+{
+    for (int i = 0; i < sp->nsegs;) {
+        spool_seg *f = sp->segs[i];
+        if (f->sealed && f != sp->wf && f->records == f->acked && f->read >= f->records)
+            segs_remove(sp, i);
+        else
+            i++;
+    }
 }
 
 /* Writes every unwritten memory tail (back-off permitting). Returns 0, or
@@ -672,21 +695,24 @@ int coll_spool_flush(coll_spool *sp, int sync, int64_t now_ms)
         path = f->path;
         err = seg_write(sp, f);
     }
-    for (int i = 0; i < sp->nsegs && sync && !err; i++) {
+    for (int i = 0, write_err = err; i < sp->nsegs && sync && !write_err; i++) {
         spool_seg *f = sp->segs[i];
         if (!f->dirty || f->sealed || f->fd < 0)
             continue;
         if (sp->io->fdatasync(f->fd) < 0) {
-            err = errno;
-            path = f->path;
+            int serr = errno;
             sys_error("spool: fdatasync failed, sealing the file", "file=%s err=\"%s\"",
-                        f->path, strerror(err));
+                      f->path, strerror(serr));
             sp->damaged++;
+            f->unsynced = 1;
             seg_seal(sp, f);
-            break;
+            path = f->path;
+            err = serr;
+            continue;   /* the other files are still synced */
         }
         f->dirty = 0;
     }
+    drop_empty(sp);
     if (tried || err || sp->disk != COLL_SPOOL_DISK_OK)
         disk_state(sp, err, path, now_ms);
     for (int i = 0; i < sp->nsegs; i++)
@@ -717,6 +743,7 @@ int coll_spool_append(coll_spool *sp, const unsigned char *rec, size_t len, cons
     if (seg_mem_add(sp, sp->wf, frame, 8, rec, len, 1) < 0)
         return COLL_SPOOL_BAD;
     sp->full = 0;
+    sp->late = sp->finished;
     if (sp->disk == COLL_SPOOL_DISK_OK && sp->wf->mlen >= SPOOL_FLUSH_AT)
         coll_spool_flush(sp, 0, now_ms);
     return COLL_SPOOL_OK;
@@ -731,78 +758,95 @@ static int64_t seg_offset_of(const spool_seg *f, int64_t k)
     unsigned char frame[8];
     int64_t off = f->data_off, n = 0, in_file = f->records - f->mrecs;
     for (; n < k && n < in_file; n++) {
-        if (f->fd < 0 || pread_full(f->fd, frame, 8, off) < 0)
+        uint32_t len;
+        if (f->fd < 0 || pread_full(f->fd, frame, 8, off) < 0 || (len = get32(frame)) == 0 ||
+            len > COLL_SPOOL_REC_MAX || off + 8 + len > f->size)
             return -1;
-        off += 8 + get32(frame);
+        off += 8 + len;
     }
     if (n < k)
         off = f->size + (int64_t)frames_span(f->mem, f->mlen, k - n, NULL);
-    return off;
+    return off <= f->size + (int64_t)f->mlen ? off : -1;
 }
 
 /* Rewrites the unacknowledged records of sealed segment i into a fresh,
- * synced file and removes the old one. Returns 0, or -1 (logged). */
+ * synced file under the same name (written beside it, then renamed over
+ * it, so a crash leaves one or the other). Returns 0, or -1 (logged). */
 static int seg_rewrite(coll_spool *sp, int i)
 {
     spool_seg *f = sp->segs[i];
-    unsigned char buf[65536];
-    int err = 0;
+    unsigned char buf[65536], pre[SPOOL_PRE];
+    char tmp[PATH_MAX + 8];
+    int err = 0, fd = -1;
+    size_t hlen = (size_t)(f->data_off - SPOOL_PRE);
+    int64_t size = f->data_off;
     if (f->fd < 0 && f->created && !f->deleted)
         f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
     int64_t from = seg_offset_of(f, f->acked);
-    spool_seg *g = seg_new(sp, f->gen + 1, f->hdr);
-    if (from < 0 || !g || seg_index(sp, g->gen) >= 0) {
-        seg_free(g);
-        return -1;
-    }
-    if ((err = seg_create(sp, g)) != 0)
+    if (from < 0 || (from < f->size && f->fd < 0)) {
+        err = EIO;
         goto fail;
-    for (int64_t off = from; off < f->size && !err;) {
+    }
+    snprintf(tmp, sizeof tmp, "%s.rw", f->path);
+    if (mkdirs(sp->dir) < 0 ||
+        (fd = sp->io->open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0) {
+        err = errno;
+        goto fail;
+    }
+    memcpy(pre, SPOOL_MAGIC, 8);
+    put32(pre + 8, (uint32_t)hlen);
+    put32(pre + 12, coll_crc32((const unsigned char *)f->hdr, hlen));
+    if (pwrite_all(sp, fd, pre, SPOOL_PRE, 0, &err) < SPOOL_PRE ||
+        pwrite_all(sp, fd, f->hdr, hlen, SPOOL_PRE, &err) < hlen)
+        goto fail;
+    for (int64_t off = from; off < f->size;) {
         size_t n = (size_t)(f->size - off) < sizeof buf ? (size_t)(f->size - off) : sizeof buf;
         if (pread_full(f->fd, buf, n, off) < 0) {
             err = EIO;
-            break;
+            goto fail;
         }
-        if (pwrite_all(sp, g->fd, buf, n, g->size, &err) < n)
-            break;
-        g->size += (int64_t)n;
+        if (pwrite_all(sp, fd, buf, n, size, &err) < n)
+            goto fail;
+        size += (int64_t)n;
         off += (int64_t)n;
     }
-    if (!err && f->mlen) {
+    if (f->mlen) {
         size_t skip = from > f->size ? (size_t)(from - f->size) : 0;
-        if (pwrite_all(sp, g->fd, f->mem + skip, f->mlen - skip, g->size, &err) == f->mlen - skip)
-            g->size += (int64_t)(f->mlen - skip);
+        if (pwrite_all(sp, fd, f->mem + skip, f->mlen - skip, size, &err) < f->mlen - skip)
+            goto fail;
+        size += (int64_t)(f->mlen - skip);
     }
-    if (!err && sp->io->fdatasync(g->fd) < 0)
+    if (sp->io->fdatasync(fd) < 0 || rename(tmp, f->path) < 0) {
         err = errno;
-    if (err)
-        goto fail;
-    if (f->created && !f->deleted && unlink(f->path) < 0 && errno != ENOENT) {
-        err = errno;  /* both would replay: keep the old one */
         goto fail;
     }
-    sys_info("spool: damaged file rewritten", "from=%s to=%s records=%" PRId64, f->path,
-               g->path, f->records - f->acked);
-    sp->disk_bytes += g->size - g->data_off; /* seg_create counted the header */
+    sys_info("spool: damaged file rewritten", "file=%s records=%" PRId64, f->path,
+             f->records - f->acked);
     if (f->created && !f->deleted)
         sp->disk_bytes -= f->size;
-    g->records = f->records - f->acked;
+    sp->disk_bytes += size;
     sp->mem_bytes -= (int64_t)f->mlen;
     sp->mem_records -= f->mrecs;
-    g->sealed = 1;
-    sp->segs[i] = g;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = fd;
+    f->records -= f->acked;
+    f->acked = f->read = 0;
+    f->mrecs = 0;
+    f->mlen = 0;
+    f->size = size;
+    f->created = 1;
+    f->deleted = f->unsynced = f->dirty = 0;
     if (sp->rseg == i)
         sp->roff = -1;
-    seg_free(f);
     return 0;
 fail:
     sys_error("spool: cannot rewrite a damaged file", "file=%s err=\"%s\"", f->path,
-                strerror(err ? err : EIO));
-    if (g->created) {
-        unlink(g->path);
-        sp->disk_bytes -= g->data_off;  /* only the header was counted */
+              strerror(err ? err : EIO));
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
     }
-    seg_free(g);
     return -1;
 }
 
@@ -811,21 +855,32 @@ int64_t coll_spool_finish(coll_spool *sp)
 {
     int64_t lost = 0;
     sp->finished = 1;
-    sp->retry_at = 0;
-    coll_spool_flush(sp, 1, 0);
+    sp->late = 0;
+    /* a failure seals a file and moves its tail to a new one: try that too */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        sp->retry_at = 0;
+        if (coll_spool_flush(sp, 1, 0) == 0)
+            break;
+    }
     for (int i = 0; i < sp->nsegs; i++) {
         spool_seg *f = sp->segs[i];
-        if (f->sealed && f->records > f->acked && (f->deleted || f->mlen))
+        if (f->sealed && f->records > f->acked && (f->deleted || f->mlen || f->unsynced))
             seg_rewrite(sp, i);
     }
     for (int i = 0; i < sp->nsegs; i++) {
-        const spool_seg *f = sp->segs[i];
+        spool_seg *f = sp->segs[i];
+        struct stat st;
         int64_t unacked = f->records - f->acked;
-        lost += f->deleted ? unacked : unacked < f->mrecs ? unacked : f->mrecs;
+        int gone = f->created && !f->deleted && f->fd < 0 && stat(f->path, &st) < 0 &&
+                   errno == ENOENT;
+        if (gone)
+            sys_error("spool: file deleted by someone else, its hits are lost", "file=%s "
+                      "records=%" PRId64, f->path, unacked);
+        lost += f->deleted || gone ? unacked : unacked < f->mrecs ? unacked : f->mrecs;
     }
     if (lost)
         sys_error("spool: hits in no file at exit, lost", "thread=%d records=%" PRId64
-                    " disk=%s", sp->index, lost, coll_spool_disk_name(sp->disk));
+                  " disk=%s", sp->index, lost, coll_spool_disk_name(sp->disk));
     return lost;
 }
 

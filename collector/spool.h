@@ -19,8 +19,9 @@
  * memory, bounded by mem_max records, until a retry with back-off succeeds.
  * A file that cannot be cut back, fails with EIO or is deleted underneath is
  * sealed: nothing more is written to it and its unread tail moves to a new
- * file; at the end (coll_spool_finish) what is left of it is rewritten into
- * a fresh file. Disk errors never make the spool invent a record. */
+ * file; at the end (coll_spool_finish) what is left of it is rewritten
+ * under its own name (a temporary file renamed over it). Disk errors never
+ * make the spool invent a record. */
 #ifndef COLL_SPOOL_H
 #define COLL_SPOOL_H
 
@@ -120,7 +121,8 @@ int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
                     coll_spool_pos *pos, const char **hdr);
 
 /* Marks the record at pos as safely in Redis; a segment whose records are
- * all read and acknowledged is deleted with its file. */
+ * all read and acknowledged is deleted with its file. Records must be
+ * acknowledged in the order they were read (a rewind counts on it). */
 void coll_spool_ack(coll_spool *sp, const coll_spool_pos *pos);
 
 /* Puts back the record just read at pos (it could not be sent now): the

@@ -21,6 +21,8 @@
 
 static struct {
     long write_budget;      /* bytes pwrite may still write; < 0: unlimited */
+    int fail_writes;        /* the next n pwrites fail with write_err (after the budget) */
+    int syncs_ok, sync_fails; /* fdatasyncs that succeeded; the next n fail with sync_err */
     int write_err;          /* errno once the budget is spent */
     int open_err;           /* open fails with this, 0: no */
     int trunc_err;          /* ftruncate fails with this, 0: no */
@@ -47,6 +49,11 @@ static int f_open(const char *path, int flags, mode_t mode)
 static ssize_t f_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
     fault.pwrites++;
+    if (fault.fail_writes > 0) {
+        fault.fail_writes--;
+        errno = fault.write_err;
+        return -1;
+    }
     if (fault.write_budget >= 0) {
         if (fault.write_budget == 0) {
             errno = fault.write_err;
@@ -71,6 +78,12 @@ static int f_ftruncate(int fd, off_t len)
 
 static int f_fdatasync(int fd)
 {
+    if (fault.sync_fails > 0) {
+        fault.sync_fails--;
+        errno = EIO;
+        return -1;
+    }
+    fault.syncs_ok++;
     if (fault.sync_err) {
         errno = fault.sync_err;
         return -1;
@@ -570,6 +583,127 @@ START_TEST(probe_refuses)
 }
 END_TEST
 
+/* A prepended segment whose write fails with EIO is sealed; at exit it is
+ * rewritten under its own name, before every later record. */
+START_TEST(prepend_sealed_rewritten)
+{
+    unsigned char r0[128], r1[128];
+    coll_spool *sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    append_range(sp, 2, 10, 0);
+    ck_assert_int_eq(coll_spool_flush(sp, 0, 0), 0);
+    coll_spool_set_io(sp, &faulty);
+    fault.write_budget = 16 + (long)strlen(HDR) + 10;    /* the header, part of a record */
+    fault.write_err = EIO;
+    const unsigned char *recs[2] = {r0, r1};
+    size_t lens[2] = {make_rec(r0, 0), make_rec(r1, 1)};
+    ck_assert_int_eq(coll_spool_prepend(sp, HDR, recs, lens, 2, 0), 0);
+    ck_assert_int_eq(stats(sp).held, 2);
+    fault_none();
+    ck_assert_int_eq(coll_spool_finish(sp), 0);
+    coll_spool_free(sp);
+    sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    ck_assert_int_eq(stats(sp).damaged, 0);
+    ck_assert_int_eq(drain_check(sp, 0, 10), 10);
+    coll_spool_free(sp);
+}
+END_TEST
+
+/* One fdatasync failing at exit still syncs the other files, and the file
+ * whose sync failed is rewritten and synced. */
+START_TEST(finish_sync_failure_keeps_syncing)
+{
+    unsigned char r0[128], r1[128];
+    coll_spool *sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    append_range(sp, 2, 10, 0);
+    const unsigned char *recs[2] = {r0, r1};
+    size_t lens[2] = {make_rec(r0, 0), make_rec(r1, 1)};
+    ck_assert_int_eq(coll_spool_prepend(sp, HDR, recs, lens, 2, 0), 0);
+    coll_spool_set_io(sp, &faulty);
+    fault.sync_fails = 1;                   /* the first file's sync */
+    ck_assert_int_eq(coll_spool_finish(sp), 0);
+    ck_assert_int_ge(fault.syncs_ok, 2);    /* the other file, and the rewrite */
+    coll_spool_free(sp);
+    sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    ck_assert_int_eq(drain_check(sp, 0, 10), 10);
+    coll_spool_free(sp);
+}
+END_TEST
+
+/* EIO at exit seals the file; its tail moves to a new file that works. */
+START_TEST(finish_eio_uses_a_new_file)
+{
+    coll_spool *sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    append_range(sp, 0, 2, 0);
+    ck_assert_int_eq(coll_spool_flush(sp, 0, 0), 0);
+    append_range(sp, 2, 12, 0);
+    coll_spool_set_io(sp, &faulty);
+    fault.fail_writes = 1;
+    fault.write_err = EIO;
+    ck_assert_int_eq(coll_spool_finish(sp), 0);
+    coll_spool_free(sp);
+    sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    ck_assert_int_eq(drain_check(sp, 0, 12), 12);
+    coll_spool_free(sp);
+}
+END_TEST
+
+/* Any open file deleted underneath is found, held and rewritten at exit,
+ * not only the one being written. */
+START_TEST(prepended_file_deleted)
+{
+    unsigned char r0[128], r1[128];
+    coll_spool *sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    append_range(sp, 2, 10, 0);
+    ck_assert_int_eq(coll_spool_flush(sp, 0, 0), 0);
+    const unsigned char *recs[2] = {r0, r1};
+    size_t lens[2] = {make_rec(r0, 0), make_rec(r1, 1)};
+    ck_assert_int_eq(coll_spool_prepend(sp, HDR, recs, lens, 2, 0), 0);
+    ck_assert_int_eq(count_files(), 2);
+    /* delete both files */
+    DIR *d = opendir(g_dir);
+    struct dirent *de;
+    char path[512];
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, "spool-", 6) == 0) {
+            snprintf(path, sizeof path, "%s/%s", g_dir, de->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    ck_assert_int_eq(coll_spool_flush(sp, 0, 0), 0);
+    ck_assert_int_eq(stats(sp).held, 10);
+    ck_assert_int_eq(coll_spool_finish(sp), 0);
+    coll_spool_free(sp);
+    sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    ck_assert_int_eq(drain_check(sp, 0, 10), 10);
+    coll_spool_free(sp);
+}
+END_TEST
+
+/* A disk failing on every write does not leave a file per retry behind. */
+START_TEST(persistent_eio_no_file_pileup)
+{
+    coll_spool *sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    coll_spool_set_io(sp, &faulty);
+    append_range(sp, 0, 20, 0);
+    for (int i = 0; i < 50; i++) {
+        fault.fail_writes = 1000;               /* headers go through the budget only */
+        fault.write_budget = -1;
+        fault.write_err = EIO;
+        coll_spool_flush(sp, 0, (int64_t)i * 10000);
+    }
+    ck_assert_int_le(count_files(), 1);
+    ck_assert_int_eq(stats(sp).records, 20);
+    ck_assert_int_eq(stats(sp).held, 20);
+    fault_none();
+    ck_assert_int_eq(coll_spool_flush(sp, 0, 1000000), 0);
+    ck_assert_int_eq(count_files(), 1);
+    coll_spool_free(sp);
+    sp = coll_spool_open(g_dir, 0, 1, MAXB, 1000);
+    ck_assert_int_eq(drain_check(sp, 0, 20), 20);
+    coll_spool_free(sp);
+}
+END_TEST
+
 static Suite *spool_suite(void)
 {
     Suite *s = suite_create("coll_spool");
@@ -591,6 +725,11 @@ static Suite *spool_suite(void)
     tcase_add_test(tc, max_bytes);
     tcase_add_test(tc, rewind_across_memory);
     tcase_add_test(tc, probe_refuses);
+    tcase_add_test(tc, prepend_sealed_rewritten);
+    tcase_add_test(tc, finish_sync_failure_keeps_syncing);
+    tcase_add_test(tc, finish_eio_uses_a_new_file);
+    tcase_add_test(tc, prepended_file_deleted);
+    tcase_add_test(tc, persistent_eio_no_file_pileup);
     suite_add_tcase(s, tc);
     return s;
 }
