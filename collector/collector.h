@@ -41,7 +41,11 @@ typedef struct coll_ctx {
 /* Answers one HTTP request (coll_http_handler; arg is the coll_worker). */
 void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp);
 
-/* Writes the Prometheus exposition of the whole collector into b. */
+/* Writes the Prometheus exposition of the whole collector into b (status.c). */
 void coll_metrics_render(const coll_ctx *ctx, proto_buf *b);
+
+/* Writes the /healthz body into b; returns its HTTP status, 200 or 503
+ * (status.c). */
+int coll_status_health(const coll_ctx *ctx, proto_buf *b);
 
 #endif

@@ -495,33 +495,11 @@ static void do_api(coll_worker *w, const coll_http_req *req, coll_http_resp *res
     resp->body_len = out->len;
 }
 
-/* GET /healthz: liveness, Redis state and spooled hits; 503 "degraded"
- * while accepted hits are at risk (disk full or failing, spool full). */
+/* GET /healthz: liveness, Redis state and spooled hits (status.c). */
 static void do_health(coll_worker *w, coll_http_resp *resp)
 {
-    coll_ctx *ctx = w->ctx;
-    int up = 1;
-    int64_t spooled = 0, held = 0;
-    const char *degraded = NULL;
-    for (int i = 0; i < ctx->nworkers; i++) {
-        coll_sink_spool_info sp;
-        if (!ctx->workers[i].sink)
-            continue;
-        up &= coll_sink_up(ctx->workers[i].sink);
-        coll_sink_spool(ctx->workers[i].sink, &sp);
-        spooled += sp.records - sp.held;
-        held += sp.held;
-        if (sp.degraded && !degraded)
-            degraded = sp.degraded;
-    }
     w->scratch.len = 0;
-    if (degraded)
-        proto_buf_printf(&w->scratch, "{\"status\":\"degraded\",\"reason\":\"%s\",", degraded);
-    else
-        proto_buf_printf(&w->scratch, "{\"status\":\"ok\",");
-    proto_buf_printf(&w->scratch, "\"redis\":\"%s\",\"spooled\":%" PRId64 ",\"held\":%" PRId64 "}\n",
-                     up ? "up" : "down", spooled, held);
-    resp->status = degraded ? 503 : 200;
+    resp->status = coll_status_health(w->ctx, &w->scratch);
     resp->content_type = "application/json";
     resp->headers = NO_CACHE;
     resp->body = w->scratch.data;

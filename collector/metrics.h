@@ -1,5 +1,5 @@
 /* metrics.h: the collector's counters, shared by every thread (relaxed
- * atomics), and their Prometheus rendering. */
+ * atomics); status.c renders them. */
 #ifndef COLL_METRICS_H
 #define COLL_METRICS_H
 
@@ -43,10 +43,18 @@ typedef struct coll_metrics {
 #define coll_add(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
 #define coll_get(c) atomic_load_explicit(&(c), memory_order_relaxed)
 
-/* Returns a drop reason's label value. */
-const char *coll_drop_name(coll_drop d);
+/* Returns a drop reason's label value; never fails. */
+static inline const char *coll_drop_name(coll_drop d)
+{
+    static const char *const names[COLL_DROP_COUNT] = {
+        [COLL_DROP_SPOOL_FULL] = "spool_full", [COLL_DROP_DISK_FULL] = "disk_full",
+        [COLL_DROP_DISK_ERROR] = "disk_error", [COLL_DROP_CORRUPT] = "corrupt",
+        [COLL_DROP_OUT_OF_MEMORY] = "out_of_memory", [COLL_DROP_UNPACKABLE] = "unpackable",
+    };
+    return d < COLL_DROP_COUNT ? names[d] : "?";
+}
 
-/* Returns the accepted hits lost for every reason together. */
+/* Returns the accepted hits lost for every reason together (status.c). */
 uint64_t coll_dropped_total(const coll_metrics *m);
 
 #endif

@@ -29,50 +29,6 @@
 
 /* ---------------------------------------------------------------- queue */
 
-static const char *const degraded_names[] = {"disk_full", "disk_error", "spool_full"};
-
-/* Updates the gauges other threads read, and counts the spooled records
- * found lost on replay as dropped; never fails. */
-void coll_sink_gauges(coll_sink *s)
-{
-    coll_spool_stats st;
-    coll_spool_stats_get(s->spool, &st);
-    if (st.lost > s->lost_seen) {
-        coll_add(s->m->dropped[COLL_DROP_CORRUPT], (uint64_t)(st.lost - s->lost_seen));
-        s->lost_seen = st.lost;
-    }
-    int degraded = st.disk == COLL_SPOOL_DISK_FULL ? 1
-                 : st.disk == COLL_SPOOL_DISK_ERROR || st.held ? 2
-                 : st.full ? 3 : 0;
-    atomic_store_explicit(&s->g_up, s->state == S_UP, memory_order_relaxed);
-    atomic_store_explicit(&s->g_queued, s->ninflight, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_records, st.records, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_held, st.held, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_bytes, st.disk_bytes, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_mem_bytes, st.mem_bytes, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_written, st.written, memory_order_relaxed);
-    atomic_store_explicit(&s->g_spool_damaged, st.damaged, memory_order_relaxed);
-    atomic_store_explicit(&s->g_degraded, degraded, memory_order_relaxed);
-}
-
-/* Frees every in-flight entry and the spare ones; never fails. */
-void coll_sink_inflight_clear(coll_sink *s)
-{
-    while (s->head) {
-        inflight *e = s->head;
-        s->head = e->next;
-        free(e);
-    }
-    s->tail = NULL;
-    s->ninflight = s->ndirect = 0;
-    while (s->spare) {
-        inflight *e = s->spare;
-        s->spare = e->next;
-        free(e);
-    }
-    s->nspare = 0;
-}
-
 /* Releases an entry no longer in flight: keeps it for reuse, or frees it;
  * NULL is a no-op. Never fails. */
 static void entry_release(coll_sink *s, inflight *e)
@@ -174,24 +130,6 @@ static inflight *entry_new(coll_sink *s, const unsigned char *data, size_t len)
     e->len = (uint32_t)len;
     memcpy(e->data, data, len);
     return e;
-}
-
-/* Counts and logs (at most once a second) a dropped hit; never fails. */
-void coll_sink_note_drop(coll_sink *s, coll_drop why)
-{
-    int64_t t = sys_now_ms();
-    coll_inc(s->m->dropped[why]);
-    s->drops_since_log++;
-    if (t - s->drop_logged_ms >= 1000) {
-        coll_spool_stats st;
-        coll_spool_stats_get(s->spool, &st);
-        sys_error("hit dropped: cannot spool", "reason=%s dropped=%" PRIu64 " spool_bytes=%"
-                    PRId64 " spool_max_bytes=%" PRId64 " held=%" PRId64 " queue_max=%" PRId64,
-                    coll_drop_name(why), s->drops_since_log, st.disk_bytes + st.mem_bytes,
-                    s->conf->spool_max_bytes, st.held, s->conf->queue_max);
-        s->drop_logged_ms = t;
-        s->drops_since_log = 0;
-    }
 }
 
 /* Sends spooled hits while the window has room; finishes a drain when all
@@ -319,6 +257,7 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
                                conf->queue_max);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->pump_ev = event_new(base, -1, 0, on_pump, s);
+    s->kick = coll_sink_pump;
     if (!s->acked || !s->scan_from || !s->spool || !s->tick || !s->pump_ev)
         goto fail;
     coll_spool_each_header(s->spool, coll_sink_plan_from_header, s);
@@ -480,5 +419,5 @@ void coll_sink_spool(const coll_sink *s, coll_sink_spool_info *out)
     out->written = atomic_load_explicit(&s->g_spool_written, memory_order_relaxed);
     out->damaged = atomic_load_explicit(&s->g_spool_damaged, memory_order_relaxed);
     int d = atomic_load_explicit(&s->g_degraded, memory_order_relaxed);
-    out->degraded = d ? degraded_names[d - 1] : NULL;
+    out->degraded = coll_sink_degraded_name(d);
 }

@@ -1,4 +1,8 @@
-/* sink_int.h: the sink's state and what sink.c and sink_sync.c share; not part of the API. */
+/* sink_int.h: the sink's state and what its two files share, not part of
+ * the API: sink_conn.c (the lower layer: the connection, reconciliation,
+ * persisting in-flight hits, gauges and drop accounting) never calls
+ * sink.c (the queue, sending, the pump, drain and the tick); it reaches the
+ * pump only through s->kick. */
 #ifndef COLL_SINK_INT_H
 #define COLL_SINK_INT_H
 
@@ -86,6 +90,7 @@ struct coll_sink {
     void (*drained)(void *);
     void *drained_arg;
 
+    void (*kick)(struct coll_sink *s); /* sink.c's pump, run when Redis is up */
     struct event *tick;
     struct event *pump_ev;      /* runs the pump after the current I/O callbacks */
     int pump_pending;
@@ -111,6 +116,9 @@ void coll_sink_note_drop(coll_sink *s, coll_drop why);
 /* Sends spooled hits while the window has room; finishes a drain when all
  * is acknowledged. Never fails (problems are logged and counted). */
 void coll_sink_pump(coll_sink *s);
+
+/* Returns the name of a degraded code (g_degraded), or NULL for 0. */
+const char *coll_sink_degraded_name(int d);
 
 /* Returns 1 if h is in the set, else 0. */
 int coll_sink_hidset_has(const hidset *set, uint64_t h);

@@ -1,6 +1,8 @@
-/* spool.c: the on-disk FIFO of hits that Redis has not acknowledged, and
- * what it does when the disk refuses them (see spool.h). */
+/* spool.c: the on-disk FIFO of hits that Redis has not acknowledged — the
+ * queue of segments, writing and what it does when the disk refuses,
+ * reading and acknowledging (see spool.h; a segment's file: spool_file.c). */
 #include "spool.h"
+#include "spool_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,148 +18,6 @@
 #include "clock.h"
 #include "log.h"
 
-#define SPOOL_MAGIC "AGSPOOL1"
-#define SPOOL_PRE 16            /* magic, header length, header crc */
-#define SPOOL_FLUSH_AT 65536    /* bytes in memory that force a write */
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-
-typedef struct {
-    uint64_t gen;
-    int index;
-    char path[PATH_MAX];
-    char *hdr;
-    int fd;             /* -1 if not open */
-    int created;        /* the file exists with its header */
-    int sealed;         /* nothing more is written to the file */
-    int deleted;        /* the file was removed underneath: readable only through fd */
-    int dirty;          /* written since the last fdatasync */
-    int unsynced;       /* an fdatasync of it failed: its records may not be on disk */
-    int64_t size;       /* bytes in the file: header and whole records; where mem starts */
-    int64_t data_off;   /* first record */
-    int64_t records;    /* records: in the file, then in memory */
-    int64_t mrecs;      /* of which in memory */
-    unsigned char *mem; /* framed records not in the file */
-    size_t mlen, mcap;
-    int64_t read;       /* records handed to the reader */
-    int64_t acked;      /* records acknowledged */
-} spool_seg;
-
-struct coll_spool {
-    char dir[1024];
-    int index, nthreads;
-    int64_t max_bytes, mem_max;
-    const coll_spool_io *io;
-    spool_seg **segs;       /* oldest first */
-    int nsegs, capsegs;
-    int rseg;               /* segment the reader is in */
-    int64_t roff;           /* -1: the start of segs[rseg] */
-    spool_seg *wf;          /* segment taking appends (always the last), NULL if none */
-    uint64_t last_gen;
-    int64_t disk_bytes, mem_bytes, mem_records;
-    int64_t written, lost, damaged;
-    coll_spool_disk disk;
-    int full;
-    int backoff_ms;
-    int64_t retry_at;
-    int finished;
-    int late;               /* records appended after coll_spool_finish */
-};
-
-/* ---------------------------------------------------------------- crc32 */
-
-static uint32_t crc_table[256];
-
-/* Fills the CRC32 table once; never fails. */
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-/* Returns the CRC32 (IEEE) of buf; never fails. */
-uint32_t coll_crc32(const unsigned char *buf, size_t len)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    if (!crc_table[1])
-        crc_init();
-    for (size_t i = 0; i < len; i++)
-        c = crc_table[(c ^ buf[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-/* Stores v little-endian at p; never fails. */
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
-/* Loads a little-endian u32 from p; never fails. */
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* ---------------------------------------------------------------- system calls */
-
-/* open(2) with a fixed arity, for the io table. */
-static int sys_open(const char *path, int flags, mode_t mode)
-{
-    return open(path, flags, mode);
-}
-
-static const coll_spool_io sys_io = {sys_open, pwrite, ftruncate, fdatasync};
-
-/* Reads exactly len bytes at off. Returns 0, or -1 on a short read or error. */
-static int pread_full(int fd, void *buf, size_t len, int64_t off)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + (int64_t)got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
-/* Writes len bytes at off through the io table. Returns the bytes written
- * (less than len on an error, with *err set to errno; ENOSPC for a write
- * that made no progress without one). */
-static size_t pwrite_all(const coll_spool *sp, int fd, const void *buf, size_t len, int64_t off,
-                         int *err)
-{
-    size_t done = 0;
-    *err = 0;
-    while (done < len) {
-        ssize_t n = sp->io->pwrite(fd, (const char *)buf + done, len - done,
-                                   (off_t)(off + (int64_t)done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            *err = n < 0 ? errno : ENOSPC;
-            break;
-        }
-        done += (size_t)n;
-    }
-    return done;
-}
-
-/* Returns 1 if err means "no space" (retried in place), 0 for other errors. */
-static int err_is_space(int err)
-{
-    return err == ENOSPC || err == EDQUOT || err == EFBIG;
-}
-
 /* Returns the wall-clock time in µs, for file gens; never fails. */
 static uint64_t gen_now(coll_spool *sp)
 {
@@ -168,55 +28,7 @@ static uint64_t gen_now(coll_spool *sp)
     return gen;
 }
 
-/* Creates dir and its parents. Returns 0, or -1 with errno set. */
-static int mkdirs(const char *dir)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- segments */
-
-/* Frees one segment (closing its file); NULL is a no-op. */
-static void seg_free(spool_seg *f)
-{
-    if (!f)
-        return;
-    if (f->fd >= 0)
-        close(f->fd);
-    free(f->hdr);
-    free(f->mem);
-    free(f);
-}
-
-/* Allocates a segment of gen with header hdr, not yet in any file.
- * Returns NULL on allocation failure or an oversized header. */
-static spool_seg *seg_new(const coll_spool *sp, uint64_t gen, const char *hdr)
-{
-    size_t hlen = strlen(hdr);
-    spool_seg *f = calloc(1, sizeof *f);
-    if (!f || hlen > COLL_SPOOL_HDR_MAX || !(f->hdr = strdup(hdr))) {
-        free(f);
-        return NULL;
-    }
-    f->gen = gen;
-    f->index = sp->index;
-    f->fd = -1;
-    f->size = f->data_off = (int64_t)(SPOOL_PRE + hlen);
-    snprintf(f->path, sizeof f->path, "%s/spool-%d-%016" PRIx64 ".log", sp->dir, sp->index, gen);
-    return f;
-}
 
 /* Inserts f at position i of the list. Returns 0, or -1 on allocation failure. */
 static int segs_insert(coll_spool *sp, int i, spool_seg *f)
@@ -264,23 +76,6 @@ static int seg_mem_add(coll_spool *sp, spool_seg *f, const unsigned char *a, siz
     return 0;
 }
 
-/* Returns the bytes of the first k framed records of mem (at most len). */
-static size_t frames_span(const unsigned char *mem, size_t len, int64_t k, int64_t *whole)
-{
-    size_t off = 0;
-    int64_t n = 0;
-    while (n < k && off + 8 <= len) {
-        size_t l = get32(mem + off);
-        if (off + 8 + l > len)
-            break;
-        off += 8 + l;
-        n++;
-    }
-    if (whole)
-        *whole = n;
-    return off;
-}
-
 /* Deletes segment i from the list and its file from disk, keeping the
  * reader consistent; never fails (an unlink error is logged). */
 static void segs_remove(coll_spool *sp, int i)
@@ -303,7 +98,7 @@ static void segs_remove(coll_spool *sp, int i)
     else if (sp->rseg == i)
         sp->roff = -1;
     sp->full = 0;
-    seg_free(f);
+    spool_seg_free(f);
 }
 
 /* Finds the list index of segment gen. Returns -1 if it is gone. */
@@ -318,9 +113,9 @@ static int seg_index(const coll_spool *sp, uint64_t gen)
 /* Starts a segment at the end that takes appends. Returns it, or NULL. */
 static spool_seg *seg_start_tail(coll_spool *sp, const char *hdr)
 {
-    spool_seg *f = seg_new(sp, gen_now(sp), hdr);
+    spool_seg *f = spool_seg_new(sp, gen_now(sp), hdr);
     if (!f || segs_insert(sp, sp->nsegs, f) < 0) {
-        seg_free(f);
+        spool_seg_free(f);
         return NULL;
     }
     sp->wf = f;
@@ -341,7 +136,7 @@ static void seg_seal(coll_spool *sp, spool_seg *f)
     int64_t unread_mem = f->records - (f->read > in_file ? f->read : in_file);
     if (unread_mem <= 0)
         return;
-    size_t from = frames_span(f->mem, f->mlen, f->mrecs - unread_mem, NULL);
+    size_t from = spool_frames_span(f->mem, f->mlen, f->mrecs - unread_mem, NULL);
     spool_seg *g = seg_start_tail(sp, f->hdr);
     if (!g)
         return;
@@ -358,77 +153,6 @@ static void seg_seal(coll_spool *sp, spool_seg *f)
     f->records -= unread_mem;
 }
 
-/* ---------------------------------------------------------------- scan */
-
-/* Reads a file's header and counts its valid records, logging a torn or
- * corrupt tail. Returns the segment, or NULL if the file is unusable (logged). */
-static spool_seg *file_scan(coll_spool *sp, const char *path, uint64_t gen, int index)
-{
-    unsigned char pre[SPOOL_PRE], frame[8];
-    unsigned char *rec = NULL;
-    struct stat st;
-    spool_seg *f = calloc(1, sizeof *f);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (!f || fd < 0 || fstat(fd, &st) < 0) {
-        sys_error("spool: cannot open file", "file=%s err=\"%s\"", path, strerror(errno));
-        goto fail;
-    }
-    snprintf(f->path, sizeof f->path, "%s", path);
-    f->fd = -1;
-    f->gen = gen;
-    f->index = index;
-    f->created = 1;
-    f->sealed = 1;      /* files of an earlier run are read, never written */
-    f->size = st.st_size;
-    if (pread_full(fd, pre, SPOOL_PRE, 0) < 0 || memcmp(pre, SPOOL_MAGIC, 8) != 0) {
-        sys_error("spool: bad file header, file ignored", "file=%s", path);
-        goto fail;
-    }
-    uint32_t hlen = get32(pre + 8);
-    if (hlen > COLL_SPOOL_HDR_MAX || !(f->hdr = malloc(hlen + 1)) ||
-        pread_full(fd, f->hdr, hlen, SPOOL_PRE) < 0 ||
-        coll_crc32((unsigned char *)f->hdr, hlen) != get32(pre + 12)) {
-        sys_error("spool: bad file header, file ignored", "file=%s", path);
-        goto fail;
-    }
-    f->hdr[hlen] = 0;
-    f->data_off = SPOOL_PRE + hlen;
-    if (!(rec = malloc(COLL_SPOOL_REC_MAX)))
-        goto fail;
-    int64_t off = f->data_off;
-    while (off < f->size) {
-        const char *why = NULL;
-        uint32_t len = 0;
-        if (off + 8 > f->size || pread_full(fd, frame, 8, off) < 0)
-            why = "torn frame";
-        else if ((len = get32(frame)) == 0 || len > COLL_SPOOL_REC_MAX)
-            why = "bad length";
-        else if (off + 8 + len > f->size || pread_full(fd, rec, len, off + 8) < 0)
-            why = "torn record";
-        else if (coll_crc32(rec, len) != get32(frame + 4))
-            why = "crc mismatch";
-        if (why) {
-            sys_warn("spool: torn or corrupt tail skipped", "file=%s offset=%" PRId64
-                       " kept_records=%" PRId64 " skipped_bytes=%" PRId64 " why=\"%s\"",
-                       path, off, f->records, f->size - off, why);
-            sp->damaged++;
-            f->size = off;  /* what is past the damage is never read */
-            break;
-        }
-        off += 8 + len;
-        f->records++;
-    }
-    free(rec);
-    close(fd);
-    return f;
-fail:
-    free(rec);
-    if (fd >= 0)
-        close(fd);
-    seg_free(f);
-    return NULL;
-}
-
 /* Orders segments by gen for qsort. */
 static int seg_cmp(const void *a, const void *b)
 {
@@ -437,24 +161,6 @@ static int seg_cmp(const void *a, const void *b)
 }
 
 /* ---------------------------------------------------------------- open */
-
-/* Checks that dir takes a new file. Returns 0, or -1 (logged). */
-int coll_spool_probe(const char *dir)
-{
-    char path[PATH_MAX];
-    int fd = -1;
-    if (mkdirs(dir) == 0) {
-        snprintf(path, sizeof path, "%s/.probe-%ld", dir, (long)getpid());
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    }
-    if (fd < 0) {
-        sys_error("spool_dir is not writable", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
-        return -1;
-    }
-    close(fd);
-    unlink(path);
-    return 0;
-}
 
 /* Opens the spool of one thread and indexes its files. Returns NULL (logged)
  * if the directory cannot be used. */
@@ -471,9 +177,9 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
     sp->nthreads = nthreads;
     sp->max_bytes = max_bytes;
     sp->mem_max = mem_max;
-    sp->io = &sys_io;
+    sp->io = &spool_sys_io;
     sp->roff = -1;
-    if (mkdirs(dir) < 0 || !(d = opendir(dir))) {
+    if (spool_mkdirs(dir) < 0 || !(d = opendir(dir))) {
         sys_error("spool: cannot use spool_dir", "spool_dir=%s err=\"%s\"", dir, strerror(errno));
         goto fail;
     }
@@ -492,19 +198,19 @@ coll_spool *coll_spool_open(const char *dir, int index, int nthreads, int64_t ma
             de->d_name[n] != 0 || j < 0 || j % nthreads != index)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        spool_seg *f = file_scan(sp, path, gen, j);
+        spool_seg *f = spool_file_scan(sp, path, gen, j);
         if (!f)
             continue;
         if (f->records == 0) {
             unlink(path);
-            seg_free(f);
+            spool_seg_free(f);
             continue;
         }
         if (gen > sp->last_gen)
             sp->last_gen = gen;
         sp->disk_bytes += f->size;
         if (segs_insert(sp, sp->nsegs, f) < 0) {
-            seg_free(f);
+            spool_seg_free(f);
             goto fail;
         }
     }
@@ -530,7 +236,7 @@ fail:
 /* Replaces the system calls the writer makes; never fails. */
 void coll_spool_set_io(coll_spool *sp, const coll_spool_io *io)
 {
-    sp->io = io ? io : &sys_io;
+    sp->io = io ? io : &spool_sys_io;
 }
 
 /* Writes what it can and frees the spool; NULL is a no-op. */
@@ -541,7 +247,7 @@ void coll_spool_free(coll_spool *sp)
     if (!sp->finished || sp->late)
         coll_spool_finish(sp);  /* also what was appended after a finish */
     for (int i = 0; i < sp->nsegs; i++)
-        seg_free(sp->segs[i]);
+        spool_seg_free(sp->segs[i]);
     free(sp->segs);
     free(sp);
 }
@@ -553,7 +259,7 @@ void coll_spool_free(coll_spool *sp)
 static void disk_state(coll_spool *sp, int err, const char *path, int64_t now_ms)
 {
     coll_spool_disk d = !err ? COLL_SPOOL_DISK_OK
-                       : err_is_space(err) ? COLL_SPOOL_DISK_FULL : COLL_SPOOL_DISK_ERROR;
+                       : spool_err_is_space(err) ? COLL_SPOOL_DISK_FULL : COLL_SPOOL_DISK_ERROR;
     if (d == COLL_SPOOL_DISK_OK) {
         if (sp->disk != COLL_SPOOL_DISK_OK)
             sys_info("spool: writing again", "thread=%d records_in_memory=%" PRId64,
@@ -573,34 +279,6 @@ static void disk_state(coll_spool *sp, int err, const char *path, int64_t now_ms
     sp->retry_at = now_ms + sp->backoff_ms;
 }
 
-/* Creates f's file with its header. Returns 0, or an errno value (nothing
- * is left on disk). */
-static int seg_create(coll_spool *sp, spool_seg *f)
-{
-    unsigned char pre[SPOOL_PRE];
-    size_t hlen = (size_t)(f->data_off - SPOOL_PRE);
-    int err = 0;
-    if (mkdirs(sp->dir) < 0)  /* the directory may have been removed */
-        return errno;
-    f->fd = sp->io->open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (f->fd < 0)
-        return errno;
-    memcpy(pre, SPOOL_MAGIC, 8);
-    put32(pre + 8, (uint32_t)hlen);
-    put32(pre + 12, coll_crc32((const unsigned char *)f->hdr, hlen));
-    if (pwrite_all(sp, f->fd, pre, SPOOL_PRE, 0, &err) < SPOOL_PRE ||
-        pwrite_all(sp, f->fd, f->hdr, hlen, SPOOL_PRE, &err) < hlen) {
-        close(f->fd);
-        f->fd = -1;
-        unlink(f->path);
-        return err;
-    }
-    f->created = 1;
-    f->dirty = 1;
-    sp->disk_bytes += f->data_off;
-    return 0;
-}
-
 /* Writes f's memory tail to its file. A short write keeps the records that
  * did not fully reach the file in memory and cuts the partial one off the
  * file; a file that cannot be cut back, or fails with an error other than
@@ -608,13 +286,13 @@ static int seg_create(coll_spool *sp, spool_seg *f)
 static int seg_write(coll_spool *sp, spool_seg *f)
 {
     int err = 0;
-    if (!f->created && (err = seg_create(sp, f)) != 0)
+    if (!f->created && (err = spool_seg_create(sp, f)) != 0)
         return err;
     if (f->mlen == 0)
         return 0;
-    size_t done = pwrite_all(sp, f->fd, f->mem, f->mlen, f->size, &err);
+    size_t done = spool_pwrite(sp, f->fd, f->mem, f->mlen, f->size, &err);
     int64_t k;
-    size_t whole = frames_span(f->mem, done, INT64_MAX, &k);
+    size_t whole = spool_frames_span(f->mem, done, INT64_MAX, &k);
     if (done > whole && sp->io->ftruncate(f->fd, (off_t)(f->size + (int64_t)whole)) < 0) {
         int terr = errno;
         sys_error("spool: cannot cut a partial record off the file, sealing it",
@@ -636,8 +314,8 @@ static int seg_write(coll_spool *sp, spool_seg *f)
         sp->disk_bytes += (int64_t)whole;
         sp->written += k;
     }
-    if (err && (!err_is_space(err) || f->sealed)) {
-        if (!err_is_space(err))
+    if (err && (!spool_err_is_space(err) || f->sealed)) {
+        if (!spool_err_is_space(err))
             sp->damaged++;
         seg_seal(sp, f);
     }
@@ -738,8 +416,8 @@ int coll_spool_append(coll_spool *sp, const unsigned char *rec, size_t len, cons
         return COLL_SPOOL_NOROOM;
     if (!sp->wf && !seg_start_tail(sp, hdr))
         return COLL_SPOOL_BAD;
-    put32(frame, (uint32_t)len);
-    put32(frame + 4, coll_crc32(rec, len));
+    spool_put32(frame, (uint32_t)len);
+    spool_put32(frame + 4, coll_crc32(rec, len));
     if (seg_mem_add(sp, sp->wf, frame, 8, rec, len, 1) < 0)
         return COLL_SPOOL_BAD;
     sp->full = 0;
@@ -750,105 +428,6 @@ int coll_spool_append(coll_spool *sp, const unsigned char *rec, size_t len, cons
 }
 
 /* ---------------------------------------------------------------- finish */
-
-/* Returns the offset of record k of f, walking its frames; -1 if the file
- * part cannot be read. */
-static int64_t seg_offset_of(const spool_seg *f, int64_t k)
-{
-    unsigned char frame[8];
-    int64_t off = f->data_off, n = 0, in_file = f->records - f->mrecs;
-    for (; n < k && n < in_file; n++) {
-        uint32_t len;
-        if (f->fd < 0 || pread_full(f->fd, frame, 8, off) < 0 || (len = get32(frame)) == 0 ||
-            len > COLL_SPOOL_REC_MAX || off + 8 + len > f->size)
-            return -1;
-        off += 8 + len;
-    }
-    if (n < k)
-        off = f->size + (int64_t)frames_span(f->mem, f->mlen, k - n, NULL);
-    return off <= f->size + (int64_t)f->mlen ? off : -1;
-}
-
-/* Rewrites the unacknowledged records of sealed segment i into a fresh,
- * synced file under the same name (written beside it, then renamed over
- * it, so a crash leaves one or the other). Returns 0, or -1 (logged). */
-static int seg_rewrite(coll_spool *sp, int i)
-{
-    spool_seg *f = sp->segs[i];
-    unsigned char buf[65536], pre[SPOOL_PRE];
-    char tmp[PATH_MAX + 8];
-    int err = 0, fd = -1;
-    size_t hlen = (size_t)(f->data_off - SPOOL_PRE);
-    int64_t size = f->data_off;
-    if (f->fd < 0 && f->created && !f->deleted)
-        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    int64_t from = seg_offset_of(f, f->acked);
-    if (from < 0 || (from < f->size && f->fd < 0)) {
-        err = EIO;
-        goto fail;
-    }
-    snprintf(tmp, sizeof tmp, "%s.rw", f->path);
-    if (mkdirs(sp->dir) < 0 ||
-        (fd = sp->io->open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0) {
-        err = errno;
-        goto fail;
-    }
-    memcpy(pre, SPOOL_MAGIC, 8);
-    put32(pre + 8, (uint32_t)hlen);
-    put32(pre + 12, coll_crc32((const unsigned char *)f->hdr, hlen));
-    if (pwrite_all(sp, fd, pre, SPOOL_PRE, 0, &err) < SPOOL_PRE ||
-        pwrite_all(sp, fd, f->hdr, hlen, SPOOL_PRE, &err) < hlen)
-        goto fail;
-    for (int64_t off = from; off < f->size;) {
-        size_t n = (size_t)(f->size - off) < sizeof buf ? (size_t)(f->size - off) : sizeof buf;
-        if (pread_full(f->fd, buf, n, off) < 0) {
-            err = EIO;
-            goto fail;
-        }
-        if (pwrite_all(sp, fd, buf, n, size, &err) < n)
-            goto fail;
-        size += (int64_t)n;
-        off += (int64_t)n;
-    }
-    if (f->mlen) {
-        size_t skip = from > f->size ? (size_t)(from - f->size) : 0;
-        if (pwrite_all(sp, fd, f->mem + skip, f->mlen - skip, size, &err) < f->mlen - skip)
-            goto fail;
-        size += (int64_t)(f->mlen - skip);
-    }
-    if (sp->io->fdatasync(fd) < 0 || rename(tmp, f->path) < 0) {
-        err = errno;
-        goto fail;
-    }
-    sys_info("spool: damaged file rewritten", "file=%s records=%" PRId64, f->path,
-             f->records - f->acked);
-    if (f->created && !f->deleted)
-        sp->disk_bytes -= f->size;
-    sp->disk_bytes += size;
-    sp->mem_bytes -= (int64_t)f->mlen;
-    sp->mem_records -= f->mrecs;
-    if (f->fd >= 0)
-        close(f->fd);
-    f->fd = fd;
-    f->records -= f->acked;
-    f->acked = f->read = 0;
-    f->mrecs = 0;
-    f->mlen = 0;
-    f->size = size;
-    f->created = 1;
-    f->deleted = f->unsynced = f->dirty = 0;
-    if (sp->rseg == i)
-        sp->roff = -1;
-    return 0;
-fail:
-    sys_error("spool: cannot rewrite a damaged file", "file=%s err=\"%s\"", f->path,
-              strerror(err ? err : EIO));
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    return -1;
-}
 
 /* Last writes before exit. Returns the records in no file (logged). */
 int64_t coll_spool_finish(coll_spool *sp)
@@ -865,7 +444,7 @@ int64_t coll_spool_finish(coll_spool *sp)
     for (int i = 0; i < sp->nsegs; i++) {
         spool_seg *f = sp->segs[i];
         if (f->sealed && f->records > f->acked && (f->deleted || f->mlen || f->unsynced))
-            seg_rewrite(sp, i);
+            spool_seg_rewrite(sp, i);
     }
     for (int i = 0; i < sp->nsegs; i++) {
         spool_seg *f = sp->segs[i];
@@ -930,10 +509,10 @@ int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
                 skip_file_part(sp, f, f->deleted ? "file deleted" : strerror(errno));
                 continue;
             }
-            if (pread_full(f->fd, frame, 8, sp->roff) < 0 || (n = get32(frame)) == 0 ||
+            if (spool_pread(f->fd, frame, 8, sp->roff) < 0 || (n = spool_get32(frame)) == 0 ||
                 n > cap || n > COLL_SPOOL_REC_MAX || sp->roff + 8 + n > f->size ||
-                pread_full(f->fd, buf, n, sp->roff + 8) < 0 ||
-                coll_crc32(buf, n) != get32(frame + 4)) {
+                spool_pread(f->fd, buf, n, sp->roff + 8) < 0 ||
+                coll_crc32(buf, n) != spool_get32(frame + 4)) {
                 skip_file_part(sp, f, "short read or crc mismatch");
                 continue;
             }
@@ -941,7 +520,7 @@ int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
             if (sp->roff < f->size)
                 sp->roff = f->size;
             const unsigned char *m = f->mem + (sp->roff - f->size);
-            n = get32(m);
+            n = spool_get32(m);
             if (n > cap)
                 return 0;   /* cap < COLL_SPOOL_REC_MAX: the caller's mistake */
             memcpy(buf, m + 8, n);
@@ -1002,12 +581,12 @@ int coll_spool_prepend(coll_spool *sp, const char *hdr, const unsigned char *con
 {
     unsigned char frame[8];
     uint64_t gen = sp->nsegs ? sp->segs[0]->gen - 1 : gen_now(sp);
-    spool_seg *f = seg_new(sp, gen, hdr);
+    spool_seg *f = spool_seg_new(sp, gen, hdr);
     if (!f)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        put32(frame, (uint32_t)lens[i]);
-        put32(frame + 4, coll_crc32(recs[i], lens[i]));
+        spool_put32(frame, (uint32_t)lens[i]);
+        spool_put32(frame + 4, coll_crc32(recs[i], lens[i]));
         if (seg_mem_add(sp, f, frame, 8, recs[i], lens[i], 1) < 0)
             goto fail;
     }
@@ -1025,7 +604,7 @@ int coll_spool_prepend(coll_spool *sp, const char *hdr, const unsigned char *con
 fail:
     sp->mem_bytes -= (int64_t)f->mlen;
     sp->mem_records -= f->mrecs;
-    seg_free(f);
+    spool_seg_free(f);
     return -1;
 }
 

@@ -1,22 +1,10 @@
-/* metrics.c: the collector's /metrics page in Prometheus text format. */
+/* status.c: what the collector says about itself — /healthz (JSON, 503
+ * "degraded" while accepted hits are at risk) and /metrics (Prometheus
+ * text), from its counters and every thread's sink gauges. */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "collector.h"
-
-static const char *const drop_names[COLL_DROP_COUNT] = {
-    [COLL_DROP_SPOOL_FULL] = "spool_full",
-    [COLL_DROP_DISK_FULL] = "disk_full",
-    [COLL_DROP_DISK_ERROR] = "disk_error",
-    [COLL_DROP_CORRUPT] = "corrupt",
-    [COLL_DROP_OUT_OF_MEMORY] = "out_of_memory",
-    [COLL_DROP_UNPACKABLE] = "unpackable",
-};
-
-/* Returns a drop reason's label value; never fails. */
-const char *coll_drop_name(coll_drop d)
-{
-    return d < COLL_DROP_COUNT ? drop_names[d] : "?";
-}
 
 /* Returns the accepted hits lost for every reason together; never fails. */
 uint64_t coll_dropped_total(const coll_metrics *m)
@@ -25,6 +13,33 @@ uint64_t coll_dropped_total(const coll_metrics *m)
     for (int d = 0; d < COLL_DROP_COUNT; d++)
         n += coll_get(m->dropped[d]);
     return n;
+}
+
+/* Writes the /healthz body into b. Returns its HTTP status: 200, or 503
+ * while accepted hits are at risk (disk full or failing, spool full). */
+int coll_status_health(const coll_ctx *ctx, proto_buf *b)
+{
+    int up = 1;
+    int64_t spooled = 0, held = 0;
+    const char *degraded = NULL;
+    for (int i = 0; i < ctx->nworkers; i++) {
+        coll_sink_spool_info sp;
+        if (!ctx->workers[i].sink)
+            continue;
+        up &= coll_sink_up(ctx->workers[i].sink);
+        coll_sink_spool(ctx->workers[i].sink, &sp);
+        spooled += sp.records - sp.held;
+        held += sp.held;
+        if (sp.degraded && !degraded)
+            degraded = sp.degraded;
+    }
+    if (degraded)
+        proto_buf_printf(b, "{\"status\":\"degraded\",\"reason\":\"%s\",", degraded);
+    else
+        proto_buf_printf(b, "{\"status\":\"ok\",");
+    proto_buf_printf(b, "\"redis\":\"%s\",\"spooled\":%" PRId64 ",\"held\":%" PRId64 "}\n",
+                     up ? "up" : "down", spooled, held);
+    return degraded ? 503 : 200;
 }
 
 /* Writes every collector metric into b; never fails (see b->oom). */

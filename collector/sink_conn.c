@@ -1,4 +1,4 @@
-/* sink_sync.c: the sink's Redis connection life cycle and the reconcile that keeps hits unique. */
+/* sink_conn.c: the sink's Redis connection life cycle and the reconcile that keeps hits unique. */
 #include "sink.h"
 #include "clock.h"
 #include "sink_int.h"
@@ -197,6 +197,70 @@ static void persist_inflight(coll_sink *s)
         free(lens);
     }
     coll_sink_inflight_clear(s);
+}
+
+/* ---------------------------------------------------------------- state */
+
+static const char *const degraded_names[] = {"disk_full", "disk_error", "spool_full"};
+
+/* Updates the gauges other threads read, and counts the spooled records
+ * found lost on replay as dropped; never fails. */
+void coll_sink_gauges(coll_sink *s)
+{
+    coll_spool_stats st;
+    coll_spool_stats_get(s->spool, &st);
+    if (st.lost > s->lost_seen) {
+        coll_add(s->m->dropped[COLL_DROP_CORRUPT], (uint64_t)(st.lost - s->lost_seen));
+        s->lost_seen = st.lost;
+    }
+    int degraded = st.disk == COLL_SPOOL_DISK_FULL ? 1
+                 : st.disk == COLL_SPOOL_DISK_ERROR || st.held ? 2
+                 : st.full ? 3 : 0;
+    atomic_store_explicit(&s->g_up, s->state == S_UP, memory_order_relaxed);
+    atomic_store_explicit(&s->g_queued, s->ninflight, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_records, st.records, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_held, st.held, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_bytes, st.disk_bytes, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_mem_bytes, st.mem_bytes, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_written, st.written, memory_order_relaxed);
+    atomic_store_explicit(&s->g_spool_damaged, st.damaged, memory_order_relaxed);
+    atomic_store_explicit(&s->g_degraded, degraded, memory_order_relaxed);
+}
+
+/* Frees every in-flight entry and the spare ones; never fails. */
+void coll_sink_inflight_clear(coll_sink *s)
+{
+    while (s->head) {
+        inflight *e = s->head;
+        s->head = e->next;
+        free(e);
+    }
+    s->tail = NULL;
+    s->ninflight = s->ndirect = 0;
+    while (s->spare) {
+        inflight *e = s->spare;
+        s->spare = e->next;
+        free(e);
+    }
+    s->nspare = 0;
+}
+
+/* Counts and logs (at most once a second) a dropped hit; never fails. */
+void coll_sink_note_drop(coll_sink *s, coll_drop why)
+{
+    int64_t t = sys_now_ms();
+    coll_inc(s->m->dropped[why]);
+    s->drops_since_log++;
+    if (t - s->drop_logged_ms >= 1000) {
+        coll_spool_stats st;
+        coll_spool_stats_get(s->spool, &st);
+        sys_error("hit dropped: cannot spool", "reason=%s dropped=%" PRIu64 " spool_bytes=%"
+                    PRId64 " spool_max_bytes=%" PRId64 " held=%" PRId64 " queue_max=%" PRId64,
+                    coll_drop_name(why), s->drops_since_log, st.disk_bytes + st.mem_bytes,
+                    s->conf->spool_max_bytes, st.held, s->conf->queue_max);
+        s->drop_logged_ms = t;
+        s->drops_since_log = 0;
+    }
 }
 
 /* ---------------------------------------------------------------- connection */
@@ -465,5 +529,10 @@ static void sync_step(coll_sink *s)
                    st.records - st.held, st.held);
     }
     s->down_logged = 0;
-    coll_sink_pump(s);
+    s->kick(s);     /* sink.c sends what the spool holds */
+}
+/* Returns the name of a degraded code of g_degraded (1-based), or NULL. */
+const char *coll_sink_degraded_name(int d)
+{
+    return d > 0 && d <= 3 ? degraded_names[d - 1] : NULL;
 }
