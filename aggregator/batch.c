@@ -384,57 +384,64 @@ static int camp_pfadd(camp *c, int key, const char *elem, size_t len)
     return h->elems.oom ? -1 : 0;
 }
 
-/* Pre-aggregates one accepted (not duplicate) hit of campaign ci. Returns
- * 0 or -1 (no memory). */
+/* The campaign a hit is being counted for (the arg of the agg_counts
+ * callbacks). */
+typedef struct {
+    batch *b;
+    int ci;
+    long long ts;
+} counting;
+
+/* Adds n to field of counter k (agg_counts.incr). Returns 0 or -1. */
+static int count_incr(void *arg, agg_counter_key k, const char *field, size_t flen, long long n)
+{
+    counting *x = arg;
+    camp *c = &x->b->cs[x->ci];
+    int key = k == AGG_CK_TOTALS ? AGG_K_TOTALS
+            : k == AGG_CK_SCROLL ? AGG_K_SCROLL
+            : k == AGG_CK_REF ? AGG_K_REF
+            : k == AGG_CK_REACH ? AGG_K_REACH
+            : bucket_key(c, x->b->conf, x->ts, k == AGG_CK_HOUR);
+    return key ? incr_add(x->b, x->ci, key, field, flen, n) : -1;
+}
+
+/* Adds elem to the unique HLL of event (agg_counts.uniq). Returns 0 or -1. */
+static int count_uniq(void *arg, const char *event, const char *elem, size_t len)
+{
+    counting *x = arg;
+    camp *c = &x->b->cs[x->ci];
+    int k = unique_key(c, x->b->conf, event);
+    return k && camp_pfadd(c, k, elem, len) == 0 ? 0 : -1;
+}
+
+/* Records a signup or follow-up op, in stream order. Returns 0 or -1. */
+static int count_sf(void *arg, int signup, const char *subject, long long ts)
+{
+    counting *x = arg;
+    camp *c = &x->b->cs[x->ci];
+    (signup ? agg_op_signup : agg_op_followup)(&c->sfops, subject, ts);
+    return c->sfops.oom ? -1 : 0;
+}
+
+/* Widens the campaign's first/last hit times; never fails. */
+static int count_seen(void *arg, long long ts)
+{
+    counting *x = arg;
+    camp *c = &x->b->cs[x->ci];
+    if (ts < c->first_ts || !c->first_ts)
+        c->first_ts = ts;
+    if (ts > c->last_ts)
+        c->last_ts = ts;
+    return 0;
+}
+
+/* Pre-aggregates one accepted (not duplicate) hit of campaign ci by the
+ * counting rules of ops.c. Returns 0 or -1 (no memory). */
 static int camp_hit(batch *b, int ci, const proto_hit *h)
 {
-    camp *c = &b->cs[ci];
-    const proto_conf *conf = b->conf;
-    char field[PROTO_EVENT_MAX + 16];
-    int human = h->agent == PROTO_AGENT_HUMAN;
-    const char *e = h->event;
-    proto_event ev = proto_event_of(e);
-    size_t fl = proto_field_event(field, sizeof field, e, human);
-    int hk = bucket_key(c, conf, h->ts, 1), dk = bucket_key(c, conf, h->ts, 0);
-    if (!fl || !hk || !dk || incr_add(b, ci, AGG_K_TOTALS, field, fl, 1) < 0 ||
-        incr_add(b, ci, hk, field, fl, 1) < 0 || incr_add(b, ci, dk, field, fl, 1) < 0)
-        return -1;
-    if (h->ts < c->first_ts || !c->first_ts)
-        c->first_ts = h->ts;
-    if (h->ts > c->last_ts)
-        c->last_ts = h->ts;
-    if (!human)
-        return 0;
-    if (h->value >= 0 && incr_add(b, ci, AGG_K_TOTALS, PROTO_FIELD_VALUE,
-                                  sizeof PROTO_FIELD_VALUE - 1, h->value) < 0)
-        return -1;
-    /* unique subjects, or ip+ua where there is none */
-    char elem[PROTO_SUBJECT_MAX + PROTO_IP_MAX + PROTO_UA_MAX + 4];
-    size_t len = proto_uniq_elem(elem, sizeof elem, h->subject, h->ip, h->ua);
-    if (len > 0) {
-        int k = unique_key(c, conf, e);
-        if (!k || camp_pfadd(c, k, elem, len) < 0)
-            return -1;
-    }
-    if (ev == PROTO_EV_SCROLL && h->depth >= 0) {
-        for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
-            const char *mark = proto_scroll_field(i);
-            if (h->depth >= proto_scroll_mark(i) &&
-                incr_add(b, ci, AGG_K_SCROLL, mark, strlen(mark), 1) < 0)
-                return -1;
-        }
-    }
-    if (h->ref[0]) {
-        size_t rl = strlen(h->ref);
-        if ((proto_event_reach(ev) && incr_add(b, ci, AGG_K_REACH, h->ref, rl, 1) < 0) ||
-            (proto_event_action(ev) && incr_add(b, ci, AGG_K_REF, h->ref, rl, 1) < 0))
-            return -1;
-    }
-    if (h->subject[0] && ev == PROTO_EV_SIGNUP)
-        agg_op_signup(&c->sfops, h->subject, h->ts);
-    else if (h->subject[0] && ev == PROTO_EV_FOLLOWUP)
-        agg_op_followup(&c->sfops, h->subject, h->ts);
-    return c->sfops.oom ? -1 : 0;
+    counting x = {b, ci, h->ts};
+    const agg_counts out = {&x, count_incr, count_uniq, count_sf, count_seen};
+    return agg_ops_count(h, &out);
 }
 
 /* Appends campaign c's apply call (EVALSHA, KEYS, ARGV, ops) to out as one
@@ -598,7 +605,9 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
             /* seen within 24 h before, or earlier in this batch */
             if ((score && hit->ts - atoll(score) < NONCE_WINDOW_MS) ||
                 batch_nonce_seen(seen, tcap, b->es, cp->entries[j])) {
-                if (incr_add(b, ci, AGG_K_TOTALS, PROTO_FIELD_DUP, sizeof PROTO_FIELD_DUP - 1, 1) < 0)
+                counting x = {b, (int)ci, hit->ts};
+                const agg_counts out = {&x, count_incr, count_uniq, count_sf, count_seen};
+                if (agg_ops_count_dup(&out) < 0)
                     return -1;
                 res->duplicates++;
                 continue;

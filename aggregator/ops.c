@@ -16,6 +16,57 @@ static const char *const section_names[AGG_SCRIPT_COUNT] = {"apply", "alert", "l
 static char *scripts[AGG_SCRIPT_COUNT];
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 
+/* ---------------------------------------------------------------- rules */
+
+/* Counts one hit: its event in the totals and both buckets (machine hits
+ * as machine_<event>, and nothing else); for human hits the value, the
+ * unique subject of the event, scroll depth buckets up to its depth, the
+ * advocate's reach or action, and signup/follow-up ops. Returns 0 or -1. */
+int agg_ops_count(const proto_hit *h, const agg_counts *out)
+{
+    char field[PROTO_EVENT_MAX + 16];
+    int human = h->agent == PROTO_AGENT_HUMAN;
+    proto_event ev = proto_event_of(h->event);
+    size_t fl = proto_field_event(field, sizeof field, h->event, human);
+    if (!fl || out->incr(out->arg, AGG_CK_TOTALS, field, fl, 1) < 0 ||
+        out->incr(out->arg, AGG_CK_HOUR, field, fl, 1) < 0 ||
+        out->incr(out->arg, AGG_CK_DAY, field, fl, 1) < 0 || out->seen(out->arg, h->ts) < 0)
+        return -1;
+    if (!human)
+        return 0;
+    if (h->value >= 0 && out->incr(out->arg, AGG_CK_TOTALS, PROTO_FIELD_VALUE,
+                                   sizeof PROTO_FIELD_VALUE - 1, h->value) < 0)
+        return -1;
+    /* unique subjects, or ip+ua where there is none; anonymous hits none */
+    char elem[PROTO_SUBJECT_MAX + PROTO_IP_MAX + PROTO_UA_MAX + 4];
+    size_t len = proto_uniq_elem(elem, sizeof elem, h->subject, h->ip, h->ua);
+    if (len > 0 && out->uniq(out->arg, h->event, elem, len) < 0)
+        return -1;
+    if (ev == PROTO_EV_SCROLL && h->depth >= 0) {
+        for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
+            const char *mark = proto_scroll_field(i);
+            if (h->depth >= proto_scroll_mark(i) &&
+                out->incr(out->arg, AGG_CK_SCROLL, mark, strlen(mark), 1) < 0)
+                return -1;
+        }
+    }
+    if (h->ref[0]) {
+        size_t rl = strlen(h->ref);
+        if ((proto_event_reach(ev) && out->incr(out->arg, AGG_CK_REACH, h->ref, rl, 1) < 0) ||
+            (proto_event_action(ev) && out->incr(out->arg, AGG_CK_REF, h->ref, rl, 1) < 0))
+            return -1;
+    }
+    if (h->subject[0] && (ev == PROTO_EV_SIGNUP || ev == PROTO_EV_FOLLOWUP))
+        return out->sf(out->arg, ev == PROTO_EV_SIGNUP, h->subject, h->ts);
+    return 0;
+}
+
+/* Counts a duplicate in the totals. Returns 0 or -1. */
+int agg_ops_count_dup(const agg_counts *out)
+{
+    return out->incr(out->arg, AGG_CK_TOTALS, PROTO_FIELD_DUP, sizeof PROTO_FIELD_DUP - 1, 1);
+}
+
 /* ---------------------------------------------------------------- keys */
 
 /* Builds fixed KEYS[k] of the apply script; returns its length or -1. */

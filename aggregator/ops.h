@@ -1,15 +1,47 @@
-/* ops.h: the calling convention of the aggregator's Lua (scripts.lua), in
- * one module: the KEYS layout of the apply and alert scripts, the ops the
- * apply script reads from its ARGV, and the script texts with the schema
- * substituted. batch.c decides which counters a hit moves; this encodes
- * them; no I/O. */
+/* ops.h: the counters a hit moves and how they reach Redis, in one module:
+ * the counting rules (which counter of the schema each hit moves), the
+ * KEYS layout of the apply and alert scripts, the ops the apply script
+ * reads from its ARGV, and the script texts (scripts.lua) with the schema
+ * substituted. batch.c holds the containers that aggregate the moves of a
+ * batch; no I/O here. Adding a counter touches proto/schema.c, this module
+ * (and scripts.lua if it needs an op) and SPEC. */
 #ifndef AGG_OPS_H
 #define AGG_OPS_H
 
 #include <stddef.h>
 
+#include "hit.h"
 #include "keys.h"
 #include "resp.h"
+
+/* ---- the counting rules (SPEC 3, SPEC 12 "Counting rules") ---- */
+
+/* Where a counter lives, as the rules name it; the batch maps it to KEYS. */
+typedef enum {
+    AGG_CK_TOTALS,      /* the campaign's totals hash */
+    AGG_CK_HOUR,        /* the hourly bucket of the hit's time */
+    AGG_CK_DAY,         /* the daily bucket */
+    AGG_CK_SCROLL,      /* scroll depth buckets */
+    AGG_CK_REF,         /* advocate leaderboard (actions) */
+    AGG_CK_REACH,       /* advocate reach */
+} agg_counter_key;
+
+/* What the rules emit for a hit; the batch aggregates it. Each callback
+ * returns 0, or -1 when out of memory. */
+typedef struct {
+    void *arg;
+    int (*incr)(void *arg, agg_counter_key k, const char *field, size_t flen, long long n);
+    int (*uniq)(void *arg, const char *event, const char *elem, size_t len);  /* HLL of event */
+    int (*sf)(void *arg, int signup, const char *subject, long long ts);   /* S or F op */
+    int (*seen)(void *arg, long long ts);   /* widen first_ts/last_ts */
+} agg_counts;
+
+/* Applies the counting rules to one accepted, non-duplicate hit. Returns
+ * 0, or -1 when a callback failed. */
+int agg_ops_count(const proto_hit *h, const agg_counts *out);
+
+/* Counts one hit dropped as a duplicate (the dup rule). Returns 0 or -1. */
+int agg_ops_count_dup(const agg_counts *out);
 
 /* KEYS of the apply script: the fixed ones, then hour/day buckets and HLLs
  * in the order the batch first needs them. */

@@ -364,13 +364,14 @@ proto_reason proto_hit_finish(proto_hit *hit, proto_via via)
     if (!hit->campaign[0])
         return PROTO_ERR_NO_CAMPAIGN;
     if (!hit->event[0])
-        strcpy(hit->event, via == PROTO_VIA_CLICK ? "click" : "view");
-    int followup = strcmp(hit->event, "followup") == 0;
+        strcpy(hit->event, proto_event_name(via == PROTO_VIA_CLICK ? PROTO_EV_CLICK : PROTO_EV_VIEW));
+    proto_event ev = proto_event_of(hit->event);
+    int followup = ev == PROTO_EV_FOLLOWUP;
     if (followup && via != PROTO_VIA_API)
         return PROTO_ERR_FOLLOWUP;
-    if ((followup || strcmp(hit->event, "signup") == 0) && !hit->subject[0])
+    if ((followup || ev == PROTO_EV_SIGNUP) && !hit->subject[0])
         return PROTO_ERR_NO_SUBJECT;
-    if ((strcmp(hit->event, "scroll") == 0) != (hit->depth >= 0))
+    if ((ev == PROTO_EV_SCROLL) != (hit->depth >= 0))
         return PROTO_ERR_DEPTH;
     if (hit->value >= 0 && valueless_event(hit->event))
         return PROTO_ERR_VALUE;

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "hit.h"
 #include "keys.h"
+#include "schema.h"
 #include "sign.h"
 #include "url.h"
 
@@ -65,7 +66,7 @@ int cli_verb_followup(cli_ctx *x, const cli_args *a)
         return CLI_USAGE;
     proto_hit_init(&hit);
     if (set_param(&hit, &seen, "followup", "c", "campaign", campaign) < 0 ||
-        set_param(&hit, &seen, "followup", "e", "event", "followup") < 0 ||
+        set_param(&hit, &seen, "followup", "e", "event", proto_event_name(PROTO_EV_FOLLOWUP)) < 0 ||
         set_param(&hit, &seen, "followup", "s", "subject", subject) < 0)
         return CLI_USAGE;
     if ((why = proto_hit_finish(&hit, PROTO_VIA_API)) != PROTO_OK) {
