@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "hit.h"
+#include "htab.h"
 #include "keys.h"
 #include "log.h"
 #include "ops.h"
@@ -151,17 +152,15 @@ struct agg_batch {
     const proto_conf *conf;
     unsigned p;
     char part[16];                  /* p in decimal: the watermark's field */
-    int *seen;                      /* scratch: in-batch nonces of a campaign */
+    proto_htab seen;                /* scratch: in-batch nonces of a campaign (entry indexes) */
     proto_hit *hit;                 /* scratch: the entry being decoded */
     entry *es;
     camp *cs;
     size_t ncamps, capcamps;
-    int *cslot;                     /* campaign hash table: index + 1, 0 empty */
-    size_t ncslot;
+    proto_htab ctab;                /* campaigns by name */
     incr *is;
     size_t nincrs, capincrs;
-    int *islot;                     /* increment hash table: index + 1, 0 empty */
-    size_t nislot;
+    proto_htab itab;                /* increments by (campaign, key, field) */
     long nactive;                   /* activity updates appended (replies owed) */
 };
 typedef struct agg_batch batch;
@@ -173,28 +172,21 @@ static uint64_t incr_hash(int c, int key, const char *f, size_t fl)
            ((uint64_t)(unsigned)key * 0xC2B2AE3D27D4EB4FULL);
 }
 
-/* Doubles an open-addressing table of index + 1 slots, rehashing count
- * items, whose hash is the uint64_t at hash_off in each. Returns 0 or -1
- * (unchanged). */
-static int table_grow(int **slot, size_t *nslot, size_t count, const void *items, size_t size,
-                      size_t hash_off)
+/* What incr_add looks for (the eq argument of its table). */
+typedef struct {
+    const batch *b;
+    int camp, key;
+    const char *field;
+    size_t flen;
+} incr_want;
+
+/* Returns 1 if increment idx is the one sought. */
+static int incr_eq(const void *arg, uint32_t idx)
 {
-    size_t ns = *nslot ? *nslot * 2 : 1024;
-    int *t = calloc(ns, sizeof *t);
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < count; i++) {
-        uint64_t h;
-        memcpy(&h, (const char *)items + i * size + hash_off, sizeof h);
-        size_t j = h & (ns - 1);
-        while (t[j])
-            j = (j + 1) & (ns - 1);
-        t[j] = (int)i + 1;
-    }
-    free(*slot);
-    *slot = t;
-    *nslot = ns;
-    return 0;
+    const incr_want *w = arg;
+    const incr *x = &w->b->is[idx];
+    return x->camp == w->camp && x->key == w->key && x->flen == w->flen &&
+           memcmp(x->field, w->field, w->flen) == 0;
 }
 
 /* Adds n to KEYS[key] field of campaign c. Returns 0 or -1 (no memory). */
@@ -203,17 +195,11 @@ static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long lon
     if (fl >= sizeof b->is[0].field)
         return -1;
     uint64_t h = incr_hash(c, key, f, fl);
-    if (b->nincrs * 2 >= b->nislot &&
-        table_grow(&b->islot, &b->nislot, b->nincrs, b->is, sizeof *b->is, offsetof(incr, hash)) < 0)
-        return -1;
-    size_t j = h & (b->nislot - 1);
-    for (; b->islot[j]; j = (j + 1) & (b->nislot - 1)) {
-        incr *x = &b->is[b->islot[j] - 1];
-        if (x->hash == h && x->camp == c && x->key == key && x->flen == fl &&
-            memcmp(x->field, f, fl) == 0) {
-            x->n += n;
-            return 0;
-        }
+    incr_want want = {b, c, key, f, fl};
+    long found = proto_htab_find(&b->itab, h, incr_eq, &want);
+    if (found >= 0) {
+        b->is[found].n += n;
+        return 0;
     }
     incr *ni = grow(b->is, &b->capincrs, b->nincrs + 1, sizeof *ni, 1024);
     if (!ni)
@@ -229,7 +215,10 @@ static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long lon
     memcpy(x->field, f, fl);
     x->field[fl] = 0;
     x->n = n;
-    b->islot[j] = idx + 1;
+    if (proto_htab_add(&b->itab, h, (uint32_t)idx) < 0) {
+        b->nincrs--;
+        return -1;
+    }
     camp *cp = &b->cs[c];
     if (cp->incr_tail >= 0)
         b->is[cp->incr_tail].next = idx;
@@ -239,6 +228,21 @@ static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long lon
     return 0;
 }
 
+/* What camp_find looks for (the eq argument of its table). */
+typedef struct {
+    const batch *b;
+    const char *name;
+    size_t len;
+} camp_want;
+
+/* Returns 1 if campaign idx is the one sought. */
+static int camp_eq(const void *arg, uint32_t idx)
+{
+    const camp_want *w = arg;
+    const camp *c = &w->b->cs[idx];
+    return c->nlen == w->len && memcmp(c->name, w->name, w->len) == 0;
+}
+
 /* Returns the index of the campaign named s (len bytes), adding it if new,
  * or -1 on allocation failure or a name too long. */
 static int camp_find(batch *b, const char *s, size_t len)
@@ -246,15 +250,10 @@ static int camp_find(batch *b, const char *s, size_t len)
     if (len > PROTO_CAMPAIGN_MAX)
         return -1;
     uint64_t h = proto_hash64(s, len);
-    if (b->ncamps * 2 >= b->ncslot &&
-        table_grow(&b->cslot, &b->ncslot, b->ncamps, b->cs, sizeof *b->cs, offsetof(camp, hash)) < 0)
-        return -1;
-    size_t j = h & (b->ncslot - 1);
-    for (; b->cslot[j]; j = (j + 1) & (b->ncslot - 1)) {
-        camp *c = &b->cs[b->cslot[j] - 1];
-        if (c->hash == h && c->nlen == len && memcmp(c->name, s, len) == 0)
-            return b->cslot[j] - 1;
-    }
+    camp_want want = {b, s, len};
+    long found = proto_htab_find(&b->ctab, h, camp_eq, &want);
+    if (found >= 0)
+        return (int)found;
     camp *nc = grow(b->cs, &b->capcamps, b->ncamps + 1, sizeof *nc, 64);
     if (!nc)
         return -1;
@@ -266,7 +265,8 @@ static int camp_find(batch *b, const char *s, size_t len)
     c->hash = h;
     c->hour = c->day = -1;
     c->incr_head = c->incr_tail = -1;
-    b->cslot[j] = (int)b->ncamps + 1;
+    if (proto_htab_add(&b->ctab, h, (uint32_t)b->ncamps) < 0)
+        return -1;
     return (int)b->ncamps++;
 }
 
@@ -495,29 +495,22 @@ static int id_above(uint64_t ms, uint64_t seq, uint64_t wms, uint64_t wseq)
     return ms > wms || (ms == wms && seq > wseq);
 }
 
-/* Returns the slots of a hash table for n items: a power of two >= 2n. */
-static size_t table_cap(size_t n)
+/* Returns 1 if entry b->es[want] has the nonce of entry idx. */
+static int nonce_eq(const void *arg, uint32_t idx)
 {
-    size_t cap = 16;
-    while (cap < n * 2)
-        cap *= 2;
-    return cap;
+    const entry *const *pair = arg;     /* {entries, the entry sought} */
+    const entry *o = &pair[0][idx], *e = pair[1];
+    return o->nonce_len == e->nonce_len && memcmp(o->nonce, e->nonce, e->nonce_len) == 0;
 }
 
-/* Returns 1 if entry idx's nonce was already seen in this batch (table of
- * cap slots, a power of two, holding entry indexes + 1), adding it if not. */
-static int batch_nonce_seen(int *table, size_t cap, const entry *es, int idx)
+/* Returns 1 if entry idx's nonce was already seen in this batch (seen
+ * holds entry indexes), adding it if not; -1 when out of memory. */
+static int batch_nonce_seen(proto_htab *seen, const entry *es, int idx)
 {
-    const entry *e = &es[idx];
-    size_t j = proto_hash64(e->nonce, e->nonce_len) & (cap - 1);
-    while (table[j]) {
-        const entry *o = &es[table[j] - 1];
-        if (o->nonce_len == e->nonce_len && memcmp(o->nonce, e->nonce, e->nonce_len) == 0)
-            return 1;
-        j = (j + 1) & (cap - 1);
-    }
-    table[j] = idx + 1;
-    return 0;
+    const entry *pair[2] = {es, &es[idx]};
+    long r = proto_htab_find_or_add(seen, proto_hash64(es[idx].nonce, es[idx].nonce_len),
+                                    nonce_eq, pair, (uint32_t)idx);
+    return r == -2 ? -1 : r >= 0;
 }
 
 /* Locates the id, campaign and nonce of stream entry r into e. Returns 0,
@@ -573,14 +566,12 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
                      agg_apply_result *res)
 {
     camp *cp = &b->cs[ci];
-    size_t tcap = table_cap(cp->nentries);
-    int *seen = b->seen;
     proto_hit *hit = b->hit;
     snprintf(cp->wm, sizeof cp->wm, "%s", wm->type == REDIS_REPLY_STRING ? wm->str : "");
     proto_stream_id_parse(cp->wm, &cp->wm_ms, &cp->wm_seq);
     if (camp_fixed_keys(cp, b->conf) < 0)
         return -1;
-    memset(seen, 0, tcap * sizeof *seen);
+    proto_htab_clear(&b->seen);
     size_t ni = 0;
     for (size_t j = 0; j < cp->nentries; j++) {
         const entry *e = &b->es[cp->entries[j]];
@@ -603,8 +594,10 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
         }
         if (hit->nonce[0]) {
             /* seen within 24 h before, or earlier in this batch */
-            if ((score && hit->ts - atoll(score) < NONCE_WINDOW_MS) ||
-                batch_nonce_seen(seen, tcap, b->es, cp->entries[j])) {
+            int dup = score && hit->ts - atoll(score) < NONCE_WINDOW_MS;
+            if (!dup && (dup = batch_nonce_seen(&b->seen, b->es, cp->entries[j])) < 0)
+                return -1;
+            if (dup) {
                 counting x = {b, (int)ci, hit->ts};
                 const agg_counts out = {&x, count_incr, count_uniq, count_sf, count_seen};
                 if (agg_ops_count_dup(&out) < 0)
@@ -630,7 +623,6 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
                          size_t n, agg_apply_result *res)
 {
     batch *b = calloc(1, sizeof *b);
-    size_t most = 0;
     if (!b)
         return NULL;
     b->conf = conf;
@@ -650,12 +642,7 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
         int ci = camp_find(b, b->es[i].campaign, b->es[i].campaign_len);
         if (ci < 0 || camp_entry(&b->cs[ci], (int)i) < 0)
             goto fail;
-        if (b->cs[ci].nentries > most)
-            most = b->cs[ci].nentries;
     }
-    b->seen = malloc(table_cap(most) * sizeof *b->seen);
-    if (!b->seen)
-        goto fail;
     return b;
 fail:
     agg_batch_free(b);
@@ -670,11 +657,11 @@ void agg_batch_free(agg_batch *b)
     for (size_t c = 0; c < b->ncamps; c++)
         camp_free(&b->cs[c]);
     free(b->cs);
-    free(b->cslot);
+    proto_htab_free(&b->ctab);
     free(b->is);
-    free(b->islot);
+    proto_htab_free(&b->itab);
     free(b->es);
-    free(b->seen);
+    proto_htab_free(&b->seen);
     free(b->hit);
     free(b);
 }

@@ -146,7 +146,7 @@ void coll_sink_pump(coll_sink *s)
         if (coll_spool_read(s->spool, buf, sizeof buf, &len, &pos, NULL) != 1)
             break;
         int bad = proto_hit_unpack(&hit, buf, len) < 0;
-        int known = !bad && coll_sink_hidset_has(&s->found, proto_hash64(hit.hid, strlen(hit.hid)));
+        int known = !bad && proto_htab_find(&s->found, proto_hash64(hit.hid, strlen(hit.hid)), NULL, NULL) >= 0;
         if ((bad || known) && s->ninflight > 0) {
             /* acknowledged only once every record before it is: acks stay
              * in spool order, so a rewind never skips or repeats one */
@@ -177,7 +177,7 @@ void coll_sink_pump(coll_sink *s)
         coll_inc(s->m->replayed);
     }
     if (coll_spool_empty(s->spool) && s->found.cap) {
-        coll_sink_hidset_clear(&s->found);
+        proto_htab_free(&s->found);
         s->ninsts = 0;
     }
     coll_sink_gauges(s);
@@ -289,7 +289,7 @@ void coll_sink_free(coll_sink *s)
     }
     coll_sink_inflight_clear(s);
     coll_spool_free(s->spool);
-    coll_sink_hidset_clear(&s->found);
+    proto_htab_free(&s->found);
     free(s->acked);
     free(s->scan_from);
     proto_resp_free(&s->xargs);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "htab.h"
 #include "keys.h"
 #include "log.h"
 #include "spool.h"
@@ -21,62 +22,6 @@
 #define SCAN_PAGE 1000
 
 static void sync_step(coll_sink *s);
-
-/* ---------------------------------------------------------------- hidset */
-
-/* Inserts h. Returns 0, or -1 on allocation failure. */
-static int hidset_add(hidset *set, uint64_t h)
-{
-    if ((set->n + 1) * 2 > set->cap) {
-        size_t ncap = set->cap ? set->cap * 2 : 1024;
-        uint64_t *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
-            return -1;
-        for (size_t i = 0; i < set->cap; i++) {
-            if (!set->slot[i])
-                continue;
-            size_t j = set->slot[i] & (ncap - 1);
-            while (ns[j])
-                j = (j + 1) & (ncap - 1);
-            ns[j] = set->slot[i];
-        }
-        free(set->slot);
-        set->slot = ns;
-        set->cap = ncap;
-    }
-    size_t j = h & (set->cap - 1);
-    while (set->slot[j]) {
-        if (set->slot[j] == h)
-            return 0;
-        j = (j + 1) & (set->cap - 1);
-    }
-    set->slot[j] = h;
-    set->n++;
-    return 0;
-}
-
-/* Returns 1 if h is in the set, else 0. */
-int coll_sink_hidset_has(const hidset *set, uint64_t h)
-{
-    if (!set->cap)
-        return 0;
-    size_t j = h & (set->cap - 1);
-    while (set->slot[j]) {
-        if (set->slot[j] == h)
-            return 1;
-        j = (j + 1) & (set->cap - 1);
-    }
-    return 0;
-}
-
-/* Empties the set and frees its memory; never fails. */
-void coll_sink_hidset_clear(hidset *set)
-{
-    free(set->slot);
-    memset(set, 0, sizeof *set);
-}
-
-/* ---------------------------------------------------------------- ids */
 
 /* Writes the spool header naming this writer and where a reconcile scan
  * must start: the acknowledged ids, or ten minutes before now where none is
@@ -456,8 +401,12 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
         for (size_t j = 0; j + 1 < f->elements; j += 2) {
             if (f->element[j]->len == 3 && memcmp(f->element[j]->str, "hid", 3) == 0 &&
                 inst_wanted(s, f->element[j + 1]->str, f->element[j + 1]->len)) {
-                hidset_add(&s->found,
-                           proto_hash64(f->element[j + 1]->str, f->element[j + 1]->len));
+                uint64_t h = proto_hash64(f->element[j + 1]->str, f->element[j + 1]->len);
+                if (proto_htab_find(&s->found, h, NULL, NULL) < 0 &&
+                    proto_htab_add(&s->found, h, 0) < 0) {
+                    sync_error(s, NULL, "reconcile: out of memory"); /* retried on reconnect */
+                    return;
+                }
                 s->scan_found++;
             }
         }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "htab.h"
 #include "sink.h"
 #include "resp.h"
 #include "spool.h"
@@ -31,12 +32,6 @@ typedef struct inflight {
     uint32_t cap;           /* bytes data[] can hold (ENTRY_DATA for recycled entries) */
     unsigned char data[];   /* proto_hit_pack() bytes */
 } inflight;
-
-/* A set of 64-bit hashes of hit ids found in Redis (open addressing). */
-typedef struct {
-    uint64_t *slot;
-    size_t cap, n;
-} hidset;
 
 struct coll_sink {
     struct event_base *base;
@@ -69,7 +64,7 @@ struct coll_sink {
     int need_scan;
     char insts[MAX_INSTS][24];  /* hid prefixes to reconcile; n > MAX_INSTS: any */
     int ninsts;
-    hidset found;
+    proto_htab found;           /* hashes of the hit ids found in Redis (a set) */
     uint64_t scan_found;
 
     /* queue */
@@ -119,12 +114,6 @@ void coll_sink_pump(coll_sink *s);
 
 /* Returns the name of a degraded code (g_degraded), or NULL for 0. */
 const char *coll_sink_degraded_name(int d);
-
-/* Returns 1 if h is in the set, else 0. */
-int coll_sink_hidset_has(const hidset *set, uint64_t h);
-
-/* Empties the set and frees its memory; never fails. */
-void coll_sink_hidset_clear(hidset *set);
 
 /* Writes the spool header naming this writer and where a reconcile scan
  * must start. Never fails (truncates). */
