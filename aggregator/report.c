@@ -298,73 +298,32 @@ out:
 
 /* ---------------------------------------------------------------- lists */
 
-/* Frees n pending signups and the array; NULL is a no-op. */
-void agg_pending_free(agg_pending *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i].subject);
-    free(v);
-}
-
-/* Reads c's pending signups, oldest first. Returns 0 or -1. */
-int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_pending **out,
-                       size_t *n)
-{
-    char key[PROTO_KEY_MAX];
-    redisReply *rep;
-    *out = NULL;
-    *n = 0;
-    if (ckey(r, key, conf, c, PROTO_CK_PENDING) < 0 ||
-        !(rep = sys_redis_cmd(r, "ZRANGE %s 0 -1 WITHSCORES", key)))
-        return -1;
-    agg_pending *v = calloc(rep->elements / 2 + 1, sizeof *v);
-    size_t cnt = 0;
-    for (size_t i = 0; v && i + 1 < rep->elements; i += 2, cnt++) {
-        if (!(v[cnt].subject = strdup(rep->element[i]->str ? rep->element[i]->str : ""))) {
-            agg_pending_free(v, cnt);
-            v = NULL;
-            break;
-        }
-        v[cnt].signup_ms = score(rep->element[i + 1]);
-    }
-    freeReplyObject(rep);
-    if (!v) {
-        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
-        return -1;
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
-}
-
-/* Frees n campaigns and the array; NULL is a no-op. */
-void agg_campaigns_free(agg_campaign *v, size_t n)
+/* Frees n members and the array; NULL is a no-op. */
+void agg_members_free(agg_member *v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++)
         free(v[i].name);
     free(v);
 }
 
-/* Reads every campaign by last activity. Returns 0 or -1. */
-int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_campaign **out, size_t *n)
+/* Reads every member of sorted set key with its score, by score (newest
+ * first when rev). Returns 0 or -1. */
+static int read_members(sys_redis *r, const char *key, int rev, agg_member **out, size_t *n)
 {
-    char key[PROTO_KEY_MAX];
-    redisReply *rep;
+    redisReply *rep = sys_redis_cmd(r, "%s %s 0 -1 WITHSCORES", rev ? "ZREVRANGE" : "ZRANGE", key);
     *out = NULL;
     *n = 0;
-    if (proto_key_campaigns(key, sizeof key, conf->prefix) < 0)
-        return too_long(r);
-    if (!(rep = sys_redis_cmd(r, "ZREVRANGE %s 0 -1 WITHSCORES", key)))
+    if (!rep)
         return -1;
-    agg_campaign *v = calloc(rep->elements / 2 + 1, sizeof *v);
+    agg_member *v = calloc(rep->elements / 2 + 1, sizeof *v);
     size_t cnt = 0;
     for (size_t i = 0; v && i + 1 < rep->elements; i += 2, cnt++) {
         if (!(v[cnt].name = strdup(rep->element[i]->str ? rep->element[i]->str : ""))) {
-            agg_campaigns_free(v, cnt);
+            agg_members_free(v, cnt);
             v = NULL;
             break;
         }
-        v[cnt].last_ms = score(rep->element[i + 1]);
+        v[cnt].ms = score(rep->element[i + 1]);
     }
     freeReplyObject(rep);
     if (!v) {
@@ -374,4 +333,27 @@ int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_campaign **ou
     *out = v;
     *n = cnt;
     return 0;
+}
+
+/* Reads c's pending signups, oldest first. Returns 0 or -1. */
+int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_member **out,
+                       size_t *n)
+{
+    char key[PROTO_KEY_MAX];
+    *out = NULL;
+    *n = 0;
+    if (ckey(r, key, conf, c, PROTO_CK_PENDING) < 0)
+        return -1;
+    return read_members(r, key, 0, out, n);
+}
+
+/* Reads every campaign by last activity. Returns 0 or -1. */
+int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out, size_t *n)
+{
+    char key[PROTO_KEY_MAX];
+    *out = NULL;
+    *n = 0;
+    if (proto_key_campaigns(key, sizeof key, conf->prefix) < 0)
+        return too_long(r);
+    return read_members(r, key, 1, out, n);
 }

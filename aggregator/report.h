@@ -42,17 +42,12 @@ typedef struct {
     size_t ncounters;
 } agg_stats;
 
-/* A signup awaiting follow-up. */
-typedef struct {
-    char *subject;
-    int64_t signup_ms;
-} agg_pending;
-
-/* A campaign and its last activity. */
+/* A member of a sorted set and its time: a signup awaiting follow-up and
+ * when it signed up; a campaign and its last activity. */
 typedef struct {
     char *name;
-    int64_t last_ms;
-} agg_campaign;
+    int64_t ms;
+} agg_member;
 
 /* Reads campaign c's figures at now_ms into st (free with agg_stats_free). */
 int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
@@ -69,15 +64,16 @@ void agg_advocates_free(agg_advocate *v, size_t n);
 int agg_report_sla(sys_redis *r, const proto_conf *conf, const char *c, int64_t *sla_s);
 
 /* Reads c's pending signups, oldest first, into *out (free with
- * agg_pending_free). */
-int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_pending **out,
+ * agg_members_free). */
+int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_member **out,
                        size_t *n);
-void agg_pending_free(agg_pending *v, size_t n);
 
 /* Reads every campaign by last activity, newest first (free with
- * agg_campaigns_free). */
-int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_campaign **out, size_t *n);
-void agg_campaigns_free(agg_campaign *v, size_t n);
+ * agg_members_free). */
+int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out, size_t *n);
+
+/* Frees n members and the array; NULL is a no-op. */
+void agg_members_free(agg_member *v, size_t n);
 
 /* Estimates quantile q (0..1] of the follow-up latency in seconds from the
  * cumulative bucket counts cum[0..PROTO_FL_BUCKETS] (le_inf last) and the

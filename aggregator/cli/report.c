@@ -52,7 +52,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
     static const char *const titles[] = {"CAMPAIGN", "LAST ACTIVITY", "AGO"};
     char iso[32], ago[40], dur[32];
     int64_t now = sys_now_ms();
-    agg_campaign *v = NULL;
+    agg_member *v = NULL;
     size_t n = 0;
     cli_table *t = NULL;
     int rc = CLI_ERR;
@@ -67,9 +67,9 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "campaign", v[i].name);
-            cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].last_ms);
-            cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].last_ms));
-            cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].last_ms) / 1000.0);
+            cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].ms);
+            cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].ms));
+            cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].ms) / 1000.0);
             cJSON_AddItemToArray(arr, o);
         }
         rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
@@ -84,9 +84,9 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         goto out;
     for (size_t i = 0; i < n; i++) {
         snprintf(ago, sizeof ago, "%s ago",
-                 proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].last_ms) / 1000.0,
+                 proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].ms) / 1000.0,
                                     PROTO_DUR_COMPACT));
-        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].last_ms), ago};
+        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].ms), ago};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }
@@ -94,7 +94,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
     rc = CLI_OK;
 out:
     cli_table_free(t);
-    agg_campaigns_free(v, n);
+    agg_members_free(v, n);
     return rc;
 }
 
@@ -311,7 +311,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
     const char *campaign = a->pos[0];
     char iso[32], wait[32], sla[32];
     int64_t now = sys_now_ms(), sla_s, overdue = 0;
-    agg_pending *v = NULL;
+    agg_member *v = NULL;
     size_t n = 0;
     cli_table *t = NULL;
     int rc = CLI_ERR;
@@ -324,7 +324,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
         agg_report_pending(x->r, &x->conf, campaign, &v, &n) < 0)
         return cli_redis_failed(x);
     for (size_t i = 0; i < n; i++)
-        overdue += now - v[i].signup_ms > sla_s * 1000;
+        overdue += now - v[i].ms > sla_s * 1000;
     if (x->json) {
         cJSON *doc = cJSON_CreateObject(), *arr;
         cJSON_AddStringToObject(doc, "campaign", campaign);
@@ -333,9 +333,9 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
         cJSON_AddNumberToObject(doc, "overdue", (double)overdue);
         arr = cJSON_AddArrayToObject(doc, "pending");
         for (size_t i = 0; i < n; i++) {
-            int64_t ts = v[i].signup_ms;
+            int64_t ts = v[i].ms;
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "subject", v[i].subject);
+            cJSON_AddStringToObject(o, "subject", v[i].name);
             cJSON_AddNumberToObject(o, "signup_ts", (double)ts);
             cJSON_AddStringToObject(o, "signed_up", cli_fmt_time(iso, sizeof iso, ts));
             cJSON_AddNumberToObject(o, "waiting_s", (double)(now - ts) / 1000.0);
@@ -354,8 +354,8 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
     if (!(t = cli_table_new(4, titles)))
         goto out;
     for (size_t i = 0; i < n; i++) {
-        int64_t ts = v[i].signup_ms;
-        const char *cells[] = {v[i].subject, cli_fmt_time(iso, sizeof iso, ts),
+        int64_t ts = v[i].ms;
+        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, ts),
                                proto_fmt_duration(wait, sizeof wait, (double)(now - ts) / 1000.0,
                                                   PROTO_DUR_COMPACT),
                                now - ts > sla_s * 1000 ? "OVERDUE" : ""};
@@ -366,6 +366,6 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
     rc = CLI_OK;
 out:
     cli_table_free(t);
-    agg_pending_free(v, n);
+    agg_members_free(v, n);
     return rc;
 }
