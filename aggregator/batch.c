@@ -18,7 +18,7 @@
 
 #define NONCE_WINDOW_MS (24LL * 3600 * 1000)
 #define CHUNK 2000              /* elements per PFADD / ZADD op (Lua's unpack takes ~8000) */
-#define UKEYS 8                 /* cached unique-subject HLL keys per campaign */
+#define UKEYS 12                /* cached HLL keys per campaign (events, scroll buckets) */
 
 /* ---------------------------------------------------------------- string lists */
 
@@ -133,8 +133,8 @@ typedef struct {
     int hour_key, day_key;          /* ... and their KEYS indexes */
     struct {
         char event[PROTO_EVENT_MAX + 1];
-        int key;
-    } ukey[UKEYS];                  /* unique-subject HLL keys by event */
+        int kind, key;
+    } ukey[UKEYS];                  /* HLL keys by kind and name */
     int nukey;
     int incr_head, incr_tail;       /* this campaign's increments, or -1 */
     hll *hlls;
@@ -347,18 +347,28 @@ static int bucket_key(camp *c, const proto_conf *conf, long long ts, int hourly)
     return k;
 }
 
-/* Returns the KEYS index of the unique-subject HLL of event e; 0 on failure. */
-static int unique_key(camp *c, const proto_conf *conf, const char *e)
+/* Returns the KEYS index of HLL kind of name (an event's unique people, or
+ * the viewers of a scroll bucket), registering it when new; 0 on failure. */
+static int hll_key(camp *c, const proto_conf *conf, agg_hll_key kind, const char *name)
 {
     for (int i = 0; i < c->nukey; i++)
-        if (strcmp(c->ukey[i].event, e) == 0)
+        if (c->ukey[i].kind == (int)kind && strcmp(c->ukey[i].event, name) == 0)
             return c->ukey[i].key;
     char key[PROTO_KEY_MAX];
-    if (proto_key_uniq(key, sizeof key, conf->prefix, c->name, e) < 0)
+    int rc = -1;
+    if (kind == AGG_HLL_EVENT) {
+        rc = proto_key_uniq(key, sizeof key, conf->prefix, c->name, name);
+    } else {
+        for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
+            if (strcmp(proto_scroll_field(i), name) == 0)
+                rc = proto_key_scroll(key, sizeof key, conf->prefix, c->name, i);
+    }
+    if (rc < 0)
         return 0;
     int added, k = camp_key(c, key, &added);
     if (k && c->nukey < UKEYS) {
-        snprintf(c->ukey[c->nukey].event, sizeof c->ukey[0].event, "%s", e);
+        snprintf(c->ukey[c->nukey].event, sizeof c->ukey[0].event, "%s", name);
+        c->ukey[c->nukey].kind = (int)kind;
         c->ukey[c->nukey++].key = k;
     }
     return k;
@@ -398,19 +408,18 @@ static int count_incr(void *arg, agg_counter_key k, const char *field, size_t fl
     counting *x = arg;
     camp *c = &x->b->cs[x->ci];
     int key = k == AGG_CK_TOTALS ? AGG_K_TOTALS
-            : k == AGG_CK_SCROLL ? AGG_K_SCROLL
             : k == AGG_CK_REF ? AGG_K_REF
             : k == AGG_CK_REACH ? AGG_K_REACH
             : bucket_key(c, x->b->conf, x->ts, k == AGG_CK_HOUR);
     return key ? incr_add(x->b, x->ci, key, field, flen, n) : -1;
 }
 
-/* Adds elem to the unique HLL of event (agg_counts.uniq). Returns 0 or -1. */
-static int count_uniq(void *arg, const char *event, const char *elem, size_t len)
+/* Adds elem to an HLL (agg_counts.hll). Returns 0 or -1. */
+static int count_hll(void *arg, agg_hll_key kind, const char *name, const char *elem, size_t len)
 {
     counting *x = arg;
     camp *c = &x->b->cs[x->ci];
-    int k = unique_key(c, x->b->conf, event);
+    int k = hll_key(c, x->b->conf, kind, name);
     return k && camp_pfadd(c, k, elem, len) == 0 ? 0 : -1;
 }
 
@@ -440,7 +449,7 @@ static int count_seen(void *arg, long long ts)
 static int camp_hit(batch *b, int ci, const proto_hit *h)
 {
     counting x = {b, ci, h->ts};
-    const agg_counts out = {&x, count_incr, count_uniq, count_sf, count_seen};
+    const agg_counts out = {&x, count_incr, count_hll, count_sf, count_seen};
     return agg_ops_count(h, &out);
 }
 
@@ -599,7 +608,7 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
                 return -1;
             if (dup) {
                 counting x = {b, (int)ci, hit->ts};
-                const agg_counts out = {&x, count_incr, count_uniq, count_sf, count_seen};
+                const agg_counts out = {&x, count_incr, count_hll, count_sf, count_seen};
                 if (agg_ops_count_dup(&out) < 0)
                     return -1;
                 res->duplicates++;

@@ -20,8 +20,9 @@ static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 
 /* Counts one hit: its event in the totals and both buckets (machine hits
  * as machine_<event>, and nothing else); for human hits the value, the
- * unique subject of the event, scroll depth buckets up to its depth, the
- * advocate's reach or action, and signup/follow-up ops. Returns 0 or -1. */
+ * unique person of the event (or the anonymous count), the scroll buckets
+ * reached, the advocate's reach or action, and signup/follow-up ops.
+ * Returns 0 or -1. */
 int agg_ops_count(const proto_hit *h, const agg_counts *out)
 {
     char field[PROTO_EVENT_MAX + 16];
@@ -37,18 +38,20 @@ int agg_ops_count(const proto_hit *h, const agg_counts *out)
     if (h->value >= 0 && out->incr(out->arg, AGG_CK_TOTALS, PROTO_FIELD_VALUE,
                                    sizeof PROTO_FIELD_VALUE - 1, h->value) < 0)
         return -1;
-    /* unique subjects, or ip+ua where there is none; anonymous hits none */
+    /* unique subjects, or ip+ua where there is none; anonymous hits apart */
     char elem[PROTO_SUBJECT_MAX + PROTO_IP_MAX + PROTO_UA_MAX + 4];
     size_t len = proto_uniq_elem(elem, sizeof elem, h->subject, h->ip, h->ua);
-    if (len > 0 && out->uniq(out->arg, h->event, elem, len) < 0)
+    if (len == 0 && out->incr(out->arg, AGG_CK_TOTALS, PROTO_FIELD_ANON,
+                              sizeof PROTO_FIELD_ANON - 1, 1) < 0)
         return -1;
-    if (ev == PROTO_EV_SCROLL && h->depth >= 0) {
-        for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
-            const char *mark = proto_scroll_field(i);
+    if (len > 0 && out->hll(out->arg, AGG_HLL_EVENT, h->event, elem, len) < 0)
+        return -1;
+    /* a viewer counts once per scroll bucket up to the depth reached */
+    if (ev == PROTO_EV_SCROLL && h->depth >= 0 && len > 0) {
+        for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
             if (h->depth >= proto_scroll_mark(i) &&
-                out->incr(out->arg, AGG_CK_SCROLL, mark, strlen(mark), 1) < 0)
+                out->hll(out->arg, AGG_HLL_SCROLL, proto_scroll_field(i), elem, len) < 0)
                 return -1;
-        }
     }
     if (h->ref[0]) {
         size_t rl = strlen(h->ref);
@@ -74,7 +77,7 @@ int agg_ops_key(char *buf, size_t cap, const char *prefix, const char *c, int k)
 {
     static const proto_ckey of[AGG_K_FIXED + 1] = {
         [AGG_K_TOTALS] = PROTO_CK_TOTALS, [AGG_K_WM] = PROTO_CK_WM,
-        [AGG_K_NONCE] = PROTO_CK_NONCE,   [AGG_K_SCROLL] = PROTO_CK_SCROLL,
+        [AGG_K_NONCE] = PROTO_CK_NONCE,
         [AGG_K_REF] = PROTO_CK_REF,       [AGG_K_REACH] = PROTO_CK_REF_REACH,
         [AGG_K_PENDING] = PROTO_CK_PENDING, [AGG_K_FL] = PROTO_CK_FL,
         [AGG_K_ALERTED] = PROTO_CK_ALERTED, [AGG_K_CFG] = PROTO_CK_CFG,

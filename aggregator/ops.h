@@ -21,17 +21,21 @@ typedef enum {
     AGG_CK_TOTALS,      /* the campaign's totals hash */
     AGG_CK_HOUR,        /* the hourly bucket of the hit's time */
     AGG_CK_DAY,         /* the daily bucket */
-    AGG_CK_SCROLL,      /* scroll depth buckets */
     AGG_CK_REF,         /* advocate leaderboard (actions) */
     AGG_CK_REACH,       /* advocate reach */
 } agg_counter_key;
+
+/* The HyperLogLogs the rules add people to: the unique subjects of an
+ * event (name: the event), and the viewers who reached a scroll bucket
+ * (name: its field, "25" … "100"). */
+typedef enum { AGG_HLL_EVENT, AGG_HLL_SCROLL } agg_hll_key;
 
 /* What the rules emit for a hit; the batch aggregates it. Each callback
  * returns 0, or -1 when out of memory. */
 typedef struct {
     void *arg;
     int (*incr)(void *arg, agg_counter_key k, const char *field, size_t flen, long long n);
-    int (*uniq)(void *arg, const char *event, const char *elem, size_t len);  /* HLL of event */
+    int (*hll)(void *arg, agg_hll_key k, const char *name, const char *elem, size_t len);
     int (*sf)(void *arg, int signup, const char *subject, long long ts);   /* S or F op */
     int (*seen)(void *arg, long long ts);   /* widen first_ts/last_ts */
 } agg_counts;
@@ -49,7 +53,6 @@ enum {
     AGG_K_TOTALS = 1,
     AGG_K_WM,
     AGG_K_NONCE,
-    AGG_K_SCROLL,
     AGG_K_REF,          /* advocate leaderboard: Z ops */
     AGG_K_REACH,        /* advocate reach: Z ops */
     AGG_K_PENDING,

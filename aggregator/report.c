@@ -47,10 +47,59 @@ static int64_t score(const redisReply *e)
     return (end == e->str || !isfinite(d)) ? 0 : (int64_t)llround(d);
 }
 
-/* Returns part ÷ whole, or NAN when whole is not positive. */
-static double rate(double part, double whole)
+/* Returns part ÷ whole clamped into [0, 1] (setting flag in *clamped when
+ * it had to be), or NAN when whole is not positive. */
+static double rate(int64_t part, int64_t whole, int flag, int *clamped)
 {
-    return whole > 0 ? part / whole : NAN;
+    if (whole <= 0)
+        return NAN;
+    double r = (double)part / (double)whole;
+    if (r < 0 || r > 1) {
+        *clamped |= flag;
+        r = r < 0 ? 0 : 1;
+    }
+    return r;
+}
+
+/* Counts the people in the union of the HLLs of events (built-in ones
+ * listed in evs, ended by PROTO_EV_CUSTOM, then every custom event of the
+ * totals when customs). Returns 0 with *out, or -1. */
+static int people(sys_redis *r, const proto_conf *conf, const char *c, const proto_event *evs,
+                  const agg_stats *st, int customs, int64_t *out)
+{
+    size_t n = 1, cap = 1 + PROTO_EV_BUILTIN + (customs ? st->ncounters : 0);
+    const char **argv = calloc(cap, sizeof *argv);
+    size_t *lens = calloc(cap, sizeof *lens);
+    char (*keys)[PROTO_KEY_MAX] = calloc(cap, sizeof *keys);
+    int rc = -1;
+    if (!argv || !lens || !keys) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        goto out;
+    }
+    argv[0] = "PFCOUNT";
+    for (const proto_event *e = evs; *e != PROTO_EV_CUSTOM; e++)
+        if (proto_key_uniq(keys[n], PROTO_KEY_MAX, conf->prefix, c, proto_event_name(*e)) >= 0)
+            n++;
+    for (size_t i = 0; customs && i < st->ncounters; i++)
+        if (!proto_field_builtin(st->counters[i].name) &&
+            proto_key_uniq(keys[n], PROTO_KEY_MAX, conf->prefix, c, st->counters[i].name) >= 0)
+            n++;
+    for (size_t i = 1; i < n; i++) {
+        argv[i] = keys[i];
+        lens[i] = strlen(keys[i]);
+    }
+    lens[0] = 7;
+    redisReply *rep = sys_redis_cmdv(r, (int)n, argv, lens);
+    if (rep) {
+        *out = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+        freeReplyObject(rep);
+        rc = 0;
+    }
+out:
+    free(argv);
+    free(lens);
+    free(keys);
+    return rc;
 }
 
 /* Records a key that does not fit on r; returns -1. */
@@ -212,6 +261,7 @@ static int totals_of(agg_stats *st, const redisReply *h)
     st->value_cents = hval(h, PROTO_FIELD_VALUE);
     st->conversions = hval(h, proto_event_name(PROTO_EV_CONVERT));
     st->dup = hval(h, PROTO_FIELD_DUP);
+    st->anonymous = hval(h, PROTO_FIELD_ANON);
     if (h->elements && !(st->counters = calloc(h->elements / 2, sizeof *st->counters)))
         return -1;
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
@@ -235,7 +285,7 @@ static int totals_of(agg_stats *st, const redisReply *h)
 int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
                      agg_stats *st)
 {
-    char k[PROTO_KEY_MAX], ko[PROTO_KEY_MAX], kv[PROTO_KEY_MAX], kc[PROTO_KEY_MAX];
+    char k[PROTO_KEY_MAX];
     redisReply *h = NULL, *rep = NULL;
     int rc = -1;
     memset(st, 0, sizeof *st);
@@ -245,21 +295,29 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
         sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
         goto out;
     }
-    if (proto_key_uniq(ko, sizeof ko, conf->prefix, c, proto_event_name(PROTO_EV_OPEN)) < 0 ||
-        proto_key_uniq(kv, sizeof kv, conf->prefix, c, proto_event_name(PROTO_EV_VIEW)) < 0 ||
-        proto_key_uniq(kc, sizeof kc, conf->prefix, c, proto_event_name(PROTO_EV_CLICK)) < 0) {
-        too_long(r);
+    static const proto_event reached[] = {PROTO_EV_OPEN, PROTO_EV_VIEW, PROTO_EV_CLICK,
+                                          PROTO_EV_SIGNUP, PROTO_EV_DONATE, PROTO_EV_CONVERT,
+                                          PROTO_EV_CUSTOM};
+    static const proto_event acted[] = {PROTO_EV_SIGNUP, PROTO_EV_DONATE, PROTO_EV_CONVERT,
+                                        PROTO_EV_CUSTOM};
+    static const proto_event clicked[] = {PROTO_EV_CLICK, PROTO_EV_CUSTOM};
+    static const proto_event viewed[] = {PROTO_EV_VIEW, PROTO_EV_CUSTOM};
+    if (people(r, conf, c, reached, st, 1, &st->reach) < 0 ||
+        people(r, conf, c, acted, st, 1, &st->actors) < 0 ||
+        people(r, conf, c, clicked, st, 0, &st->clickers) < 0 ||
+        people(r, conf, c, viewed, st, 0, &st->viewers) < 0)
         goto out;
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
+        if (proto_key_scroll(k, sizeof k, conf->prefix, c, i) < 0) {
+            too_long(r);
+            goto out;
+        }
+        if (!(rep = sys_redis_cmd(r, "PFCOUNT %s", k)))
+            goto out;
+        st->scroll[i] = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+        freeReplyObject(rep);
+        st->scroll_rate[i] = rate(st->scroll[i], st->viewers, AGG_CLAMP_SCROLL, &st->clamped);
     }
-    if (!(rep = sys_redis_cmd(r, "PFCOUNT %s %s %s", ko, kv, kc)))
-        goto out;
-    st->reach = rep->integer;
-    freeReplyObject(rep);
-    if (ckey(r, k, conf, c, PROTO_CK_SCROLL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
-        goto out;
-    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
-        st->scroll[i] = hval(rep, proto_scroll_field(i));
-    freeReplyObject(rep);
     if (ckey(r, k, conf, c, PROTO_CK_FL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
         goto out;
     int64_t cum[PROTO_FL_BUCKETS + 1];
@@ -284,8 +342,8 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
     freeReplyObject(rep);
     if (agg_report_advocates(r, conf, c, &st->adv, &st->nadv) < 0)
         goto out;
-    st->click_rate = rate((double)st->clicks, (double)st->reach);
-    st->conversion_rate = rate((double)st->actions, (double)st->reach);
+    st->click_rate = rate(st->clickers, st->reach, AGG_CLAMP_CLICK, &st->clamped);
+    st->conversion_rate = rate(st->actors, st->reach, AGG_CLAMP_CONVERSION, &st->clamped);
     st->action_gap = st->reach > 0 ? 1.0 - st->conversion_rate : NAN;
     rc = 0;
 out:

@@ -25,14 +25,28 @@ typedef struct {
     char *name, *value;
 } agg_counter;
 
-/* Everything `stats` shows. Rates are fractions, NAN when reach is 0;
- * durations seconds, NAN when there is none. */
+/* Which rates were clamped into [0, 1] (HyperLogLog counts are estimates:
+ * a union can come out a little under one of its parts). */
+enum { AGG_CLAMP_CLICK = 1, AGG_CLAMP_CONVERSION = 2, AGG_CLAMP_SCROLL = 4 };
+
+/* Everything `stats` shows (SPEC 5). People are unique human subjects (or
+ * ip+ua where there is none); anonymous hits (GPC/DNT: no subject, ip or
+ * ua) are counted apart and never enter people or rates. Rates are
+ * fractions in [0, 1], NAN when their base is 0; durations seconds, NAN
+ * when there is none. */
 typedef struct {
-    int64_t reach;                  /* unique human subjects: open ∪ view ∪ click */
+    int64_t reach;      /* people who opened, viewed, clicked or acted */
+    int64_t actors;     /* people who signed up, donated, converted or did a custom action */
+    int64_t clickers;   /* people who clicked */
+    int64_t viewers;    /* people who viewed */
     int64_t opens, machine_opens, views, clicks, signups, donations, value_cents;
-    int64_t conversions, custom, actions, dup;
-    double click_rate, conversion_rate, action_gap;
-    int64_t scroll[PROTO_SCROLL_BUCKETS];
+    int64_t conversions, custom, actions, dup, anonymous;   /* hits */
+    double click_rate;          /* clickers ÷ reach */
+    double conversion_rate;     /* actors ÷ reach */
+    double action_gap;          /* 1 − conversion rate */
+    int64_t scroll[PROTO_SCROLL_BUCKETS];       /* viewers who reached bucket i */
+    double scroll_rate[PROTO_SCROLL_BUCKETS];   /* ÷ viewers */
+    int clamped;                /* AGG_CLAMP_* of the rates clamped */
     int64_t followups, unmatched;
     double fl_p50_s, fl_p90_s, fl_max_s;
     int64_t pending, overdue, sla_s;

@@ -377,6 +377,19 @@ static void do_beacon(coll_worker *w, const coll_http_req *req, coll_http_resp *
         not_allowed(resp, "POST, OPTIONS");
         return;
     }
+    if (!origin && req->origin && req->origin_len) {
+        /* beacons ignore CORS answers: a foreign Origin is refused here */
+        proto_hit hit;
+        proto_hit_init(&hit);
+        server_fields(w, req, &hit, PROTO_VIA_BEACON);
+        coll_inc(w->ctx->m.rejected[PROTO_VIA_BEACON]);
+        coll_inc(w->ctx->m.reasons[PROTO_ERR_ORIGIN]);
+        w->sink_api->reject(w->sink, &hit, PROTO_ERR_ORIGIN, req->body,
+                            req->body_len > 1024 ? 1024 : req->body_len);
+        answer(resp, 403, "origin not allowed (cors_allow)\n");
+        resp->headers = hdr;
+        return;
+    }
     batch b = {.w = w, .req = req, .via = PROTO_VIA_BEACON};
     const char *why = NULL;
     int st = parse_body(&b, &why);

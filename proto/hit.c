@@ -38,6 +38,7 @@ static const char *const reason_names[PROTO_REASON_COUNT] = {
     [PROTO_ERR_BODY] = "bad_body",
     [PROTO_ERR_JSON] = "bad_json",
     [PROTO_ERR_BATCH] = "batch_too_large",
+    [PROTO_ERR_ORIGIN] = "origin_not_allowed",
     [PROTO_ERR_SPOOL_FULL] = "spool_full",
 };
 

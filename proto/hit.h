@@ -71,6 +71,7 @@ typedef enum {
     PROTO_ERR_BODY,           /* bad_body: unparsable body or wrong content type */
     PROTO_ERR_JSON,           /* bad_json: JSON that is not an object/array of objects, or wrong types */
     PROTO_ERR_BATCH,          /* batch_too_large: more than PROTO_BATCH_MAX objects */
+    PROTO_ERR_ORIGIN,         /* origin_not_allowed: a beacon from an Origin not on cors_allow */
     PROTO_ERR_SPOOL_FULL,     /* spool_full: accepted but dropped (not a validation reason) */
     PROTO_REASON_COUNT
 } proto_reason;

@@ -1,5 +1,6 @@
 /* keys.c: owns every Redis key name of SPEC 3 and the campaign partition hash. */
 #include "keys.h"
+#include "schema.h"
 
 #include <stdlib.h>
 
@@ -90,7 +91,7 @@ static int campaign_key(char *buf, size_t cap, const char *prefix, const char *c
 
 static const char *const ckey_suffix[PROTO_CK_COUNT] = {
     [PROTO_CK_TOTALS] = NULL,        [PROTO_CK_WM] = "wm",
-    [PROTO_CK_NONCE] = "nonce",      [PROTO_CK_SCROLL] = "scroll",
+    [PROTO_CK_NONCE] = "nonce",
     [PROTO_CK_REF] = "ref",          [PROTO_CK_REF_REACH] = "ref:reach",
     [PROTO_CK_PENDING] = "pending",  [PROTO_CK_FL] = "fl",
     [PROTO_CK_ALERTED] = "alerted",  [PROTO_CK_CFG] = "cfg",
@@ -110,6 +111,16 @@ int proto_key_uniq(char *buf, size_t cap, const char *prefix, const char *c, con
     char sfx[80];
     if (!event || !*event || snprintf(sfx, sizeof sfx, "u:%s", event) >= (int)sizeof sfx)
         return -1;
+    return campaign_key(buf, cap, prefix, c, sfx);
+}
+
+/* Builds <prefix>c:{C}:scroll:<depth> of bucket i; returns the length or -1. */
+int proto_key_scroll(char *buf, size_t cap, const char *prefix, const char *c, int i)
+{
+    char sfx[32];
+    if (i < 0 || i >= PROTO_SCROLL_BUCKETS)
+        return -1;
+    snprintf(sfx, sizeof sfx, "scroll:%s", proto_scroll_field(i));
     return campaign_key(buf, cap, prefix, c, sfx);
 }
 

@@ -31,7 +31,6 @@ typedef enum {
     PROTO_CK_TOTALS,    /* ag:c:{C}            HASH counters */
     PROTO_CK_WM,        /* ag:c:{C}:wm         HASH partition -> last applied id (§12) */
     PROTO_CK_NONCE,     /* ag:c:{C}:nonce      ZSET nonce -> last sighting ms (§12) */
-    PROTO_CK_SCROLL,    /* ag:c:{C}:scroll     HASH scroll buckets */
     PROTO_CK_REF,       /* ag:c:{C}:ref        ZSET advocate -> actions */
     PROTO_CK_REF_REACH, /* ag:c:{C}:ref:reach  ZSET advocate -> reach hits */
     PROTO_CK_PENDING,   /* ag:c:{C}:pending    ZSET subject -> signup ms */
@@ -45,6 +44,9 @@ typedef enum {
 int proto_key_of(char *buf, size_t cap, const char *prefix, const char *c, proto_ckey k);
 /* ag:c:{C}:u:<event>: the unique-subject HyperLogLog of event. */
 int proto_key_uniq(char *buf, size_t cap, const char *prefix, const char *c, const char *event);
+/* ag:c:{C}:scroll:<depth>: the HyperLogLog of the unique human viewers who
+ * reached scroll bucket i (proto_scroll_field: 25, 50, 75, 100). */
+int proto_key_scroll(char *buf, size_t cap, const char *prefix, const char *c, int i);
 /* ag:c:{C}:h:<YYYYMMDDHH> / ag:c:{C}:d:<YYYYMMDD>: the hourly (daily) bucket
  * holding ts_ms (UTC). */
 int proto_key_hour(char *buf, size_t cap, const char *prefix, const char *c, long long ts_ms);

@@ -41,6 +41,7 @@ int proto_event_action(proto_event e);
 #define PROTO_FIELD_MACHINE "machine_"
 #define PROTO_FIELD_VALUE "value"       /* sum of donation/conversion values */
 #define PROTO_FIELD_DUP "dup"           /* hits repeated within 24 h (nonce) */
+#define PROTO_FIELD_ANON "anonymous"    /* human hits with no subject, ip or ua (GPC/DNT) */
 #define PROTO_FIELD_FIRST_TS "first_ts"
 #define PROTO_FIELD_LAST_TS "last_ts"
 
@@ -70,7 +71,7 @@ int proto_field_is_machine(const char *field);
 size_t proto_uniq_elem(char *buf, size_t cap, const char *subject, const char *ip,
                        const char *ua);
 
-/* ---- scroll depth buckets (the scroll hash) ---- */
+/* ---- scroll depth buckets (keys.h: proto_key_scroll, one HLL each) ---- */
 
 #define PROTO_SCROLL_BUCKETS 4
 

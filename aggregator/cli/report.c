@@ -14,14 +14,14 @@
 
 #define STATS_TOP 5
 
-/* Writes part ÷ whole as a percentage with one decimal, or "-" when whole
- * is 0; returns buf. */
-static char *pct(char *buf, size_t cap, double part, double whole)
+/* Writes a rate as a percentage with one decimal, or "-" for NAN; returns
+ * buf. */
+static char *pct(char *buf, size_t cap, double rate)
 {
-    if (whole <= 0)
+    if (isnan(rate))
         snprintf(buf, cap, "-");
     else
-        snprintf(buf, cap, "%.1f%%", 100.0 * part / whole);
+        snprintf(buf, cap, "%.1f%%", 100.0 * rate);
     return buf;
 }
 
@@ -107,6 +107,10 @@ static int stats_json(const char *c, const agg_stats *s)
 
     cJSON_AddStringToObject(doc, "campaign", c);
     cJSON_AddNumberToObject(doc, "reach", (double)s->reach);
+    cJSON_AddNumberToObject(doc, "actors", (double)s->actors);
+    cJSON_AddNumberToObject(doc, "clickers", (double)s->clickers);
+    cJSON_AddNumberToObject(doc, "viewers", (double)s->viewers);
+    cJSON_AddNumberToObject(doc, "anonymous", (double)s->anonymous);
     cJSON_AddNumberToObject(doc, "opens", (double)s->opens);
     cJSON_AddNumberToObject(doc, "machine_opens", (double)s->machine_opens);
     cJSON_AddNumberToObject(doc, "views", (double)s->views);
@@ -124,6 +128,16 @@ static int stats_json(const char *c, const agg_stats *s)
     o = cJSON_AddObjectToObject(doc, "scroll");
     for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
         cJSON_AddNumberToObject(o, proto_scroll_field(i), (double)s->scroll[i]);
+    o = cJSON_AddObjectToObject(doc, "scroll_rate");
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
+        add_num(o, proto_scroll_field(i), s->scroll_rate[i]);
+    arr = cJSON_AddArrayToObject(doc, "clamped");  /* rates kept inside [0, 1] */
+    if (s->clamped & AGG_CLAMP_CLICK)
+        cJSON_AddItemToArray(arr, cJSON_CreateString("click_rate"));
+    if (s->clamped & AGG_CLAMP_CONVERSION)
+        cJSON_AddItemToArray(arr, cJSON_CreateString("conversion_rate"));
+    if (s->clamped & AGG_CLAMP_SCROLL)
+        cJSON_AddItemToArray(arr, cJSON_CreateString("scroll_rate"));
     o = cJSON_AddObjectToObject(doc, "followup");
     cJSON_AddNumberToObject(o, "count", (double)s->followups);
     add_num(o, "p50_s", s->fl_p50_s);
@@ -158,7 +172,6 @@ static int stats_json(const char *c, const agg_stats *s)
 static void stats_table(const char *c, const agg_stats *s)
 {
     char a[64], b[64], e[64], line[512];
-    double reach = (double)s->reach;
     size_t n = 0;
 
 #define ROW(label, ...)                              \
@@ -167,35 +180,32 @@ static void stats_table(const char *c, const agg_stats *s)
         printf("%-17s %s\n", label, line);           \
     } while (0)
     ROW("campaign", "%s", c);
-    ROW("reach", "%lld (unique human subjects who opened, viewed or clicked)", (long long)s->reach);
+    ROW("reach", "%lld (unique human people who opened, viewed, clicked or acted)",
+        (long long)s->reach);
     ROW("opens", "%lld", (long long)s->opens);
     ROW("machine opens", "%lld (bots and mail proxies, not counted as reach)",
         (long long)s->machine_opens);
     ROW("views", "%lld", (long long)s->views);
     ROW("clicks", "%lld", (long long)s->clicks);
-    ROW("click rate", "%s", pct(a, sizeof a, (double)s->clicks, reach));
+    ROW("click rate", "%s (people who clicked, of reach)", pct(a, sizeof a, s->click_rate));
     ROW("signups", "%lld", (long long)s->signups);
     ROW("donations", "%lld (value %lld.%02lld)", (long long)s->donations,
         (long long)(s->value_cents / 100), (long long)(s->value_cents % 100));
     ROW("conversions", "%lld", (long long)s->conversions);
     ROW("actions", "%lld (signups + donations + conversions + %lld custom)",
         (long long)s->actions, (long long)s->custom);
-    ROW("conversion rate", "%s", pct(a, sizeof a, (double)s->actions, reach));
-    if (!isnan(s->action_gap))
-        ROW("action gap", "%.1f%%", 100.0 * s->action_gap);
-    else
-        ROW("action gap", "-");
+    ROW("actors", "%lld (unique human people who acted)", (long long)s->actors);
+    ROW("conversion rate", "%s (actors of reach)", pct(a, sizeof a, s->conversion_rate));
+    ROW("action gap", "%s", pct(a, sizeof a, s->action_gap));
+    ROW("anonymous", "%lld (hits without subject or address: GPC/DNT; in no rate)",
+        (long long)s->anonymous);
     line[0] = '\0';
     for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
         const char *mark = proto_scroll_field(i);
-        if (s->views > 0)
-            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%%: %s", i ? "  " : "", mark,
-                                  pct(a, sizeof a, (double)s->scroll[i], (double)s->views));
-        else
-            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%%: %lld", i ? "  " : "", mark,
-                                  (long long)s->scroll[i]);
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%%: %s", i ? "  " : "", mark,
+                              pct(a, sizeof a, s->scroll_rate[i]));
     }
-    printf("%-17s %s%s\n", "scroll depth", line, s->views > 0 ? " (of views)" : " (hits; no views)");
+    printf("%-17s %s (of %lld viewers)\n", "scroll depth", line, (long long)s->viewers);
     ROW("follow-ups", "%lld, p50 %s, p90 %s, max %s (estimated from buckets)",
         (long long)s->followups, secs_text(a, sizeof a, s->fl_p50_s),
         secs_text(b, sizeof b, s->fl_p90_s), secs_text(e, sizeof e, s->fl_max_s));
@@ -238,6 +248,16 @@ int cli_verb_stats(cli_ctx *x, const cli_args *a)
 
 /* ---------------------------------------------------------------- top */
 
+/* Returns an advocate's actions ÷ reach hits, at most 1 (actions credited
+ * through a link can outnumber the reach hits seen), NAN without reach. */
+static double adv_rate(const agg_advocate *a)
+{
+    if (a->reach <= 0)
+        return NAN;
+    double r = (double)a->actions / (double)a->reach;
+    return r > 1 ? 1 : r;
+}
+
 /* Prints the advocate leaderboard (--limit, 20; 0: all); returns an exit
  * status. */
 int cli_verb_top(cli_ctx *x, const cli_args *a)
@@ -268,8 +288,7 @@ int cli_verb_top(cli_ctx *x, const cli_args *a)
             cJSON_AddStringToObject(o, "ref", v[i].ref);
             cJSON_AddNumberToObject(o, "actions", (double)v[i].actions);
             cJSON_AddNumberToObject(o, "reach", (double)v[i].reach);
-            add_num(o, "conversion_rate",
-                    v[i].reach > 0 ? (double)v[i].actions / (double)v[i].reach : NAN);
+            add_num(o, "conversion_rate", adv_rate(&v[i]));
             cJSON_AddItemToArray(arr, o);
         }
         rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
@@ -288,7 +307,7 @@ int cli_verb_top(cli_ctx *x, const cli_args *a)
         snprintf(act, sizeof act, "%lld", (long long)v[i].actions);
         snprintf(reach, sizeof reach, "%lld", (long long)v[i].reach);
         const char *cells[] = {rank, v[i].ref, act, reach,
-                               pct(rate, sizeof rate, (double)v[i].actions, (double)v[i].reach)};
+                               pct(rate, sizeof rate, adv_rate(&v[i]))};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }

@@ -605,14 +605,19 @@ def expected_counters(entries):
             continue
         if "value" in f:
             out[(c, "")]["value"] += int(f["value"])
+        person = None
         if f.get("subject"):
-            uniq[(c, e)].add("s:" + f["subject"])
+            person = "s:" + f["subject"]
         elif f.get("ip") or f.get("ua"):
-            uniq[(c, e)].add("a:" + f.get("ip", "") + "|" + f.get("ua", ""))
-        if e == "scroll":
+            person = "a:" + f.get("ip", "") + "|" + f.get("ua", "")
+        if person:
+            uniq[(c, e)].add(person)
+        else:
+            out[(c, "")]["anonymous"] += 1     # GPC/DNT: counted apart, in no unique
+        if e == "scroll" and person:
             for b in (25, 50, 75, 100):
                 if int(f["depth"]) >= b:
-                    out[(c, "scroll")][str(b)] += 1
+                    uniq[(c, "scroll:" + str(b))].add(person)
         ref = f.get("ref")
         if ref:
             if e in ("open", "view", "click"):
@@ -639,6 +644,11 @@ def expected_counters(entries):
         out[(c, "")]["first_ts"] = lo
         out[(c, "")]["last_ts"] = hi
     return {"hashes": out, "uniques": uniq, "pending": pending, "fl": fl}
+
+
+def uniq_key(c, name):
+    """The key of an HLL of the model: u:<event>, or scroll:<depth>."""
+    return f"ag:c:{{{c}}}:" + (name if name.startswith("scroll:") else "u:" + name)
 
 
 # ------------------------------------------------------------------ alert channels

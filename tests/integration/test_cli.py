@@ -66,14 +66,21 @@ def crc16(data):
 
 counters = {"open": 120, "machine_open": 30, "view": 50, "click": 40, "signup": 8,
             "donate": 3, "value": 7500, "convert": 1, "petition": 2, "dup": 4,
-            "followup": 6, "machine_view": 5, "scroll": 70,
+            "followup": 6, "machine_view": 5, "scroll": 70, "anonymous": 3,
             "first_ts": NOW - 86400000, "last_ts": NOW - 180000}
 r("HSET", K, *[x for kv in counters.items() for x in kv])
 r("PFADD", K + ":u:open", *[f"s{i}" for i in range(1, 41)])      # s1..s40
 r("PFADD", K + ":u:view", *[f"s{i}" for i in range(30, 56)])     # s30..s55
 r("PFADD", K + ":u:click", *[f"s{i}" for i in range(50, 61)])    # s50..s60
-REACH = 60
-r("HSET", K + ":scroll", "25", 40, "50", 30, "75", 20, "100", 10)
+r("PFADD", K + ":u:signup", *[f"s{i}" for i in range(1, 9)])     # s1..s8, reached already
+r("PFADD", K + ":u:donate", "s70", "s71", "s72")                  # acted without a reach hit
+r("PFADD", K + ":u:convert", "s5")
+r("PFADD", K + ":u:petition", "s9", "s10")                        # a custom action
+REACH = 63              # s1..s60 and the three donors: a person who acted was reached
+ACTORS = 13             # s1..s8, s70..s72, s9, s10
+CLICKERS, VIEWERS = 11, 26
+for depth, n in ((25, 20), (50, 15), (75, 10), (100, 5)):         # viewers s30.. who scrolled
+    r("PFADD", K + f":scroll:{depth}", *[f"s{i}" for i in range(30, 30 + n)])
 FL = {"count": 10, "sum_ms": 12345000, "max_ms": 7200000, "le_60s": 1, "le_300s": 3,
       "le_900s": 6, "le_3600s": 8, "le_14400s": 10, "le_86400s": 10, "le_inf": 10,
       "unmatched": 2}
@@ -110,18 +117,22 @@ st = run_json("stats", C, "--json")
 actions = 8 + 3 + 1 + 2
 sla = 900
 overdue = sum(1 for _, ts in PENDING if NOW - ts > sla * 1000)
-want = {"campaign": C, "reach": REACH, "opens": 120, "machine_opens": 30, "views": 50,
+want = {"campaign": C, "reach": REACH, "actors": ACTORS, "clickers": CLICKERS,
+        "viewers": VIEWERS, "anonymous": 3, "opens": 120, "machine_opens": 30, "views": 50,
         "clicks": 40, "signups": 8, "conversions": 1, "actions": actions, "pending": 4,
-        "overdue": overdue, "duplicates": 4}
+        "overdue": overdue, "duplicates": 4, "clamped": []}
 for k, v in want.items():
     check(st.get(k) == v, f"stats {k}: want {v!r}, got {st.get(k)!r}")
-check(r("PFCOUNT", K + ":u:open", K + ":u:view", K + ":u:click") == REACH, "HLL union is exact")
+check(r("PFCOUNT", *[K + ":u:" + e for e in ("open", "view", "click", "signup", "donate",
+                                              "convert", "petition")]) == REACH, "HLL union is exact")
 check(overdue == 2, f"fixture: 2 overdue, computed {overdue}")
 check(st.get("donations") == {"count": 3, "value_cents": 7500}, f"donations {st.get('donations')}")
-check(close(st.get("click_rate"), 40 / REACH), f"click_rate {st.get('click_rate')}")
-check(close(st.get("conversion_rate"), actions / REACH), f"conversion_rate {st.get('conversion_rate')}")
-check(close(st.get("action_gap"), 1 - actions / REACH), f"action_gap {st.get('action_gap')}")
-check(st.get("scroll") == {"25": 40, "50": 30, "75": 20, "100": 10}, f"scroll {st.get('scroll')}")
+check(close(st.get("click_rate"), CLICKERS / REACH), f"click_rate {st.get('click_rate')}")
+check(close(st.get("conversion_rate"), ACTORS / REACH), f"conversion_rate {st.get('conversion_rate')}")
+check(close(st.get("action_gap"), 1 - ACTORS / REACH), f"action_gap {st.get('action_gap')}")
+check(st.get("scroll") == {"25": 20, "50": 15, "75": 10, "100": 5}, f"scroll {st.get('scroll')}")
+check(all(close(st.get("scroll_rate", {}).get(str(d)), n / VIEWERS)
+          for d, n in ((25, 20), (50, 15), (75, 10), (100, 5))), f"scroll_rate {st.get('scroll_rate')}")
 fl = st.get("followup", {})
 p50, p90 = quantile(0.5), quantile(0.9)
 check(close(p50, 700.0), f"fixture p50 = 300 + 600*2/3 = 700, computed {p50}")
@@ -138,6 +149,14 @@ check(st.get("top_advocates", [{}])[0] == {"ref": "ann", "actions": 5, "reach": 
 raw = r("HGETALL", K)
 hash_ints = {raw[i].decode(): int(raw[i + 1]) for i in range(0, len(raw), 2)}
 check(st.get("counters") == hash_ints, f"counters == HGETALL: {st.get('counters')} vs {hash_ints}")
+
+# a rate that would leave [0, 1] is clamped and says so: 3 scrolled, 1 viewed
+KC = "ag:c:{clampy}"
+r("PFADD", KC + ":u:view", "v1")
+r("PFADD", KC + ":scroll:25", "v1", "v2", "v3")
+sc = run_json("stats", "clampy", "--json")
+check(sc.get("scroll", {}).get("25") == 3 and sc.get("scroll_rate", {}).get("25") == 1
+      and sc.get("clamped") == ["scroll_rate"], f"clamped scroll rate: {sc.get('scroll_rate')} {sc.get('clamped')}")
 
 # the campaign's cfg SLA wins over the configured default; without cfg the default applies
 st2 = json.loads(run("--followup-sla-s", "30", "stats", C, "--json")[1] or "{}")
@@ -158,15 +177,17 @@ def line_of(label):
     return next((l for l in lines if l.startswith(label + " ")), "")
 
 
-check(line_of("reach").split()[1:2] == ["60"], f"reach line {line_of('reach')!r}")
+check(line_of("reach").split()[1:2] == ["63"], f"reach line {line_of('reach')!r}")
 check(line_of("machine opens").split()[2:3] == ["30"], f"machine opens {line_of('machine opens')!r}")
-check("66.7%" in line_of("click rate"), f"click rate line {line_of('click rate')!r}")
+check("17.5%" in line_of("click rate"), f"click rate line {line_of('click rate')!r}")
 check("3 (value 75.00)" in line_of("donations"), f"donations line {line_of('donations')!r}")
 check(line_of("actions").split()[1:2] == ["14"], f"actions line {line_of('actions')!r}")
-check("23.3%" in line_of("conversion rate"), f"conversion rate {line_of('conversion rate')!r}")
-check("76.7%" in line_of("action gap"), f"action gap line {line_of('action gap')!r}")
-check("25%: 80.0%" in line_of("scroll depth") and "100%: 20.0%" in line_of("scroll depth"),
-      f"scroll line {line_of('scroll depth')!r}")
+check(line_of("actors").split()[1:2] == ["13"], f"actors line {line_of('actors')!r}")
+check("20.6%" in line_of("conversion rate"), f"conversion rate {line_of('conversion rate')!r}")
+check("79.4%" in line_of("action gap"), f"action gap line {line_of('action gap')!r}")
+check(line_of("anonymous").split()[1:2] == ["3"], f"anonymous line {line_of('anonymous')!r}")
+check("25%: 76.9%" in line_of("scroll depth") and "100%: 19.2%" in line_of("scroll depth")
+      and "of 26 viewers" in line_of("scroll depth"), f"scroll line {line_of('scroll depth')!r}")
 fl_line = line_of("follow-ups")
 check("p50 11m40s" in fl_line and "p90 2h00m" in fl_line and "max 2h00m" in fl_line
       and "(estimated from buckets)" in fl_line, f"follow-up line {fl_line!r}")

@@ -83,6 +83,26 @@ check(st == 204 and "access-control-allow-origin" not in hd, f"foreign origin no
 st, hd, _ = c.request("GET", "/b")
 check(st == 405, f"GET /b -> {st}")
 c.close()
+# cors_allow guards the beacon itself (beacons ignore CORS answers): a foreign
+# Origin is refused with 403 and recorded as origin_not_allowed, counted nowhere
+before = r("XLEN", "ag:hits:{0}")
+rej_before = r("XLEN", "ag:rejects")
+st, _, _ = http_post(col.port, "/b", b"c=spring&e=view&s=evil-1",
+                     {**H, "Content-Type": "application/x-www-form-urlencoded",
+                      "Origin": "https://evil.example"})
+check(st == 403, f"beacon from a foreign origin -> {st}")
+wait_for(lambda: r("XLEN", "ag:rejects") == rej_before + 1, what="the origin reject recorded")
+last = r("XREVRANGE", "ag:rejects", "+", "-", "COUNT", 1)[0][1]
+fields = {last[i].decode(): last[i + 1].decode() for i in range(0, len(last), 2)}
+check(fields.get("reason") == "origin_not_allowed", f"reject reason {fields.get('reason')}")
+check(col.metric('ag_rejects_total{reason="origin_not_allowed"}') == 1, "origin reject counted")
+st, _, _ = http_post(col.port, "/b", b"c=spring&e=view&s=ok-1",
+                     {**H, "Content-Type": "application/x-www-form-urlencoded",
+                      "Origin": "https://www.example.org"})
+check(st == 204, f"beacon from an allowed origin -> {st}")
+expected_hits += 1
+wait_hits(expected_hits)
+check(r("XLEN", "ag:hits:{0}") == before + 1, "only the allowed beacon is in the stream")
 
 # ---------------------------------------------------------------- tracked links
 to = "https://www.example.org/donate?x=1&y=2"

@@ -364,7 +364,7 @@ static call decode(const redisReply *r)
     ck_assert_str_eq(r->element[0]->str, "EVALSHA");
     ck_assert_str_eq(r->element[1]->str, SHA);
     long long nk = num(r->element[2]->str);
-    ck_assert(nk >= 11);
+    ck_assert(nk >= 10);
     v.nkeys = (size_t)nk;
     v.argv1 = 3 + v.nkeys;
     ck_assert_uint_ge(r->elements, v.argv1 + 7);
@@ -425,15 +425,15 @@ static void expect_argv(const call *v, const char *part, const char *wm, const c
     }
 }
 
-/* Checks v's KEYS: the eleven fixed ones of scripts.h in place for
+/* Checks v's KEYS: the ten fixed ones of ops.h in place for
  * campaign key base ck (e.g. "ag:c:{spring}") and alerts stream alerts,
  * then exactly the NULL-terminated extra (bucket and HLL keys, in any
  * order); fails on any difference. */
 static void expect_keys(const call *v, const char *ck, const char *alerts, const char *const extra[])
 {
-    static const char *const sfx[] = {"", ":wm", ":nonce", ":scroll", ":ref", ":ref:reach",
+    static const char *const sfx[] = {"", ":wm", ":nonce", ":ref", ":ref:reach",
                                       ":pending", ":fl", ":alerted", NULL, ":cfg"};
-    for (size_t i = 0; i < 11; i++) {
+    for (size_t i = 0; i < 10; i++) {
         char want[300];
         if (sfx[i])
             snprintf(want, sizeof want, "%s%s", ck, sfx[i]);
@@ -444,10 +444,10 @@ static void expect_keys(const call *v, const char *ck, const char *alerts, const
     size_t n = 0;
     while (extra[n])
         n++;
-    ck_assert_uint_eq(v->nkeys, 11 + n);
+    ck_assert_uint_eq(v->nkeys, 10 + n);
     for (size_t j = 0; j < n; j++) {
         int found = 0;
-        for (size_t i = 11; i < v->nkeys; i++)
+        for (size_t i = 10; i < v->nkeys; i++)
             found += !strcmp(v->r->element[3 + i]->str, extra[j]);
         ck_assert_msg(found == 1, "KEYS lacks %s", extra[j]);
     }
@@ -884,7 +884,8 @@ START_TEST(uniques_and_anonymous)
                     "P " SP ":u:view s:contact-1"));
     /* all six human opens count, the anonymous one too */
     expect_ops(&v[0], ONLY("H " SP " "),
-               ARGS("H " SP " open 6", "H " SP " machine_open 1", "H " SP " view 2"));
+               ARGS("H " SP " open 6", "H " SP " machine_open 1", "H " SP " view 2",
+                    "H " SP " anonymous 2")); /* the open and the view with no identity */
     agg_batch_free(b);
 }
 END_TEST
@@ -915,10 +916,12 @@ START_TEST(scroll_buckets)
     size_t n;
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
-    /* 25: depths 25, 74, 100; 50: 74, 100; 75 and 100: only 100 */
-    expect_ops(&v[0], ONLY("H " SP ":scroll "),
-               ARGS("H " SP ":scroll 25 3", "H " SP ":scroll 50 2", "H " SP ":scroll 75 1",
-                    "H " SP ":scroll 100 1"));
+    /* one reader, counted once per bucket up to the deepest hit (100);
+     * depth 0 and 24 reach none; the machine scroll none */
+    expect_ops(&v[0], ONLY("P " SP ":scroll:"),
+               ARGS("P " SP ":scroll:25 s:visitor-7 s:visitor-7 s:visitor-7",
+                    "P " SP ":scroll:50 s:visitor-7 s:visitor-7", "P " SP ":scroll:75 s:visitor-7",
+                    "P " SP ":scroll:100 s:visitor-7"));
     expect_ops(&v[0], ONLY("H " SP " "), ARGS("H " SP " scroll 5", "H " SP " machine_scroll 1"));
     agg_batch_free(b);
 }
@@ -1004,7 +1007,8 @@ START_TEST(signup_followup_ops)
                ARGS("S contact-2 1795456235426", "F contact-1 1795456236426", "S contact-3 1795456237426",
                     "F contact-2 1795456234926"));
     expect_ops(&v[0], ONLY("H " SP " "),
-               ARGS("H " SP " signup 3", "H " SP " machine_signup 1", "H " SP " followup 2"));
+               ARGS("H " SP " signup 3", "H " SP " machine_signup 1", "H " SP " followup 2",
+                    "H " SP " anonymous 1"));
     expect_ops(&v[0], ONLY("lo ", "hi "), ARGS("lo first_ts 1795456234926", "hi last_ts 1795456239426"));
     agg_batch_free(b);
 }
@@ -1038,7 +1042,7 @@ START_TEST(buckets_and_expiry)
                 ARGS("t:c:{spring}:h:2026112317", "t:c:{spring}:d:20261123", "t:c:{spring}:h:2026112318",
                      "t:c:{spring}:h:2026112400", "t:c:{spring}:d:20261124"));
     expect_ops(&v[0], ONLY("H ", "X "),
-               ARGS("H t:c:{spring} open 3", "H t:c:{spring} click 1",
+               ARGS("H t:c:{spring} open 3", "H t:c:{spring} click 1", "H t:c:{spring} anonymous 4",
                     "H t:c:{spring}:h:2026112317 open 2", "H t:c:{spring}:h:2026112318 open 1",
                     "H t:c:{spring}:h:2026112400 click 1", "H t:c:{spring}:d:20261123 open 3",
                     "H t:c:{spring}:d:20261124 click 1",
@@ -1157,7 +1161,8 @@ START_TEST(dup_seen_within_24h)
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
     expect_ops(&v[0], ONLY("H " SP " ", "NZ ", "T "),
-               ARGS("H " SP " open 3", "H " SP " dup 2", "NZ 1795456235426 n-2 1795456235426 n-3",
+               ARGS("H " SP " open 3", "H " SP " dup 2", "H " SP " anonymous 3",
+                    "NZ 1795456235426 n-2 1795456235426 n-3",
                     "T " CUTOFF));
     agg_batch_free(b);
 }
@@ -1213,9 +1218,11 @@ START_TEST(watermark_skips)
     ck_assert_int_eq(agg_batch_called(b, 3), 1);
     expect_argv(&v[0], "0", "9-0", "10-1", "spring", NOW, "900");
     expect_ops(&v[0], ONLY("H " SP " ", "NZ "),
-               ARGS("H " SP " view 1", "H " SP " click 1", "NZ 1795456235427 n-10 1795456235428 n-11"));
+               ARGS("H " SP " view 1", "H " SP " click 1", "H " SP " anonymous 2",
+                    "NZ 1795456235427 n-10 1795456235428 n-11"));
     expect_argv(&v[1], "0", "1795456235427-1", "1795456235427-2", "winter", NOW, "900");
-    expect_ops(&v[1], ONLY("H ag:c:{winter} "), ARGS("H ag:c:{winter} view 1"));
+    expect_ops(&v[1], ONLY("H ag:c:{winter} "),
+               ARGS("H ag:c:{winter} view 1", "H ag:c:{winter} anonymous 1"));
     expect_argv(&v[2], "0", "", "1795456235427-3", "summer", NOW, "900");
     /* activity: the three campaigns with applied hits, not autumn */
     proto_resp out = {0};
@@ -1343,7 +1350,7 @@ START_TEST(collector_hit)
     size_t n;
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
-    ck_assert_uint_eq(v[0].nkeys, 14);
+    ck_assert_uint_eq(v[0].nkeys, 13);
     expect_keys(&v[0], SP, "ag:alerts", ARGS(SP_H17, SP_D23, SP ":u:donate"));
     expect_argv(&v[0], "0", "", "1795456235427-0", "spring", NOW, "900");
     expect_ops(&v[0], ALL,

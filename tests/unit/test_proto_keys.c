@@ -59,7 +59,7 @@ START_TEST(key_names)
     /* SPEC 3 and §12: every fixed key of a campaign */
     static const struct { proto_ckey k; const char *want; } fixed[] = {
         {PROTO_CK_WM, "ag:c:{spring}:wm"},           {PROTO_CK_NONCE, "ag:c:{spring}:nonce"},
-        {PROTO_CK_SCROLL, "ag:c:{spring}:scroll"},   {PROTO_CK_REF, "ag:c:{spring}:ref"},
+        {PROTO_CK_REF, "ag:c:{spring}:ref"},
         {PROTO_CK_REF_REACH, "ag:c:{spring}:ref:reach"},
         {PROTO_CK_PENDING, "ag:c:{spring}:pending"}, {PROTO_CK_FL, "ag:c:{spring}:fl"},
         {PROTO_CK_ALERTED, "ag:c:{spring}:alerted"}, {PROTO_CK_CFG, "ag:c:{spring}:cfg"},
@@ -70,6 +70,12 @@ START_TEST(key_names)
         ck_assert_str_eq(k, fixed[i].want);
     }
     ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "spring", PROTO_CK_COUNT), -1);
+    /* one HyperLogLog of viewers per scroll bucket */
+    ck_assert_int_eq(proto_key_scroll(k, sizeof k, "ag:", "spring", 0), 23);
+    ck_assert_str_eq(k, "ag:c:{spring}:scroll:25");
+    ck_assert_int_gt(proto_key_scroll(k, sizeof k, "ag:", "spring", 3), 0);
+    ck_assert_str_eq(k, "ag:c:{spring}:scroll:100");
+    ck_assert_int_eq(proto_key_scroll(k, sizeof k, "ag:", "spring", 4), -1);
     /* another prefix, and an empty one */
     ck_assert_int_eq(proto_key_of(k, sizeof k, "test:7:", "a.b-c_d", PROTO_CK_TOTALS), 18);
     ck_assert_str_eq(k, "test:7:c:{a.b-c_d}");
