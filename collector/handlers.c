@@ -169,6 +169,32 @@ static proto_reason check_sig_all(coll_worker *w, const proto_hit *hit, const ch
                                                                                    : PROTO_ERR_SIG;
 }
 
+/* Applies a hit's attribution token (at, from a tracked link's landing
+ * page): when it verifies and names the hit's campaign, the advocate (and
+ * the subject, if the hit has none) are the token's; a token that does
+ * not verify credits nobody. Counted either way; never fails. */
+static void attribute(coll_worker *w, proto_hit *hit)
+{
+    const proto_conf *conf = &w->ctx->conf;
+    proto_attr a;
+    if (!hit->at[0] && !hit->at_bad)
+        return;
+    if (hit->at_bad || !proto_attr_verify(conf->signing_key, strlen(conf->signing_key), hit->at,
+                                          strlen(hit->at), &a)) {
+        coll_inc(w->ctx->m.attribution[1]);
+        return;
+    }
+    if (strcmp(a.campaign, hit->campaign) != 0) {
+        coll_inc(w->ctx->m.attribution[2]);
+        return;
+    }
+    if (a.ref[0])
+        snprintf(hit->ref, sizeof hit->ref, "%s", a.ref);
+    if (a.subject[0] && !hit->subject[0])
+        snprintf(hit->subject, sizeof hit->subject, "%s", a.subject);
+    coll_inc(w->ctx->m.attribution[0]);
+}
+
 /* take_hit's answer for a valid hit that neither Redis nor the spool can
  * take now (only where the client can retry: the beacon and the API). */
 #define TAKE_REFUSED (-1)
@@ -183,6 +209,8 @@ static int take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, pr
                     int refusable)
 {
     coll_metrics *m = &w->ctx->m;
+    if (r == PROTO_OK)
+        attribute(w, hit);
     if (r == PROTO_OK)
         r = proto_hit_finish(hit, via);
     if (r == PROTO_OK && via != PROTO_VIA_API)
@@ -413,7 +441,7 @@ static void do_beacon(coll_worker *w, const coll_http_req *req, coll_http_resp *
  * allow-listed target (never an open redirect). */
 static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *resp)
 {
-    static _Thread_local char hdr[PROTO_TO_MAX + 256];
+    static _Thread_local char hdr[PROTO_TO_MAX + PROTO_AT_MAX + 256];
     const proto_conf *conf = &w->ctx->conf;
     char host[256];
     proto_hit hit;
@@ -449,11 +477,26 @@ static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *r
         answer(resp, 400, why);
         return;
     }
-    char to[PROTO_TO_MAX + 1];
+    char to[PROTO_TO_MAX + 1], token[PROTO_AT_MAX + 1] = "";
     memcpy(to, hit.to, sizeof to);
-    take_hit(w, req, &hit, r, PROTO_VIA_CLICK, req->query, req->query_len, req->query,
-             req->query_len, 0);
-    snprintf(hdr, sizeof hdr, "Location: %s\r\n" NO_CACHE, to);
+    int accepted = take_hit(w, req, &hit, r, PROTO_VIA_CLICK, req->query, req->query_len,
+                            req->query, req->query_len, 0) == PROTO_OK;
+    /* the token carries what the click kept (a GPC click keeps no subject) */
+    proto_attr a = {{0}, {0}, {0}};
+    snprintf(a.campaign, sizeof a.campaign, "%s", hit.campaign);
+    snprintf(a.ref, sizeof a.ref, "%s", hit.ref);
+    snprintf(a.subject, sizeof a.subject, "%s", hit.subject);
+    int carry = accepted && conf->carry_attribution && !hit.no_carry &&
+                (a.ref[0] || a.subject[0]) &&
+                proto_attr_token(conf->signing_key, strlen(conf->signing_key), &a, token,
+                                 sizeof token) > 0;
+    if (carry) {    /* ag_attr=<token> before any fragment */
+        size_t frag = strcspn(to, "#");
+        snprintf(hdr, sizeof hdr, "Location: %.*s%cag_attr=%s%s\r\n" NO_CACHE, (int)frag, to,
+                 memchr(to, '?', frag) ? '&' : '?', token, to + frag);
+    } else {
+        snprintf(hdr, sizeof hdr, "Location: %s\r\n" NO_CACHE, to);
+    }
     answer(resp, 302, "");
     resp->headers = hdr;
 }

@@ -102,6 +102,13 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     COUNTER("ag_rejects_unrecorded_total", rejects_unrecorded, "Rejects not written: Redis down.");
     COUNTER("ag_redis_failures_total", redis_failures, "Redis disconnects, errors and timeouts.");
 #undef COUNTER
+    static const char *const attr[3] = {"credited", "invalid", "other_campaign"};
+    proto_prom_head(b, "ag_attribution_total", "counter",
+                    "Hits carrying a tracked link's attribution token, by what became of it.");
+    for (int i = 0; i < 3; i++) {
+        snprintf(l, sizeof l, "result=\"%s\"", attr[i]);
+        proto_prom_sample(b, "ag_attribution_total", l, (double)coll_get(m->attribution[i]));
+    }
     proto_prom_head(b, "ag_http_responses_total", "counter", "Responses by status class.");
     for (int c = 1; c < 6; c++) {
         snprintf(l, sizeof l, "code=\"%dxx\"", c);

@@ -55,6 +55,7 @@ static const conf_key conf_table[] = {
      sizeof(((proto_conf *)0)->trusted_proxies_text), 0, 0, NULL, "", "CIDRs whose X-Forwarded-For is believed"},
     E(store_ip, store_ip_names, "truncated", "truncated | full | none"),
     {"honor_gpc", T_BOOL, offsetof(proto_conf, honor_gpc), 0, 0, 0, NULL, "yes", "drop subject, ip and ua on Sec-GPC: 1 or DNT: 1"},
+    {"carry_attribution", T_BOOL, offsetof(proto_conf, carry_attribution), 0, 0, 0, NULL, "yes", "tracked links hand the landing page a signed attribution token (ag_attr)"},
     I(followup_sla_s, 1, 31536000, "900", "default follow-up SLA, seconds"),
     S(webhook, T_URL, "", "default alert webhook (http or https URL)"),
     I(retention_hours, 1, 1000000, "2160", "hourly buckets kept, hours"),

@@ -39,6 +39,8 @@ static const char *const reason_names[PROTO_REASON_COUNT] = {
     [PROTO_ERR_JSON] = "bad_json",
     [PROTO_ERR_BATCH] = "batch_too_large",
     [PROTO_ERR_ORIGIN] = "origin_not_allowed",
+    [PROTO_ERR_PAGE] = "bad_page",
+    [PROTO_ERR_REFERRER] = "bad_referrer",
     [PROTO_ERR_SPOOL_FULL] = "spool_full",
 };
 
@@ -162,7 +164,8 @@ static int valid_sig(const char *v, size_t n)
 
 /* ---- parameters ---- */
 
-enum { P_C, P_E, P_S, P_REF, P_CH, P_D, P_V, P_G, P_T, P_N, P_TO, P_SIG, P_COUNT };
+enum { P_C, P_E, P_S, P_REF, P_CH, P_D, P_V, P_G, P_T, P_N, P_TO, P_SIG, P_P, P_RH, P_AT, P_NC,
+       P_COUNT };
 
 static const struct {
     const char *name;
@@ -180,7 +183,56 @@ static const struct {
     [P_N] = { "n", PROTO_ERR_NONCE },
     [P_TO] = { "to", PROTO_ERR_TO },
     [P_SIG] = { "sig", PROTO_ERR_SIG },
+    [P_P] = { "p", PROTO_ERR_PAGE },
+    [P_RH] = { "rh", PROTO_ERR_REFERRER },
+    [P_AT] = { "at", PROTO_OK },        /* a bad token is ignored, not a reject */
+    [P_NC] = { "nc", PROTO_ERR_TO },
 };
+
+/* Reports whether v (n bytes) is a page path: '/' then printable ASCII
+ * without '?', '#' or space; returns 0 when not. */
+static int valid_page(const char *v, size_t n)
+{
+    if (n == 0 || n > PROTO_PAGE_MAX || v[0] != '/')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '?' || v[i] == '#')
+            return 0;
+    return 1;
+}
+
+/* Reports whether v (n bytes) is a host name (letters, digits, '-', '.')
+ * or a bracketed IPv6 literal; returns 0 when not. */
+static int valid_host(const char *v, size_t n)
+{
+    if (n == 0 || n > PROTO_HOST_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '[' || c == ']' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Reports whether v (n bytes) has the form of an attribution token
+ * (base64url, a dot, base64url); returns 0 when not. */
+static int valid_token(const char *v, size_t n)
+{
+    int dots = 0;
+    if (n == 0 || n > PROTO_AT_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == '.')
+            dots++;
+        else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_'))
+            return 0;
+    }
+    return dots == 1;
+}
 
 /* Returns the index of parameter name, or -1 (the failure) if unknown. */
 static int param_index(const char *name, size_t len)
@@ -283,6 +335,27 @@ static proto_reason set_value(proto_hit *hit, int idx, const char *v, size_t n)
         if (!valid_sig(v, n))
             return PROTO_ERR_SIG;
         proto_hit_put(hit->sig, v, n);
+        break;
+    case P_P:
+        if (!valid_page(v, n))
+            return PROTO_ERR_PAGE;
+        proto_hit_put(hit->page, v, n);
+        break;
+    case P_RH:
+        if (!valid_host(v, n))
+            return PROTO_ERR_REFERRER;
+        proto_hit_put(hit->refhost, v, n);
+        break;
+    case P_AT:
+        if (valid_token(v, n))
+            proto_hit_put(hit->at, v, n);
+        else
+            hit->at_bad = 1;
+        break;
+    case P_NC:
+        if (n != 1 || (v[0] != '0' && v[0] != '1'))
+            return PROTO_ERR_TO;
+        hit->no_carry = v[0] == '1';
         break;
     default:
         break;

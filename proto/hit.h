@@ -19,6 +19,9 @@
 #define PROTO_GOAL_MAX 64
 #define PROTO_NONCE_MAX 64
 #define PROTO_TO_MAX 2048
+#define PROTO_PAGE_MAX 256      /* p: page path, no query */
+#define PROTO_HOST_MAX 253      /* rh: referrer host */
+#define PROTO_AT_MAX 300        /* at: attribution token of a tracked link */
 #define PROTO_SIG_LEN 22
 #define PROTO_HID_MAX 47
 #define PROTO_IP_MAX 45
@@ -72,6 +75,8 @@ typedef enum {
     PROTO_ERR_JSON,           /* bad_json: JSON that is not an object/array of objects, or wrong types */
     PROTO_ERR_BATCH,          /* batch_too_large: more than PROTO_BATCH_MAX objects */
     PROTO_ERR_ORIGIN,         /* origin_not_allowed: a beacon from an Origin not on cors_allow */
+    PROTO_ERR_PAGE,           /* bad_page: p is not a path (/…, printable, no ? or #) */
+    PROTO_ERR_REFERRER,       /* bad_referrer: rh is not a host name */
     PROTO_ERR_SPOOL_FULL,     /* spool_full: accepted but dropped (not a validation reason) */
     PROTO_REASON_COUNT
 } proto_reason;
@@ -94,6 +99,11 @@ typedef struct proto_hit {
     char nonce[PROTO_NONCE_MAX + 1];
     char to[PROTO_TO_MAX + 1];
     char sig[PROTO_SIG_LEN + 1];
+    char page[PROTO_PAGE_MAX + 1];      /* p: the page's path */
+    char refhost[PROTO_HOST_MAX + 1];   /* rh: the referrer's host */
+    char at[PROTO_AT_MAX + 1];          /* at: attribution token (checked, not stored) */
+    int at_bad;                         /* an at that was not a token: ignored, counted */
+    int no_carry;                       /* nc=1 on a tracked link: no attribution token */
     int depth;          /* d, 0..100 */
     int64_t value;      /* v, minor units */
     int64_t client_ts;  /* t, ms since epoch */
@@ -158,7 +168,7 @@ typedef struct {
     size_t len;
 } proto_kv;
 
-#define PROTO_HIT_FIELDS 18 /* field/value pairs at most */
+#define PROTO_HIT_FIELDS 20 /* field/value pairs at most */
 
 /* Field/value pairs for XADD, in SPEC 3 order, empty fields omitted.
  * Pointers in names/values point into hit or into scratch (numbers), which

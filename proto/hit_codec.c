@@ -68,6 +68,8 @@ int proto_hit_fields(const proto_hit *hit, const char *names[], const char *valu
     STR("subject", subject);
     STR("ref", ref);
     STR("channel", channel);
+    STR("page", page);
+    STR("referrer", refhost);
     NUM("depth", depth);
     NUM("value", value);
     STR("goal", goal);
@@ -125,6 +127,8 @@ proto_reason proto_hit_from_fields(proto_hit *hit, int n, const char *const name
         { "nonce", offsetof(proto_hit, nonce), PROTO_NONCE_MAX },
         { "ip", offsetof(proto_hit, ip), PROTO_IP_MAX },
         { "ua", offsetof(proto_hit, ua), PROTO_UA_MAX },
+        { "page", offsetof(proto_hit, page), PROTO_PAGE_MAX },
+        { "referrer", offsetof(proto_hit, refhost), PROTO_HOST_MAX },
     };
 
     proto_hit_init(hit);
@@ -186,7 +190,8 @@ proto_reason proto_hit_from_fields(proto_hit *hit, int n, const char *const name
 
 enum {
     F_CAMPAIGN = 1, F_EVENT, F_SUBJECT, F_REF, F_CHANNEL, F_GOAL, F_NONCE, F_TO, F_SIG,
-    F_HID, F_IP, F_UA, F_DEPTH, F_VALUE, F_CLIENT_TS, F_TS, F_AGENT, F_VIA, F_LAST
+    F_HID, F_IP, F_UA, F_DEPTH, F_VALUE, F_CLIENT_TS, F_TS, F_AGENT, F_VIA, F_PAGE, F_REFHOST,
+    F_LAST
 };
 
 static const struct {
@@ -205,6 +210,8 @@ static const struct {
     { F_HID, offsetof(proto_hit, hid), PROTO_HID_MAX },
     { F_IP, offsetof(proto_hit, ip), PROTO_IP_MAX },
     { F_UA, offsetof(proto_hit, ua), PROTO_UA_MAX },
+    { F_PAGE, offsetof(proto_hit, page), PROTO_PAGE_MAX },
+    { F_REFHOST, offsetof(proto_hit, refhost), PROTO_HOST_MAX },
 };
 
 /* Appends one record (id, 2-byte length, bytes); returns 0 or -1 if it does

@@ -1,6 +1,9 @@
-/* sign.c: owns link signatures — the canonical query and its truncated HMAC-SHA256 (SPEC 6). */
+/* sign.c: owns link signatures — the canonical query and its truncated
+ * HMAC-SHA256 (SPEC 6) — and the attribution tokens built on them (SPEC 7). */
 #include "sign.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -287,4 +290,122 @@ int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len
     if (proto_sign_query(key, key_len, q, len, want) < 0)
         return 0;
     return CRYPTO_memcmp(given, want, PROTO_SIG_LEN) == 0;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Encodes n bytes as base64url without padding into out (cap bytes, NUL
+ * included). Returns the length, or -1 if it does not fit. */
+static long b64url_enc(const unsigned char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        size_t k = n - i >= 3 ? 4 : n - i + 1;
+        if (o + k + 1 > cap)
+            return -1;
+        for (size_t j = 0; j < k; j++)
+            out[o++] = b64chars[(v >> (18 - 6 * j)) & 63];
+    }
+    out[o] = 0;
+    return (long)o;
+}
+
+/* Decodes base64url (no padding) into out (cap bytes). Returns the length,
+ * or -1 on a bad character, a bad length or no room. */
+static long b64url_dec(const char *in, size_t n, unsigned char *out, size_t cap)
+{
+    size_t o = 0;
+    uint32_t v = 0;
+    int bits = 0;
+    if (n % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = memchr(b64chars, in[i], 64);
+        if (!p || !in[i])
+            return -1;
+        v = v << 6 | (uint32_t)(p - b64chars);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return -1;
+            out[o++] = (unsigned char)(v >> bits);
+        }
+    }
+    return (long)o;
+}
+
+/* Derives the token key from the link key into out; returns its length. */
+static size_t token_key(const char *key, size_t key_len, char *out, size_t cap)
+{
+    static const char sep[] = "\0actiongap attribution";
+    size_t n = key_len < cap - sizeof sep ? key_len : cap - sizeof sep;
+    memcpy(out, key, n);
+    memcpy(out + n, sep, sizeof sep - 1);
+    return n + sizeof sep - 1;
+}
+
+/* Writes a's token into out. Returns its length, or -1. */
+long proto_attr_token(const char *key, size_t key_len, const proto_attr *a, char *out,
+                      size_t cap)
+{
+    char q[512], canon[512], kbuf[320], sig[PROTO_SIG_LEN + 1];
+    size_t n = 0;
+    const char *names[3] = {"c", "ref", "s"}, *vals[3] = {a->campaign, a->ref, a->subject};
+    if (!a->campaign[0] || !key_len)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i][0])
+            continue;
+        int w = snprintf(q + n, sizeof q - n, "%s%s=", n ? "&" : "", names[i]);
+        if (w < 0 || (size_t)w >= sizeof q - n)
+            return -1;
+        n += (size_t)w;
+        long e = proto_url_encode(q + n, sizeof q - n, vals[i], strlen(vals[i]));
+        if (e < 0)
+            return -1;
+        n += (size_t)e;
+    }
+    long cl = proto_sign_canonical(canon, sizeof canon, q, n);
+    size_t kl = token_key(key, key_len, kbuf, sizeof kbuf);
+    if (cl < 0 || proto_sign_query(kbuf, kl, canon, (size_t)cl, sig) < 0)
+        return -1;
+    long el = b64url_enc((const unsigned char *)canon, (size_t)cl, out, cap);
+    if (el < 0 || (size_t)el + 1 + PROTO_SIG_LEN + 1 > cap)
+        return -1;
+    out[el] = '.';
+    memcpy(out + el + 1, sig, PROTO_SIG_LEN + 1);
+    return el + 1 + PROTO_SIG_LEN;
+}
+
+/* Checks a token and fills a. Returns 1 if valid, else 0. */
+int proto_attr_verify(const char *key, size_t key_len, const char *token, size_t len,
+                      proto_attr *a)
+{
+    unsigned char payload[400];
+    char kbuf[320], sig[PROTO_SIG_LEN + 1];
+    const char *dot = memchr(token, '.', len);
+    memset(a, 0, sizeof *a);
+    if (!key_len || !dot || (size_t)(token + len - dot - 1) != PROTO_SIG_LEN)
+        return 0;
+    long pl = b64url_dec(token, (size_t)(dot - token), payload, sizeof payload - 1);
+    if (pl <= 0)
+        return 0;
+    size_t kl = token_key(key, key_len, kbuf, sizeof kbuf);
+    if (proto_sign_query(kbuf, kl, (const char *)payload, (size_t)pl, sig) < 0 ||
+        CRYPTO_memcmp(sig, dot + 1, PROTO_SIG_LEN) != 0)
+        return 0;
+    proto_hit h;
+    proto_hit_init(&h);
+    if (proto_hit_parse_query(&h, (const char *)payload, (size_t)pl) != PROTO_OK || !h.campaign[0])
+        return 0;
+    snprintf(a->campaign, sizeof a->campaign, "%s", h.campaign);
+    snprintf(a->ref, sizeof a->ref, "%s", h.ref);
+    snprintf(a->subject, sizeof a->subject, "%s", h.subject);
+    return 1;
 }

@@ -23,4 +23,27 @@ int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len
  * command. */
 long proto_sign_canonical(char *dst, size_t cap, const char *q, size_t len);
 
+/* ---- attribution tokens (SPEC 7): what a tracked link hands its landing
+ * page, so that the actions there are credited to the advocate ---- */
+
+/* What a token carries (each may be empty but the campaign). */
+typedef struct {
+    char campaign[65];
+    char ref[65];
+    char subject[129];
+} proto_attr;
+
+/* Writes the token of a into out (cap bytes, NUL-terminated): the
+ * base64url of the canonical query c=…&ref=…&s=… (empty ones left out),
+ * '.', its signature under a key derived from key (so a token is never a
+ * valid link signature). Returns its length, or -1 if it does not fit or a
+ * value is invalid. */
+long proto_attr_token(const char *key, size_t key_len, const proto_attr *a, char *out,
+                      size_t cap);
+
+/* Checks token (len bytes) against key and fills a from it. Returns 1 if
+ * it is valid (signature, and the values a hit would accept), else 0. */
+int proto_attr_verify(const char *key, size_t key_len, const char *token, size_t len,
+                      proto_attr *a);
+
 #endif

@@ -30,7 +30,7 @@ typedef struct {
     const char *verb;
     const char *pos[CLI_MAX_ARGS];
     int npos;
-    int json, follow;
+    int json, follow, no_carry;
     const char *limit, *count, *to, *ref, *subject, *event, *channel;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */
 } cli_args;

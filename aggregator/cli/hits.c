@@ -164,7 +164,8 @@ int cli_verb_link(cli_ctx *x, const cli_args *a)
     }
     if (query_add(q, sizeof q, "c", a->pos[0]) < 0 || query_add(q, sizeof q, "e", a->event) < 0 ||
         query_add(q, sizeof q, "s", a->subject) < 0 || query_add(q, sizeof q, "ref", a->ref) < 0 ||
-        query_add(q, sizeof q, "ch", a->channel) < 0 || query_add(q, sizeof q, "to", a->to) < 0) {
+        query_add(q, sizeof q, "ch", a->channel) < 0 || query_add(q, sizeof q, "to", a->to) < 0 ||
+        (a->no_carry && a->to && query_add(q, sizeof q, "nc", "1") < 0)) {
         fputs("actiongap: link: the query is too long\n", stderr);
         return CLI_USAGE;
     }

@@ -18,6 +18,7 @@ typedef struct {
 static const cli_opt cli_opts[] = {
     {"json", 0, offsetof(cli_args, json)},
     {"follow", 0, offsetof(cli_args, follow)},
+    {"no-carry", 0, offsetof(cli_args, no_carry)},
     {"limit", 1, offsetof(cli_args, limit)},
     {"count", 1, offsetof(cli_args, count)},
     {"to", 1, offsetof(cli_args, to)},
@@ -49,9 +50,10 @@ static const struct {
      "record a follow-up of SUBJECT (via=api)"},
     {"alerts", " json follow count ", 0, cli_verb_alerts, "alerts [--json] [--count N] [--follow]",
      "last N alerts (20), then wait for new ones"},
-    {"link", " json to ref subject event channel ", 1, cli_verb_link,
-     "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--json]",
-     "print a signed pixel URL (or /r link with --to)"},
+    {"link", " json to ref subject event channel no-carry ", 1, cli_verb_link,
+     "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--no-carry] [--json]",
+     "print a signed pixel URL (or /r link with --to; --no-carry:\n"
+     "no attribution token on the landing URL)"},
 };
 #define NVERBS (sizeof cli_verbs / sizeof cli_verbs[0])
 

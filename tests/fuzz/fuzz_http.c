@@ -267,7 +267,7 @@ static void check_resp(const coll_http_req *q, const coll_http_resp *r)
     if (r->status >= 300 && r->status < 400) {
         /* never an open redirect: only /r, to a valid target that is signed
          * or allow-listed */
-        static char loc[PROTO_TO_MAX + 64];
+        static char loc[PROTO_TO_MAX + PROTO_AT_MAX + 64];
         char host[256];
         FUZZ_CHECK(r->status == 302 && eq(q->path, q->path_len, "/r"));
         FUZZ_CHECK(r->headers);

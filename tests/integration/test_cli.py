@@ -308,8 +308,16 @@ if COLLECTOR and os.access(COLLECTOR, os.X_OK):
                      "link", C, "--to", "https://not-allowed.example/x", "--subject", "v 1")
     u = urllib.parse.urlsplit(out.strip())
     st_, hd, _ = http_get(col.port, f"{u.path}?{u.query}")
+    check(st_ == 302 and hd.get("location", "").startswith("https://not-allowed.example/x?ag_attr="),
+          f"the collector follows the signed link and carries attribution: {st_} {hd}")
+    rc, out, _ = run("--signing-key", SIGNING_KEY, "--base-url", f"http://127.0.0.1:{col.port}",
+                     "link", C, "--to", "https://not-allowed.example/x", "--subject", "v 1",
+                     "--no-carry")
+    u = urllib.parse.urlsplit(out.strip())
+    check(rc == 0 and "nc=1" in u.query, f"--no-carry signs nc=1: {out!r}")
+    st_, hd, _ = http_get(col.port, f"{u.path}?{u.query}")
     check(st_ == 302 and hd.get("location") == "https://not-allowed.example/x",
-          f"the collector follows the signed link: {st_} {hd}")
+          f"a --no-carry link lands on its target unchanged: {st_} {hd}")
 
 # ------------------------------------------------------------------ alerts
 

@@ -109,11 +109,42 @@ to = "https://www.example.org/donate?x=1&y=2"
 p = [("c", "spring"), ("s", "contact-9"), ("ref", "ann"), ("to", to)]
 sig = sign(p)
 st, hd, _ = http_get(col.port, "/r?" + query(p + [("sig", sig)]), H)
-check(st == 302 and hd.get("location") == to, f"signed link -> {st} {hd.get('location')}")
+loc = hd.get("location", "")
+check(st == 302 and loc.startswith(to + "&ag_attr="), f"signed link -> {st} {loc}")
+token = loc[len(to + "&ag_attr="):]
 check(hd.get("cache-control", "").startswith("no-store"), "redirect not cached")
 expected_hits += 1
 e = wait_hits(expected_hits)
 check(e[-1][1].get("event") == "click" and e[-1][1].get("via") == "click", f"click stored {e[-1][1]}")
+# the landing page's signup carries the token: credited to ann, for contact-9
+st, _, _ = http_post(col.port, "/b", f"c=spring&e=signup&at={token}".encode(),
+                     {**H, "Content-Type": "application/x-www-form-urlencoded"})
+expected_hits += 1
+e = wait_hits(expected_hits)
+check(st == 204 and e[-1][1].get("ref") == "ann" and e[-1][1].get("subject") == "contact-9",
+      f"attribution carried through the click: {e[-1][1]}")
+# a hand-edited token (another advocate's payload, ann's signature) credits nobody
+import base64
+forged_payload = base64.urlsafe_b64encode(b"c=spring&ref=mallory").rstrip(b"=").decode()
+forged = forged_payload + token[token.index("."):]
+st, _, _ = http_get(col.port, f"/p.gif?c=spring&e=view&s=v-77&at={forged}", H)
+expected_hits += 1
+e = wait_hits(expected_hits)
+check(st == 200 and "ref" not in e[-1][1], f"a forged token credits nobody: {e[-1][1]}")
+check(col.metric('ag_attribution_total{result="credited"}') == 1 and
+      col.metric('ag_attribution_total{result="invalid"}') == 1, "attribution counted")
+# a token of another campaign is not applied
+st, _, _ = http_get(col.port, f"/p.gif?c=autumn&e=view&s=v-78&at={token}", H)
+expected_hits += 1
+e = wait_hits(expected_hits)
+check("ref" not in e[-1][1] and col.metric('ag_attribution_total{result="other_campaign"}') == 1,
+      f"a spring token does not credit autumn: {e[-1][1]}")
+# nc=1 (signed with the link) carries nothing
+p2 = [("c", "spring"), ("ref", "ann"), ("nc", "1"), ("to", to)]
+st, hd, _ = http_get(col.port, "/r?" + query(p2 + [("sig", sign(p2))]), H)
+check(st == 302 and hd.get("location") == to, f"nc=1 link -> {hd.get('location')}")
+expected_hits += 1
+wait_hits(expected_hits)
 
 bad = [
     ("tampered signature", query([("c", "spring"), ("s", "contact-10"), ("ref", "ann"), ("to", to), ("sig", sig)])),

@@ -750,7 +750,7 @@ def head_methods(raw):
 
 rs = RedisServer()
 r = rs.client()
-col = Collector(rs, extra=["--header-timeout-s", "2"])
+col = Collector(rs, extra=["--header-timeout-s", "2", "--carry-attribution", "no"])  # exact Locations below
 pid = col.proc.pid
 
 

@@ -208,6 +208,55 @@ START_TEST(verify_sig_excluded_and_missing)
 END_TEST
 
 /* Builds the sign suite; never fails. */
+/* Checks attribution tokens: a round trip, and that a changed byte of the
+ * payload or signature, another key, or a link signature do not verify;
+ * fails otherwise. */
+START_TEST(attribution_tokens)
+{
+    const char *key = "k3y";
+    proto_attr a = {.campaign = "spring", .ref = "ann", .subject = "contact 42/é"}, b;
+    char tok[400];
+    long n = proto_attr_token(key, 3, &a, tok, sizeof tok);
+    ck_assert_int_gt(n, 0);
+    ck_assert_uint_eq(strlen(tok), (size_t)n);
+    ck_assert_ptr_nonnull(strchr(tok, '.'));
+    ck_assert_int_eq(proto_attr_verify(key, 3, tok, (size_t)n, &b), 1);
+    ck_assert_str_eq(b.campaign, "spring");
+    ck_assert_str_eq(b.ref, "ann");
+    ck_assert_str_eq(b.subject, "contact 42/é");
+    /* another key: no */
+    ck_assert_int_eq(proto_attr_verify("k3z", 3, tok, (size_t)n, &b), 0);
+    ck_assert_str_eq(b.ref, "");
+    /* a hand-edited payload (ann -> bob) keeps its old signature: no */
+    proto_attr c = {.campaign = "spring", .ref = "bob"};
+    char other[400];
+    long m = proto_attr_token(key, 3, &c, other, sizeof other);
+    ck_assert_int_gt(m, 0);
+    char forged[800];
+    const char *dot = strchr(other, '.'), *mydot = strchr(tok, '.');
+    snprintf(forged, sizeof forged, "%.*s%s", (int)(dot - other), other, mydot);
+    ck_assert_int_eq(proto_attr_verify(key, 3, forged, strlen(forged), &b), 0);
+    /* a changed signature character: no */
+    tok[n - 1] = tok[n - 1] == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(proto_attr_verify(key, 3, tok, (size_t)n, &b), 0);
+    /* a link signature of the same query is not a token signature */
+    char canon[200], sig[23], link[400];
+    long cl = proto_sign_canonical(canon, sizeof canon, "c=spring&ref=bob", 16);
+    ck_assert_int_gt(cl, 0);
+    ck_assert_int_eq(proto_sign_query(key, 3, canon, (size_t)cl, sig), 0);
+    snprintf(link, sizeof link, "%.*s.%s", (int)(dot - other), other, sig);
+    ck_assert_int_eq(proto_attr_verify(key, 3, link, strlen(link), &b), 0);
+    /* garbage */
+    ck_assert_int_eq(proto_attr_verify(key, 3, "x.y", 3, &b), 0);
+    ck_assert_int_eq(proto_attr_verify(key, 3, "", 0, &b), 0);
+    /* no campaign, or no key: no token */
+    proto_attr none = {.ref = "ann"};
+    ck_assert_int_eq(proto_attr_token(key, 3, &none, tok, sizeof tok), -1);
+    ck_assert_int_eq(proto_attr_token("", 0, &a, tok, sizeof tok), -1);
+    ck_assert_int_eq(proto_attr_token(key, 3, &a, tok, 20), -1);
+}
+END_TEST
+
 static Suite *sign_suite(void)
 {
     Suite *s = suite_create("proto_sign");
@@ -218,6 +267,7 @@ static Suite *sign_suite(void)
     tcase_add_test(tc, verify_roundtrip_and_tamper);
     tcase_add_test(tc, verify_reordered_and_reencoded);
     tcase_add_test(tc, verify_sig_excluded_and_missing);
+    tcase_add_test(tc, attribution_tokens);
     suite_add_tcase(s, tc);
     return s;
 }
