@@ -107,7 +107,7 @@ typedef struct {
 typedef struct {
     uint64_t hash;
     int camp, key, next;
-    unsigned char flen;
+    unsigned char flen, zset;
     char field[PROTO_REF_MAX + 16];
     long long n;
 } incr;
@@ -189,8 +189,9 @@ static int incr_eq(const void *arg, uint32_t idx)
            memcmp(x->field, w->field, w->flen) == 0;
 }
 
-/* Adds n to KEYS[key] field of campaign c. Returns 0 or -1 (no memory). */
-static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long long n)
+/* Adds n to KEYS[key] field of campaign c (a sorted set when zset).
+ * Returns 0 or -1 (no memory). */
+static int incr_add(batch *b, int c, int key, int zset, const char *f, size_t fl, long long n)
 {
     if (fl >= sizeof b->is[0].field)
         return -1;
@@ -212,6 +213,7 @@ static int incr_add(batch *b, int c, int key, const char *f, size_t fl, long lon
     x->key = key;
     x->next = -1;
     x->flen = (unsigned char)fl;
+    x->zset = (unsigned char)zset;
     memcpy(x->field, f, fl);
     x->field[fl] = 0;
     x->n = n;
@@ -347,6 +349,17 @@ static int bucket_key(camp *c, const proto_conf *conf, long long ts, int hourly)
     return k;
 }
 
+/* Returns the KEYS index of campaign key k, registering it when new (keys
+ * only some batches touch: top pages, top referrers); 0 on failure. */
+static int named_key(camp *c, const proto_conf *conf, proto_ckey k)
+{
+    char key[PROTO_KEY_MAX];
+    int added;
+    if (proto_key_of(key, sizeof key, conf->prefix, c->name, k) < 0)
+        return 0;
+    return camp_key(c, key, &added);
+}
+
 /* Returns the KEYS index of HLL kind of name (an event's unique people, or
  * the viewers of a scroll bucket), registering it when new; 0 on failure. */
 static int hll_key(camp *c, const proto_conf *conf, agg_hll_key kind, const char *name)
@@ -410,8 +423,10 @@ static int count_incr(void *arg, agg_counter_key k, const char *field, size_t fl
     int key = k == AGG_CK_TOTALS ? AGG_K_TOTALS
             : k == AGG_CK_REF ? AGG_K_REF
             : k == AGG_CK_REACH ? AGG_K_REACH
+            : k == AGG_CK_PAGES ? named_key(c, x->b->conf, PROTO_CK_PAGES)
+            : k == AGG_CK_REFERRERS ? named_key(c, x->b->conf, PROTO_CK_REFERRERS)
             : bucket_key(c, x->b->conf, x->ts, k == AGG_CK_HOUR);
-    return key ? incr_add(x->b, x->ci, key, field, flen, n) : -1;
+    return key ? incr_add(x->b, x->ci, key, agg_ops_zset(k), field, flen, n) : -1;
 }
 
 /* Adds elem to an HLL (agg_counts.hll). Returns 0 or -1. */
@@ -467,7 +482,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
                 b->conf->followup_sla_s, alerts_maxlen);
     for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
         const incr *x = &b->is[i];
-        agg_op_incr(call, x->key, x->field, x->flen, x->n);
+        agg_op_incr(call, x->zset, x->key, x->field, x->flen, x->n);
     }
     /* expiries after the increments: PEXPIREAT of a bucket the increments
      * just created (a campaign's first hit of the hour) */

@@ -59,6 +59,13 @@ int agg_ops_count(const proto_hit *h, const agg_counts *out)
             (proto_event_action(ev) && out->incr(out->arg, AGG_CK_REF, h->ref, rl, 1) < 0))
             return -1;
     }
+    /* where the views come from: the page path and the referrer's host */
+    if (ev == PROTO_EV_VIEW && h->page[0] &&
+        out->incr(out->arg, AGG_CK_PAGES, h->page, strlen(h->page), 1) < 0)
+        return -1;
+    if (ev == PROTO_EV_VIEW && h->refhost[0] &&
+        out->incr(out->arg, AGG_CK_REFERRERS, h->refhost, strlen(h->refhost), 1) < 0)
+        return -1;
     if (h->subject[0] && (ev == PROTO_EV_SIGNUP || ev == PROTO_EV_FOLLOWUP))
         return out->sf(out->arg, ev == PROTO_EV_SIGNUP, h->subject, h->ts);
     return 0;
@@ -117,10 +124,16 @@ void agg_op_args(proto_resp *r, const char *partition, const char *wm, const cha
     proto_resp_str(r, alerts_maxlen);
 }
 
-/* Appends H k field n, or Z k member n for a leaderboard; never fails. */
-void agg_op_incr(proto_resp *r, int key, const char *field, size_t flen, long long n)
+/* Returns 1 for the counters kept in sorted sets; never fails. */
+int agg_ops_zset(agg_counter_key k)
 {
-    proto_resp_str(r, key == AGG_K_REF || key == AGG_K_REACH ? "Z" : "H");
+    return k == AGG_CK_REF || k == AGG_CK_REACH || k == AGG_CK_PAGES || k == AGG_CK_REFERRERS;
+}
+
+/* Appends H k field n, or Z k member n on a sorted set; never fails. */
+void agg_op_incr(proto_resp *r, int zset, int key, const char *field, size_t flen, long long n)
+{
+    proto_resp_str(r, zset ? "Z" : "H");
     proto_resp_ll(r, key);
     proto_resp_arg(r, field, flen);
     proto_resp_ll(r, n);

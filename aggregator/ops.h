@@ -23,6 +23,8 @@ typedef enum {
     AGG_CK_DAY,         /* the daily bucket */
     AGG_CK_REF,         /* advocate leaderboard (actions) */
     AGG_CK_REACH,       /* advocate reach */
+    AGG_CK_PAGES,       /* top pages (views) */
+    AGG_CK_REFERRERS,   /* top referrer hosts (views) */
 } agg_counter_key;
 
 /* The HyperLogLogs the rules add people to: the unique subjects of an
@@ -95,8 +97,11 @@ void agg_op_args(proto_resp *r, const char *partition, const char *wm, const cha
                  const char *alerts_maxlen);
 
 /* The ops; each appends its arguments to r (r->oom on failure). */
-void agg_op_incr(proto_resp *r, int key, const char *field, size_t flen, long long n);
-                                                /* H (HINCRBY), or Z (ZINCRBY) on a leaderboard */
+void agg_op_incr(proto_resp *r, int zset, int key, const char *field, size_t flen, long long n);
+                                                /* H (HINCRBY), or Z (ZINCRBY) on a sorted set */
+
+/* Returns 1 if counter k lives in a sorted set (Z ops), 0 for a hash. */
+int agg_ops_zset(agg_counter_key k);
 void agg_op_expire(proto_resp *r, int key, long long at_ms);              /* X */
 void agg_op_pfadd(proto_resp *r, int key, size_t n);       /* P: the n elements follow */
 void agg_op_nonces(proto_resp *r, size_t n);               /* NZ: n (ts, nonce) pairs follow */

@@ -115,6 +115,45 @@ static int ckey(sys_redis *r, char *buf, const proto_conf *conf, const char *c, 
     return proto_key_of(buf, PROTO_KEY_MAX, conf->prefix, c, k) < 0 ? too_long(r) : 0;
 }
 
+/* Frees n members and the array; NULL is a no-op. */
+void agg_members_free(agg_member *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+/* Reads the first `stop + 1` members of sorted set key (stop -1: all)
+ * with their scores, by score (highest first when rev). Returns 0 or -1. */
+static int read_members(sys_redis *r, const char *key, int rev, long stop, agg_member **out,
+                        size_t *n)
+{
+    redisReply *rep = sys_redis_cmd(r, "%s %s 0 %ld WITHSCORES", rev ? "ZREVRANGE" : "ZRANGE",
+                                    key, stop);
+    *out = NULL;
+    *n = 0;
+    if (!rep)
+        return -1;
+    agg_member *v = calloc(rep->elements / 2 + 1, sizeof *v);
+    size_t cnt = 0;
+    for (size_t i = 0; v && i + 1 < rep->elements; i += 2, cnt++) {
+        if (!(v[cnt].name = strdup(rep->element[i]->str ? rep->element[i]->str : ""))) {
+            agg_members_free(v, cnt);
+            v = NULL;
+            break;
+        }
+        v[cnt].score = score(rep->element[i + 1]);
+    }
+    freeReplyObject(rep);
+    if (!v) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        return -1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- advocates */
 
 /* Orders advocates by actions, then reach (descending), then name. */
@@ -244,6 +283,8 @@ void agg_stats_free(agg_stats *st)
         free(st->counters[i].value);
     }
     free(st->counters);
+    agg_members_free(st->pages, st->npages);
+    agg_members_free(st->referrers, st->nreferrers);
     memset(st, 0, sizeof *st);
 }
 
@@ -342,6 +383,11 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
     freeReplyObject(rep);
     if (agg_report_advocates(r, conf, c, &st->adv, &st->nadv) < 0)
         goto out;
+    if (ckey(r, k, conf, c, PROTO_CK_PAGES) < 0 ||
+        read_members(r, k, 1, AGG_REPORT_TOP - 1, &st->pages, &st->npages) < 0 ||
+        ckey(r, k, conf, c, PROTO_CK_REFERRERS) < 0 ||
+        read_members(r, k, 1, AGG_REPORT_TOP - 1, &st->referrers, &st->nreferrers) < 0)
+        goto out;
     st->click_rate = rate(st->clickers, st->reach, AGG_CLAMP_CLICK, &st->clamped);
     st->conversion_rate = rate(st->actors, st->reach, AGG_CLAMP_CONVERSION, &st->clamped);
     st->action_gap = st->reach > 0 ? 1.0 - st->conversion_rate : NAN;
@@ -356,42 +402,7 @@ out:
 
 /* ---------------------------------------------------------------- lists */
 
-/* Frees n members and the array; NULL is a no-op. */
-void agg_members_free(agg_member *v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i].name);
-    free(v);
-}
 
-/* Reads every member of sorted set key with its score, by score (newest
- * first when rev). Returns 0 or -1. */
-static int read_members(sys_redis *r, const char *key, int rev, agg_member **out, size_t *n)
-{
-    redisReply *rep = sys_redis_cmd(r, "%s %s 0 -1 WITHSCORES", rev ? "ZREVRANGE" : "ZRANGE", key);
-    *out = NULL;
-    *n = 0;
-    if (!rep)
-        return -1;
-    agg_member *v = calloc(rep->elements / 2 + 1, sizeof *v);
-    size_t cnt = 0;
-    for (size_t i = 0; v && i + 1 < rep->elements; i += 2, cnt++) {
-        if (!(v[cnt].name = strdup(rep->element[i]->str ? rep->element[i]->str : ""))) {
-            agg_members_free(v, cnt);
-            v = NULL;
-            break;
-        }
-        v[cnt].ms = score(rep->element[i + 1]);
-    }
-    freeReplyObject(rep);
-    if (!v) {
-        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
-        return -1;
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
-}
 
 /* Reads c's pending signups, oldest first. Returns 0 or -1. */
 int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_member **out,
@@ -402,7 +413,7 @@ int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_
     *n = 0;
     if (ckey(r, key, conf, c, PROTO_CK_PENDING) < 0)
         return -1;
-    return read_members(r, key, 0, out, n);
+    return read_members(r, key, 0, -1, out, n);
 }
 
 /* Reads every campaign by last activity. Returns 0 or -1. */
@@ -413,5 +424,5 @@ int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out,
     *n = 0;
     if (proto_key_campaigns(key, sizeof key, conf->prefix) < 0)
         return too_long(r);
-    return read_members(r, key, 1, out, n);
+    return read_members(r, key, 1, -1, out, n);
 }

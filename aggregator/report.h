@@ -25,6 +25,14 @@ typedef struct {
     char *name, *value;
 } agg_counter;
 
+/* A member of a sorted set and its score: a signup awaiting follow-up and
+ * when it signed up (ms); a campaign and its last activity (ms); a page or
+ * a referrer and its views. */
+typedef struct {
+    char *name;
+    int64_t score;
+} agg_member;
+
 /* Which rates were clamped into [0, 1] (HyperLogLog counts are estimates:
  * a union can come out a little under one of its parts). */
 enum { AGG_CLAMP_CLICK = 1, AGG_CLAMP_CONVERSION = 2, AGG_CLAMP_SCROLL = 4 };
@@ -54,14 +62,12 @@ typedef struct {
     size_t nadv;
     agg_counter *counters;          /* the totals hash as stored */
     size_t ncounters;
+    agg_member *pages, *referrers;  /* top AGG_REPORT_TOP by views */
+    size_t npages, nreferrers;
 } agg_stats;
 
-/* A member of a sorted set and its time: a signup awaiting follow-up and
- * when it signed up; a campaign and its last activity. */
-typedef struct {
-    char *name;
-    int64_t ms;
-} agg_member;
+#define AGG_REPORT_TOP 5
+
 
 /* Reads campaign c's figures at now_ms into st (free with agg_stats_free). */
 int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,

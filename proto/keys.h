@@ -37,6 +37,8 @@ typedef enum {
     PROTO_CK_FL,        /* ag:c:{C}:fl         HASH follow-up latency */
     PROTO_CK_ALERTED,   /* ag:c:{C}:alerted    HASH subject -> signup ms (§12) */
     PROTO_CK_CFG,       /* ag:c:{C}:cfg        HASH name, followup_sla_s */
+    PROTO_CK_PAGES,     /* ag:c:{C}:pages      ZSET page path -> human views */
+    PROTO_CK_REFERRERS, /* ag:c:{C}:referrers  ZSET referrer host -> human views */
     PROTO_CK_COUNT
 } proto_ckey;
 

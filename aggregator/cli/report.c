@@ -67,9 +67,9 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "campaign", v[i].name);
-            cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].ms);
-            cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].ms));
-            cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].ms) / 1000.0);
+            cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].score);
+            cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].score));
+            cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].score) / 1000.0);
             cJSON_AddItemToArray(arr, o);
         }
         rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
@@ -84,9 +84,9 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         goto out;
     for (size_t i = 0; i < n; i++) {
         snprintf(ago, sizeof ago, "%s ago",
-                 proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].ms) / 1000.0,
+                 proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].score) / 1000.0,
                                     PROTO_DUR_COMPACT));
-        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].ms), ago};
+        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].score), ago};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }
@@ -157,6 +157,17 @@ static int stats_json(const char *c, const agg_stats *s)
         cJSON_AddNumberToObject(a, "reach", (double)s->adv[i].reach);
         cJSON_AddItemToArray(arr, a);
     }
+    for (int t = 0; t < 2; t++) {
+        const agg_member *m = t ? s->referrers : s->pages;
+        size_t nm = t ? s->nreferrers : s->npages;
+        arr = cJSON_AddArrayToObject(doc, t ? "top_referrers" : "top_pages");
+        for (size_t i = 0; i < nm; i++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, t ? "host" : "path", m[i].name);
+            cJSON_AddNumberToObject(x, "views", (double)m[i].score);
+            cJSON_AddItemToArray(arr, x);
+        }
+    }
     o = cJSON_AddObjectToObject(doc, "counters");
     for (size_t i = 0; i < s->ncounters; i++) {
         int64_t v;
@@ -215,6 +226,16 @@ static void stats_table(const char *c, const agg_stats *s)
         proto_fmt_duration(a, sizeof a, (double)s->sla_s, PROTO_DUR_COMPACT));
     ROW("duplicates", "%lld", (long long)s->dup);
 #undef ROW
+    for (int t = 0; t < 2; t++) {
+        const agg_member *m = t ? s->referrers : s->pages;
+        size_t nm = t ? s->nreferrers : s->npages;
+        line[0] = '\0';
+        n = 0;
+        for (size_t i = 0; i < nm && n < sizeof line; i++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %lld", i ? ", " : "",
+                                  m[i].name, (long long)m[i].score);
+        printf("%-17s %s\n", t ? "top referrers" : "top pages", nm ? line : "-");
+    }
     if (s->nadv == 0) {
         printf("%-17s %s\n", "top advocates", "-");
         return;
@@ -343,7 +364,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
         agg_report_pending(x->r, &x->conf, campaign, &v, &n) < 0)
         return cli_redis_failed(x);
     for (size_t i = 0; i < n; i++)
-        overdue += now - v[i].ms > sla_s * 1000;
+        overdue += now - v[i].score > sla_s * 1000;
     if (x->json) {
         cJSON *doc = cJSON_CreateObject(), *arr;
         cJSON_AddStringToObject(doc, "campaign", campaign);
@@ -352,7 +373,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
         cJSON_AddNumberToObject(doc, "overdue", (double)overdue);
         arr = cJSON_AddArrayToObject(doc, "pending");
         for (size_t i = 0; i < n; i++) {
-            int64_t ts = v[i].ms;
+            int64_t ts = v[i].score;
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "subject", v[i].name);
             cJSON_AddNumberToObject(o, "signup_ts", (double)ts);
@@ -373,7 +394,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
     if (!(t = cli_table_new(4, titles)))
         goto out;
     for (size_t i = 0; i < n; i++) {
-        int64_t ts = v[i].ms;
+        int64_t ts = v[i].score;
         const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, ts),
                                proto_fmt_duration(wait, sizeof wait, (double)(now - ts) / 1000.0,
                                                   PROTO_DUR_COMPACT),

@@ -191,6 +191,24 @@ h = hgetall(r, "ag:c:{night}")
 check(h.get("open") == "3" and h.get("dup") == "1", f"night: 3 opens and 1 dup, got {h}")
 check(agg.metric("ag_agg_duplicates_total") == dups0 + 1, "one more duplicate counted")
 
+# where views come from: top pages and top referrer hosts (human views only)
+for i, (page, host) in enumerate([("/donate", "news.example"), ("/donate", "news.example"),
+                                  ("/donate", "social.example"), ("/about", "")]):
+    pixel(f"c=pages&e=view&s=p{i}&p={page}" + (f"&rh={host}" if host else ""))
+pixel("c=pages&e=view&s=bot&p=/donate&rh=news.example", ua="curl/8.4.0")
+pixel("c=pages&e=view&s=p9&p=no-slash")                # bad_page: rejected
+wait_for(lambda: zrange(r, "ag:c:{pages}:pages") == {"/donate": 3.0, "/about": 1.0}, timeout=10,
+         what="top pages")
+check(zrange(r, "ag:c:{pages}:referrers") == {"news.example": 2.0, "social.example": 1.0},
+      f"top referrers {zrange(r, 'ag:c:{pages}:referrers')}")
+out = subprocess.run(cli + ["stats", "pages", "--json"], capture_output=True, text=True, timeout=30)
+sp = json.loads(out.stdout)
+check(sp.get("top_pages") == [{"path": "/donate", "views": 3}, {"path": "/about", "views": 1}] and
+      sp.get("top_referrers") == [{"host": "news.example", "views": 2},
+                                   {"host": "social.example", "views": 1}],
+      f"stats shows top pages and referrers: {sp.get('top_pages')} {sp.get('top_referrers')}")
+check(col.metric('ag_rejects_total{reason="bad_page"}') == 1, "a page that is not a path is rejected")
+
 conn.close()
 check(agg.stop() == 0, "aggregator exits 0 on SIGTERM")
 print(f"campaign: sent {sent}, applied {int(sent - 1)}, reach {reach}, keys checked {len(model['hashes'])}")
