@@ -52,20 +52,8 @@ static const unsigned char pixel_gif[43] = {
 #define NO_CACHE "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n" \
                  "Pragma: no-cache\r\nExpires: 0\r\n"
 
-/* The page snippet (SPEC 7): a view on load, scroll depth at 25/50/75/100 %
- * once each, ag('signup', {s: id}) and ag('donate', {v: cents}), sent with
- * sendBeacon, falling back to the pixel. */
-static const char ag_js[] =
-    "(function(w,d){var s=d.currentScript,c=s&&s.getAttribute('data-campaign'),"
-    "u=s&&s.src?s.src.replace(/\\/ag\\.js.*$/,''):'',q=function(o){var k,p=[];for(k in o)"
-    "if(o[k]!=null)p.push(encodeURIComponent(k)+'='+encodeURIComponent(o[k]));return p.join('&')};"
-    "function ag(e,o){if(!c)return;var h={c:c,e:e||'view',t:Date.now()},k;o=o||{};for(k in o)"
-    "h[k]=o[k];var b=q(h);if(!(navigator.sendBeacon&&navigator.sendBeacon(u+'/b',"
-    "new Blob([b],{type:'application/x-www-form-urlencoded'})))){(new Image()).src=u+'/p.gif?'+b}}"
-    "w.ag=ag;ag('view');var m={},f=function(){var t=d.documentElement,y=(w.scrollY+w.innerHeight)"
-    "/Math.max(t.scrollHeight,1)*100,i,l=[25,50,75,100];for(i=0;i<4;i++)if(y>=l[i]-1&&!m[l[i]])"
-    "{m[l[i]]=1;ag('scroll',{d:l[i]})}};w.addEventListener('scroll',f,{passive:true})})"
-    "(window,document);\n";
+/* The page snippet (SPEC 7; collector/ag.js): ag_js, ag_js_gz, ag_js_etag. */
+#include "ag_js.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -551,6 +539,50 @@ static void do_api(coll_worker *w, const coll_http_req *req, coll_http_resp *res
     resp->body_len = out->len;
 }
 
+/* Returns 1 if header value v (len bytes) lists token (comma-separated,
+ * case-insensitive, parameters after ';' ignored), else 0. */
+static int lists(const char *v, size_t len, const char *token)
+{
+    size_t tl = strlen(token);
+    for (size_t i = 0; v && i < len;) {
+        while (i < len && (v[i] == ' ' || v[i] == ','))
+            i++;
+        size_t j = i;
+        while (j < len && v[j] != ',' && v[j] != ';' && v[j] != ' ')
+            j++;
+        if (j - i == tl && strncasecmp(v + i, token, tl) == 0)
+            return 1;
+        while (j < len && v[j] != ',')
+            j++;
+        i = j;
+    }
+    return 0;
+}
+
+/* GET /ag.js: the snippet, cacheable, fingerprinted (304 on a matching
+ * If-None-Match), gzip when accepted, loadable from any origin (SRI). */
+static void do_snippet(const coll_http_req *req, coll_http_resp *resp)
+{
+#define SNIPPET_HDRS "Cache-Control: public, max-age=3600\r\nAccess-Control-Allow-Origin: *\r\n" \
+                     "Vary: Accept-Encoding\r\n"
+    static _Thread_local char hdr[256];
+    int gz = lists(req->accept_encoding, req->accept_encoding_len, "gzip");
+    snprintf(hdr, sizeof hdr, SNIPPET_HDRS "ETag: %s\r\n%s", ag_js_etag,
+             gz ? "Content-Encoding: gzip\r\n" : "");
+    resp->headers = hdr;
+    if (req->if_none_match && (lists(req->if_none_match, req->if_none_match_len, ag_js_etag) ||
+                               lists(req->if_none_match, req->if_none_match_len, "*"))) {
+        snprintf(hdr, sizeof hdr, SNIPPET_HDRS "ETag: %s\r\n", ag_js_etag);
+        resp->status = 304;
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "application/javascript; charset=utf-8";
+    resp->body = gz ? (const char *)ag_js_gz : ag_js;
+    resp->body_len = gz ? sizeof ag_js_gz : sizeof ag_js - 1;
+#undef SNIPPET_HDRS
+}
+
 /* GET /healthz: liveness, Redis state and spooled hits (status.c). */
 static void do_health(coll_worker *w, coll_http_resp *resp)
 {
@@ -601,15 +633,10 @@ void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
     } else if (path_is(req, "/api/hits")) {
         do_api(w, req, resp);
     } else if (path_is(req, "/ag.js")) {
-        if (get) {
-            resp->status = 200;
-            resp->content_type = "application/javascript; charset=utf-8";
-            resp->headers = "Cache-Control: public, max-age=3600\r\n";
-            resp->body = ag_js;
-            resp->body_len = sizeof ag_js - 1;
-        } else {
+        if (get)
+            do_snippet(req, resp);
+        else
             not_allowed(resp, "GET, HEAD");
-        }
     } else if (path_is(req, "/healthz")) {
         if (get)
             do_health(w, resp);

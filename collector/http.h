@@ -34,6 +34,8 @@ typedef struct coll_http_req {
     const char *dnt; size_t dnt_len;
     const char *sec_gpc; size_t sec_gpc_len;
     const char *acr_headers; size_t acr_headers_len; /* Access-Control-Request-Headers */
+    const char *if_none_match; size_t if_none_match_len;
+    const char *accept_encoding; size_t accept_encoding_len;
     int64_t content_length;                  /* -1 if absent */
     int chunked;                             /* Transfer-Encoding: chunked */
     int expect_continue;                     /* Expect: 100-continue */

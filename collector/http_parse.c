@@ -143,6 +143,8 @@ static int on_header(coll_http_req *req, hdr_state *st, const char *name, size_t
     case 13:
         if (ieq(name, nlen, "authorization")) {
             req->authorization = v; req->authorization_len = vlen;
+        } else if (ieq(name, nlen, "if-none-match")) {
+            req->if_none_match = v; req->if_none_match_len = vlen;
         }
         break;
     case 14:
@@ -154,7 +156,11 @@ static int on_header(coll_http_req *req, hdr_state *st, const char *name, size_t
         }
         break;
     case 15:
-        if (ieq(name, nlen, "x-forwarded-for")) { req->xff = v; req->xff_len = vlen; }
+        if (ieq(name, nlen, "x-forwarded-for")) {
+            req->xff = v; req->xff_len = vlen;
+        } else if (ieq(name, nlen, "accept-encoding")) {
+            req->accept_encoding = v; req->accept_encoding_len = vlen;
+        }
         break;
     case 17:
         if (ieq(name, nlen, "transfer-encoding")) {

@@ -104,6 +104,23 @@ expected_hits += 1
 wait_hits(expected_hits)
 check(r("XLEN", "ag:hits:{0}") == before + 1, "only the allowed beacon is in the stream")
 
+# ---------------------------------------------------------------- the snippet
+import gzip
+st, hd, js = http_get(col.port, "/ag.js")
+etag = hd.get("etag", "")
+check(st == 200 and hd.get("content-type", "").startswith("application/javascript"), f"/ag.js -> {st}")
+check(len(js) < 2048 and b"sendBeacon" in js and b"ag_attr" in js, f"/ag.js is {len(js)} bytes")
+check(etag.startswith('"') and hd.get("access-control-allow-origin") == "*" and
+      "max-age" in hd.get("cache-control", ""), f"/ag.js headers {hd}")
+st, hd2, _ = http_get(col.port, "/ag.js", {"If-None-Match": etag})
+check(st == 304 and hd2.get("etag") == etag, f"If-None-Match {etag} -> {st}")
+st, hd2, _ = http_get(col.port, "/ag.js", {"If-None-Match": '"stale"'})
+check(st == 200, f"a stale ETag gets the script: {st}")
+st, hd2, gz = http_get(col.port, "/ag.js", {"Accept-Encoding": "br, gzip;q=0.9"})
+check(st == 200 and hd2.get("content-encoding") == "gzip" and gzip.decompress(gz) == js
+      and len(gz) < len(js), f"gzip when accepted: {hd2.get('content-encoding')} {len(gz)} bytes")
+check("accept-encoding" in hd2.get("vary", "").lower(), "Vary: Accept-Encoding")
+
 # ---------------------------------------------------------------- tracked links
 to = "https://www.example.org/donate?x=1&y=2"
 p = [("c", "spring"), ("s", "contact-9"), ("ref", "ann"), ("to", to)]
