@@ -20,6 +20,10 @@ static const ua_token mailproxy_tokens[] = {
     T("ggpht.com"),                    /* Gmail */
     T("yahoomailproxy"),               /* Yahoo Mail */
     T("yandeximageresizer"),           /* Yandex Mail */
+    T("fastmailua"),                   /* Fastmail */
+    T("shortwave image fetcher"),      /* Shortwave */
+    T("github-camo"),                  /* GitHub's image proxy (notification e-mails) */
+    T("image proxy"), T("imageproxy"),
 };
 
 /* Machines everywhere: crawlers, link expanders, security gateways, HTTP
@@ -55,6 +59,39 @@ static const ua_token bot_tokens[] = {
     /* monitors */
     T("pingdom"), T("uptimerobot"), T("statuscake"), T("site24x7"), T("datadog"), T("newrelic"),
     T("nagios"), T("zabbix"), T("monitor"), T("check_http"),
+    /* generic machine words: what a program names itself after */
+    T("fetch"), T("scan"), T("proxy"), T("checker"), T("check-"), T("scrap"), T("parser"),
+    T("feed"), T("rss"), T("archiv"), T("index"), T("detector"), T("analyz"), T("analys"),
+    T("exporter"), T("webhook"), T("unfurl"), T("metadata"), T("extractor"), T("downloader"),
+    T("probe"), T("audit"), T("uptime"), T("synthetic"), T("sitemap"), T("robot"), T("agent/"),
+    T("-agent"), T("http client"), T("http-client"), T("httpclient"), T("library"),
+    T("nutch"), T("heritrix"), T("wordpress"), T("cloudflare"), T("amazon cloudfront"),
+    T("nessus"), T("sqlmap"), T("zgrab"), T("masscan"), T("nmap"), T("nikto"), T("openvas"),
+    T("acunetix"), T("qualys"), T("burp"), T("wpscan"), T("nuclei"), T("censys"), T("shodan"),
+    T("watchtowr"), T("abuse."),
+    /* site audit and performance services that wear a browser's name */
+    T("linkcheck"), T("siteimprove"), T("gtmetrix"), T("inspector"), T("pwabuilder"),
+    T("securityheaders"), T("hardenize"), T("thousandeyes"), T("silktide"), T("dareboost"),
+    T("ptst/"), T("rigor)"), T("rigor;"), T("testlocally"), T("criticalcss"), T("cookiehub"),
+    T("collapsify"), T("marketgoo"), T("linktiger"), T("sqwatcher"), T("scope3"),
+    T("datanyze"), T("printfriendly"), T("readable/"), T("newsnow"), T("productfinder"),
+    T("google favicon"), T("google web preview"), T("google-"), T("physicalweb"),
+};
+
+/* Marks of people's software that does not start with "Mozilla/": older
+ * and phone browsers, e-mail clients, in-app web views. */
+static const ua_token people_apps[] = {
+    T("opera/"), T("opera mini"), T("ucweb"), T("uc browser"), T("ucbrowser"), T("qqbrowser"),
+    T("nokia"), T("blackberry"), T("midori"), T("airmail"), T("outlook"), T("microsoft office"),
+    T("msoffice"), T("ms-office"), T("thunderbird"), T("dalvik/"), T("windows live mail"),
+    T("[fban"), T("pinterest"), T("instagram"), T("snapchat"), T("dolphin"), T("cfnetwork/"),
+    T("ibrowser"),
+};
+
+/* "compatible;" is how programs borrow a browser's prefix; these real
+ * clients use it too. */
+static const ua_token compatible_people[] = {
+    T("msie"), T("trident"), T("ms-office"), T("msoffice"), T("konqueror"), T("opera mini"),
 };
 
 /* A User-Agent lower-cased once, with the set of bytes it holds, so that
@@ -124,19 +161,56 @@ static int has(const ua_text *t, const ua_token *k)
     return has_in(t, t->s, t->n, k);
 }
 
-/* Reports whether t holds "bot" other than inside a phone brand ("Cubot");
- * returns 0 when it does not. */
+static int has_any(const ua_text *t, const ua_token *table, size_t count);
+
+/* Reports whether t holds "bot" ending a word ("Googlebot/2.1", "AhrefsBot;",
+ * "bot") other than a phone brand ("Cubot") or a longer word ("Botswana",
+ * "robotics"); returns 0 when it does not. */
 static int has_bot_word(const ua_text *t)
 {
     const char *p = t->s, *end = t->s + t->n;
     if (!ua_byte(t, 'b'))
         return 0;
     while ((p = memmem(p, (size_t)(end - p), "bot", 3)) != NULL) {
-        if (!(p - t->s >= 2 && p[-2] == 'c' && p[-1] == 'u'))
+        char next = p + 3 < end ? p[3] : ' ';
+        if (!(next >= 'a' && next <= 'z') && !(p - t->s >= 2 && p[-2] == 'c' && p[-1] == 'u'))
             return 1;
         p++;
     }
     return 0;
+}
+
+/* Reports whether t names a web address or an e-mail address, as programs
+ * do to say who runs them and browsers never do; returns 0 when not. */
+static int has_address(const ua_text *t)
+{
+    static const ua_token marks[] = {T("http://"), T("https://"), T("www."), T("mailto:"),
+                                     T("+http"), T("[at]"), T("(at)")};
+    const char *at;
+    if (has_any(t, marks, sizeof marks / sizeof marks[0]))
+        return 1;
+    at = memchr(t->s, '@', t->n);     /* name@host.tld, not "th-TH@calendar=gregorian" */
+    if (!at || at == t->s || at[-1] == ' ')
+        return 0;
+    for (const char *p = at + 1; p < t->s + t->n; p++) {
+        if (*p == '.')
+            return p > at + 1;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return 0;
+    }
+    return 0;
+}
+
+/* Reports whether t looks like a program rather than people's software:
+ * no "Mozilla/" prefix and no mark of a browser or an e-mail client, or
+ * "compatible;" without a real client that uses it; returns 0 when not. */
+static int is_program(const ua_text *t)
+{
+    static const ua_token compat = T("compatible;");
+    if (t->n < 8 || memcmp(t->s, "mozilla/", 8) != 0)
+        return !has_any(t, people_apps, sizeof people_apps / sizeof people_apps[0]);
+    return has(t, &compat) &&
+           !has_any(t, compatible_people, sizeof compatible_people / sizeof compatible_people[0]);
 }
 
 /* Reports whether any token of table (count entries) occurs in t; returns
@@ -186,7 +260,8 @@ proto_agent proto_ua_classify(const char *ua, size_t len, proto_via via)
     if (has_any(&t, mailproxy_tokens, sizeof mailproxy_tokens / sizeof mailproxy_tokens[0]) ||
         is_apple_mpp(&t))           /* a relay fetches images, never links */
         return via == PROTO_VIA_PIXEL ? PROTO_AGENT_MAILPROXY : PROTO_AGENT_HUMAN;
-    if (has_bot_word(&t) || has_any(&t, bot_tokens, sizeof bot_tokens / sizeof bot_tokens[0]))
+    if (has_bot_word(&t) || has_address(&t) || is_program(&t) ||
+        has_any(&t, bot_tokens, sizeof bot_tokens / sizeof bot_tokens[0]))
         return PROTO_AGENT_BOT;
     return PROTO_AGENT_HUMAN;
 }

@@ -161,6 +161,39 @@ START_TEST(mail_proxies)
 }
 END_TEST
 
+/* Checks the generic rules that catch machines no list names, and the
+ * people's software they must leave alone; fails on a wrong class. */
+START_TEST(generic_rules)
+{
+    static const char *const machines[] = {
+        "Acme-Linkwalker/1.0",                                         /* no browser prefix */
+        "Mozilla/5.0 (compatible; SomeCrawler/0.3)",                   /* borrowed prefix */
+        "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0 ops@example.org",
+        "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 (+https://example.net/about)",
+        "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 admin(at)example.net",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36 ExampleBot",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36 SiteImprove LinkCheck",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36 feed-fetcher/2",
+    };
+    static const char *const people[] = {
+        "Mozilla/5.0 (Linux; Android 14; Botswana Edition) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (X11; U; Linux i686; th-TH@calendar=gregorian) AppleWebKit/534.12 Safari/534.12",
+        "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
+        "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+        "Opera/9.80 (Windows NT 6.1) Presto/2.12.388 Version/12.16",
+        "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+        "[FBAN/FB4A;FBAV/400.0;FBDV/Pixel 7;FBSV/14;]",
+        "Instagram 300.0.0.0 Android (34/14; 420dpi; 1080x2400; Google; Pixel 7)",
+        "Mozilla/5.0 (Linux; Android 14; K) Chrome/120.0 Mobile Safari/537.36 Telegram-Android/10.0 (Google Pixel 7; Android 14; SDK 34; HIGH)",
+        "Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)",
+    };
+    for (size_t i = 0; i < sizeof machines / sizeof machines[0]; i++)
+        ck_assert_msg(cls(machines[i], PROTO_VIA_CLICK) == PROTO_AGENT_BOT, "machine: %s", machines[i]);
+    for (size_t i = 0; i < sizeof people / sizeof people[0]; i++)
+        ck_assert_msg(cls(people[i], PROTO_VIA_CLICK) == PROTO_AGENT_HUMAN, "person: %s", people[i]);
+}
+END_TEST
+
 /* Checks empty UAs, API trust, length and case handling; fails on a wrong class. */
 START_TEST(empty_and_api)
 {
@@ -190,6 +223,7 @@ static Suite *ua_suite(void)
     tcase_add_test(tc, bots_everywhere);
     tcase_add_test(tc, humans_everywhere);
     tcase_add_test(tc, mail_proxies);
+    tcase_add_test(tc, generic_rules);
     tcase_add_test(tc, empty_and_api);
     suite_add_tcase(s, tc);
     return s;
