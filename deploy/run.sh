@@ -69,7 +69,8 @@ actiongap is running (Ctrl-C stops it).
   health:  curl -s http://$AG_LISTEN/healthz
 MSG
 if [ -x ./build/aggregator/actiongap ]; then
-  echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S"
+  echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S \\"
+  echo "             AG_SIGNING_KEY=$AG_SIGNING_KEY AG_BASE_URL=$AG_BASE_URL"
   echo "           ./build/aggregator/actiongap stats spring"
   echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
 fi
