@@ -57,6 +57,8 @@ typedef struct {
     int need_claim[AGG_MAX_PARTITIONS];
     int need_pel[AGG_MAX_PARTITIONS];
     long long last_lease, last_alert, last_rescan, last_trim;
+    int poisoned;               /* the last round met a poisoned campaign */
+    int poison_ms;              /* back-off before retrying it (0: none) */
     agg_scan_camp *camps;
     size_t ncamps;
 } agg;
@@ -66,8 +68,10 @@ extern volatile sig_atomic_t agg_stopping;
 
 /* ---- streams.c ---- */
 
-/* Connects, loads the scripts and creates the consumer groups. Returns 0,
- * or -1 (logged once per outage; sys_redis_backoff_ms says when to retry). */
+/* Connects, checks the eviction policy, loads the scripts and creates the
+ * consumer groups. Returns 0, -1 (logged once per outage;
+ * sys_redis_backoff_ms says when to retry), or -2 when Redis evicts keys
+ * and allow_eviction is off (logged; the daemon must stop). */
 int agg_connect(agg *a);
 
 /* Drops the connection after an error, so the next round reconnects and

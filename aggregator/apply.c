@@ -72,11 +72,31 @@ void agg_apply_job_clear(agg_apply_job *j)
     j->wm = NULL;
 }
 
+/* Returns 1 if rep says a key of campaign c holds a value of another type
+ * (marking the job poisoned: nothing is written, the calls are not sent),
+ * else 0. */
+static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
+{
+    if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9) != 0)
+        return 0;
+    if (!j->poisoned)
+        j->res->poisoned++;
+    j->failed = j->poisoned = 1;
+    sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
+              "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str);
+    return 1;
+}
+
 /* Takes a stage-1 reply: watermark (even index), then nonces (odd), and
  * filters that campaign. Returns 0, or -1 (logged) out of protocol. */
 static int on_read(void *arg, redisReply *rep, size_t i)
 {
     agg_apply_job *j = arg;
+    if (poisoned_read(j, rep, i / 2)) {
+        freeReplyObject(rep);
+        agg_apply_job_clear(j);
+        return 0;
+    }
     if (i % 2 == 0) {
         if (rep->type == REDIS_REPLY_ERROR) {
             sys_error("redis: reading watermarks failed", "err=\"%s\"", rep->str);
@@ -87,7 +107,9 @@ static int on_read(void *arg, redisReply *rep, size_t i)
         return 0;
     }
     int rc = -1;
-    if (rep->type != REDIS_REPLY_ARRAY)
+    if (!j->wm)                     /* its watermark read was poisoned */
+        rc = 0;
+    else if (rep->type != REDIS_REPLY_ARRAY)
         sys_error("redis: reading nonces failed", "err=\"%s\"",
                   rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     else
@@ -134,6 +156,13 @@ static int on_call(void *arg, redisReply *rep, size_t i)
         j->failed = 1;
         sys_warn("apply refused: watermark moved (another aggregator applied it)",
                  "campaign=%s partition=%u", agg_batch_name(j->b, c), j->p);
+    } else if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "POISON ", 7) == 0) {
+        /* the script checked before writing: nothing of this call was applied */
+        j->failed = 1;
+        j->poisoned = 1;
+        j->res->poisoned++;
+        sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
+                  "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str + 7);
     } else {
         j->failed = 1;
         sys_error("apply script failed", "campaign=%s err=\"%s\"", agg_batch_name(j->b, c),
@@ -174,7 +203,7 @@ int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply
     if (!b)
         return -1;
     agg_apply_job_init(&j, b, p, conf, res);
-    int rc = agg_apply_send_reads(r, &j) == 0 && sys_redis_run(r, 0) == 0 &&
+    int rc = agg_apply_send_reads(r, &j) == 0 && sys_redis_run(r, 0) == 0 && !j.failed &&
                      agg_apply_send_calls(r, &j) == 0 && sys_redis_run(r, 0) == 0 && !j.failed
                  ? 0
                  : -1;

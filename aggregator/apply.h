@@ -39,6 +39,7 @@ typedef struct {
     size_t call;        /* stage 3: the campaign whose reply comes next */
     size_t ncalled;     /* stage 3: call replies owed before the activity ones */
     int failed;         /* the entries must not be acknowledged */
+    int poisoned;       /* ... because a campaign's key refused the apply (nothing written) */
 } agg_apply_job;
 
 /* Loads the scripts of scripts.lua into Redis (SCRIPT LOAD). Returns 0, or

@@ -13,7 +13,7 @@
 
 /* What applying a batch did. */
 typedef struct {
-    size_t applied, skipped, duplicates, malformed, conflicts;
+    size_t applied, skipped, duplicates, malformed, conflicts, poisoned;
 } agg_apply_result;
 
 typedef struct agg_batch agg_batch;

@@ -24,6 +24,8 @@
 #define ALERT_EVERY_MS 500
 #define RESCAN_EVERY_MS 60000
 #define TRIM_EVERY_MS 10000
+#define POISON_MIN_MS 100   /* back-off after a poisoned campaign: 100 ms doubling to 5 s */
+#define POISON_MAX_MS 5000
 
 volatile sig_atomic_t agg_stopping;
 
@@ -102,9 +104,15 @@ int main(int argc, char **argv)
     agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
     sys_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
                a.conf.metrics_listen, a.conf.partitions, a.conf.batch);
+    int status = 0;
     while (!agg_stopping) {
         if (!a.up) {
-            if (agg_connect(&a) < 0) {
+            int rc = agg_connect(&a);
+            if (rc == -2) {
+                status = 1;
+                break;
+            }
+            if (rc < 0) {
                 usleep((useconds_t)sys_redis_backoff_ms(a.r) * 1000);
                 continue;
             }
@@ -116,7 +124,20 @@ int main(int argc, char **argv)
             agg_update_lag(&a);
             a.last_lease = t;
         }
-        agg_round_once(&a);
+        size_t done = agg_round_once(&a);
+        if (a.poisoned) {
+            /* nothing was written; retry on a back-off, logged once a step */
+            a.poisoned = 0;
+            a.poison_ms = a.poison_ms ? a.poison_ms * 2 : POISON_MIN_MS;
+            if (a.poison_ms > POISON_MAX_MS)
+                a.poison_ms = POISON_MAX_MS;
+            atomic_store(&a.m.held, 1);
+            usleep((useconds_t)a.poison_ms * 1000);
+        } else if (done > 0 && a.poison_ms) {
+            a.poison_ms = 0;
+            atomic_store(&a.m.held, 0);
+            sys_info("poisoned campaign applied again: partition moving", NULL);
+        }
         t = sys_now_ms();
         if (a.up && t - a.last_alert >= ALERT_EVERY_MS) {
             int full = t - a.last_rescan >= RESCAN_EVERY_MS;
@@ -138,5 +159,5 @@ int main(int argc, char **argv)
     free(a.camps);
     agg_arena_free(a.round[0].arena);
     agg_arena_free(a.round[1].arena);
-    return 0;
+    return status;
 }

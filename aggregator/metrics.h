@@ -17,6 +17,8 @@ typedef struct agg_metrics {
     _Atomic uint64_t malformed;        /* entries that do not decode */
     _Atomic uint64_t batches;
     _Atomic uint64_t conflicts;        /* apply scripts refused: watermark moved */
+    _Atomic uint64_t poisoned;         /* apply scripts refused: a key of the wrong type or value */
+    _Atomic int held;                  /* 1 while a poisoned campaign holds a partition back */
     _Atomic uint64_t trimmed;          /* entries trimmed from the streams */
     _Atomic uint64_t alerts_raised;    /* followup_overdue alerts written */
     _Atomic uint64_t alerts_resolved;  /* followup_resolved alerts written */
@@ -24,6 +26,7 @@ typedef struct agg_metrics {
     _Atomic uint64_t alerts_failed;    /* webhook attempts that failed */
     _Atomic uint64_t redis_failures;
     _Atomic int redis_up;
+    _Atomic int evicts;                /* Redis may evict keys (allow_eviction = yes) */
     _Atomic int owned[AGG_MAX_PARTITIONS];     /* 1 if this process holds the lease */
     _Atomic int64_t lag[AGG_MAX_PARTITIONS];   /* entries not yet applied */
     proto_hist batch_latency;

@@ -99,6 +99,8 @@ static int process(agg *a, int p, const redisReply *const *ents, size_t n)
     uint64_t t0 = sys_mono_ns();
     if (agg_apply(a->r, &a->conf, (unsigned)p, ents, n, &res) < 0) {
         agg_add(a->m.conflicts, res.conflicts);
+        agg_add(a->m.poisoned, res.poisoned);
+        a->poisoned |= res.poisoned > 0;
         agg_disconnect(a, "apply failed");
         return -1;
     }
@@ -314,7 +316,7 @@ static size_t read_and_apply(agg *a, int block)
         done += counted;
         counted = 0;
         for (int p = 0; p < a->conf.partitions; p++)
-            if (cur->b[p] && agg_apply_send_calls(a->r, &cur->job[p]) < 0)
+            if (cur->b[p] && !cur->job[p].failed && agg_apply_send_calls(a->r, &cur->job[p]) < 0)
                 goto fail;
         /* the reads ahead, then this round's script calls */
         if (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, 0) < 0)
@@ -326,6 +328,8 @@ static size_t read_and_apply(agg *a, int block)
             agg_apply_result *res = &cur->res[p];
             if (cur->job[p].failed) {
                 agg_add(a->m.conflicts, res->conflicts);
+                agg_add(a->m.poisoned, res->poisoned);
+                a->poisoned |= cur->job[p].poisoned;
                 goto fail;
             }
             if (queue_ack(a, p, cur->ents[p], cur->n[p]) < 0)

@@ -47,10 +47,80 @@ end
 -- Returns 1, or -1 if the watermark moved (nothing changed).
 local K_TOTALS, K_WM, K_NONCE = @K_TOTALS@, @K_WM@, @K_NONCE@
 local K_PENDING, K_FL, K_ALERTED, K_ALERTS, K_CFG = @K_PENDING@, @K_FL@, @K_ALERTED@, @K_ALERTS@, @K_CFG@
-local cur = redis.call('HGET', KEYS[K_WM], ARGV[1]) or ''
-if cur ~= ARGV[2] then return -1 end
 local buckets = {@FL_BUCKETS@}  -- {upper bound ms, cumulative field}
 local i, n = 8, #ARGV
+
+-- Checks, before the first write, everything that could make a write fail
+-- (a key of another type, a counter field that is not an integer), so that
+-- a call changes everything or nothing: Lua does not roll back. Returns an
+-- error "POISON <key> <why>" with nothing written.
+local seen = {}
+local function poison(k, why)
+  return redis.error_reply('POISON ' .. k .. ' ' .. why)
+end
+local function want(k, t)
+  if seen[k] then return nil end
+  seen[k] = true
+  local got = redis.call('TYPE', k)['ok']
+  if got == 'none' then return nil end
+  if t == 'hll' then
+    if got ~= 'string' or redis.call('GETRANGE', k, 0, 3) ~= 'HYLL' then
+      return poison(k, 'is not a HyperLogLog')
+    end
+  elseif got ~= t then
+    return poison(k, 'holds a ' .. got .. ', not a ' .. t)
+  end
+  return nil
+end
+local function int_field(k, f)
+  local v = redis.call('HGET', k, f)
+  if v and (#v > 18 or not string.match(v, '^%-?%d+$')) then
+    return poison(k, 'field ' .. f .. ' is not an integer')
+  end
+  return nil
+end
+local bad = want(KEYS[K_WM], 'hash') or want(KEYS[K_TOTALS], 'hash')
+local fl_checked = false
+while not bad and i <= n do
+  local op = ARGV[i]
+  if op == 'H' then
+    local k = KEYS[tonumber(ARGV[i+1])]
+    bad = want(k, 'hash') or int_field(k, ARGV[i+2]); i = i + 4
+  elseif op == 'X' then
+    i = i + 3
+  elseif op == 'P' then
+    bad = want(KEYS[tonumber(ARGV[i+1])], 'hll'); i = i + 3 + tonumber(ARGV[i+2])
+  elseif op == 'Z' then
+    bad = want(KEYS[tonumber(ARGV[i+1])], 'zset'); i = i + 4
+  elseif op == 'NZ' then
+    bad = want(KEYS[K_NONCE], 'zset'); i = i + 2 + 2 * tonumber(ARGV[i+1])
+  elseif op == 'T' then
+    bad = want(KEYS[K_NONCE], 'zset'); i = i + 2
+  elseif op == 'lo' or op == 'hi' then
+    i = i + 3
+  elseif op == 'S' then
+    bad = want(KEYS[K_PENDING], 'zset'); i = i + 3
+  elseif op == 'F' then
+    bad = want(KEYS[K_PENDING], 'zset') or want(KEYS[K_FL], 'hash') or
+      want(KEYS[K_ALERTED], 'hash') or want(KEYS[K_CFG], 'hash') or
+      want(KEYS[K_ALERTS], 'stream')
+    if not bad and not fl_checked then
+      fl_checked = true
+      for _, f in ipairs({'@FL_COUNT@', '@FL_SUM_MS@', '@FL_INF@', '@FL_UNMATCHED@'}) do
+        bad = bad or int_field(KEYS[K_FL], f)
+      end
+      for _, b in ipairs(buckets) do bad = bad or int_field(KEYS[K_FL], b[2]) end
+    end
+    i = i + 3
+  else
+    return redis.error_reply('apply: unknown op ' .. tostring(op))
+  end
+end
+if bad then return bad end
+
+local cur = redis.call('HGET', KEYS[K_WM], ARGV[1]) or ''
+if cur ~= ARGV[2] then return -1 end
+i = 8
 while i <= n do
   local op = ARGV[i]
   if op == 'H' then

@@ -32,6 +32,8 @@ static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
     COUNTER("ag_agg_malformed_total", malformed, "Entries that do not decode.");
     COUNTER("ag_agg_batches_total", batches, "Batches applied.");
     COUNTER("ag_agg_conflicts_total", conflicts, "Apply calls refused: watermark moved.");
+    COUNTER("ag_agg_poisoned_total", poisoned,
+            "Apply calls refused before any write: a campaign key of the wrong type or value.");
     COUNTER("ag_agg_trimmed_total", trimmed, "Entries trimmed from the hit streams.");
     COUNTER("ag_alerts_raised_total", alerts_raised, "followup_overdue alerts raised.");
     COUNTER("ag_alerts_resolved_total", alerts_resolved, "followup_resolved alerts raised.");
@@ -41,6 +43,12 @@ static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
 #undef COUNTER
     proto_prom_head(b, "ag_agg_redis_up", "gauge", "1 if Redis answers.");
     proto_prom_sample(b, "ag_agg_redis_up", NULL, agg_get(m->redis_up));
+    proto_prom_head(b, "ag_agg_redis_evicts", "gauge",
+                    "1 if Redis's maxmemory-policy evicts keys (running with allow_eviction = yes).");
+    proto_prom_sample(b, "ag_agg_redis_evicts", NULL, agg_get(m->evicts));
+    proto_prom_head(b, "ag_agg_poison_held", "gauge",
+                    "1 while a poisoned campaign key holds its partition back (see the log).");
+    proto_prom_sample(b, "ag_agg_poison_held", NULL, agg_get(m->held));
     proto_prom_head(b, "ag_agg_partition_owned", "gauge", "1 if this aggregator holds the partition's lease.");
     for (int p = 0; p < conf->partitions; p++) {
         snprintf(l, sizeof l, "partition=\"%d\"", p);

@@ -52,6 +52,15 @@ int agg_connect(agg *a)
                      sys_redis_err(a->r));
         return -1;
     }
+    int evicts;
+    int ev = sys_redis_check_eviction(a->r, a->conf.allow_eviction, "aggregator", &evicts);
+    if (ev == 1) {
+        sys_redis_close(a->r);
+        return -2;
+    }
+    if (ev < 0)
+        goto fail;
+    atomic_store(&a->m.evicts, evicts);
     if (agg_scripts_load(a->r) < 0)
         goto fail;
     for (int p = 0; p < a->conf.partitions; p++) {

@@ -15,6 +15,7 @@
 #include "conffile.h"
 #include "spool.h"
 #include "log.h"
+#include "redis.h"
 
 #define DRAIN_TIMEOUT_MS 5000
 
@@ -114,6 +115,23 @@ static void usage(FILE *out)
     sys_conf_usage(out);
 }
 
+/* Refuses a Redis whose maxmemory-policy evicts keys (unless
+ * allow_eviction), when Redis answers at start: an evicted stream loses
+ * accepted hits silently. Returns 0 (also when Redis is away: the spool
+ * takes the hits) or -1 (logged). */
+static int check_eviction(const proto_conf *conf)
+{
+    int evicts = 0;
+    sys_redis *r = sys_redis_new(conf->redis, 1000, 1000);
+    if (!r)
+        return -1;
+    int rc = sys_redis_connect(r) == 0
+                 ? sys_redis_check_eviction(r, conf->allow_eviction, "collector", &evicts)
+                 : 0;
+    sys_redis_free(r);
+    return rc == 1 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     static coll_ctx ctx;
@@ -141,7 +159,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sys_log_set_level(ctx.conf.log_level);
-    if (coll_spool_probe(ctx.conf.spool_dir) < 0)
+    if (coll_spool_probe(ctx.conf.spool_dir) < 0 || check_eviction(&ctx.conf) < 0)
         return 1;
     raise_nofile(&ctx.conf);
     signal(SIGPIPE, SIG_IGN);

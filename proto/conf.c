@@ -45,6 +45,7 @@ static const conf_key conf_table[] = {
     S(spool_dir, T_STR, "./var/spool", "directory of the collector's spool files"),
     L(spool_max_bytes, 4096, INT64_C(1) << 50, "1073741824", "spool size beyond which new hits are dropped"),
     L(queue_max, 16, 100000000, "100000", "hits per thread held in memory awaiting Redis, or the disk"),
+    {"allow_eviction", T_BOOL, offsetof(proto_conf, allow_eviction), 0, 0, 0, NULL, "no", "run even if Redis's maxmemory-policy evicts keys (counts may silently lose data)"},
     I(redis_timeout_ms, 50, 600000, "2000", "a Redis reply later than this counts as a hung server"),
     S(signing_key, T_STR, "", "HMAC key for link signatures"),
     S(api_token, T_STR, "", "bearer token of /api/hits (empty: the API is closed)"),

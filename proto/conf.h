@@ -32,6 +32,7 @@ typedef struct proto_conf {
     proto_cidrs trusted_proxies;
     proto_store_ip store_ip;
     int honor_gpc;
+    int allow_eviction;         /* run against a Redis whose maxmemory-policy evicts keys */
     int carry_attribution;      /* /r appends ag_attr=<token> to the target (SPEC 7) */
     int followup_sla_s;
     char webhook[1024];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -382,5 +383,55 @@ int sys_redis_run(sys_redis *r, size_t leave)
         }
     }
     r->last = SYS_REDIS_OK;
+    return 0;
+}
+
+/* ---- server settings the daemons depend on ---- */
+
+/* Reads maxmemory_policy from INFO memory into out (cap bytes). Returns 0,
+ * or -1 (NULL reply: see sys_redis_err; or no such line). */
+static int eviction_policy(sys_redis *r, char *out, size_t cap)
+{
+    redisReply *rep = sys_redis_cmd(r, "INFO memory");
+    if (!rep)
+        return -1;
+    const char *p = rep->type == REDIS_REPLY_STRING
+                        ? strstr(rep->str, "maxmemory_policy:")
+                        : NULL;
+    int rc = -1;
+    if (p) {
+        p += strlen("maxmemory_policy:");
+        size_t n = strcspn(p, "\r\n");
+        if (n > 0 && n < cap) {
+            memcpy(out, p, n);
+            out[n] = '\0';
+            rc = 0;
+        }
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Checks that the server never evicts keys (maxmemory-policy noeviction)
+ * unless allow is set, which logs a warning instead. Returns 0 (fine, or
+ * allowed: *evicts says which), 1 if refused (one line logged naming the
+ * setting), or -1 when the policy cannot be read (see sys_redis_err). */
+int sys_redis_check_eviction(sys_redis *r, int allow, const char *prog, int *evicts)
+{
+    char policy[64];
+    *evicts = 0;
+    if (eviction_policy(r, policy, sizeof policy) < 0)
+        return -1;
+    if (strcmp(policy, "noeviction") == 0)
+        return 0;
+    *evicts = 1;
+    if (!allow) {
+        sys_error("redis evicts keys: counters and hits would vanish silently; set "
+                  "maxmemory-policy noeviction, or allow_eviction = yes to run anyway",
+                  "prog=%s maxmemory-policy=%s redis=%s", prog, policy, sys_redis_where(r));
+        return 1;
+    }
+    sys_warn("redis evicts keys and allow_eviction = yes: counts may silently lose data",
+             "prog=%s maxmemory-policy=%s", prog, policy);
     return 0;
 }

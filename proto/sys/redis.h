@@ -125,4 +125,12 @@ size_t sys_redis_owed(const sys_redis *r);
  * open with replies owed: the caller decides, usually sys_redis_close). */
 int sys_redis_run(sys_redis *r, size_t leave);
 
+/* ---- server settings ---- */
+
+/* Checks that the server never evicts keys (maxmemory-policy noeviction)
+ * unless allow is set (then a warning is logged); *evicts is 1 when it
+ * may. Returns 0, 1 when refused (one line logged naming the setting), or
+ * -1 when the policy cannot be read (see sys_redis_err). */
+int sys_redis_check_eviction(sys_redis *r, int allow, const char *prog, int *evicts);
+
 #endif
