@@ -13,6 +13,7 @@
 #include "resp.h"
 
 #define ALERTS_MAXLEN "100000"
+#define DEAD_LOG_MS 10000       /* at most one dead-letter log line this often */
 
 static char shas[AGG_SCRIPT_COUNT][41];
 
@@ -158,11 +159,16 @@ static int on_call(void *arg, redisReply *rep, size_t i)
                  "campaign=%s partition=%u", agg_batch_name(j->b, c), j->p);
     } else if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "POISON ", 7) == 0) {
         /* the script checked before writing: nothing of this call was applied */
-        j->failed = 1;
-        j->poisoned = 1;
         j->res->poisoned++;
-        sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
-                  "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str + 7);
+        if (j->ndead < AGG_DEAD_MAX) {
+            j->dead[j->ndead].c = c;
+            snprintf(j->dead[j->ndead++].why, sizeof j->dead[0].why, "%s", rep->str + 7);
+        } else {
+            j->failed = j->poisoned = 1;
+            sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
+                      "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p,
+                      rep->str + 7);
+        }
     } else {
         j->failed = 1;
         sys_error("apply script failed", "campaign=%s err=\"%s\"", agg_batch_name(j->b, c),
@@ -170,6 +176,67 @@ static int on_call(void *arg, redisReply *rep, size_t i)
     }
     freeReplyObject(rep);
     return 0;
+}
+
+/* Logs a dead-lettered batch, at most once every DEAD_LOG_MS (a poisoned
+ * campaign with steady traffic is dead-lettered every round); never fails. */
+static void log_dead(const char *campaign, unsigned p, long long n, const char *why)
+{
+    static long long last_ms, quiet;    /* the aggregator applies in one thread */
+    long long now = sys_now_ms();
+    if (now - last_ms < DEAD_LOG_MS) {
+        quiet += n;
+        return;
+    }
+    sys_error("campaign poisoned: its entries go to the dead-letter stream; repair the key, "
+              "then run: actiongap repair CAMPAIGN",
+              "campaign=%s partition=%u entries=%lld since_last_line=%lld err=\"%s\"", campaign, p,
+              n, quiet, why);
+    last_ms = now;
+    quiet = 0;
+}
+
+/* Takes a stage-4 reply: how many entries went to the dead-letter stream,
+ * -1 (the watermark moved), or an error (the watermark or dead-letter key
+ * itself is bad: the partition is held). Never stops the run. */
+static int on_dead(void *arg, redisReply *rep, size_t i)
+{
+    agg_apply_job *j = arg;
+    (void)i;
+    size_t c = j->dead[j->dead_reply].c;
+    const char *why = j->dead[j->dead_reply++].why;
+    if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
+        j->res->dead += (size_t)rep->integer;
+        log_dead(agg_batch_name(j->b, c), j->p, rep->integer, why);
+    } else if (rep->type == REDIS_REPLY_INTEGER) {
+        j->res->conflicts++;
+        j->failed = 1;
+    } else {
+        j->failed = j->poisoned = 1;
+        sys_error("campaign poisoned and its dead-letter keys too: partition held",
+                  "campaign=%s partition=%u err=\"%s\" dead_letter_err=\"%s\"",
+                  agg_batch_name(j->b, c), j->p, why,
+                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Queues stage 4. Returns how many calls, or -1. */
+long agg_apply_send_dead(sys_redis *r, agg_apply_job *j)
+{
+    if (!j->ndead)
+        return 0;
+    proto_resp out = {0};
+    int rc = 0;
+    for (size_t k = 0; k < j->ndead && rc == 0; k++)
+        rc = agg_batch_dead(j->b, j->dead[k].c, agg_scripts_sha(AGG_SCRIPT_DEAD), j->dead[k].why,
+                            &out);
+    j->dead_reply = 0;
+    if (rc == 0 && sys_redis_send(r, out.data, out.len, j->ndead, on_dead, j, NULL, NULL) < 0)
+        rc = -1;
+    proto_resp_free(&out);
+    return rc < 0 ? -1 : (long)j->ndead;
 }
 
 /* Queues the apply calls and activity updates. Returns 0 or -1. */
@@ -204,7 +271,8 @@ int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply
         return -1;
     agg_apply_job_init(&j, b, p, conf, res);
     int rc = agg_apply_send_reads(r, &j) == 0 && sys_redis_run(r, 0) == 0 && !j.failed &&
-                     agg_apply_send_calls(r, &j) == 0 && sys_redis_run(r, 0) == 0 && !j.failed
+                     agg_apply_send_calls(r, &j) == 0 && sys_redis_run(r, 0) == 0 &&
+                     agg_apply_send_dead(r, &j) >= 0 && sys_redis_run(r, 0) == 0 && !j.failed
                  ? 0
                  : -1;
     agg_apply_job_clear(&j);

@@ -11,7 +11,12 @@
  *      ZMSCORE of its nonces; their handler filters and pre-aggregates;
  *   2. once those replies are taken (sys_redis_run), agg_apply_send_calls
  *      queues one EVALSHA per campaign and the last-activity updates;
- *   3. their handler counts what was applied.
+ *   3. their handler counts what was applied; a campaign whose script
+ *      answered POISON (a key of the wrong type or value: nothing written)
+ *      is noted, and
+ *   4. agg_apply_send_dead queues, per noted campaign, the dead-letter
+ *      script: its entries go to ag:c:{C}:dead and its watermark moves past
+ *      them in one step, so the rest of the partition keeps counting.
  * Commands queued between the stages run after them in Redis (a next
  * batch's reads then see this batch's updates). After the replies of stage
  * 3 are taken, job->failed says whether the entries must not be
@@ -29,6 +34,8 @@
 #include "ops.h"
 #include "redis.h"
 
+#define AGG_DEAD_MAX 32     /* poisoned campaigns dead-lettered per batch; more are held */
+
 /* One batch going through the stages. */
 typedef struct {
     agg_batch *b;
@@ -39,7 +46,12 @@ typedef struct {
     size_t call;        /* stage 3: the campaign whose reply comes next */
     size_t ncalled;     /* stage 3: call replies owed before the activity ones */
     int failed;         /* the entries must not be acknowledged */
-    int poisoned;       /* ... because a campaign's key refused the apply (nothing written) */
+    int poisoned;       /* ... because a poisoned key could not even be dead-lettered */
+    size_t ndead, dead_reply;   /* stage 4: campaigns to dead-letter, replies taken */
+    struct {
+        size_t c;
+        char why[200];
+    } dead[AGG_DEAD_MAX];       /* stage 3 → 4: campaigns whose script answered POISON */
 } agg_apply_job;
 
 /* Loads the scripts of scripts.lua into Redis (SCRIPT LOAD). Returns 0, or
@@ -55,6 +67,10 @@ int agg_noscript(const redisReply *reply);
 /* Starts job j for batch b of partition p; never fails. */
 void agg_apply_job_init(agg_apply_job *j, agg_batch *b, unsigned p, const proto_conf *conf,
                         agg_apply_result *res);
+
+/* Queues stage 4: the dead-letter call of each campaign noted in stage 3.
+ * Returns how many (0: nothing to run), or -1 (out of memory). */
+long agg_apply_send_dead(sys_redis *r, agg_apply_job *j);
 
 /* Frees what the job holds (not the batch); never fails. */
 void agg_apply_job_clear(agg_apply_job *j);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "hit.h"
 #include "htab.h"
 #include "keys.h"
@@ -19,77 +20,6 @@
 #define NONCE_WINDOW_MS (24LL * 3600 * 1000)
 #define CHUNK 2000              /* elements per PFADD / ZADD op (Lua's unpack takes ~8000) */
 #define UKEYS 12                /* cached HLL keys per campaign (events, scroll buckets) */
-
-/* ---------------------------------------------------------------- string lists */
-
-/* A growable list of argument strings, stored back to back. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    struct arg {
-        size_t off, len;    /* where in buf, how long */
-    } *at;
-    size_t n, ncap;
-    int oom;
-} args;
-
-/* Returns p (capacity *cap items of size bytes) grown to hold need items,
- * doubling from first; NULL when out of memory (p is then unchanged). */
-static void *grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
-{
-    if (need <= *cap)
-        return p;
-    size_t nc = *cap ? *cap : first;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(p, nc * size);
-    if (np)
-        *cap = nc;
-    return np;
-}
-
-/* Appends one argument of len bytes; sets a->oom on allocation failure. */
-static void args_add(args *a, const char *s, size_t len)
-{
-    if (a->oom)
-        return;
-    char *nb = grow(a->buf, &a->cap, a->len + len + 1, 1, 1024);
-    if (nb)
-        a->buf = nb;
-    struct arg *na = nb ? grow(a->at, &a->ncap, a->n + 1, sizeof *na, 32) : NULL;
-    if (!na) {
-        a->oom = 1;
-        return;
-    }
-    a->at = na;
-    memcpy(a->buf + a->len, s, len);
-    a->buf[a->len + len] = 0;
-    a->at[a->n].off = a->len;
-    a->at[a->n++].len = len;
-    a->len += len + 1;
-}
-
-/* Appends a decimal integer argument; see args_add. */
-static void args_ll(args *a, long long v)
-{
-    char tmp[24];
-    args_add(a, tmp, (size_t)(proto_resp_put_ll(tmp, v) - tmp));
-}
-
-/* Appends arguments [from, from + n) of a to r as RESP; sets r->oom on failure. */
-static void args_to_resp(proto_resp *r, const args *a, size_t from, size_t n)
-{
-    for (size_t i = from; i < from + n; i++)
-        proto_resp_arg(r, a->buf + a->at[i].off, a->at[i].len);
-}
-
-/* Frees the list; never fails. */
-static void args_free(args *a)
-{
-    free(a->buf);
-    free(a->at);
-    memset(a, 0, sizeof *a);
-}
 
 /* ---------------------------------------------------------------- batch state */
 
@@ -115,7 +45,7 @@ typedef struct {
 /* An HLL key with the elements to add. */
 typedef struct {
     int key;
-    args elems;
+    agg_args elems;
 } hll;
 
 /* Everything one campaign's script call needs. */
@@ -128,7 +58,7 @@ typedef struct {
     const char *last_id;            /* last entry of this batch (in the reply) */
     int *entries;                   /* indexes into the batch, stream order */
     size_t nentries, capentries;
-    args keys;                      /* KEYS of the call */
+    agg_args keys;                      /* KEYS of the call */
     long long hour, day;            /* cached bucket numbers, -1 if none */
     int hour_key, day_key;          /* ... and their KEYS indexes */
     struct {
@@ -141,7 +71,7 @@ typedef struct {
     size_t nhlls, caphlls;
     proto_resp xops;                /* X ops: bucket expiries */
     proto_resp sfops;               /* S/F ops, in stream order */
-    args nonces;                    /* ts, nonce pairs to record */
+    agg_args nonces;                    /* ts, nonce pairs to record */
     long long first_ts, last_ts;
     size_t applied;
     int called;                     /* an apply call was built */
@@ -202,7 +132,7 @@ static int incr_add(batch *b, int c, int key, int zset, const char *f, size_t fl
         b->is[found].n += n;
         return 0;
     }
-    incr *ni = grow(b->is, &b->capincrs, b->nincrs + 1, sizeof *ni, 1024);
+    incr *ni = agg_grow(b->is, &b->capincrs, b->nincrs + 1, sizeof *ni, 1024);
     if (!ni)
         return -1;
     b->is = ni;
@@ -256,7 +186,7 @@ static int camp_find(batch *b, const char *s, size_t len)
     long found = proto_htab_find(&b->ctab, h, camp_eq, &want);
     if (found >= 0)
         return (int)found;
-    camp *nc = grow(b->cs, &b->capcamps, b->ncamps + 1, sizeof *nc, 64);
+    camp *nc = agg_grow(b->cs, &b->capcamps, b->ncamps + 1, sizeof *nc, 64);
     if (!nc)
         return -1;
     b->cs = nc;
@@ -275,7 +205,7 @@ static int camp_find(batch *b, const char *s, size_t len)
 /* Adds entry index e to campaign c. Returns 0 or -1. */
 static int camp_entry(camp *c, int e)
 {
-    int *ne = grow(c->entries, &c->capentries, c->nentries + 1, sizeof *ne, 16);
+    int *ne = agg_grow(c->entries, &c->capentries, c->nentries + 1, sizeof *ne, 16);
     if (!ne)
         return -1;
     c->entries = ne;
@@ -287,13 +217,13 @@ static int camp_entry(camp *c, int e)
 static void camp_free(camp *c)
 {
     free(c->entries);
-    args_free(&c->keys);
+    agg_args_free(&c->keys);
     for (size_t i = 0; i < c->nhlls; i++)
-        args_free(&c->hlls[i].elems);
+        agg_args_free(&c->hlls[i].elems);
     free(c->hlls);
     proto_resp_free(&c->xops);
     proto_resp_free(&c->sfops);
-    args_free(&c->nonces);
+    agg_args_free(&c->nonces);
 }
 
 /* Returns the index of key name in c->keys (1-based, as Lua's KEYS), adding
@@ -304,7 +234,7 @@ static int camp_key(camp *c, const char *name, int *added)
     for (size_t i = 0; i < c->keys.n; i++)
         if (strcmp(c->keys.buf + c->keys.at[i].off, name) == 0)
             return (int)i + 1;
-    args_add(&c->keys, name, strlen(name));
+    agg_args_add(&c->keys, name, strlen(name));
     *added = 1;
     return c->keys.oom ? 0 : (int)c->keys.n;
 }
@@ -395,7 +325,7 @@ static int camp_pfadd(camp *c, int key, const char *elem, size_t len)
         if (c->hlls[i].key == key)
             h = &c->hlls[i];
     if (!h) {
-        hll *nh = grow(c->hlls, &c->caphlls, c->nhlls + 1, sizeof *nh, 8);
+        hll *nh = agg_grow(c->hlls, &c->caphlls, c->nhlls + 1, sizeof *nh, 8);
         if (!nh)
             return -1;
         c->hlls = nh;
@@ -403,7 +333,7 @@ static int camp_pfadd(camp *c, int key, const char *elem, size_t len)
         memset(h, 0, sizeof *h);
         h->key = key;
     }
-    args_add(&h->elems, elem, len);
+    agg_args_add(&h->elems, elem, len);
     return h->elems.oom ? -1 : 0;
 }
 
@@ -477,7 +407,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     proto_resp_str(call, "EVALSHA");
     proto_resp_str(call, sha);
     proto_resp_ll(call, (long long)c->keys.n);
-    args_to_resp(call, &c->keys, 0, c->keys.n);
+    agg_args_to_resp(call, &c->keys, 0, c->keys.n);
     agg_op_args(call, b->part, c->wm, c->last_id, c->name, c->nlen, now,
                 b->conf->followup_sla_s, alerts_maxlen);
     for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
@@ -492,7 +422,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
         for (size_t j = 0; j < h->elems.n; j += CHUNK) {
             size_t n = h->elems.n - j < CHUNK ? h->elems.n - j : CHUNK;
             agg_op_pfadd(call, h->key, n);
-            args_to_resp(call, &h->elems, j, n);
+            agg_args_to_resp(call, &h->elems, j, n);
         }
     }
     if (c->first_ts) {
@@ -502,7 +432,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     for (size_t j = 0; j < c->nonces.n; j += 2 * CHUNK) {
         size_t n = c->nonces.n - j < 2 * CHUNK ? c->nonces.n - j : 2 * CHUNK;
         agg_op_nonces(call, n / 2);
-        args_to_resp(call, &c->nonces, j, n);
+        agg_args_to_resp(call, &c->nonces, j, n);
     }
     agg_op_trim_nonces(call, now - NONCE_WINDOW_MS);
     proto_resp_cat(call, &c->sfops);
@@ -629,8 +559,8 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
                 res->duplicates++;
                 continue;
             }
-            args_ll(&cp->nonces, hit->ts);
-            args_add(&cp->nonces, hit->nonce, strlen(hit->nonce));
+            agg_args_ll(&cp->nonces, hit->ts);
+            agg_args_add(&cp->nonces, hit->nonce, strlen(hit->nonce));
         }
         if (camp_hit(b, (int)ci, hit) < 0 || cp->nonces.oom)
             return -1;
@@ -638,7 +568,6 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
     }
     return 0;
 }
-
 
 /* ---------------------------------------------------------------- API */
 
@@ -753,6 +682,42 @@ long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, l
     }
     proto_resp_free(&call);
     return n;
+}
+
+/* Appends EVALSHA sha of the dead-letter script for campaign c: every entry
+ * above its watermark, with reason why. Returns 0, or -1 when out of
+ * memory or a key name does not fit. */
+int agg_batch_dead(const agg_batch *b, size_t c, const char *sha, const char *why,
+                   proto_resp *out)
+{
+    const camp *cp = &b->cs[c];
+    char wm[PROTO_KEY_MAX], dead[PROTO_KEY_MAX];
+    if (proto_key_of(wm, sizeof wm, b->conf->prefix, cp->name, PROTO_CK_WM) < 0 ||
+        proto_key_of(dead, sizeof dead, b->conf->prefix, cp->name, PROTO_CK_DEAD) < 0)
+        return -1;
+    proto_resp call = {0};
+    proto_resp_str(&call, "EVALSHA");
+    proto_resp_str(&call, sha);
+    proto_resp_str(&call, "2");
+    proto_resp_str(&call, wm);
+    proto_resp_str(&call, dead);
+    proto_resp_str(&call, b->part);
+    proto_resp_str(&call, cp->wm);
+    proto_resp_str(&call, cp->last_id ? cp->last_id : cp->wm);
+    proto_resp_str(&call, why);
+    for (size_t j = 0; j < cp->nentries; j++) {
+        const entry *e = &b->es[cp->entries[j]];
+        if (cp->wm[0] && !id_above(e->ms, e->seq, cp->wm_ms, cp->wm_seq))
+            continue;
+        proto_resp_str(&call, e->id);
+        proto_resp_ll(&call, (long long)e->fields->elements);
+        for (size_t f = 0; f < e->fields->elements; f++)
+            proto_resp_arg(&call, e->fields->element[f]->str, e->fields->element[f]->len);
+    }
+    proto_resp_command(out, &call);
+    int rc = call.oom || out->oom ? -1 : 0;
+    proto_resp_free(&call);
+    return rc;
 }
 
 /* Returns how many activity updates the last agg_batch_activity appended. */

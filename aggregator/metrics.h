@@ -17,6 +17,7 @@ typedef struct agg_metrics {
     _Atomic uint64_t malformed;        /* entries that do not decode */
     _Atomic uint64_t batches;
     _Atomic uint64_t conflicts;        /* apply scripts refused: watermark moved */
+    _Atomic uint64_t dead;             /* entries moved to a campaign's dead-letter stream */
     _Atomic uint64_t poisoned;         /* apply scripts refused: a key of the wrong type or value */
     _Atomic int held;                  /* 1 while a poisoned campaign holds a partition back */
     _Atomic uint64_t trimmed;          /* entries trimmed from the streams */

@@ -426,3 +426,19 @@ int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out,
         return too_long(r);
     return read_members(r, key, 1, -1, out, n);
 }
+
+/* Reads how many entries wait in campaign c's dead-letter stream (a
+ * poisoned key refused them; `actiongap repair` re-queues them). Returns 0
+ * or -1. */
+int agg_report_dead(sys_redis *r, const proto_conf *conf, const char *c, long long *n)
+{
+    char key[PROTO_KEY_MAX];
+    if (ckey(r, key, conf, c, PROTO_CK_DEAD) < 0)
+        return -1;
+    redisReply *rep = sys_redis_cmd(r, "XLEN %s", key);
+    if (!rep)
+        return -1;
+    *n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    freeReplyObject(rep);
+    return 0;
+}

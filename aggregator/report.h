@@ -92,6 +92,10 @@ int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_
  * agg_members_free). */
 int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out, size_t *n);
 
+/* Reads into *n how many entries wait in campaign c's dead-letter stream
+ * (ag:c:{C}:dead). Returns 0, or -1 on a Redis error. */
+int agg_report_dead(sys_redis *r, const proto_conf *conf, const char *c, long long *n);
+
 /* Frees n members and the array; NULL is a no-op. */
 void agg_members_free(agg_member *v, size_t n);
 

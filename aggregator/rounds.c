@@ -88,6 +88,8 @@ static void count(agg *a, const agg_apply_result *res)
     agg_add(a->m.skipped, res->skipped);
     agg_add(a->m.duplicates, res->duplicates);
     agg_add(a->m.malformed, res->malformed);
+    agg_add(a->m.dead, res->dead);
+    agg_add(a->m.poisoned, res->poisoned);
     agg_inc(a->m.batches);
 }
 
@@ -320,6 +322,16 @@ static size_t read_and_apply(agg *a, int block)
                 goto fail;
         /* the reads ahead, then this round's script calls */
         if (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, 0) < 0)
+            goto fail;
+        /* poisoned campaigns' entries to their dead-letter streams */
+        long ndead = 0;
+        for (int p = 0; p < a->conf.partitions; p++) {
+            long k = cur->b[p] ? agg_apply_send_dead(a->r, &cur->job[p]) : 0;
+            if (k < 0)
+                goto fail;
+            ndead += k;
+        }
+        if (ndead && (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, 0) < 0))
             goto fail;
         nxt->backlog = ahead_rd.full;
         for (int p = 0; p < a->conf.partitions; p++) {

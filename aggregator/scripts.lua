@@ -212,3 +212,31 @@ return 0
 -- was deleted, else 0.
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+
+--@@ dead
+-- Dead-letters one campaign's batch that a poisoned key refused: copies
+-- every entry above the watermark to the campaign's dead-letter stream and
+-- moves the watermark past them, in one step, so that the rest of the
+-- partition moves on and `actiongap repair` can re-queue them once.
+-- KEYS: 1 watermark hash, 2 dead-letter stream.
+-- ARGV: 1 partition, 2 expected watermark, 3 new watermark, 4 reason,
+--       then per entry: id, n, n field/value strings.
+-- Returns the number of entries dead-lettered, or -1 if the watermark
+-- moved, or an error "POISON ..." (nothing written) if either key is bad.
+for _, kt in ipairs({{KEYS[1], 'hash'}, {KEYS[2], 'stream'}}) do
+  local got = redis.call('TYPE', kt[1])['ok']
+  if got ~= 'none' and got ~= kt[2] then
+    return redis.error_reply('POISON ' .. kt[1] .. ' holds a ' .. got .. ', not a ' .. kt[2])
+  end
+end
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return -1 end
+local i, n, count = 5, #ARGV, 0
+while i <= n do
+  local nf = tonumber(ARGV[i+1])
+  redis.call('XADD', KEYS[2], '*', 'dead_id', ARGV[i], 'dead_partition', ARGV[1],
+    'dead_reason', ARGV[4], unpack(ARGV, i + 2, i + 1 + nf))
+  count = count + 1
+  i = i + 2 + nf
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return count

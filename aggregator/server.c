@@ -32,6 +32,8 @@ static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
     COUNTER("ag_agg_malformed_total", malformed, "Entries that do not decode.");
     COUNTER("ag_agg_batches_total", batches, "Batches applied.");
     COUNTER("ag_agg_conflicts_total", conflicts, "Apply calls refused: watermark moved.");
+    COUNTER("ag_agg_dead_lettered_total", dead,
+            "Entries of poisoned campaigns moved to their dead-letter stream (actiongap repair).");
     COUNTER("ag_agg_poisoned_total", poisoned,
             "Apply calls refused before any write: a campaign key of the wrong type or value.");
     COUNTER("ag_agg_trimmed_total", trimmed, "Entries trimmed from the hit streams.");

@@ -96,6 +96,7 @@ static const char *const ckey_suffix[PROTO_CK_COUNT] = {
     [PROTO_CK_PENDING] = "pending",  [PROTO_CK_FL] = "fl",
     [PROTO_CK_ALERTED] = "alerted",  [PROTO_CK_CFG] = "cfg",
     [PROTO_CK_PAGES] = "pages",      [PROTO_CK_REFERRERS] = "referrers",
+    [PROTO_CK_DEAD] = "dead",
 };
 
 /* Builds fixed key k of campaign c; returns the length or -1. */

@@ -39,6 +39,7 @@ typedef enum {
     PROTO_CK_CFG,       /* ag:c:{C}:cfg        HASH name, followup_sla_s */
     PROTO_CK_PAGES,     /* ag:c:{C}:pages      ZSET page path -> human views */
     PROTO_CK_REFERRERS, /* ag:c:{C}:referrers  ZSET referrer host -> human views */
+    PROTO_CK_DEAD,      /* ag:c:{C}:dead       STREAM entries a poisoned key refused */
     PROTO_CK_COUNT
 } proto_ckey;
 

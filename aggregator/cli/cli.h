@@ -103,5 +103,6 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a);
 int cli_verb_alerts(cli_ctx *x, const cli_args *a);
 int cli_verb_followup(cli_ctx *x, const cli_args *a);
 int cli_verb_link(cli_ctx *x, const cli_args *a);
+int cli_verb_repair(cli_ctx *x, const cli_args *a);
 
 #endif

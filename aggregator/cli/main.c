@@ -50,6 +50,9 @@ static const struct {
      "record a follow-up of SUBJECT (via=api)"},
     {"alerts", " json follow count ", 0, cli_verb_alerts, "alerts [--json] [--count N] [--follow]",
      "last N alerts (20), then wait for new ones"},
+    {"repair", " json ", 1, cli_verb_repair, "repair C [--json]",
+     "re-queue the entries a poisoned key sent to C's\n"
+     "dead-letter stream (after fixing the key)"},
     {"link", " json to ref subject event channel no-carry ", 1, cli_verb_link,
      "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--no-carry] [--json]",
      "print a signed pixel URL (or /r link with --to; --no-carry:\n"

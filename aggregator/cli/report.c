@@ -49,8 +49,9 @@ static char *secs_text(char *buf, size_t cap, double s)
 /* Lists campaigns by last activity; returns an exit status. */
 int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
 {
-    static const char *const titles[] = {"CAMPAIGN", "LAST ACTIVITY", "AGO"};
-    char iso[32], ago[40], dur[32];
+    static const char *const titles[] = {"CAMPAIGN", "LAST ACTIVITY", "AGO", "DEAD-LETTER"};
+    char iso[32], ago[40], dur[32], nd[24];
+    long long dead;
     int64_t now = sys_now_ms();
     agg_member *v = NULL;
     size_t n = 0;
@@ -71,6 +72,12 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
             cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].score));
             cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].score) / 1000.0);
             cJSON_AddItemToArray(arr, o);
+            if (agg_report_dead(x->r, &x->conf, v[i].name, &dead) < 0) {
+                cJSON_Delete(doc);
+                rc = cli_redis_failed(x);
+                goto out;
+            }
+            cJSON_AddNumberToObject(o, "dead_letter", (double)dead);
         }
         rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
         goto out;
@@ -80,13 +87,19 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         rc = CLI_OK;
         goto out;
     }
-    if (!(t = cli_table_new(3, titles)))
+    if (!(t = cli_table_new(4, titles)))
         goto out;
     for (size_t i = 0; i < n; i++) {
+        if (agg_report_dead(x->r, &x->conf, v[i].name, &dead) < 0) {
+            rc = cli_redis_failed(x);
+            goto out;
+        }
+        /* entries a poisoned key refused: repair the key, then `actiongap repair C` */
+        snprintf(nd, sizeof nd, dead ? "%lld" : "-", dead);
         snprintf(ago, sizeof ago, "%s ago",
                  proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].score) / 1000.0,
                                     PROTO_DUR_COMPACT));
-        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].score), ago};
+        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].score), ago, nd};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }

@@ -1,11 +1,14 @@
 """A campaign key overwritten with a value of another type (a typo in
 redis-cli) must not make a hit count twice: the apply script checks every
 key it will touch before its first write. For each key of a campaign in
-turn: the key is poisoned, a batch touching every key is refused with
-nothing written (every other key byte-for-byte unchanged), the log stays
-quiet (a back-off, not a hot loop), and once the operator deletes the bad
-key the batch is applied exactly once."""
-import json, os, re, sys
+turn: the key is poisoned, a batch touching every key is refused with no
+counter written (every other key byte-for-byte unchanged); its entries go
+to the campaign's dead-letter stream while the other campaign keeps
+counting, with one log line; once the operator deletes the bad key,
+`actiongap repair` re-queues them and they count exactly once. A bad
+watermark or nonce key (read before the script) holds the partition on a
+back-off instead, and the batch counts once after the repair."""
+import json, os, re, subprocess, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: F401,F403
 
@@ -57,36 +60,66 @@ layout = [k.replace("{seed}", "{C}") for k in keys_of("seed")]
 check(len(layout) >= 10, f"a campaign with every kind of hit has its keys: {layout}")
 print(f"poison: {len(layout)} keys per campaign: {' '.join(layout)}", flush=True)
 
-refused_total = 0
+def cli(*args):
+    p = subprocess.run([CLI, "--redis", rs.url(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    return p.returncode, p.stdout.decode()
+
+
+refused_total = dead_total = 0
 for i, pattern in enumerate(layout):
     c = f"p{i}"
     hits(c, "a")                                 # the first round makes every key exist
     wait_applied(r)
     agg.stop()
     hits(c, "b")                                 # the second round: one batch, read at start
+    hits("good", f"g{i}")                        # another campaign of the same partition
     bad = pattern.replace("{C}", "{" + c + "}")
     now = time.gmtime()                          # the hour and day buckets of this round's hits
     bad = re.sub(r":h:\d+$", time.strftime(":h:%Y%m%d%H", now), bad)
     bad = re.sub(r":d:\d+$", time.strftime(":d:%Y%m%d", now), bad)
-    hits("good", f"g{i}")                        # another campaign of the same partition
     r("DEL", bad)
     r("SET", bad, "typo")                        # the operator's mistake
-    before = dumps([k for k in keys_of(c) if k != bad])
+    dead = f"ag:c:{{{c}}}:dead"
+    # the watermark and the nonces are read before the script: a bad one
+    # holds the partition (nothing can be dead-lettered without them)
+    held = bad.endswith(":wm") or bad.endswith(":nonce")
+    keep = [k for k in keys_of(c) if k not in (bad, f"ag:c:{{{c}}}:wm", dead)]
+    before = dumps(keep)
     lines0 = agg.logs().count("campaign poisoned")
     agg.start()
-    wait_for(lambda: agg.alive() and agg.metric("ag_agg_poisoned_total") >= 1, timeout=10,
-             what=f"the apply of {c} to be refused ({bad})")
-    time.sleep(2.0)
-    after = dumps([k for k in keys_of(c) if k != bad])
+    if held:
+        wait_for(lambda: agg.metric("ag_agg_poisoned_total") >= 1, timeout=10,
+                 what=f"the apply of {c} to be refused ({bad})")
+        time.sleep(2.0)
+        check(agg.metric("ag_agg_poison_held") == 1, f"{bad}: the held gauge says so")
+        refused = int(agg.metric("ag_agg_poisoned_total"))
+        lines = agg.logs().count("campaign poisoned") - lines0
+        # 2 s of back-off from 100 ms doubling: at most 5 refusals, one log line each
+        check(1 <= lines <= 6 and refused <= 6, f"{bad}: {refused} refusals, {lines} log lines in 2 s")
+    else:
+        wait_applied(r)                          # dead-lettered and acknowledged: nothing held
+        refused = int(agg.metric("ag_agg_poisoned_total"))
+        nd = r("XLEN", dead)
+        check(nd == 4, f"{bad}: the 4 entries of the batch in the dead-letter stream, found {nd}")
+        dead_total += nd
+        check(totals("good").get("open") == str(i + 1),
+              f"{bad}: the other campaign counted in the same round: {totals('good').get('open')} of {i + 1}")
+        lines = agg.logs().count("campaign poisoned") - lines0
+        check(lines == 1 and refused == 1, f"{bad}: {refused} refusal, {lines} log line")
+        rc, out = cli("campaigns")
+        check(rc == 0 and any(l.split()[0] == c and l.split()[-1] == "4" for l in out.splitlines()[1:]),
+              f"{bad}: `actiongap campaigns` shows 4 dead-letter entries for {c}")
+    after = dumps(keep)
     changed = [k for k in before if before[k] != after.get(k)]
-    check(not changed, f"{bad} poisoned: nothing of the batch written (changed: {changed})")
-    check(agg.metric("ag_agg_poison_held") == 1, f"{bad}: the held gauge says so")
-    lines = agg.logs().count("campaign poisoned") - lines0
-    refused = int(agg.metric("ag_agg_poisoned_total"))
+    check(not changed, f"{bad} poisoned: no counter of the batch written (changed: {changed})")
     refused_total += refused
-    # 2 s of back-off from 100 ms doubling: at most 5 refusals, one log line each
-    check(1 <= lines <= 6 and refused <= 6, f"{bad}: {refused} refusals, {lines} log lines in 2 s")
-    r("DEL", bad)                                # the operator repairs
+    r("DEL", bad)                                # the operator repairs the key
+    if not held:
+        rc, out = cli("repair", c)
+        check(rc == 0 and out.startswith("4 entries"), f"{bad}: repair re-queues 4: {out.strip()}")
+        rc, out = cli("repair", c)
+        check(rc == 0 and out.startswith("0 entries"), f"{bad}: a second repair finds none: {out.strip()}")
     wait_applied(r)
     t = totals(c)
     want = 1 if bad == f"ag:c:{{{c}}}" else 2    # the totals hash itself was replaced
@@ -94,11 +127,13 @@ for i, pattern in enumerate(layout):
           f"{bad} repaired: open/signup/followup {t.get('open')}/{t.get('signup')}/{t.get('followup')}, want {want}")
     if bad != f"ag:c:{{{c}}}:ref":
         check(r("ZSCORE", f"ag:c:{{{c}}}:ref", "ann") == b"2", f"{bad} repaired: ann credited twice, once a round")
+    check(r("XLEN", dead) == 0, f"{bad}: the dead-letter stream is empty after repair")
     check(agg.metric("ag_agg_poison_held") == 0, f"{bad}: the gauge clears")
 
 g = totals("good")
 check(g.get("open") == str(len(layout)) and g.get("signup") == str(len(layout)),
       f"the other campaign counted every hit once: open {g.get('open')}, signup {g.get('signup')} of {len(layout)}")
-print(f"poison: {len(layout)} keys poisoned in turn, {refused_total} refused calls, "
+print(f"poison: {len(layout)} keys poisoned in turn, {refused_total} refused calls, {dead_total} dead-lettered "
+      f"and repaired, "
       f"good campaign open {g.get('open')} of {len(layout)}", flush=True)
 done("test_agg_poison")

@@ -426,6 +426,7 @@ check(cj and cj[1].get("last_activity_ms") == NOW - 180000, f"last activity ms {
 rc, out, _ = run("campaigns")
 names = [l.split()[0] for l in out.splitlines()[1:] if l.strip()]
 check(rc == 0 and names == ["autumn", "spring", "winter"], f"campaigns table {out!r}")
-check(re.search(r"\bspring .* 3m\d\ds ago$", out, re.M), f"'ago' column {out!r}")
+check(re.search(r"\bspring .* 3m\d\ds ago +-$", out, re.M), f"'ago' column, no dead-letter entries {out!r}")
+check(all(c.get("dead_letter") == 0 for c in cj), f"campaigns --json: dead_letter 0 each {cj}")
 
 done("test_cli")
