@@ -205,12 +205,21 @@ static int on_dead(void *arg, redisReply *rep, size_t i)
     (void)i;
     size_t c = j->dead[j->dead_reply].c;
     const char *why = j->dead[j->dead_reply++].why;
-    if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
+    if (agg_noscript(rep)) {
+        j->failed = 1;
+        sys_warn("dead-letter script missing (Redis restarted?): reconnecting loads it",
+                 "partition=%u", j->p);
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
         j->res->dead += (size_t)rep->integer;
         log_dead(agg_batch_name(j->b, c), j->p, rep->integer, why);
     } else if (rep->type == REDIS_REPLY_INTEGER) {
         j->res->conflicts++;
         j->failed = 1;
+    } else if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "POISON ", 7) != 0) {
+        j->failed = 1;
+        sys_error("dead-letter script failed", "campaign=%s partition=%u err=\"%s\"",
+                  agg_batch_name(j->b, c), j->p,
+                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     } else {
         j->failed = j->poisoned = 1;
         sys_error("campaign poisoned and its dead-letter keys too: partition held",
@@ -275,6 +284,7 @@ int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply
                      agg_apply_send_dead(r, &j) >= 0 && sys_redis_run(r, 0) == 0 && !j.failed
                  ? 0
                  : -1;
+    res->held = j.poisoned;
     agg_apply_job_clear(&j);
     agg_batch_free(b);
     return rc;

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t ms, seq;               /* id, parsed once */
     const char *campaign, *nonce;   /* raw values inside the reply */
     size_t campaign_len, nonce_len;
+    int accepted;                   /* the filter took it: above the watermark, new, decodes */
 } entry;
 
 /* A counter increment being pre-aggregated: KEYS[key] field += n, for one
@@ -564,6 +565,7 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
         }
         if (camp_hit(b, (int)ci, hit) < 0 || cp->nonces.oom)
             return -1;
+        b->es[cp->entries[j]].accepted = 1;
         cp->applied++;
     }
     return 0;
@@ -685,7 +687,8 @@ long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, l
 }
 
 /* Appends EVALSHA sha of the dead-letter script for campaign c: every entry
- * above its watermark, with reason why. Returns 0, or -1 when out of
+ * the filter accepted (duplicates and malformed ones are acknowledged as
+ * usual), with reason why. Returns 0, or -1 when out of
  * memory or a key name does not fit. */
 int agg_batch_dead(const agg_batch *b, size_t c, const char *sha, const char *why,
                    proto_resp *out)
@@ -707,7 +710,7 @@ int agg_batch_dead(const agg_batch *b, size_t c, const char *sha, const char *wh
     proto_resp_str(&call, why);
     for (size_t j = 0; j < cp->nentries; j++) {
         const entry *e = &b->es[cp->entries[j]];
-        if (cp->wm[0] && !id_above(e->ms, e->seq, cp->wm_ms, cp->wm_seq))
+        if (!e->accepted)
             continue;
         proto_resp_str(&call, e->id);
         proto_resp_ll(&call, (long long)e->fields->elements);

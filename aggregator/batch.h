@@ -14,6 +14,7 @@
 /* What applying a batch did. */
 typedef struct {
     size_t applied, skipped, duplicates, malformed, conflicts, poisoned, dead;
+    int held;           /* a poisoned key that could not be dead-lettered held the batch */
 } agg_apply_result;
 
 typedef struct agg_batch agg_batch;
@@ -44,8 +45,8 @@ int agg_batch_filter(agg_batch *b, size_t c, const redisReply *wm, const redisRe
 long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, long long now,
                      proto_resp *out);
 /* Appends one EVALSHA sha of the dead-letter script (scripts.lua "dead")
- * for campaign c, filtered: its entries above the watermark, with reason
- * why. Returns 0, or -1 when out of memory. */
+ * for campaign c, filtered: the entries it accepted (above the watermark,
+ * not duplicates, decoded), with reason why. Returns 0, or -1 when out of memory. */
 int agg_batch_dead(const agg_batch *b, size_t c, const char *sha, const char *why,
                    proto_resp *out);
 /* Returns 1 if campaign c got a call from agg_batch_calls, else 0. */

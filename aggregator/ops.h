@@ -75,6 +75,7 @@ typedef enum {
     AGG_SCRIPT_LEASE_TAKE,  /* take or renew a partition lease */
     AGG_SCRIPT_LEASE_GIVE,  /* give it back */
     AGG_SCRIPT_DEAD,        /* dead-letter one campaign's batch */
+    AGG_SCRIPT_REPAIR,      /* move one dead-letter entry back (actiongap repair) */
     AGG_SCRIPT_COUNT
 } agg_script;
 

@@ -102,7 +102,7 @@ static int process(agg *a, int p, const redisReply *const *ents, size_t n)
     if (agg_apply(a->r, &a->conf, (unsigned)p, ents, n, &res) < 0) {
         agg_add(a->m.conflicts, res.conflicts);
         agg_add(a->m.poisoned, res.poisoned);
-        a->poisoned |= res.poisoned > 0;
+        a->poisoned |= res.held;
         agg_disconnect(a, "apply failed");
         return -1;
     }

@@ -64,7 +64,8 @@ local function want(k, t)
   local got = redis.call('TYPE', k)['ok']
   if got == 'none' then return nil end
   if t == 'hll' then
-    if got ~= 'string' or redis.call('GETRANGE', k, 0, 3) ~= 'HYLL' then
+    -- PFCOUNT validates the whole encoding, as PFADD will
+    if got ~= 'string' or type(redis.pcall('PFCOUNT', k)) ~= 'number' then
       return poison(k, 'is not a HyperLogLog')
     end
   elseif got ~= t then
@@ -74,7 +75,8 @@ local function want(k, t)
 end
 local function int_field(k, f)
   local v = redis.call('HGET', k, f)
-  if v and (#v > 18 or not string.match(v, '^%-?%d+$')) then
+  -- as HINCRBY parses: no leading zero, no "-0", no overflow when adding
+  if v and v ~= '0' and (#v > 18 or not string.match(v, '^%-?[1-9]%d*$')) then
     return poison(k, 'field ' .. f .. ' is not an integer')
   end
   return nil
@@ -240,3 +242,30 @@ while i <= n do
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return count
+
+--@@ repair
+-- Moves one dead-letter entry back to the hit stream, so that it is in
+-- exactly one of the two; the caller drops a nonce it already moved.
+-- KEYS: 1 dead-letter stream, 2 hit stream. ARGV: 1 entry id, 2 "1" to
+-- delete it without re-queueing (a copy already moved).
+-- Returns 1 if moved, 2 if dropped, 0 if the entry is gone (another
+-- repair took it), or an error "POISON ..." (nothing written).
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return 0 end
+if ARGV[2] == '1' then
+  redis.call('XDEL', KEYS[1], ARGV[1])
+  return 2
+end
+local t = redis.call('TYPE', KEYS[2])['ok']
+if t ~= 'none' and t ~= 'stream' then
+  return redis.error_reply('POISON ' .. KEYS[2] .. ' holds a ' .. t .. ', not a stream')
+end
+local f, args = e[1][2], {'XADD', KEYS[2], '*'}
+for j = 1, #f, 2 do
+  if string.sub(f[j], 1, 5) ~= 'dead_' then
+    args[#args + 1] = f[j]; args[#args + 1] = f[j + 1]
+  end
+end
+redis.call(unpack(args))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1

@@ -58,8 +58,11 @@ int agg_connect(agg *a)
         sys_redis_close(a->r);
         return -2;
     }
-    if (ev < 0)
+    if (ev < 0 && sys_redis_last(a->r) != SYS_REDIS_REPLY)
         goto fail;
+    if (ev < 0)     /* INFO refused (an ACL) or without the line: say so, run */
+        sys_warn("redis: cannot read maxmemory-policy, eviction not checked", "err=\"%s\"",
+                 sys_redis_err(a->r));
     atomic_store(&a->m.evicts, evicts);
     if (agg_scripts_load(a->r) < 0)
         goto fail;

@@ -2,76 +2,107 @@
  * key sent to a campaign's dead-letter stream (SPEC 4). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "cli.h"
+#include "htab.h"
 #include "keys.h"
-#include "resp.h"
 
 #define CHUNK 100   /* dead-letter entries read at a time */
 
-/* Returns 1 if field name f (n bytes) is one the dead-letter script added. */
-static int dead_field(const char *f, size_t n)
+/* The nonces moved by this run: a second copy of a hit (a retry that was
+ * dead-lettered too) is dropped, not re-queued. */
+typedef struct {
+    char **v;
+    size_t n, cap;
+    proto_htab tab;
+} nonces;
+
+/* Returns 1 if item idx of the nonces arg equals the probe (nonces.v[n]). */
+static int nonce_eq(const void *arg, uint32_t idx)
 {
-    return n > 5 && memcmp(f, "dead_", 5) == 0;
+    const nonces *s = arg;
+    return strcmp(s->v[idx], s->v[s->n]) == 0;
 }
 
-/* Moves one dead-letter entry back to the hit stream: XADD and XDEL in one
- * MULTI/EXEC, so that it is in exactly one of the two. Returns 0, or -1
- * after printing one line. */
-static int requeue(cli_ctx *x, const char *hits, const char *dead, const redisReply *e)
+/* Records nonce s (len bytes). Returns 1 if it was seen before, 0 if new,
+ * -1 when out of memory. */
+static int nonce_seen(nonces *s, const char *str, size_t len)
 {
-    const redisReply *id = e->element[0], *f = e->element[1];
-    proto_resp args = {0}, cmd = {0};
-    proto_resp_str(&args, "XADD");
-    proto_resp_str(&args, hits);
-    proto_resp_str(&args, "*");
-    for (size_t i = 0; i + 1 < f->elements; i += 2) {
-        if (dead_field(f->element[i]->str, f->element[i]->len))
-            continue;
-        proto_resp_arg(&args, f->element[i]->str, f->element[i]->len);
-        proto_resp_arg(&args, f->element[i + 1]->str, f->element[i + 1]->len);
+    if (s->n + 1 >= s->cap) {
+        size_t nc = s->cap ? 2 * s->cap : 64;
+        char **nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        s->v = nv;
+        s->cap = nc;
     }
-    proto_resp_command(&cmd, &args);
-    int rc = -1;
-    redisReply *r = NULL;
-    if (args.oom || cmd.oom) {
+    if (!(s->v[s->n] = strndup(str, len)))
+        return -1;
+    long found = proto_htab_find_or_add(&s->tab, proto_hash64(str, len), nonce_eq, s,
+                                        (uint32_t)s->n);
+    if (found == -2 || found >= 0) {
+        free(s->v[s->n]);
+        return found == -2 ? -1 : 1;
+    }
+    s->n++;
+    return 0;
+}
+
+/* Frees the set; never fails. */
+static void nonces_free(nonces *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    proto_htab_free(&s->tab);
+}
+
+/* Returns the value of field name in entry fields f, or NULL. */
+static const redisReply *field(const redisReply *f, const char *name)
+{
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        if (f->element[i]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0)
+            return f->element[i + 1];
+    return NULL;
+}
+
+/* Moves (or, a nonce already moved, drops) one entry through the repair
+ * script. Returns 1 moved, 2 dropped, 0 gone, or -1 after printing a line. */
+static int requeue(cli_ctx *x, const char *hits, const char *dead, const redisReply *e,
+                   nonces *seen)
+{
+    const redisReply *n = field(e->element[1], "n");
+    int dup = n && n->type == REDIS_REPLY_STRING ? nonce_seen(seen, n->str, n->len) : 0;
+    if (dup < 0) {
         fputs("actiongap: out of memory\n", stderr);
-        goto out;
+        return -1;
     }
-    if (!(r = cli_cmd(x, "MULTI")))
-        goto out;
+    redisReply *r = cli_cmd(x, "EVALSHA %s 2 %s %s %s %s", agg_scripts_sha(AGG_SCRIPT_REPAIR),
+                            dead, hits, e->element[0]->str, dup ? "1" : "0");
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    if (rc < 0)
+        fprintf(stderr, "actiongap: repair: entry %s not moved (%s)\n", e->element[0]->str,
+                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     freeReplyObject(r);
-    if (!(r = cli_cmd_resp(x, cmd.data, cmd.len)))
-        goto out;
-    freeReplyObject(r);
-    if (!(r = cli_cmd(x, "XDEL %s %s", dead, id->str)))
-        goto out;
-    freeReplyObject(r);
-    if (!(r = cli_cmd(x, "EXEC")))
-        goto out;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_INTEGER)
-        rc = 0;
-    else
-        fprintf(stderr, "actiongap: repair: entry %s not moved (%s)\n", id->str,
-                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply to EXEC");
-    freeReplyObject(r);
-out:
-    proto_resp_free(&args);
-    proto_resp_free(&cmd);
     return rc;
 }
 
-/* Re-queues every dead-letter entry of campaign C on its hit stream, where
- * the aggregator applies it like a new hit (exactly once: it was never
- * applied, and it leaves the dead-letter stream in the same transaction).
- * Returns an exit status. */
+/* Re-queues every dead-letter entry of campaign C (those present when it
+ * starts) on its hit stream, where the aggregator applies it like a new
+ * hit: exactly once, as it was never applied and leaves the dead-letter
+ * stream in the same script. Returns an exit status. */
 int cli_verb_repair(cli_ctx *x, const cli_args *a)
 {
     const char *campaign = a->pos[0];
-    char dead[PROTO_KEY_MAX], hits[PROTO_KEY_MAX];
-    long long moved = 0;
+    char dead[PROTO_KEY_MAX], hits[PROTO_KEY_MAX], end[64], from[70] = "-";
+    long long moved = 0, dropped = 0;
+    nonces seen = {0};
+    int rc = CLI_ERR;
 
     if (cli_check_campaign("repair", campaign) < 0)
         return CLI_USAGE;
@@ -83,24 +114,35 @@ int cli_verb_repair(cli_ctx *x, const cli_args *a)
     }
     if (cli_connect(x) < 0)
         return CLI_ERR;
-    for (;;) {
-        redisReply *r = cli_cmd(x, "XRANGE %s - + COUNT %d", dead, CHUNK);
-        if (!r)
-            return CLI_ERR;
+    if (agg_scripts_load(x->r) < 0)
+        return cli_redis_failed(x);
+    /* up to the last entry now: entries a still-bad key sends back are left */
+    redisReply *r = cli_cmd(x, "XREVRANGE %s + - COUNT 1", dead);
+    if (!r)
+        return CLI_ERR;
+    end[0] = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY)
+        snprintf(end, sizeof end, "%s", r->element[0]->element[0]->str);
+    freeReplyObject(r);
+    while (end[0]) {
+        if (!(r = cli_cmd(x, "XRANGE %s %s %s COUNT %d", dead, from, end, CHUNK)))
+            goto out;
         size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
-        int bad = 0;
-        for (size_t i = 0; i < n && !bad; i++) {
+        int k = 0;
+        for (size_t i = 0; i < n && k >= 0; i++) {
             const redisReply *e = r->element[i];
             if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
                 e->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;
-            bad = requeue(x, hits, dead, e) < 0;
-            moved += !bad;
+            k = requeue(x, hits, dead, e, &seen);
+            moved += k == 1;
+            dropped += k == 2;
+            snprintf(from, sizeof from, "(%s", e->element[0]->str);
         }
         freeReplyObject(r);
-        if (bad) {
+        if (k < 0) {
             fprintf(stderr, "actiongap: repair: %lld entries re-queued before the error\n", moved);
-            return CLI_ERR;
+            goto out;
         }
         if (n < CHUNK)
             break;
@@ -109,10 +151,16 @@ int cli_verb_repair(cli_ctx *x, const cli_args *a)
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "campaign", campaign);
         cJSON_AddNumberToObject(doc, "requeued", (double)moved);
+        cJSON_AddNumberToObject(doc, "dropped_copies", (double)dropped);
         cJSON_AddStringToObject(doc, "stream", hits);
-        return cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        goto out;
     }
-    printf("%lld entries of %s re-queued on %s: the aggregator applies them now "
-           "(if a key is still bad they return to %s)\n", moved, campaign, hits, dead);
-    return CLI_OK;
+    printf("%lld entries of %s re-queued on %s (%lld copies of a hit dropped): the aggregator "
+           "applies them now (if a key is still bad they return to %s)\n",
+           moved, campaign, hits, dropped, dead);
+    rc = CLI_OK;
+out:
+    nonces_free(&seen);
+    return rc;
 }

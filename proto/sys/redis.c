@@ -409,6 +409,8 @@ static int eviction_policy(sys_redis *r, char *out, size_t cap)
         }
     }
     freeReplyObject(rep);
+    if (rc < 0)
+        sys_redis_set_err(r, SYS_REDIS_REPLY, "no maxmemory_policy line in INFO memory");
     return rc;
 }
 
