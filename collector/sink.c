@@ -218,7 +218,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (s->state == S_DOWN && !s->draining && t >= s->next_connect)
         coll_sink_connect(s);
     if (t - s->last_flush >= 1000 || s->draining || s->flush_failed) {
-        s->flush_failed = coll_spool_flush(s->spool, 0, t) < 0;
+        /* once a second: written, and synced unless spool_fsync = never */
+        s->flush_failed =
+            coll_spool_flush(s->spool, s->conf->spool_fsync != PROTO_FSYNC_NEVER, t) < 0;
         s->last_flush = t;
     }
     if (s->draining && s->drained && t >= s->drain_deadline && s->state == S_UP && s->ninflight)
@@ -328,7 +330,12 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
         coll_sink_make_header(s, hdr, sizeof hdr);
     else
         hdr[0] = 0;
-    int rc = coll_spool_append(s->spool, buf, len, hdr, sys_now_ms());
+    int64_t now = sys_now_ms();
+    int rc = coll_spool_append(s->spool, buf, len, hdr, now);
+    /* always: the hit is on disk before the handler answers (a failure
+     * leaves it held in memory, as any record the disk refuses) */
+    if (rc == COLL_SPOOL_OK && s->conf->spool_fsync == PROTO_FSYNC_ALWAYS)
+        s->flush_failed = coll_spool_flush(s->spool, 1, now) < 0;
     if (rc != COLL_SPOOL_OK) {
         coll_drop why = COLL_DROP_OUT_OF_MEMORY;
         if (rc == COLL_SPOOL_FULL) {

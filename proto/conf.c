@@ -29,6 +29,7 @@ typedef struct {
 
 static const char *const req_sig_names[] = {"none", "links", "all", NULL};
 static const char *const store_ip_names[] = {"truncated", "full", "none", NULL};
+static const char *const spool_fsync_names[] = {"always", "second", "never", NULL};
 
 #define S(k, t, d, h) {#k, t, offsetof(proto_conf, k), sizeof(((proto_conf *)0)->k), 0, 0, NULL, d, h}
 #define I(k, lo, hi, d, h) {#k, T_INT, offsetof(proto_conf, k), 0, lo, hi, NULL, d, h}
@@ -44,6 +45,8 @@ static const conf_key conf_table[] = {
     I(threads, 1, 64, "1", "collector event-loop threads"),
     S(spool_dir, T_STR, "./var/spool", "directory of the collector's spool files"),
     L(spool_max_bytes, 4096, INT64_C(1) << 50, "1073741824", "spool size beyond which new hits are dropped"),
+    E(spool_fsync, spool_fsync_names, "second",
+      "always (each spooled hit on disk before its answer) | second | never (the kernel decides)"),
     L(queue_max, 16, 100000000, "100000", "hits per thread held in memory awaiting Redis, or the disk"),
     {"allow_eviction", T_BOOL, offsetof(proto_conf, allow_eviction), 0, 0, 0, NULL, "no", "run even if Redis's maxmemory-policy evicts keys (counts may silently lose data)"},
     I(redis_timeout_ms, 50, 600000, "2000", "a Redis reply later than this counts as a hung server"),

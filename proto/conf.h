@@ -12,6 +12,8 @@
 #include "net.h"
 
 typedef enum { PROTO_SIG_NONE = 0, PROTO_SIG_LINKS, PROTO_SIG_ALL } proto_require_sig;
+/* When the spool reaches the disk (RELIABILITY.md, the crash window). */
+typedef enum { PROTO_FSYNC_ALWAYS = 0, PROTO_FSYNC_SECOND, PROTO_FSYNC_NEVER } proto_spool_fsync;
 
 typedef struct proto_conf {
     char listen[128];
@@ -31,6 +33,7 @@ typedef struct proto_conf {
     char trusted_proxies_text[1024];
     proto_cidrs trusted_proxies;
     proto_store_ip store_ip;
+    proto_spool_fsync spool_fsync;
     int honor_gpc;
     int allow_eviction;         /* run against a Redis whose maxmemory-policy evicts keys */
     int carry_attribution;      /* /r appends ag_attr=<token> to the target (SPEC 7) */

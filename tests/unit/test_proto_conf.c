@@ -35,6 +35,8 @@ START_TEST(defaults)
     ck_assert_int_eq(c.require_signature, PROTO_SIG_LINKS);
     ck_assert_int_eq(c.store_ip, PROTO_STORE_IP_TRUNCATED);
     ck_assert_int_eq(c.honor_gpc, 1);
+    ck_assert_int_eq(c.spool_fsync, PROTO_FSYNC_SECOND);
+    ck_assert_int_eq(c.allow_eviction, 0);
     ck_assert_int_eq(c.max_header_bytes, 8192);
     ck_assert_int_eq(c.max_body_bytes, 65536);
 }
@@ -88,6 +90,8 @@ START_TEST(bad_values_name_the_key)
     expect_bad("--require-signature", "sometimes", "require_signature");
     expect_bad("--store-ip", "hashed", "store_ip");
     expect_bad("--honor-gpc", "maybe", "honor_gpc");
+    expect_bad("--spool-fsync", "sometimes", "spool_fsync");
+    expect_bad("--allow-eviction", "perhaps", "allow_eviction");
     expect_bad("--listen", "8080", "listen");
     expect_bad("--redis", "http://x", "redis");
     expect_bad("--redis", "redis://h:99999", "redis");
