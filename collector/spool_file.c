@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "log.h"
 
 static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 /* Fills the CRC32 table once; never fails. */
 static void crc_init(void)
@@ -31,8 +33,9 @@ static void crc_init(void)
 uint32_t coll_crc32(const unsigned char *buf, size_t len)
 {
     uint32_t c = 0xFFFFFFFFu;
-    if (!crc_table[1])
-        crc_init();
+    /* once for every thread's spool: a table half filled by another
+     * thread framed records with wrong CRCs, dropped at replay */
+    pthread_once(&crc_once, crc_init);
     for (size_t i = 0; i < len; i++)
         c = crc_table[(c ^ buf[i]) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;

@@ -26,6 +26,8 @@ for mode, threads in (("stop", 1), ("kill", 1), ("stop2t", 2)):
     print(f"redis {mode}: sent {N}, found {got}, duplicates {dups}, "
           f"spooled {int(col.metric('ag_hits_spooled_total'))}, "
           f"reconciled {int(col.metric('ag_hits_reconciled_total'))}", flush=True)
+    dropped = col.metric("ag_hits_dropped_total")
+    check(dropped == 0, f"{mode}: no hit dropped (ag_hits_dropped_total {dropped}; corrupt = bad spool frames)")
     check(col.stop() == 0, f"{mode}: collector exits 0")
     rs.destroy()
 done("test_coll_redis_restart")
