@@ -71,7 +71,8 @@ extern volatile sig_atomic_t agg_stopping;
 /* Connects, checks the eviction policy, loads the scripts and creates the
  * consumer groups. Returns 0, -1 (logged once per outage;
  * sys_redis_backoff_ms says when to retry), or -2 when Redis evicts keys
- * and allow_eviction is off (logged; the daemon must stop). */
+ * and allow_eviction is off, or the ACL user lacks a command the
+ * aggregator needs (logged, one line; the daemon must stop). */
 int agg_connect(agg *a);
 
 /* Drops the connection after an error, so the next round reconnects and

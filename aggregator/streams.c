@@ -80,6 +80,13 @@ int agg_connect(agg *a)
     sys_info("redis: connected", "consumer=%s partitions=%d", a->me, a->conf.partitions);
     return 0;
 fail:
+    if (sys_redis_last(a->r) == SYS_REDIS_REPLY && strncmp(sys_redis_err(a->r), "NOPERM", 6) == 0) {
+        /* an ACL user without a command it needs: retrying cannot help */
+        sys_error("redis: the user may not run a command the aggregator needs; grant it",
+                  "redis=%s err=\"%s\"", sys_redis_where(a->r), sys_redis_err(a->r));
+        sys_redis_close(a->r);
+        return -2;
+    }
     sys_error("redis: set-up failed", "err=\"%s\"", sys_redis_err(a->r));
     sys_redis_close(a->r);
     return -1;

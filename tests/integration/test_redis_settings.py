@@ -1,7 +1,9 @@
-"""A Redis that evicts keys loses counters and hits silently: both daemons
-refuse it at start (one line naming maxmemory-policy, exit 1), the
-aggregator again when it reconnects, unless allow_eviction = yes, which
-runs with a warning and a gauge."""
+"""Redis settings the daemons cannot work under are refused with one line,
+not retried forever. A Redis that evicts keys loses counters and hits
+silently: both daemons refuse it at start (one line naming
+maxmemory-policy, exit 1), the aggregator again when it reconnects, unless
+allow_eviction = yes, which runs with a warning and a gauge. An ACL user
+without a command the aggregator needs: one line naming it, exit 1."""
 import subprocess, sys, os
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: F401,F403
@@ -50,6 +52,16 @@ except subprocess.TimeoutExpired:
 check(rc == 1, f"on reconnect to a Redis switched to volatile-lru: exit {rc}")
 check(any("maxmemory-policy=volatile-lru" in l for l in agg.logs().splitlines()),
       "on reconnect: the line names the setting")
-print("eviction: refused at start by both daemons, allowed with a warning (20 of 20 counted), "
-      "refused on reconnect", flush=True)
-done("test_redis_eviction")
+# an ACL user that may not load scripts
+r("CONFIG", "SET", "maxmemory-policy", "noeviction")
+r("ACL", "SETUSER", "agg", "on", ">pw-agg", "~*", "&*", "+@all", "-script")
+a = Aggregator(rs, start=False)
+a.args[a.args.index("--redis") + 1] = f"redis://agg:pw-agg@127.0.0.1:{rs.port}/0"
+rc, out = run(a)
+lines = [l for l in out.splitlines() if "level=error" in l]
+check(rc == 1, f"ACL user without SCRIPT: exit {rc}")
+check(len(lines) == 1 and "script|load" in lines[0] and "pw-agg" not in out,
+      f"ACL user without SCRIPT: one line naming the command, no password: {lines}")
+print("settings: eviction refused at start by both daemons, allowed with a warning (20 of 20 counted), "
+      "refused on reconnect; an ACL user without SCRIPT refused with one line", flush=True)
+done("test_redis_settings")
