@@ -214,16 +214,22 @@ check(all("ip" not in f and "ua" not in f and "subject" not in f for f in e[n:])
 n = len(e)
 shot(d, "9-dnt")
 d.quit()
-# 10. Global Privacy Control: Chromium has no switch for it, so the page's
-# requests carry the header through the DevTools protocol, as a browser with
-# GPC on sends it
+# 10. Global Privacy Control
+# GPC: Chromium has no switch for it, so the page's requests carry the
+# header through the DevTools protocol; on a phone-sized window, where the
+# snippet must add nothing to the page and cause no sideways scroll
 d = browser()
+d.set_window_size(390, 844)
 d.execute_cdp_cmd("Network.enable", {})
 d.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Sec-GPC": "1"}})
 d.get(SITE + "/short")
 e = hits(n + 2)
 check(all("ip" not in f and "ua" not in f and "subject" not in f for f in e[n:]),
       f"GPC hits carry no ip, ua or subject: {e[n:]}")
+added = d.execute_script("return document.querySelectorAll('img, iframe, div').length")
+wide = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+check(added == 0 and wide <= 0, f"phone: the snippet adds no element ({added}) and no sideways scroll ({wide} px)")
+shot(d, "10-phone-gpc")
 n = len(e)
 d.quit()
 
