@@ -80,9 +80,9 @@ static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
 {
     if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9) != 0)
         return 0;
-    if (!j->poisoned)
+    if (!j->res->held)
         j->res->poisoned++;
-    j->failed = j->poisoned = 1;
+    j->failed = j->res->held = 1;
     sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
               "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str);
     return 1;
@@ -164,7 +164,7 @@ static int on_call(void *arg, redisReply *rep, size_t i)
             j->dead[j->ndead].c = c;
             snprintf(j->dead[j->ndead++].why, sizeof j->dead[0].why, "%s", rep->str + 7);
         } else {
-            j->failed = j->poisoned = 1;
+            j->failed = j->res->held = 1;
             sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
                       "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p,
                       rep->str + 7);
@@ -221,7 +221,7 @@ static int on_dead(void *arg, redisReply *rep, size_t i)
                   agg_batch_name(j->b, c), j->p,
                   rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     } else {
-        j->failed = j->poisoned = 1;
+        j->failed = j->res->held = 1;
         sys_error("campaign poisoned and its dead-letter keys too: partition held",
                   "campaign=%s partition=%u err=\"%s\" dead_letter_err=\"%s\"",
                   agg_batch_name(j->b, c), j->p, why,
@@ -284,7 +284,6 @@ int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply
                      agg_apply_send_dead(r, &j) >= 0 && sys_redis_run(r, 0) == 0 && !j.failed
                  ? 0
                  : -1;
-    res->held = j.poisoned;
     agg_apply_job_clear(&j);
     agg_batch_free(b);
     return rc;

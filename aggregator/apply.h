@@ -46,7 +46,6 @@ typedef struct {
     size_t call;        /* stage 3: the campaign whose reply comes next */
     size_t ncalled;     /* stage 3: call replies owed before the activity ones */
     int failed;         /* the entries must not be acknowledged */
-    int poisoned;       /* ... because a poisoned key could not even be dead-lettered */
     size_t ndead, dead_reply;   /* stage 4: campaigns to dead-letter, replies taken */
     struct {
         size_t c;

@@ -169,36 +169,36 @@ void agg_op_trim_nonces(proto_resp *r, long long cutoff_ms)
     proto_resp_ll(r, cutoff_ms);
 }
 
+/* Appends op s n (the shape of lo, hi, S and F); never fails. */
+static void op_str_ll(proto_resp *r, const char *op, const char *s, long long n)
+{
+    proto_resp_str(r, op);
+    proto_resp_str(r, s);
+    proto_resp_ll(r, n);
+}
+
 /* Appends lo field v; never fails. */
 void agg_op_lo(proto_resp *r, const char *field, long long v)
 {
-    proto_resp_str(r, "lo");
-    proto_resp_str(r, field);
-    proto_resp_ll(r, v);
+    op_str_ll(r, "lo", field, v);
 }
 
 /* Appends hi field v; never fails. */
 void agg_op_hi(proto_resp *r, const char *field, long long v)
 {
-    proto_resp_str(r, "hi");
-    proto_resp_str(r, field);
-    proto_resp_ll(r, v);
+    op_str_ll(r, "hi", field, v);
 }
 
 /* Appends S subject ts; never fails. */
 void agg_op_signup(proto_resp *r, const char *subject, long long ts)
 {
-    proto_resp_str(r, "S");
-    proto_resp_str(r, subject);
-    proto_resp_ll(r, ts);
+    op_str_ll(r, "S", subject, ts);
 }
 
 /* Appends F subject ts; never fails. */
 void agg_op_followup(proto_resp *r, const char *subject, long long ts)
 {
-    proto_resp_str(r, "F");
-    proto_resp_str(r, subject);
-    proto_resp_ll(r, ts);
+    op_str_ll(r, "F", subject, ts);
 }
 
 /* ---------------------------------------------------------------- scripts */

@@ -341,7 +341,7 @@ static size_t read_and_apply(agg *a, int block)
             if (cur->job[p].failed) {
                 agg_add(a->m.conflicts, res->conflicts);
                 agg_add(a->m.poisoned, res->poisoned);
-                a->poisoned |= cur->job[p].poisoned;
+                a->poisoned |= res->held;
                 goto fail;
             }
             if (queue_ack(a, p, cur->ents[p], cur->n[p]) < 0)

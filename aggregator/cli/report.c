@@ -51,7 +51,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
 {
     static const char *const titles[] = {"CAMPAIGN", "LAST ACTIVITY", "AGO", "DEAD-LETTER"};
     char iso[32], ago[40], dur[32], nd[24];
-    long long dead;
+    long long *dead = NULL;
     int64_t now = sys_now_ms();
     agg_member *v = NULL;
     size_t n = 0;
@@ -63,6 +63,14 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         return CLI_ERR;
     if (agg_report_campaigns(x->r, &x->conf, &v, &n) < 0)
         return cli_redis_failed(x);
+    /* entries a poisoned key refused: repair the key, then `actiongap repair C` */
+    if (!(dead = calloc(n ? n : 1, sizeof *dead)))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (agg_report_dead(x->r, &x->conf, v[i].name, &dead[i]) < 0) {
+            rc = cli_redis_failed(x);
+            goto out;
+        }
     if (x->json) {
         cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "campaigns");
         for (size_t i = 0; i < n; i++) {
@@ -71,13 +79,8 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
             cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].score);
             cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].score));
             cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].score) / 1000.0);
+            cJSON_AddNumberToObject(o, "dead_letter", (double)dead[i]);
             cJSON_AddItemToArray(arr, o);
-            if (agg_report_dead(x->r, &x->conf, v[i].name, &dead) < 0) {
-                cJSON_Delete(doc);
-                rc = cli_redis_failed(x);
-                goto out;
-            }
-            cJSON_AddNumberToObject(o, "dead_letter", (double)dead);
         }
         rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
         goto out;
@@ -90,12 +93,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
     if (!(t = cli_table_new(4, titles)))
         goto out;
     for (size_t i = 0; i < n; i++) {
-        if (agg_report_dead(x->r, &x->conf, v[i].name, &dead) < 0) {
-            rc = cli_redis_failed(x);
-            goto out;
-        }
-        /* entries a poisoned key refused: repair the key, then `actiongap repair C` */
-        snprintf(nd, sizeof nd, dead ? "%lld" : "-", dead);
+        snprintf(nd, sizeof nd, dead[i] ? "%lld" : "-", dead[i]);
         snprintf(ago, sizeof ago, "%s ago",
                  proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].score) / 1000.0,
                                     PROTO_DUR_COMPACT));
@@ -106,6 +104,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
     cli_table_print(t, stdout);
     rc = CLI_OK;
 out:
+    free(dead);
     cli_table_free(t);
     agg_members_free(v, n);
     return rc;
