@@ -33,7 +33,7 @@ static const ua_token bot_tokens[] = {
     /* crawlers and AI fetchers not caught by T("bot") */
     T("crawler"), T("spider"), T("crawl"), T("slurp"), T("ia_archiver"), T("feedfetcher"),
     T("mediapartners-google"), T("google-inspectiontool"), T("googleother"), T("google-read-aloud"),
-    T("google-pagerenderer"), T("bingpreview"), T("chatgpt-user"), T("claude-web"), T("anthropic-ai"),
+    T("google-pagerenderer"), T("duplexweb-google"), T("bingpreview"), T("chatgpt-user"), T("claude-web"), T("anthropic-ai"),
     T("perplexity"), T("cohere-ai"), T("diffbot"),
     /* link expanders and previews */
     T("facebookexternalhit"), T("facebookcatalog"), T("meta-externalagent"), T("whatsapp"),
@@ -92,6 +92,7 @@ static const ua_token people_apps[] = {
  * clients use it too. */
 static const ua_token compatible_people[] = {
     T("msie"), T("trident"), T("ms-office"), T("msoffice"), T("konqueror"), T("opera mini"),
+    T("lotus-notes"),
 };
 
 /* A User-Agent lower-cased once, with the set of bytes it holds, so that
