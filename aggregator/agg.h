@@ -59,6 +59,9 @@ typedef struct {
     long long last_lease, last_alert, last_rescan, last_trim;
     int poisoned;               /* the last round met a poisoned campaign */
     int poison_ms;              /* back-off before retrying it (0: none) */
+    int retry_ms;               /* back-off before the next connect (0: no outage) */
+    long long outage_since;     /* when the outage began (ms) */
+    int held_lines;             /* log lines held back in it before a sys_log_speak */
     agg_scan_camp *camps;
     size_t ncamps;
 } agg;
@@ -67,6 +70,12 @@ typedef struct {
 extern volatile sig_atomic_t agg_stopping;
 
 /* ---- streams.c ---- */
+
+/* Notes a failure: holds back further log lines, backs the next connect off. */
+void agg_outage(agg *a);
+
+/* Ends an outage after a good round (logs once); no-op without one. */
+void agg_recovered(agg *a);
 
 /* Connects, checks the eviction policy, loads the scripts and creates the
  * consumer groups. Returns 0, -1 (logged once per outage;

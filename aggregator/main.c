@@ -107,13 +107,15 @@ int main(int argc, char **argv)
     int status = 0;
     while (!agg_stopping) {
         if (!a.up) {
+            if (a.retry_ms)
+                usleep((useconds_t)a.retry_ms * 1000);
             int rc = agg_connect(&a);
             if (rc == -2) {
                 status = 1;
                 break;
             }
             if (rc < 0) {
-                usleep((useconds_t)sys_redis_backoff_ms(a.r) * 1000);
+                agg_outage(&a);
                 continue;
             }
             a.last_lease = 0;
@@ -125,6 +127,8 @@ int main(int argc, char **argv)
             a.last_lease = t;
         }
         size_t done = agg_round_once(&a);
+        if (a.up)
+            agg_recovered(&a);
         if (a.poisoned) {
             /* nothing was written; retry on a back-off, logged once a step */
             a.poisoned = 0;

@@ -10,6 +10,8 @@
 #include "log.h"
 
 #define LEASE_MS 5000
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
 
 /* ---------------------------------------------------------------- connection */
 
@@ -19,12 +21,41 @@ void agg_disconnect(agg *a, const char *why)
     if (!a->up)
         return;
     sys_warn("redis: connection dropped", "why=\"%s\"", why);
+    agg_outage(a);
     agg_inc(a->m.redis_failures);
     sys_redis_close(a->r);
     a->up = 0;
     atomic_store(&a->m.redis_up, 0);
     for (int p = 0; p < a->conf.partitions; p++)
         a->need_pel[p] = 1;
+}
+
+/* Notes a failure of the Redis path: the first of an outage was logged,
+ * the rest are held back (sys_log_hush), and the next connect waits on a
+ * back-off of RETRY_MIN_MS doubling to RETRY_MAX_MS, so a Redis that
+ * answers every retry with an error (OOM, BUSY, LOADING, READONLY…) is
+ * neither flooded nor logged in a loop. Never fails. */
+void agg_outage(agg *a)
+{
+    if (!a->retry_ms)
+        a->outage_since = sys_now_ms();
+    a->retry_ms = a->retry_ms ? a->retry_ms * 2 : RETRY_MIN_MS;
+    if (a->retry_ms > RETRY_MAX_MS)
+        a->retry_ms = RETRY_MAX_MS;
+    sys_log_hush();
+}
+
+/* Ends an outage after a round that kept the connection: says how long it
+ * lasted and how many lines were held back. Never fails. */
+void agg_recovered(agg *a)
+{
+    if (!a->retry_ms)
+        return;
+    int held = sys_log_speak();
+    sys_info("redis: working again", "after_ms=%lld lines_held_back=%d", sys_now_ms() - a->outage_since,
+             a->held_lines + (held > 0 ? held : 0));
+    a->retry_ms = 0;
+    a->held_lines = 0;
 }
 
 /* Runs one command; returns the reply or NULL (a transport error drops
@@ -53,7 +84,13 @@ int agg_connect(agg *a)
         return -1;
     }
     int evicts;
+    /* a refusal that stops the daemon is said even in an outage */
+    int hushed = sys_log_hushed();
+    if (hushed)
+        a->held_lines += sys_log_speak();
     int ev = sys_redis_check_eviction(a->r, a->conf.allow_eviction, "aggregator", &evicts);
+    if (hushed && ev != 1)
+        sys_log_hush();
     if (ev == 1) {
         sys_redis_close(a->r);
         return -2;
@@ -82,6 +119,8 @@ int agg_connect(agg *a)
 fail:
     if (sys_redis_last(a->r) == SYS_REDIS_REPLY && strncmp(sys_redis_err(a->r), "NOPERM", 6) == 0) {
         /* an ACL user without a command it needs: retrying cannot help */
+        if (sys_log_hushed())
+            sys_log_speak();
         sys_error("redis: the user may not run a command the aggregator needs; grant it",
                   "redis=%s err=\"%s\"", sys_redis_where(a->r), sys_redis_err(a->r));
         sys_redis_close(a->r);
@@ -214,6 +253,16 @@ void agg_update_lag(agg *a)
         long long lag = 0;
         if (a->owned[p] && (group_state(a, p, last, sizeof last, &lag) < 0 || lag < 0))
             continue;
+        if (lag > 0) {
+            /* Redis 7.0 miscounts the lag after reloading its AOF: nothing
+             * past the last delivered id is no lag, whatever it says */
+            redisReply *r = agg_cmd(a, "XRANGE %s (%s + COUNT 1", a->keys[p], last);
+            if (!r)
+                return;
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
+                lag = 0;
+            freeReplyObject(r);
+        }
         atomic_store(&a->m.lag[p], lag);
     }
 }

@@ -14,6 +14,7 @@
 #include "collector.h"
 #include "conffile.h"
 #include "spool.h"
+#include "keys.h"
 #include "log.h"
 #include "redis.h"
 
@@ -115,19 +116,33 @@ static void usage(FILE *out)
     sys_conf_usage(out);
 }
 
-/* Refuses a Redis whose maxmemory-policy evicts keys (unless
- * allow_eviction), when Redis answers at start: an evicted stream loses
- * accepted hits silently. Returns 0 (also when Redis is away: the spool
- * takes the hits) or -1 (logged). */
-static int check_eviction(const proto_conf *conf)
+/* Checks, when Redis answers at start, what it must never do silently:
+ * evict keys (the hits and counters would vanish) and refuse a command the
+ * collector needs (an ACL user without XADD or XREVRANGE on a key it
+ * writes would hold every hit in the spool). Returns 0 (also when Redis is
+ * away: the spool takes the hits) or -1 (one line logged). */
+static int check_redis(const proto_conf *conf)
 {
-    int evicts = 0;
+    int evicts = 0, rc = 0;
+    char key[PROTO_KEY_MAX];
     sys_redis *r = sys_redis_new(conf->redis, 1000, 1000);
     if (!r)
         return -1;
-    int rc = sys_redis_connect(r) == 0
-                 ? sys_redis_check_eviction(r, conf->allow_eviction, "collector", &evicts)
-                 : 0;
+    if (sys_redis_connect(r) < 0)
+        goto out;
+    rc = sys_redis_check_eviction(r, conf->allow_eviction, "collector", &evicts);
+    for (int p = -1; p < conf->partitions && rc != 1; p++) {
+        if ((p < 0 ? proto_key_rejects(key, sizeof key, conf->prefix)
+                   : proto_key_hits(key, sizeof key, conf->prefix, (unsigned)p)) < 0)
+            break;
+        /* MAXLEN -1 is refused by XADD itself, once the ACL allowed it */
+        const char *add[] = {"XADD", key, "MAXLEN", "-1", "*", "hid", "-"};
+        const char *tail[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+        rc = sys_redis_check_perm(r, "collector", 7, add);
+        if (rc != 1 && p >= 0)
+            rc = sys_redis_check_perm(r, "collector", 6, tail);
+    }
+out:
     sys_redis_free(r);
     return rc == 1 ? -1 : 0;
 }
@@ -159,7 +174,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sys_log_set_level(ctx.conf.log_level);
-    if (coll_spool_probe(ctx.conf.spool_dir) < 0 || check_eviction(&ctx.conf) < 0)
+    if (coll_spool_probe(ctx.conf.spool_dir) < 0 || check_redis(&ctx.conf) < 0)
         return 1;
     raise_nofile(&ctx.conf);
     signal(SIGPIPE, SIG_IGN);

@@ -50,8 +50,16 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
     if (!s || (uintptr_t)priv != s->gen || !reply || !s->head)
         return;
     if (reply->type != REDIS_REPLY_STRING) {
-        sys_error("redis: XADD failed", "err=\"%s\"",
-                    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        /* OOM, BUSY, LOADING, READONLY, MASTERDOWN, NOPERM…: the hits stay
+         * in the spool and the connection is retried on a back-off; said
+         * once an outage, not once a retry */
+        const char *err = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
+        if (s->down_logged)
+            ;
+        else if (strncmp(err, "NOPERM", 6) == 0)
+            sys_error("redis: the user may not run XADD; grant it (hits are spooled)", "err=\"%s\"", err);
+        else
+            sys_error("redis: XADD failed", "err=\"%s\"", err);
         coll_sink_fail(s, "XADD error", 0, 1);
         return;
     }
@@ -67,6 +75,8 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
     if (reply->len < ID_MAX)
         memcpy(s->acked[e->partition], reply->str, reply->len + 1);
     coll_inc(s->m->stored);
+    if (s->down_logged || s->backoff_ms)
+        coll_sink_working(s);
     entry_release(s, e);
     /* not from inside hiredis' read loop: a burst of replies would otherwise
      * read thousands of spooled hits before the next HTTP request is served */

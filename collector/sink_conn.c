@@ -243,6 +243,20 @@ void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx)
     coll_sink_gauges(s);
 }
 
+/* Ends an outage once Redis took a write (or had nothing to take): resets
+ * the back-off and says "up" if "down" was said. Never fails. */
+void coll_sink_working(coll_sink *s)
+{
+    s->backoff_ms = 0;
+    if (!s->down_logged)
+        return;
+    coll_spool_stats st;
+    coll_spool_stats_get(s->spool, &st);
+    sys_info("redis: up", "thread=%d spooled=%" PRId64 " held=%" PRId64, s->index, st.records - st.held,
+             st.held);
+    s->down_logged = 0;
+}
+
 /* Handles the end of a connection that hiredis reports. */
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
@@ -314,8 +328,8 @@ static int sync_error(coll_sink *s, redisReply *reply, const char *what)
 {
     if (reply && reply->type != REDIS_REPLY_ERROR)
         return 0;
-    sys_error("redis: command failed", "cmd=%s err=\"%s\"", what,
-                reply ? reply->str : "no reply");
+    if (!s->down_logged)    /* once an outage (LOADING, MASTERDOWN… answer every retry) */
+        sys_error("redis: command failed", "cmd=%s err=\"%s\"", what, reply ? reply->str : "no reply");
     coll_sink_fail(s, what, 0, 1);
     return 1;
 }
@@ -346,6 +360,7 @@ static void on_client_id(redisAsyncContext *ac, void *r, void *priv)
     s->client_id = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
     s->kill_id = 0;
     s->sync_part = 0;
+    s->tail_done = 0;
     s->state_since = sys_now_ms();
     sync_step(s);
 }
@@ -358,12 +373,23 @@ static void on_tail(redisAsyncContext *ac, void *r, void *priv)
     if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XREVRANGE"))
         return;
     unsigned p = s->sync_part;
+    char tail[ID_MAX] = "0-0";
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
         reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
         reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
-        snprintf(s->acked[p], ID_MAX, "%s", reply->element[0]->element[0]->str);
-    else
-        snprintf(s->acked[p], ID_MAX, "0-0");
+        snprintf(tail, sizeof tail, "%s", reply->element[0]->element[0]->str);
+    if (s->acked[p][0] && proto_stream_id_cmp(tail, s->acked[p]) < 0) {
+        /* a restart from an older snapshot, a FLUSHALL or a deleted stream:
+         * what Redis acknowledged after its tail is gone from Redis */
+        coll_inc(s->m->redis_rollbacks);
+        sys_warn("redis: a hit stream went back in time; hits Redis acknowledged after its tail are "
+                 "lost from Redis", "thread=%d partition=%u tail=%s acked=%s", s->index, p, tail,
+                 s->acked[p]);
+        if (s->scan_from[p][0] && proto_stream_id_cmp(tail, s->scan_from[p]) < 0)
+            snprintf(s->scan_from[p], ID_MAX, "%s", tail);
+    }
+    snprintf(s->acked[p], ID_MAX, "%s", tail);
+    s->tail_done = 1;
     s->state_since = sys_now_ms();
     sync_step(s);
 }
@@ -452,8 +478,9 @@ static void sync_step(coll_sink *s)
     while (s->sync_part < (unsigned)s->conf->partitions) {
         unsigned p = s->sync_part;
         proto_key_hits(key, sizeof key, s->conf->prefix, p);
-        if (!s->acked[p][0]) {
-            /* tail first: the scan below rewrites scan_from, not acked */
+        if (!s->tail_done) {
+            /* tail first, on every connect: a stream that went back in time
+             * is seen and said (the scan below rewrites scan_from, not acked) */
             redisAsyncCommand(s->ac, on_tail, g, "XREVRANGE %s + - COUNT 1", key);
             return;
         }
@@ -463,6 +490,7 @@ static void sync_step(coll_sink *s)
             return;
         }
         s->sync_part++;
+        s->tail_done = 0;
     }
     if (s->need_scan)
         sys_info("redis: reconciled", "thread=%d found_in_redis=%" PRIu64, s->index,
@@ -470,14 +498,13 @@ static void sync_step(coll_sink *s)
     s->need_scan = 0;
     s->scan_found = 0;
     s->state = S_UP;
-    s->backoff_ms = 0;
-    if (s->down_logged) {
-        coll_spool_stats st;
-        coll_spool_stats_get(s->spool, &st);
-        sys_info("redis: up", "thread=%d spooled=%" PRId64 " held=%" PRId64, s->index,
-                   st.records - st.held, st.held);
-    }
-    s->down_logged = 0;
+    coll_spool_stats st;
+    coll_spool_stats_get(s->spool, &st);
+    if (st.records == 0)        /* nothing to send: up for sure */
+        coll_sink_working(s);
+    /* else the first XADD acknowledged says so: a Redis that connects
+     * but refuses writes (OOM, READONLY…) is still one outage, retried on
+     * the same back-off and logged once */
     s->kick(s);     /* sink.c sends what the spool holds */
 }
 /* Returns the name of a degraded code of g_degraded (1-based), or NULL. */

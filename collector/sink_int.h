@@ -62,6 +62,7 @@ struct coll_sink {
     char (*acked)[ID_MAX];      /* per partition: last acknowledged id, "" if unknown */
     char (*scan_from)[ID_MAX];  /* per partition: where the reconcile scan starts */
     int need_scan;
+    int tail_done;              /* the sync read sync_part's tail on this connection */
     char insts[MAX_INSTS][24];  /* hid prefixes to reconcile; n > MAX_INSTS: any */
     int ninsts;
     proto_htab found;           /* hashes of the hit ids found in Redis (a set) */
@@ -129,5 +130,8 @@ void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx);
 
 /* Starts a connection attempt; failures schedule another. */
 void coll_sink_connect(coll_sink *s);
+
+/* Ends an outage once Redis took a write: resets the back-off, says "up". */
+void coll_sink_working(coll_sink *s);
 
 #endif

@@ -18,6 +18,17 @@ void sys_log_set_prog(const char *prog);
 void sys_log(int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Holds back the calling thread's warn and error lines, counting them: a
+ * daemon retrying an outage says its first failure, not every retry. */
+void sys_log_hush(void);
+
+/* Lets them through again. Returns the number held back, or -1 if the
+ * thread was not hushed. */
+int sys_log_speak(void);
+
+/* Returns 1 if the calling thread is hushed. */
+int sys_log_hushed(void);
+
 #define sys_debug(...) sys_log(PROTO_LOG_DEBUG, __VA_ARGS__)
 #define sys_info(...) sys_log(PROTO_LOG_INFO, __VA_ARGS__)
 #define sys_warn(...) sys_log(PROTO_LOG_WARN, __VA_ARGS__)

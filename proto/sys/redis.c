@@ -437,3 +437,19 @@ int sys_redis_check_eviction(sys_redis *r, int allow, const char *prog, int *evi
              "prog=%s maxmemory-policy=%s", prog, policy);
     return 0;
 }
+
+int sys_redis_check_perm(sys_redis *r, const char *prog, int argc, const char **argv)
+{
+    redisReply *rep = sys_redis_cmdv(r, argc, argv, NULL);
+    if (rep) {
+        freeReplyObject(rep);
+        return 0;
+    }
+    if (sys_redis_last(r) != SYS_REDIS_REPLY)
+        return -1;
+    if (strncmp(sys_redis_err(r), "NOPERM", 6) != 0)
+        return 0;       /* refused for its arguments (or OOM, READONLY…): the user may run it */
+    sys_error("redis: the user may not run a command it needs; grant it", "prog=%s cmd=%s key=%s err=\"%s\"",
+              prog, argv[0], argc > 1 ? argv[1] : "-", sys_redis_err(r));
+    return 1;
+}

@@ -133,4 +133,10 @@ int sys_redis_run(sys_redis *r, size_t leave);
  * -1 when the policy cannot be read (see sys_redis_err). */
 int sys_redis_check_eviction(sys_redis *r, int allow, const char *prog, int *evicts);
 
+/* Checks the user may run argv[0] on argv[1] without running it: argv must
+ * be a form the command itself refuses (a bad argument), which Redis only
+ * reaches once the ACL allowed it. Returns 0 if allowed, 1 on NOPERM (one
+ * line logged naming the command and key), -1 on a transport error. */
+int sys_redis_check_perm(sys_redis *r, const char *prog, int argc, const char **argv);
+
 #endif

@@ -545,10 +545,13 @@ def wait_applied(redis_client, partitions=1, timeout=60):
             except RespError:
                 return False
             ok = False
+            # not XINFO's lag: Redis 7.0 miscounts it after reloading the AOF
+            info = redis_client("XINFO", "STREAM", key)
+            last = dict(zip(info[::2], info[1::2]))[b"last-generated-id"]
             for g in groups:
                 d = {g[i].decode() if isinstance(g[i], bytes) else g[i]: g[i + 1] for i in range(0, len(g), 2)}
                 if d.get("name") == b"aggregator":
-                    ok = d.get("pending") == 0 and d.get("lag") == 0
+                    ok = d.get("pending") == 0 and d.get("last-delivered-id") == last
             if not ok:
                 return False
         return True
