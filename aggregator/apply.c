@@ -93,6 +93,15 @@ static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
 static int on_read(void *arg, redisReply *rep, size_t i)
 {
     agg_apply_job *j = arg;
+    if (i % 2 == 1 && j->wm && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "WRONGTYPE", 9) == 0) {
+        /* a bad nonce key under a good watermark: filtered as if no nonce
+         * were seen, the apply's check refuses the key, and the campaign
+         * is dead-lettered like any other poisoned key */
+        int rc = agg_batch_filter(j->b, i / 2, j->wm, rep, j->res);
+        freeReplyObject(rep);
+        agg_apply_job_clear(j);
+        return rc;
+    }
     if (poisoned_read(j, rep, i / 2)) {
         freeReplyObject(rep);
         agg_apply_job_clear(j);

@@ -68,22 +68,7 @@ check(len(entries) == sent, f"sent {sent}, stream holds {len(entries)}")
 model = expected_counters(entries)
 
 # ---- the model against Redis, key by key
-for (c, sfx), want in model["hashes"].items():
-    key = f"ag:c:{{{c}}}" + (":" + sfx if sfx else "")
-    if sfx in ("ref", "ref:reach"):
-        got = {k: int(v) for k, v in zrange(r, key).items()}
-    else:
-        got = {k: int(v) for k, v in hgetall(r, key).items()}
-    check(got == dict(want), f"{key}: want {dict(want)}, got {got}")
-for (c, e), subjects in model["uniques"].items():
-    got = r("PFCOUNT", uniq_key(c, e))
-    check(got == len(subjects), f"{uniq_key(c, e)}: want {len(subjects)}, got {got}")
-for c, pend in model["pending"].items():
-    got = {k: int(v) for k, v in zrange(r, f"ag:c:{{{c}}}:pending").items()}
-    check(got == pend, f"pending: want {pend}, got {got}")
-for c, d in model["fl"].items():
-    got = {k: int(v) for k, v in hgetall(r, f"ag:c:{{{c}}}:fl").items()}
-    check(got == dict(d), f"fl: want {dict(d)}, got {got}")
+check_against_model(r, model)
 
 # ---- and the figures counted by hand from the script above
 tot = {k: int(v) for k, v in hgetall(r, f"ag:c:{{{C}}}").items()}

@@ -6,8 +6,8 @@ counter written (every other key byte-for-byte unchanged); its entries go
 to the campaign's dead-letter stream while the other campaign keeps
 counting, with one log line; once the operator deletes the bad key,
 `actiongap repair` re-queues them and they count exactly once. A bad
-watermark or nonce key (read before the script) holds the partition on a
-back-off instead, and the batch counts once after the repair."""
+watermark key (read before the script) holds the partition on a back-off
+instead, and the batch counts once after the repair."""
 import json, os, re, subprocess, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: F401,F403
@@ -88,9 +88,10 @@ for i, pattern in enumerate(layout):
     r("DEL", bad)
     r("SET", bad, "typo")                        # the operator's mistake
     dead = f"ag:c:{{{c}}}:dead"
-    # the watermark and the nonces are read before the script: a bad one
-    # holds the partition (nothing can be dead-lettered without them)
-    held = bad.endswith(":wm") or bad.endswith(":nonce")
+    # the watermark is read before the script: a bad one holds the
+    # partition (nothing can be dead-lettered without it); a bad nonce key
+    # is refused by the script and dead-lettered like the others
+    held = bad.endswith(":wm")
     keep = [k for k in keys_of(c) if k not in (bad, f"ag:c:{{{c}}}:wm", dead)]
     before = dumps(keep)
     lines0 = agg.logs().count("campaign poisoned")
