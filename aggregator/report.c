@@ -323,8 +323,10 @@ static int totals_of(agg_stats *st, const redisReply *h)
 }
 
 /* Reads every figure of campaign c. Returns 0 or -1. */
-int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
-                     agg_stats *st)
+/* Reads campaign c's figures into st: all of them, or (summary) the
+ * totals, people, rates and follow-up queue only. Returns 0 or -1. */
+static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms, agg_stats *st,
+                      int summary)
 {
     char k[PROTO_KEY_MAX];
     redisReply *h = NULL, *rep = NULL;
@@ -348,7 +350,10 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
         people(r, conf, c, clicked, st, 0, &st->clickers) < 0 ||
         people(r, conf, c, viewed, st, 0, &st->viewers) < 0)
         goto out;
-    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
+        st->scroll_rate[i] = NAN;
+    st->fl_p50_s = st->fl_p90_s = st->fl_max_s = NAN;
+    for (int i = 0; !summary && i < PROTO_SCROLL_BUCKETS; i++) {
         if (proto_key_scroll(k, sizeof k, conf->prefix, c, i) < 0) {
             too_long(r);
             goto out;
@@ -359,18 +364,19 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
         freeReplyObject(rep);
         st->scroll_rate[i] = rate(st->scroll[i], st->viewers, AGG_CLAMP_SCROLL, &st->clamped);
     }
-    if (ckey(r, k, conf, c, PROTO_CK_FL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
-        goto out;
-    int64_t cum[PROTO_FL_BUCKETS + 1];
-    for (int i = 0; i <= PROTO_FL_BUCKETS; i++)
-        cum[i] = hval(rep, proto_fl_field(i));
-    st->followups = hval(rep, PROTO_FL_COUNT);
-    st->unmatched = hval(rep, PROTO_FL_UNMATCHED);
-    double max_s = (double)hval(rep, PROTO_FL_MAX_MS) / 1000.0;
-    st->fl_p50_s = agg_report_fl_quantile(cum, max_s, 0.5);
-    st->fl_p90_s = agg_report_fl_quantile(cum, max_s, 0.9);
-    st->fl_max_s = st->followups > 0 ? max_s : NAN;
-    freeReplyObject(rep);
+    if (!summary) {
+        if (ckey(r, k, conf, c, PROTO_CK_FL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
+            goto out;
+        for (int i = 0; i <= PROTO_FL_BUCKETS; i++)
+            st->fl_cum[i] = hval(rep, proto_fl_field(i));
+        st->followups = hval(rep, PROTO_FL_COUNT);
+        st->unmatched = hval(rep, PROTO_FL_UNMATCHED);
+        double max_s = (double)hval(rep, PROTO_FL_MAX_MS) / 1000.0;
+        st->fl_p50_s = agg_report_fl_quantile(st->fl_cum, max_s, 0.5);
+        st->fl_p90_s = agg_report_fl_quantile(st->fl_cum, max_s, 0.9);
+        st->fl_max_s = st->followups > 0 ? max_s : NAN;
+        freeReplyObject(rep);
+    }
     if (agg_report_sla(r, conf, c, &st->sla_s) < 0)
         goto out;
     if (ckey(r, k, conf, c, PROTO_CK_PENDING) < 0 || !(rep = sys_redis_cmd(r, "ZCARD %s", k)))
@@ -381,6 +387,8 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
         goto out;
     st->overdue = rep->integer;
     freeReplyObject(rep);
+    if (summary)
+        goto rates;
     if (agg_report_advocates(r, conf, c, &st->adv, &st->nadv) < 0)
         goto out;
     if (ckey(r, k, conf, c, PROTO_CK_PAGES) < 0 ||
@@ -388,6 +396,7 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
         ckey(r, k, conf, c, PROTO_CK_REFERRERS) < 0 ||
         read_members(r, k, 1, AGG_REPORT_TOP - 1, &st->referrers, &st->nreferrers) < 0)
         goto out;
+rates:
     st->click_rate = rate(st->clickers, st->reach, AGG_CLAMP_CLICK, &st->clamped);
     st->conversion_rate = rate(st->actors, st->reach, AGG_CLAMP_CONVERSION, &st->clamped);
     st->action_gap = st->reach > 0 ? 1.0 - st->conversion_rate : NAN;
@@ -398,6 +407,110 @@ out:
     if (rc < 0)
         agg_stats_free(st);
     return rc;
+}
+
+/* Reads campaign c's figures at now_ms into st. Returns 0 or -1. */
+int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
+                     agg_stats *st)
+{
+    return read_stats(r, conf, c, now_ms, st, 0);
+}
+
+/* Reads campaign c's headline figures into st. Returns 0 or -1. */
+int agg_report_summary(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
+                       agg_stats *st)
+{
+    return read_stats(r, conf, c, now_ms, st, 1);
+}
+
+/* Returns the share of follow-ups answered within sla_s, when sla_s is a
+ * bucket bound (exact), or NAN. Pure. */
+double agg_report_within_sla(const agg_stats *st)
+{
+    if (st->followups <= 0)
+        return NAN;
+    for (int i = 0; i < PROTO_FL_BUCKETS; i++)
+        if (proto_fl_bound_s(i) == st->sla_s)
+            return (double)st->fl_cum[i] / (double)st->followups;
+    return NAN;
+}
+
+double agg_report_adv_rate(const agg_advocate *a)
+{
+    if (a->reach <= 0)
+        return NAN;
+    double r = (double)a->actions / (double)a->reach;
+    return r > 1 ? 1 : r;
+}
+
+/* ---------------------------------------------------------------- series */
+
+void agg_series_free(agg_bucket *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        for (size_t j = 0; j < v[i].nfields; j++) {
+            free(v[i].fields[j].name);
+            free(v[i].fields[j].value);
+        }
+        free(v[i].fields);
+    }
+    free(v);
+}
+
+/* Reads the hourly (hour) or daily buckets of c whose start lies in
+ * [from_ms, to_ms], oldest first, one pipelined HGETALL each. Returns 0 or
+ * -1 (also for more than AGG_SERIES_MAX buckets). */
+int agg_report_series(sys_redis *r, const proto_conf *conf, const char *c, int hour, int64_t from_ms,
+                      int64_t to_ms, agg_bucket **out, size_t *n)
+{
+    int64_t step = hour ? PROTO_HOUR_MS : PROTO_DAY_MS;
+    int64_t first = from_ms - from_ms % step;
+    *out = NULL;
+    *n = 0;
+    if (to_ms < first || (to_ms - first) / step >= AGG_SERIES_MAX) {
+        sys_redis_set_err(r, SYS_REDIS_REPLY, "range: at most " AGG_SERIES_MAX_TEXT " buckets");
+        return -1;
+    }
+    size_t cnt = (size_t)((to_ms - first) / step) + 1;
+    agg_bucket *v = calloc(cnt, sizeof *v);
+    if (!v) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        return -1;
+    }
+    char k[PROTO_KEY_MAX];
+    for (size_t i = 0; i < cnt; i++) {
+        v[i].t_ms = first + (int64_t)i * step;
+        if ((hour ? proto_key_hour(k, sizeof k, conf->prefix, c, v[i].t_ms)
+                  : proto_key_day(k, sizeof k, conf->prefix, c, v[i].t_ms)) < 0) {
+            agg_series_free(v, cnt);
+            return too_long(r);
+        }
+        redisReply *h = sys_redis_cmd(r, "HGETALL %s", k);
+        if (!h) {
+            agg_series_free(v, cnt);
+            return -1;
+        }
+        size_t nf = h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0;
+        v[i].fields = nf ? calloc(nf, sizeof *v[i].fields) : NULL;
+        for (size_t j = 0; v[i].fields && j < nf; j++) {
+            v[i].fields[j].name = strdup(h->element[2 * j]->str ? h->element[2 * j]->str : "");
+            v[i].fields[j].value = strdup(h->element[2 * j + 1]->str ? h->element[2 * j + 1]->str : "");
+            v[i].nfields++;
+            if (!v[i].fields[j].name || !v[i].fields[j].value)
+                nf = 0;     /* stops; the check below fails it */
+        }
+        int bad = (h->type == REDIS_REPLY_ARRAY && h->elements / 2 && !v[i].fields) ||
+                  v[i].nfields != (h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0);
+        freeReplyObject(h);
+        if (bad) {
+            agg_series_free(v, cnt);
+            sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+            return -1;
+        }
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- lists */

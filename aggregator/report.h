@@ -56,6 +56,7 @@ typedef struct {
     double scroll_rate[PROTO_SCROLL_BUCKETS];   /* ÷ viewers */
     int clamped;                /* AGG_CLAMP_* of the rates clamped */
     int64_t followups, unmatched;
+    int64_t fl_cum[PROTO_FL_BUCKETS + 1];   /* follow-ups answered within each bound, all last */
     double fl_p50_s, fl_p90_s, fl_max_s;
     int64_t pending, overdue, sla_s;
     agg_advocate *adv;              /* ranked: actions, reach, name */
@@ -74,10 +75,39 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
                      agg_stats *st);
 void agg_stats_free(agg_stats *st);
 
+/* Reads c's headline figures only (totals, people, rates, pending and
+ * overdue; no scroll, follow-up latency, advocates or pages) into st. */
+int agg_report_summary(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
+                       agg_stats *st);
+
+/* Returns the share of st's follow-ups answered within its SLA when the
+ * SLA is a bucket bound (exact), else NAN. Pure. */
+double agg_report_within_sla(const agg_stats *st);
+
+/* One hourly or daily bucket: its start and its fields as stored. */
+typedef struct {
+    int64_t t_ms;
+    agg_counter *fields;
+    size_t nfields;
+} agg_bucket;
+
+#define AGG_SERIES_MAX 2200     /* buckets one series call reads at most */
+#define AGG_SERIES_MAX_TEXT "2200"
+
+/* Reads c's hourly (hour = 1) or daily buckets starting in [from_ms,
+ * to_ms], oldest first, empty ones included (free with agg_series_free). */
+int agg_report_series(sys_redis *r, const proto_conf *conf, const char *c, int hour, int64_t from_ms,
+                      int64_t to_ms, agg_bucket **out, size_t *n);
+void agg_series_free(agg_bucket *v, size_t n);
+
 /* Reads c's advocates, ranked, into *out (free with agg_advocates_free). */
 int agg_report_advocates(sys_redis *r, const proto_conf *conf, const char *c,
                          agg_advocate **out, size_t *n);
 void agg_advocates_free(agg_advocate *v, size_t n);
+
+/* Returns an advocate's actions ÷ reach hits, at most 1 (actions credited
+ * through a link can outnumber the reach hits seen), NAN without reach. */
+double agg_report_adv_rate(const agg_advocate *a);
 
 /* Reads c's follow-up SLA in seconds: its cfg if a positive integer, else
  * conf->followup_sla_s. */

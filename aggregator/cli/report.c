@@ -10,9 +10,10 @@
 #include "clock.h"
 #include "cli.h"
 #include "report.h"
+#include "report_json.h"
 #include "text.h"
 
-#define STATS_TOP 5
+#define STATS_TOP AGG_JSON_TOP
 
 /* Writes a rate as a percentage with one decimal, or "-" for NAN; returns
  * buf. */
@@ -23,15 +24,6 @@ static char *pct(char *buf, size_t cap, double rate)
     else
         snprintf(buf, cap, "%.1f%%", 100.0 * rate);
     return buf;
-}
-
-/* Adds v to obj, or null for NAN; never fails (cJSON ignores a NULL obj). */
-static void add_num(cJSON *obj, const char *name, double v)
-{
-    if (isnan(v))
-        cJSON_AddNullToObject(obj, name);
-    else
-        cJSON_AddNumberToObject(obj, name, v);
 }
 
 /* Writes a duration in seconds compactly, or "-" for NAN; returns buf. */
@@ -112,81 +104,14 @@ out:
 
 /* ---------------------------------------------------------------- stats */
 
-/* Prints stats as one JSON document; returns 0 or -1. */
+/* Prints stats as one JSON document (report_json.c, the dashboard's too);
+ * returns 0 or -1. */
 static int stats_json(const char *c, const agg_stats *s)
 {
-    cJSON *doc = cJSON_CreateObject(), *o, *arr;
-
-    cJSON_AddStringToObject(doc, "campaign", c);
-    cJSON_AddNumberToObject(doc, "reach", (double)s->reach);
-    cJSON_AddNumberToObject(doc, "actors", (double)s->actors);
-    cJSON_AddNumberToObject(doc, "clickers", (double)s->clickers);
-    cJSON_AddNumberToObject(doc, "viewers", (double)s->viewers);
-    cJSON_AddNumberToObject(doc, "anonymous", (double)s->anonymous);
-    cJSON_AddNumberToObject(doc, "opens", (double)s->opens);
-    cJSON_AddNumberToObject(doc, "machine_opens", (double)s->machine_opens);
-    cJSON_AddNumberToObject(doc, "views", (double)s->views);
-    cJSON_AddNumberToObject(doc, "clicks", (double)s->clicks);
-    add_num(doc, "click_rate", s->click_rate);
-    cJSON_AddNumberToObject(doc, "signups", (double)s->signups);
-    o = cJSON_AddObjectToObject(doc, "donations");
-    cJSON_AddNumberToObject(o, "count", (double)s->donations);
-    cJSON_AddNumberToObject(o, "value_cents", (double)s->value_cents);
-    cJSON_AddNumberToObject(doc, "conversions", (double)s->conversions);
-    cJSON_AddNumberToObject(doc, "custom_actions", (double)s->custom);
-    cJSON_AddNumberToObject(doc, "actions", (double)s->actions);
-    add_num(doc, "conversion_rate", s->conversion_rate);
-    add_num(doc, "action_gap", s->action_gap);
-    o = cJSON_AddObjectToObject(doc, "scroll");
-    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
-        cJSON_AddNumberToObject(o, proto_scroll_field(i), (double)s->scroll[i]);
-    o = cJSON_AddObjectToObject(doc, "scroll_rate");
-    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
-        add_num(o, proto_scroll_field(i), s->scroll_rate[i]);
-    arr = cJSON_AddArrayToObject(doc, "clamped");  /* rates kept inside [0, 1] */
-    if (s->clamped & AGG_CLAMP_CLICK)
-        cJSON_AddItemToArray(arr, cJSON_CreateString("click_rate"));
-    if (s->clamped & AGG_CLAMP_CONVERSION)
-        cJSON_AddItemToArray(arr, cJSON_CreateString("conversion_rate"));
-    if (s->clamped & AGG_CLAMP_SCROLL)
-        cJSON_AddItemToArray(arr, cJSON_CreateString("scroll_rate"));
-    o = cJSON_AddObjectToObject(doc, "followup");
-    cJSON_AddNumberToObject(o, "count", (double)s->followups);
-    add_num(o, "p50_s", s->fl_p50_s);
-    add_num(o, "p90_s", s->fl_p90_s);
-    add_num(o, "max_s", s->fl_max_s);
-    cJSON_AddNumberToObject(o, "unmatched", (double)s->unmatched);
-    cJSON_AddBoolToObject(o, "estimated", 1);
-    cJSON_AddNumberToObject(doc, "pending", (double)s->pending);
-    cJSON_AddNumberToObject(doc, "overdue", (double)s->overdue);
-    cJSON_AddNumberToObject(doc, "sla_s", (double)s->sla_s);
-    cJSON_AddNumberToObject(doc, "duplicates", (double)s->dup);
-    arr = cJSON_AddArrayToObject(doc, "top_advocates");
-    for (size_t i = 0; i < s->nadv && i < STATS_TOP; i++) {
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddStringToObject(a, "ref", s->adv[i].ref);
-        cJSON_AddNumberToObject(a, "actions", (double)s->adv[i].actions);
-        cJSON_AddNumberToObject(a, "reach", (double)s->adv[i].reach);
-        cJSON_AddItemToArray(arr, a);
-    }
-    for (int t = 0; t < 2; t++) {
-        const agg_member *m = t ? s->referrers : s->pages;
-        size_t nm = t ? s->nreferrers : s->npages;
-        arr = cJSON_AddArrayToObject(doc, t ? "top_referrers" : "top_pages");
-        for (size_t i = 0; i < nm; i++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, t ? "host" : "path", m[i].name);
-            cJSON_AddNumberToObject(x, "views", (double)m[i].score);
-            cJSON_AddItemToArray(arr, x);
-        }
-    }
-    o = cJSON_AddObjectToObject(doc, "counters");
-    for (size_t i = 0; i < s->ncounters; i++) {
-        int64_t v;
-        if (cli_parse_i64(s->counters[i].value, &v) == 0)
-            cJSON_AddNumberToObject(o, s->counters[i].name, (double)v);
-        else
-            cJSON_AddStringToObject(o, s->counters[i].name, s->counters[i].value);
+    cJSON *doc = agg_json_stats(c, s);
+    if (!doc) {
+        fputs("actiongap: out of memory rendering JSON\n", stderr);
+        return -1;
     }
     return cli_print_json(doc);
 }
@@ -281,16 +206,6 @@ int cli_verb_stats(cli_ctx *x, const cli_args *a)
 
 /* ---------------------------------------------------------------- top */
 
-/* Returns an advocate's actions ÷ reach hits, at most 1 (actions credited
- * through a link can outnumber the reach hits seen), NAN without reach. */
-static double adv_rate(const agg_advocate *a)
-{
-    if (a->reach <= 0)
-        return NAN;
-    double r = (double)a->actions / (double)a->reach;
-    return r > 1 ? 1 : r;
-}
-
 /* Prints the advocate leaderboard (--limit, 20; 0: all); returns an exit
  * status. */
 int cli_verb_top(cli_ctx *x, const cli_args *a)
@@ -311,20 +226,7 @@ int cli_verb_top(cli_ctx *x, const cli_args *a)
         return cli_redis_failed(x);
     shown = (limit > 0 && (size_t)limit < n) ? (size_t)limit : n;
     if (x->json) {
-        cJSON *doc = cJSON_CreateObject(), *arr;
-        cJSON_AddStringToObject(doc, "campaign", campaign);
-        cJSON_AddNumberToObject(doc, "total", (double)n);
-        arr = cJSON_AddArrayToObject(doc, "advocates");
-        for (size_t i = 0; i < shown; i++) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "rank", (double)(i + 1));
-            cJSON_AddStringToObject(o, "ref", v[i].ref);
-            cJSON_AddNumberToObject(o, "actions", (double)v[i].actions);
-            cJSON_AddNumberToObject(o, "reach", (double)v[i].reach);
-            add_num(o, "conversion_rate", adv_rate(&v[i]));
-            cJSON_AddItemToArray(arr, o);
-        }
-        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        rc = cli_print_json(agg_json_top(campaign, v, n, shown)) < 0 ? CLI_ERR : CLI_OK;
         goto out;
     }
     if (n == 0) {
@@ -340,7 +242,7 @@ int cli_verb_top(cli_ctx *x, const cli_args *a)
         snprintf(act, sizeof act, "%lld", (long long)v[i].actions);
         snprintf(reach, sizeof reach, "%lld", (long long)v[i].reach);
         const char *cells[] = {rank, v[i].ref, act, reach,
-                               pct(rate, sizeof rate, adv_rate(&v[i]))};
+                               pct(rate, sizeof rate, agg_report_adv_rate(&v[i]))};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }
@@ -378,23 +280,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
     for (size_t i = 0; i < n; i++)
         overdue += now - v[i].score > sla_s * 1000;
     if (x->json) {
-        cJSON *doc = cJSON_CreateObject(), *arr;
-        cJSON_AddStringToObject(doc, "campaign", campaign);
-        cJSON_AddNumberToObject(doc, "sla_s", (double)sla_s);
-        cJSON_AddNumberToObject(doc, "count", (double)n);
-        cJSON_AddNumberToObject(doc, "overdue", (double)overdue);
-        arr = cJSON_AddArrayToObject(doc, "pending");
-        for (size_t i = 0; i < n; i++) {
-            int64_t ts = v[i].score;
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "subject", v[i].name);
-            cJSON_AddNumberToObject(o, "signup_ts", (double)ts);
-            cJSON_AddStringToObject(o, "signed_up", cli_fmt_time(iso, sizeof iso, ts));
-            cJSON_AddNumberToObject(o, "waiting_s", (double)(now - ts) / 1000.0);
-            cJSON_AddBoolToObject(o, "overdue", now - ts > sla_s * 1000);
-            cJSON_AddItemToArray(arr, o);
-        }
-        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
+        rc = cli_print_json(agg_json_pending(campaign, v, n, sla_s, now)) < 0 ? CLI_ERR : CLI_OK;
         goto out;
     }
     printf("%zu pending in %s, %lld overdue (SLA %s)\n", n, campaign, (long long)overdue,
