@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "cli.h"
+#include "report_json.h"
 #include "keys.h"
 #include "text.h"
 
@@ -61,7 +62,7 @@ static cJSON *alert_json(const redisReply *e)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "id", e->element[0]->str);
-    cJSON_AddStringToObject(o, "time", cli_fmt_time(iso, sizeof iso, alert_ms(e)));
+    cJSON_AddStringToObject(o, "time", agg_json_time(iso, sizeof iso, alert_ms(e)));
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
         int64_t x;
@@ -90,7 +91,7 @@ static void alert_row(const redisReply *e)
         proto_fmt_duration(waited, sizeof waited, (double)v, PROTO_DUR_COMPACT);
     if (cli_parse_i64(field(f, "sla_s"), &v) == 0)
         proto_fmt_duration(sla, sizeof sla, (double)v, PROTO_DUR_COMPACT);
-    printf(ROW_FMT, cli_fmt_time(iso, sizeof iso, alert_ms(e)), kind ? kind : "-", c ? c : "-",
+    printf(ROW_FMT, agg_json_time(iso, sizeof iso, alert_ms(e)), kind ? kind : "-", c ? c : "-",
            s ? s : "-", waited, sla);
 }
 

@@ -64,9 +64,6 @@ int cli_check_campaign(const char *verb, const char *c);
  * (for error lines); returns buf. */
 char *cli_quoted(char *buf, size_t cap, const char *s);
 
-/* Writes ms since the epoch as UTC ISO 8601 ("2026-01-02T03:04:05Z");
- * returns buf (empty on failure). */
-char *cli_fmt_time(char *buf, size_t cap, int64_t ms);
 
 /* Parses a whole decimal integer; returns 0, or -1 (and *out = 0) if text
  * is NULL or not an integer. */

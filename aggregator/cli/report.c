@@ -69,7 +69,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "campaign", v[i].name);
             cJSON_AddNumberToObject(o, "last_activity_ms", (double)v[i].score);
-            cJSON_AddStringToObject(o, "last_activity", cli_fmt_time(iso, sizeof iso, v[i].score));
+            cJSON_AddStringToObject(o, "last_activity", agg_json_time(iso, sizeof iso, v[i].score));
             cJSON_AddNumberToObject(o, "ago_s", (double)(now - v[i].score) / 1000.0);
             cJSON_AddNumberToObject(o, "dead_letter", (double)dead[i]);
             cJSON_AddItemToArray(arr, o);
@@ -89,7 +89,7 @@ int cli_verb_campaigns(cli_ctx *x, const cli_args *a)
         snprintf(ago, sizeof ago, "%s ago",
                  proto_fmt_duration(dur, sizeof dur, (double)(now - v[i].score) / 1000.0,
                                     PROTO_DUR_COMPACT));
-        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, v[i].score), ago, nd};
+        const char *cells[] = {v[i].name, agg_json_time(iso, sizeof iso, v[i].score), ago, nd};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }
@@ -293,7 +293,7 @@ int cli_verb_pending(cli_ctx *x, const cli_args *a)
         goto out;
     for (size_t i = 0; i < n; i++) {
         int64_t ts = v[i].score;
-        const char *cells[] = {v[i].name, cli_fmt_time(iso, sizeof iso, ts),
+        const char *cells[] = {v[i].name, agg_json_time(iso, sizeof iso, ts),
                                proto_fmt_duration(wait, sizeof wait, (double)(now - ts) / 1000.0,
                                                   PROTO_DUR_COMPACT),
                                now - ts > sla_s * 1000 ? "OVERDUE" : ""};

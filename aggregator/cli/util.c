@@ -120,18 +120,6 @@ int cli_parse_i64(const char *text, int64_t *out)
 
 /* ---------------------------------------------------------------- output */
 
-/* Formats ms as UTC ISO 8601; returns buf, empty on failure. */
-char *cli_fmt_time(char *buf, size_t cap, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (cap)
-        buf[0] = '\0';
-    if (cap && gmtime_r(&t, &tm) && strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        buf[0] = '\0';
-    return buf;
-}
 
 /* Prints and frees a cJSON document; returns 0, or -1 if rendering failed. */
 int cli_print_json(void *doc)
