@@ -540,6 +540,21 @@ int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out,
     return read_members(r, key, 1, -1, out, n);
 }
 
+/* Reads whether campaign c has ever had a hit applied (it is in
+ * ag:campaigns) into *known. Returns 0 or -1. */
+int agg_report_known(sys_redis *r, const proto_conf *conf, const char *c, int *known)
+{
+    char key[PROTO_KEY_MAX];
+    if (proto_key_campaigns(key, sizeof key, conf->prefix) < 0)
+        return too_long(r);
+    redisReply *rep = sys_redis_cmd(r, "ZSCORE %s %s", key, c);
+    if (!rep)
+        return -1;
+    *known = rep->type == REDIS_REPLY_STRING;
+    freeReplyObject(rep);
+    return 0;
+}
+
 /* Reads how many entries wait in campaign c's dead-letter stream (a
  * poisoned key refused them; `actiongap repair` re-queues them). Returns 0
  * or -1. */

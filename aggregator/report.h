@@ -122,6 +122,9 @@ int agg_report_pending(sys_redis *r, const proto_conf *conf, const char *c, agg_
  * agg_members_free). */
 int agg_report_campaigns(sys_redis *r, const proto_conf *conf, agg_member **out, size_t *n);
 
+/* Reads whether campaign c has had a hit applied into *known (0 or 1). */
+int agg_report_known(sys_redis *r, const proto_conf *conf, const char *c, int *known);
+
 /* Reads into *n how many entries wait in campaign c's dead-letter stream
  * (ag:c:{C}:dead). Returns 0, or -1 on a Redis error. */
 int agg_report_dead(sys_redis *r, const proto_conf *conf, const char *c, long long *n);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: installs what is missing, builds, starts a private redis-server
 # under ./var (unless AG_REDIS names one), then the collector and the
-# aggregator in the foreground. Ctrl-C stops everything cleanly.
+# aggregator and the dashboard in the foreground. Ctrl-C stops everything
+# cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -53,26 +54,34 @@ export AG_API_TOKEN=${AG_API_TOKEN:-dev-token}
 export AG_BASE_URL=${AG_BASE_URL:-http://$AG_LISTEN}
 export AG_METRICS_LISTEN=${AG_METRICS_LISTEN:-127.0.0.1:8081}
 export AG_FOLLOWUP_SLA_S=${AG_FOLLOWUP_SLA_S:-60}
+export AG_DASHBOARD_LISTEN=${AG_DASHBOARD_LISTEN:-127.0.0.1:8082}
+if [ -z "${AG_DASHBOARD_TOKEN:-}" ]; then
+  # one token per checkout, kept in var/ so the printed URL stays valid
+  [ -s var/dashboard-token ] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > var/dashboard-token
+  AG_DASHBOARD_TOKEN=$(cat var/dashboard-token)
+fi
+export AG_DASHBOARD_TOKEN
 
 ./build/collector/actiongap-collector &
 pids+=($!)
-if [ -x ./build/aggregator/actiongap-aggregator ]; then
-  ./build/aggregator/actiongap-aggregator &
-  pids+=($!)
-fi
+./build/aggregator/actiongap-aggregator &
+pids+=($!)
+./build/aggregator/dashboard/actiongap-dashboard &
+pids+=($!)
 sleep 0.5
 cat <<MSG
 
 actiongap is running (Ctrl-C stops it).
+  dashboard: http://$AG_DASHBOARD_LISTEN/?t=$AG_DASHBOARD_TOKEN
   pixel:   curl -s -o /dev/null -w '%{http_code}\\n' 'http://$AG_LISTEN/p.gif?c=spring&e=open&s=contact-1'
   stream:  $cli_redis XRANGE 'ag:hits:{0}' - +
   health:  curl -s http://$AG_LISTEN/healthz
 MSG
-if [ -x ./build/aggregator/actiongap ]; then
-  echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S \\"
-  echo "             AG_SIGNING_KEY=$AG_SIGNING_KEY AG_BASE_URL=$AG_BASE_URL"
-  echo "           ./build/aggregator/actiongap stats spring"
-  echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
-fi
+echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S \\"
+echo "             AG_SIGNING_KEY=$AG_SIGNING_KEY AG_BASE_URL=$AG_BASE_URL \\"
+echo "             AG_DASHBOARD_LISTEN=$AG_DASHBOARD_LISTEN"
+echo "           ./build/aggregator/actiongap stats spring"
+echo "  share:   ./build/aggregator/actiongap share spring --leaderboard"
+echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
 echo
 wait -n "${pids[@]}" || true

@@ -43,6 +43,9 @@ typedef struct proto_conf {
     int retention_days;
     int keep_hours;
     char metrics_listen[128];
+    char dashboard_listen[128];
+    char dashboard_token[256];
+    char dashboard_url[512];
     char base_url[512];
     int max_header_bytes;
     int max_body_bytes;

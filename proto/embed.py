@@ -26,8 +26,11 @@ if "--max" in flags:
 
 
 def c_bytes(b, nul):
+    """The bytes as a C initialiser; for a char array (nul) bytes past 127
+    (UTF-8) are cast, as char may be signed."""
     b = b + (b"\0" if nul else b"")
-    rows = [", ".join(str(x) for x in b[i:i + 24]) for i in range(0, len(b), 24)]
+    item = (lambda x: f"(char){x}" if x > 127 else str(x)) if nul else str
+    rows = [", ".join(item(x) for x in b[i:i + 24]) for i in range(0, len(b), 24)]
     return "{\n    " + ",\n    ".join(rows) + "\n}"
 
 

@@ -152,6 +152,12 @@ int proto_key_day(char *buf, size_t cap, const char *prefix, const char *c, long
     return bucket_key(buf, cap, prefix, c, ts_ms, 0);
 }
 
+/* Builds <prefix>shares; returns the length or -1. */
+int proto_key_shares(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%sshares", PFX(prefix));
+}
+
 /* Builds <prefix>lease:{P}; returns the length or -1. */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition)
 {

@@ -67,6 +67,10 @@ void proto_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq);
  * 0 or >0. */
 int proto_stream_id_cmp(const char *a, const char *b);
 
+/* ag:shares: the dashboard's share links, a hash of token -> "c:<C>" (a
+ * campaign) or "l:<C>" (its leaderboard); actiongap share writes it. */
+int proto_key_shares(char *buf, size_t cap, const char *prefix);
+
 /* ag:lease:{P}: the aggregator's ownership lease of partition P (internal). */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition);
 

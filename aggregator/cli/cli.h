@@ -30,7 +30,7 @@ typedef struct {
     const char *verb;
     const char *pos[CLI_MAX_ARGS];
     int npos;
-    int json, follow, no_carry;
+    int json, follow, no_carry, leaderboard, revoke;
     const char *limit, *count, *to, *ref, *subject, *event, *channel;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */
 } cli_args;
@@ -101,5 +101,6 @@ int cli_verb_alerts(cli_ctx *x, const cli_args *a);
 int cli_verb_followup(cli_ctx *x, const cli_args *a);
 int cli_verb_link(cli_ctx *x, const cli_args *a);
 int cli_verb_repair(cli_ctx *x, const cli_args *a);
+int cli_verb_share(cli_ctx *x, const cli_args *a);
 
 #endif

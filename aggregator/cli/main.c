@@ -19,6 +19,8 @@ static const cli_opt cli_opts[] = {
     {"json", 0, offsetof(cli_args, json)},
     {"follow", 0, offsetof(cli_args, follow)},
     {"no-carry", 0, offsetof(cli_args, no_carry)},
+    {"leaderboard", 0, offsetof(cli_args, leaderboard)},
+    {"revoke", 0, offsetof(cli_args, revoke)},
     {"limit", 1, offsetof(cli_args, limit)},
     {"count", 1, offsetof(cli_args, count)},
     {"to", 1, offsetof(cli_args, to)},
@@ -53,6 +55,9 @@ static const struct {
     {"repair", " json ", 1, cli_verb_repair, "repair C [--json]",
      "re-queue the entries a poisoned key sent to C's\n"
      "dead-letter stream (after fixing the key)"},
+    {"share", " json leaderboard revoke ", 1, cli_verb_share, "share C [--leaderboard] [--revoke] [--json]",
+     "print a dashboard link that opens C (or only its\n"
+     "leaderboard); --revoke deletes C's links"},
     {"link", " json to ref subject event channel no-carry ", 1, cli_verb_link,
      "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--no-carry] [--json]",
      "print a signed pixel URL (or /r link with --to; --no-carry:\n"

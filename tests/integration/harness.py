@@ -16,6 +16,8 @@ import time
 COLLECTOR = os.environ.get("AG_COLLECTOR", "")
 AGGREGATOR = os.environ.get("AG_AGGREGATOR", "")
 CLI = os.environ.get("AG_CLI", "")
+DASHBOARD = os.environ.get("AG_DASHBOARD", "")
+DASHBOARD_TOKEN = "test-dashboard-token-0123456789"
 SIGNING_KEY = "test-signing-key"
 API_TOKEN = "test-api-token"
 
@@ -532,6 +534,27 @@ class Aggregator(Daemon):
 
     def start(self):
         self._spawn()
+
+
+class Dashboard(Daemon):
+    """The real actiongap-dashboard binary on a free port."""
+
+    def __init__(self, redis, extra=(), start=True):
+        if not DASHBOARD or not os.access(DASHBOARD, os.X_OK):
+            raise AssertionError("AG_DASHBOARD does not name the dashboard binary")
+        self._setup("ag-dash-")
+        self.redis = redis
+        self.args = [DASHBOARD, "--redis", redis.url(), "--dashboard-listen", f"127.0.0.1:{self.port}",
+                     "--dashboard-token", DASHBOARD_TOKEN, *extra]
+        if start:
+            self.start()
+
+    def start(self):
+        self._spawn()
+
+    def url(self, path, token=DASHBOARD_TOKEN):
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}" + (f"{sep}t={token}" if token else "")
 
 
 def wait_applied(redis_client, partitions=1, timeout=60):

@@ -1,0 +1,546 @@
+/* dash.c: the dashboard's HTTP server — pages, assets, /api/v1, tokens (see dash.h). */
+#include "dash.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <signal.h>
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_css.h"
+#include "app_js.h"
+#include "clock.h"
+#include "hit.h"
+#include "index_html.h"
+#include "keys.h"
+#include "log.h"
+#include "redis.h"
+#include "report.h"
+#include "report_json.h"
+#include "share.h"
+
+#define CSP                                                                                         \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "                \
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+#define LIST_MAX 500            /* campaigns in one list document, most recent first */
+#define BOARD_MAX 100           /* advocates in one leaderboard document */
+#define SERIES_HOURS 48
+#define SERIES_DAYS 90
+
+struct agg_dash {
+    const proto_conf *conf;
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *sig[2];
+    sys_redis *r;
+};
+
+/* What one request asks for, once its path is read. */
+typedef struct {
+    struct evhttp_request *req;
+    agg_dash *d;
+    int scope;                  /* agg_share_scope of its token, or -1: Redis failed */
+    int has_token;
+    char token_campaign[PROTO_CAMPAIGN_MAX + 1];
+    char campaign[PROTO_CAMPAIGN_MAX + 1];
+    struct evkeyvalq query;
+} dreq;
+
+/* ---------------------------------------------------------------- replies */
+
+/* Adds the headers every answer carries; never fails. */
+static void headers(struct evhttp_request *req, const char *type, const char *cache)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Content-Security-Policy", CSP);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");     /* the token rides in the URL */
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Cache-Control", cache);
+}
+
+/* Sends len bytes of body with status code; never fails. */
+static void send_body(struct evhttp_request *req, int code, const char *type, const char *cache,
+                      const void *body, size_t len)
+{
+    struct evbuffer *out = evbuffer_new();
+    headers(req, type, cache);
+    if (!out) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(out, body, len);
+    evhttp_send_reply(req, code, NULL, out);
+    evbuffer_free(out);
+}
+
+/* Sends {"error": msg} with status code; never fails. */
+static void send_error(struct evhttp_request *req, int code, const char *msg)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "error", msg);
+    char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (s)
+        send_body(req, code, "application/json", "no-store", s, strlen(s));
+    else
+        evhttp_send_error(req, 500, NULL);
+    free(s);
+}
+
+/* Sends doc (deleted here) with 200, adding now_ms; NULL is out of memory. */
+static void send_doc(struct evhttp_request *req, cJSON *doc, int64_t now_ms)
+{
+    if (doc)
+        cJSON_AddNumberToObject(doc, "now_ms", (double)now_ms);
+    char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!s) {
+        send_error(req, 500, "out of memory");
+        return;
+    }
+    send_body(req, 200, "application/json", "no-store", s, strlen(s));
+    free(s);
+}
+
+/* Sends a page that says why it cannot be shown and what to do; never fails. */
+static void send_refusal(struct evhttp_request *req, int code, const char *title, const char *what)
+{
+    char page[2048];
+    int n = snprintf(page, sizeof page,
+                     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                     "<title>actiongap: %s</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>"
+                     "<body><main class=\"refusal\"><h1>%s</h1><p>%s</p></main></body></html>\n",
+                     title, title, what);
+    send_body(req, code, "text/html; charset=utf-8", "no-store", page, (size_t)n);
+}
+
+/* Sends the 401 of a page or a document; never fails. */
+static void unauthorized(const dreq *q, int page)
+{
+    static const char why[] =
+        "Open the address <code>./deploy/run.sh</code> printed (it ends in <code>?t=</code> and the "
+        "dashboard token), add <code>?t=</code> and the <code>dashboard_token</code> of the "
+        "configuration, or ask the campaign's owner for a share link (<code>actiongap share "
+        "CAMPAIGN</code>). A revoked link opens nothing.";
+    evhttp_add_header(evhttp_request_get_output_headers(q->req), "WWW-Authenticate", "Bearer");
+    if (page)
+        send_refusal(q->req, 401, "This dashboard needs a token", why);
+    else
+        send_error(q->req, 401, q->has_token ? "this token opens nothing (revoked?)"
+                                             : "a token is needed: Authorization: Bearer TOKEN, or ?t=TOKEN");
+}
+
+/* Sends the 403 of a token that opens something else; never fails. */
+static void forbidden(const dreq *q, int page)
+{
+    if (page)
+        send_refusal(q->req, 403, "This link does not open this page",
+                     "A share link opens one campaign, or only its leaderboard. Ask the campaign's owner "
+                     "for the link you need.");
+    else
+        send_error(q->req, 403, "this token does not open this document");
+}
+
+/* Sends the 503 of a Redis failure; never fails. */
+static void redis_failed(const dreq *q)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "redis: %s", sys_redis_err(q->d->r));
+    sys_warn("redis request failed", "err=\"%s\"", sys_redis_err(q->d->r));
+    sys_redis_close(q->d->r);
+    send_error(q->req, 503, msg);
+}
+
+/* ---------------------------------------------------------------- access */
+
+/* Reads the request's token (Authorization: Bearer, else ?t=) and what it
+ * opens into q. Returns 0, or -1 when Redis failed (answered). */
+static int resolve(dreq *q)
+{
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(q->req), "Authorization");
+    const char *tok = NULL;
+    if (auth && strncmp(auth, "Bearer ", 7) == 0)
+        tok = auth + 7;
+    else
+        tok = evhttp_find_header(&q->query, "t");
+    q->has_token = tok && *tok;
+    q->scope = AGG_SHARE_NONE;
+    if (!q->has_token)
+        return 0;
+    if (!sys_redis_connected(q->d->r) && sys_redis_connect(q->d->r) < 0) {
+        redis_failed(q);
+        return -1;
+    }
+    q->scope = agg_share_scope_of(q->d->r, q->d->conf, tok, strlen(tok), q->token_campaign,
+                                  sizeof q->token_campaign);
+    if (q->scope < 0) {
+        redis_failed(q);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 1 if q's token opens campaign c's page or documents (board: its
+ * leaderboard; c NULL: the list of every campaign). */
+static int opens(const dreq *q, const char *c, int board)
+{
+    if (q->scope == AGG_SHARE_ALL)
+        return 1;
+    if (!c || strcmp(c, q->token_campaign) != 0)
+        return 0;
+    return q->scope == AGG_SHARE_CAMPAIGN || (board && q->scope == AGG_SHARE_BOARD);
+}
+
+/* Checks q may see c (board: its leaderboard); answers 401/403 when not.
+ * Returns 1 if allowed. */
+static int admit(const dreq *q, const char *c, int board, int page)
+{
+    if (q->scope == AGG_SHARE_NONE) {
+        unauthorized(q, page);
+        return 0;
+    }
+    if (!opens(q, c, board)) {
+        forbidden(q, page);
+        return 0;
+    }
+    return 1;
+}
+
+/* Decodes path segment seg (len bytes) as a campaign id into q->campaign.
+ * Returns 0, or -1 if it is not one (SPEC 2: [A-Za-z0-9._-]{1,64}). */
+static int campaign_of(dreq *q, const char *seg, size_t len)
+{
+    char raw[3 * PROTO_CAMPAIGN_MAX + 1];
+    if (len == 0 || len >= sizeof raw)
+        return -1;
+    memcpy(raw, seg, len);
+    raw[len] = '\0';
+    size_t n = 0;
+    char *dec = evhttp_uridecode(raw, 0, &n);
+    proto_hit hit;
+    unsigned seen = 0;
+    proto_hit_init(&hit);
+    int ok = dec && proto_hit_set(&hit, &seen, "c", 1, dec, n) == PROTO_OK && hit.campaign[0];
+    if (ok)
+        snprintf(q->campaign, sizeof q->campaign, "%s", hit.campaign);
+    free(dec);
+    return ok ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- documents */
+
+/* Reads a whole decimal query parameter; returns 0 (absent: *v = dflt) or -1. */
+static int query_i64(const dreq *q, const char *name, int64_t dflt, int64_t *v)
+{
+    const char *s = evhttp_find_header(&q->query, name);
+    char *end;
+    *v = dflt;
+    if (!s)
+        return 0;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (!*s || *end || errno)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* Answers /api/v1/campaigns: every campaign (the LIST_MAX most recent) with
+ * its headline figures. */
+static void doc_campaigns(dreq *q, int64_t now)
+{
+    agg_member *v = NULL;
+    size_t n = 0;
+    if (agg_report_campaigns(q->d->r, q->d->conf, &v, &n) < 0) {
+        redis_failed(q);
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "campaigns");
+    cJSON_AddNumberToObject(doc, "total", (double)n);
+    int ok = arr != NULL;
+    for (size_t i = 0; ok && i < n && i < LIST_MAX; i++) {
+        agg_stats st;
+        long long dead = 0;
+        if (agg_report_summary(q->d->r, q->d->conf, v[i].name, now, &st) < 0) {
+            ok = -1;
+            break;
+        }
+        if (agg_report_dead(q->d->r, q->d->conf, v[i].name, &dead) < 0)
+            ok = -1;
+        cJSON *o = ok > 0 ? agg_json_summary(v[i].name, v[i].score, &st, dead) : NULL;
+        agg_stats_free(&st);
+        if (ok > 0 && !o)
+            ok = 0;
+        cJSON_AddItemToArray(arr, o);
+    }
+    agg_members_free(v, n);
+    if (ok < 0) {
+        cJSON_Delete(doc);
+        redis_failed(q);
+        return;
+    }
+    if (!ok) {
+        cJSON_Delete(doc);
+        doc = NULL;
+    }
+    send_doc(q->req, doc, now);
+}
+
+/* Answers /api/v1/campaigns/C[/what] for q->campaign. */
+static void doc_campaign(dreq *q, const char *what, int64_t now)
+{
+    sys_redis *r = q->d->r;
+    const proto_conf *conf = q->d->conf;
+    const char *c = q->campaign;
+    int known = 0;
+    if (agg_report_known(r, conf, c, &known) < 0) {
+        redis_failed(q);
+        return;
+    }
+    if (!known) {
+        send_error(q->req, 404, "no such campaign (no hit of it was counted yet)");
+        return;
+    }
+    if (!*what) {
+        agg_stats st;
+        if (agg_report_stats(r, conf, c, now, &st) < 0) {
+            redis_failed(q);
+            return;
+        }
+        send_doc(q->req, agg_json_stats(c, &st), now);
+        agg_stats_free(&st);
+    } else if (strcmp(what, "/leaderboard") == 0) {
+        agg_advocate *v = NULL;
+        size_t n = 0;
+        if (agg_report_advocates(r, conf, c, &v, &n) < 0) {
+            redis_failed(q);
+            return;
+        }
+        send_doc(q->req, agg_json_top(c, v, n, n < BOARD_MAX ? n : BOARD_MAX), now);
+        agg_advocates_free(v, n);
+    } else if (strcmp(what, "/pending") == 0) {
+        agg_member *v = NULL;
+        size_t n = 0;
+        int64_t sla_s;
+        if (agg_report_sla(r, conf, c, &sla_s) < 0 || agg_report_pending(r, conf, c, &v, &n) < 0) {
+            redis_failed(q);
+            return;
+        }
+        send_doc(q->req, agg_json_pending(c, v, n, sla_s, now), now);
+        agg_members_free(v, n);
+    } else if (strcmp(what, "/series") == 0) {
+        const char *unit = evhttp_find_header(&q->query, "unit");
+        int hour = !unit || strcmp(unit, "hour") == 0;
+        int64_t from, to;
+        if ((unit && !hour && strcmp(unit, "day") != 0) ||
+            query_i64(q, "from", now - (hour ? (SERIES_HOURS - 1) * PROTO_HOUR_MS
+                                             : (SERIES_DAYS - 1) * PROTO_DAY_MS), &from) < 0 ||
+            query_i64(q, "to", now, &to) < 0 || from < 0 || to < from) {
+            send_error(q->req, 400, "series: unit=hour|day, from and to in ms since 1970, from <= to");
+            return;
+        }
+        agg_bucket *v = NULL;
+        size_t n = 0;
+        if (agg_report_series(r, conf, c, hour, from, to, &v, &n) < 0) {
+            if (sys_redis_last(r) == SYS_REDIS_REPLY)      /* the range, not Redis */
+                send_error(q->req, 400, sys_redis_err(r));
+            else
+                redis_failed(q);
+            return;
+        }
+        send_doc(q->req, agg_json_series(hour, from, to, v, n), now);
+        agg_series_free(v, n);
+    } else {
+        send_error(q->req, 404, "no such document");
+    }
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Serves an embedded asset: gzip when accepted, 304 on a matching ETag. */
+static void asset(struct evhttp_request *req, const char *type, const char *text, size_t len,
+                  const unsigned char *gz, size_t gzlen, const char *etag)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    const char *inm = evhttp_find_header(in, "If-None-Match");
+    const char *ae = evhttp_find_header(in, "Accept-Encoding");
+    evhttp_add_header(h, "ETag", etag);
+    evhttp_add_header(h, "Vary", "Accept-Encoding");
+    if (inm && strstr(inm, etag)) {
+        headers(req, type, "no-cache");
+        evhttp_send_reply(req, 304, NULL, NULL);
+        return;
+    }
+    if (ae && strstr(ae, "gzip")) {
+        evhttp_add_header(h, "Content-Encoding", "gzip");
+        send_body(req, 200, type, "no-cache", gz, gzlen);
+    } else {
+        send_body(req, 200, type, "no-cache", text, len);
+    }
+}
+
+/* Returns 1 if path starts with prefix, setting *rest to what follows. */
+static int under(const char *path, const char *prefix, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0)
+        return 0;
+    *rest = path + n;
+    return 1;
+}
+
+/* Answers a page route (/, /c/C, /l/C) with the shell, once admitted. */
+static void page(dreq *q, const char *c, int board)
+{
+    if (resolve(q) < 0 || !admit(q, c, board, 1))
+        return;
+    asset(q->req, "text/html; charset=utf-8", index_html, sizeof index_html - 1, index_html_gz,
+          sizeof index_html_gz, index_html_etag);
+}
+
+/* Answers /api/v1/...; rest follows "/api/v1". */
+static void api(dreq *q, const char *rest)
+{
+    const char *seg;
+    int64_t now = sys_now_ms();
+    if (strcmp(rest, "/campaigns") == 0) {
+        if (resolve(q) == 0 && admit(q, NULL, 0, 0))
+            doc_campaigns(q, now);
+        return;
+    }
+    if (!under(rest, "/campaigns/", &seg)) {
+        send_error(q->req, 404, "no such document");
+        return;
+    }
+    const char *slash = strchr(seg, '/');
+    size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (campaign_of(q, seg, len) < 0) {
+        send_error(q->req, 400, "not a campaign id ([A-Za-z0-9._-]{1,64})");
+        return;
+    }
+    const char *what = slash ? slash : "";
+    if (resolve(q) == 0 && admit(q, q->campaign, strcmp(what, "/leaderboard") == 0, 0))
+        doc_campaign(q, what, now);
+}
+
+/* Answers every request. */
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    dreq q;
+    memset(&q, 0, sizeof q);
+    q.req = req;
+    q.d = arg;
+    TAILQ_INIT(&q.query);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
+    const char *rest;
+    if (!path || (qs && evhttp_parse_query_str(qs, &q.query) < 0)) {
+        send_error(req, 400, "malformed request target");
+        goto out;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+        send_error(req, 405, "the dashboard is read-only: GET");
+        goto out;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        int up = sys_redis_connected(q.d->r) || sys_redis_connect(q.d->r) == 0;
+        const char *body = up ? "{\"status\":\"ok\",\"redis\":\"up\"}\n" : "{\"status\":\"ok\",\"redis\":\"down\"}\n";
+        send_body(req, 200, "application/json", "no-store", body, strlen(body));
+    } else if (strcmp(path, "/assets/app.js") == 0) {
+        asset(req, "text/javascript; charset=utf-8", app_js, sizeof app_js - 1, app_js_gz, sizeof app_js_gz,
+              app_js_etag);
+    } else if (strcmp(path, "/assets/app.css") == 0) {
+        asset(req, "text/css; charset=utf-8", app_css, sizeof app_css - 1, app_css_gz, sizeof app_css_gz,
+              app_css_etag);
+    } else if (strcmp(path, "/") == 0) {
+        page(&q, NULL, 0);
+    } else if (under(path, "/c/", &rest) || under(path, "/l/", &rest)) {
+        if (campaign_of(&q, rest, strlen(rest)) < 0)
+            send_refusal(req, 404, "No such page", "A campaign id is [A-Za-z0-9._-], 1 to 64 characters.");
+        else
+            page(&q, q.campaign, path[1] == 'l');
+    } else if (under(path, "/api/v1", &rest)) {
+        api(&q, rest);
+    } else {
+        send_refusal(req, 404, "No such page", "The dashboard has /, /c/CAMPAIGN and /l/CAMPAIGN.");
+    }
+out:
+    evhttp_clear_headers(&q.query);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* Stops the loop on SIGTERM or SIGINT. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    agg_dash *d = arg;
+    (void)what;
+    sys_info("stopping", "signal=%d", (int)sig);
+    event_base_loopbreak(d->base);
+}
+
+agg_dash *agg_dash_new(const proto_conf *conf)
+{
+    char host[128];
+    int port;
+    agg_dash *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->conf = conf;
+    if (proto_conf_hostport(conf->dashboard_listen, host, sizeof host, &port) < 0 ||
+        !(d->base = event_base_new()) || !(d->http = evhttp_new(d->base)) ||
+        evhttp_bind_socket(d->http, host[0] ? host : "0.0.0.0", (ev_uint16_t)port) < 0) {
+        sys_error("cannot listen", "dashboard_listen=%s", conf->dashboard_listen);
+        agg_dash_free(d);
+        return NULL;
+    }
+    if (!(d->r = sys_redis_new(conf->redis, 1000, 2000))) {
+        agg_dash_free(d);
+        return NULL;
+    }
+    evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE);
+    evhttp_set_max_headers_size(d->http, (ev_ssize_t)conf->max_header_bytes);
+    evhttp_set_max_body_size(d->http, 1024);
+    evhttp_set_timeout(d->http, conf->idle_timeout_s);
+    evhttp_set_gencb(d->http, on_request, d);
+    d->sig[0] = evsignal_new(d->base, SIGTERM, on_signal, d);
+    d->sig[1] = evsignal_new(d->base, SIGINT, on_signal, d);
+    if (!d->sig[0] || !d->sig[1] || evsignal_add(d->sig[0], NULL) < 0 || evsignal_add(d->sig[1], NULL) < 0) {
+        agg_dash_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int agg_dash_run(agg_dash *d)
+{
+    event_base_dispatch(d->base);
+    return 0;
+}
+
+void agg_dash_free(agg_dash *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (d->sig[i])
+            event_free(d->sig[i]);
+    if (d->http)
+        evhttp_free(d->http);
+    if (d->base)
+        event_base_free(d->base);
+    sys_redis_free(d->r);
+    free(d);
+}
