@@ -235,6 +235,106 @@ out:
 
 /* ---------------------------------------------------------------- stats */
 
+/* Adds the members of a WITHSCORES reply to v (*cnt of them, cap room)
+ * as advocates with that score as actions (actions) or reach, unless
+ * already there (sorted by name in v[0..nsorted)). Returns 0 or -1 (memory). */
+static int adv_add(agg_advocate *v, size_t *cnt, size_t nsorted, const redisReply *rep, int actions)
+{
+    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
+        agg_advocate key = {.ref = rep->element[i]->str ? rep->element[i]->str : ""};
+        if (nsorted && bsearch(&key, v, nsorted, sizeof *v, adv_name))
+            continue;
+        if (!(v[*cnt].ref = strdup(key.ref)))
+            return -1;
+        if (actions)
+            v[*cnt].actions = score(rep->element[i + 1]);
+        else
+            v[*cnt].reach = score(rep->element[i + 1]);
+        (*cnt)++;
+    }
+    return 0;
+}
+
+/* Reads the k best of c's advocates without reading them all: those whose
+ * actions reach the k-th best's (ties included), their reach by ZMSCORE,
+ * and, when fewer than k acted, the best by reach of the rest. Returns 0 or
+ * -1. */
+int agg_report_top_advocates(sys_redis *r, const proto_conf *conf, const char *c, size_t k,
+                             agg_advocate **out, size_t *n)
+{
+    char kref[PROTO_KEY_MAX], kreach[PROTO_KEY_MAX];
+    redisReply *a = NULL, *b = NULL, *m = NULL;
+    agg_advocate *v = NULL;
+    const char **argv = NULL;
+    size_t cnt = 0, na;
+    int rc = -1;
+    *out = NULL;
+    *n = 0;
+    if (k == 0)
+        return 0;
+    if (ckey(r, kref, conf, c, PROTO_CK_REF) < 0 || ckey(r, kreach, conf, c, PROTO_CK_REF_REACH) < 0)
+        return -1;
+    if (!(a = sys_redis_cmd(r, "ZREVRANGE %s 0 %lld WITHSCORES", kref, (long long)k - 1)))
+        goto out;
+    if (a->elements / 2 == k) {     /* the k-th best's actions, and every tie of it */
+        char floor_[64];
+        snprintf(floor_, sizeof floor_, "%s", a->element[2 * k - 1]->str ? a->element[2 * k - 1]->str : "0");
+        freeReplyObject(a);
+        if (!(a = sys_redis_cmd(r, "ZREVRANGEBYSCORE %s +inf %s WITHSCORES", kref, floor_)))
+            goto out;
+    }
+    na = a->elements / 2;
+    if (na < k) {                   /* fewer acted: the rest by reach (ties of the last included) */
+        if (!(b = sys_redis_cmd(r, "ZREVRANGE %s 0 %lld WITHSCORES", kreach, (long long)(k + na) - 1)))
+            goto out;
+        size_t nb = b->elements / 2;
+        if (nb == k + na && b->element[2 * nb - 1]->str) {
+            char floor_[64];
+            snprintf(floor_, sizeof floor_, "%s", b->element[2 * nb - 1]->str);
+            freeReplyObject(b);
+            if (!(b = sys_redis_cmd(r, "ZREVRANGEBYSCORE %s +inf %s WITHSCORES", kreach, floor_)))
+                goto out;
+        }
+    }
+    if (!(v = calloc(na + (b ? b->elements / 2 : 0) + 1, sizeof *v)) || adv_add(v, &cnt, 0, a, 1) < 0)
+        goto oom;
+    if (na) {                       /* the reach of those who acted */
+        if (!(argv = calloc(na + 2, sizeof *argv)))
+            goto oom;
+        argv[0] = "ZMSCORE";
+        argv[1] = kreach;
+        for (size_t i = 0; i < na; i++)
+            argv[i + 2] = v[i].ref;
+        if (!(m = sys_redis_cmdv(r, (int)(na + 2), argv, NULL)))
+            goto out;
+        for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements && i < na; i++)
+            v[i].reach = score(m->element[i]);
+    }
+    qsort(v, cnt, sizeof *v, adv_name);
+    if (adv_add(v, &cnt, cnt, b, 0) < 0)
+        goto oom;
+    qsort(v, cnt, sizeof *v, adv_rank);
+    while (cnt > k)
+        free(v[--cnt].ref);
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    rc = 0;
+    goto out;
+oom:
+    sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+out:
+    agg_advocates_free(v, cnt);
+    free(argv);
+    if (a)
+        freeReplyObject(a);
+    if (b)
+        freeReplyObject(b);
+    if (m)
+        freeReplyObject(m);
+    return rc;
+}
+
 /* Estimates a latency quantile from cumulative buckets; NAN if none. */
 double agg_report_fl_quantile(const int64_t cum_in[PROTO_FL_BUCKETS + 1], double max_s, double q)
 {
@@ -389,7 +489,7 @@ static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64
     freeReplyObject(rep);
     if (summary)
         goto rates;
-    if (agg_report_advocates(r, conf, c, &st->adv, &st->nadv) < 0)
+    if (agg_report_top_advocates(r, conf, c, AGG_REPORT_TOP, &st->adv, &st->nadv) < 0)
         goto out;
     if (ckey(r, k, conf, c, PROTO_CK_PAGES) < 0 ||
         read_members(r, k, 1, AGG_REPORT_TOP - 1, &st->pages, &st->npages) < 0 ||
@@ -457,9 +557,35 @@ void agg_series_free(agg_bucket *v, size_t n)
     free(v);
 }
 
+/* Takes one bucket's HGETALL reply (a ledger handler): copies its fields
+ * into the bucket. Returns 0, or -1 (an error reply, or no memory: the
+ * caller closes the connection). */
+static int on_bucket(void *arg, redisReply *h, size_t i)
+{
+    agg_bucket *b = arg;
+    int rc = 0;
+    (void)i;
+    if (h->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(h);
+        return -1;
+    }
+    size_t nf = h->elements / 2;
+    if (nf && !(b->fields = calloc(nf, sizeof *b->fields)))
+        rc = -1;
+    for (size_t j = 0; rc == 0 && j < nf; j++) {
+        agg_counter *f = &b->fields[b->nfields++];
+        f->name = strdup(h->element[2 * j]->str ? h->element[2 * j]->str : "");
+        f->value = strdup(h->element[2 * j + 1]->str ? h->element[2 * j + 1]->str : "");
+        if (!f->name || !f->value)
+            rc = -1;
+    }
+    freeReplyObject(h);
+    return rc;
+}
+
 /* Reads the hourly (hour) or daily buckets of c whose start lies in
- * [from_ms, to_ms], oldest first, one pipelined HGETALL each. Returns 0 or
- * -1 (also for more than AGG_SERIES_MAX buckets). */
+ * [from_ms, to_ms], oldest first, in one pipelined round of HGETALLs.
+ * Returns 0 or -1 (also for more than AGG_SERIES_MAX buckets). */
 int agg_report_series(sys_redis *r, const proto_conf *conf, const char *c, int hour, int64_t from_ms,
                       int64_t to_ms, agg_bucket **out, size_t *n)
 {
@@ -478,35 +604,22 @@ int agg_report_series(sys_redis *r, const proto_conf *conf, const char *c, int h
         return -1;
     }
     char k[PROTO_KEY_MAX];
-    for (size_t i = 0; i < cnt; i++) {
+    int rc = sys_redis_connect(r);
+    for (size_t i = 0; rc == 0 && i < cnt; i++) {
         v[i].t_ms = first + (int64_t)i * step;
         if ((hour ? proto_key_hour(k, sizeof k, conf->prefix, c, v[i].t_ms)
-                  : proto_key_day(k, sizeof k, conf->prefix, c, v[i].t_ms)) < 0) {
-            agg_series_free(v, cnt);
-            return too_long(r);
-        }
-        redisReply *h = sys_redis_cmd(r, "HGETALL %s", k);
-        if (!h) {
-            agg_series_free(v, cnt);
-            return -1;
-        }
-        size_t nf = h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0;
-        v[i].fields = nf ? calloc(nf, sizeof *v[i].fields) : NULL;
-        for (size_t j = 0; v[i].fields && j < nf; j++) {
-            v[i].fields[j].name = strdup(h->element[2 * j]->str ? h->element[2 * j]->str : "");
-            v[i].fields[j].value = strdup(h->element[2 * j + 1]->str ? h->element[2 * j + 1]->str : "");
-            v[i].nfields++;
-            if (!v[i].fields[j].name || !v[i].fields[j].value)
-                nf = 0;     /* stops; the check below fails it */
-        }
-        int bad = (h->type == REDIS_REPLY_ARRAY && h->elements / 2 && !v[i].fields) ||
-                  v[i].nfields != (h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0);
-        freeReplyObject(h);
-        if (bad) {
-            agg_series_free(v, cnt);
-            sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
-            return -1;
-        }
+                  : proto_key_day(k, sizeof k, conf->prefix, c, v[i].t_ms)) < 0)
+            rc = too_long(r);
+        else
+            rc = sys_redis_sendf(r, on_bucket, &v[i], "HGETALL %s", k);
+    }
+    if (rc == 0 && sys_redis_run(r, 0) < 0)
+        rc = -1;
+    if (rc < 0) {
+        if (sys_redis_owed(r))      /* replies still owed: the connection is out of step */
+            sys_redis_close(r);
+        agg_series_free(v, cnt);
+        return -1;
     }
     *out = v;
     *n = cnt;

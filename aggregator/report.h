@@ -59,7 +59,7 @@ typedef struct {
     int64_t fl_cum[PROTO_FL_BUCKETS + 1];   /* follow-ups answered within each bound, all last */
     double fl_p50_s, fl_p90_s, fl_max_s;
     int64_t pending, overdue, sla_s;
-    agg_advocate *adv;              /* ranked: actions, reach, name */
+    agg_advocate *adv;              /* the AGG_REPORT_TOP best: actions, reach, name */
     size_t nadv;
     agg_counter *counters;          /* the totals hash as stored */
     size_t ncounters;
@@ -104,6 +104,11 @@ void agg_series_free(agg_bucket *v, size_t n);
 int agg_report_advocates(sys_redis *r, const proto_conf *conf, const char *c,
                          agg_advocate **out, size_t *n);
 void agg_advocates_free(agg_advocate *v, size_t n);
+
+/* Reads c's k best advocates, ranked as agg_report_advocates ranks them,
+ * without reading every advocate (free with agg_advocates_free). */
+int agg_report_top_advocates(sys_redis *r, const proto_conf *conf, const char *c, size_t k,
+                             agg_advocate **out, size_t *n);
 
 /* Returns an advocate's actions ÷ reach hits, at most 1 (actions credited
  * through a link can outnumber the reach hits seen), NAN without reach. */

@@ -344,17 +344,16 @@ static void doc_campaign(dreq *q, const char *what, int64_t now)
         if ((unit && !hour && strcmp(unit, "day") != 0) ||
             query_i64(q, "from", now - (hour ? (SERIES_HOURS - 1) * PROTO_HOUR_MS
                                              : (SERIES_DAYS - 1) * PROTO_DAY_MS), &from) < 0 ||
-            query_i64(q, "to", now, &to) < 0 || from < 0 || to < from) {
-            send_error(q->req, 400, "series: unit=hour|day, from and to in ms since 1970, from <= to");
+            query_i64(q, "to", now, &to) < 0 || from < 0 || to < from ||
+            (to - from) / (hour ? PROTO_HOUR_MS : PROTO_DAY_MS) >= AGG_SERIES_MAX - 1) {
+            send_error(q->req, 400, "series: unit=hour|day, from and to in ms since 1970, from <= to, "
+                                    "at most " AGG_SERIES_MAX_TEXT " buckets");
             return;
         }
         agg_bucket *v = NULL;
         size_t n = 0;
         if (agg_report_series(r, conf, c, hour, from, to, &v, &n) < 0) {
-            if (sys_redis_last(r) == SYS_REDIS_REPLY)      /* the range, not Redis */
-                send_error(q->req, 400, sys_redis_err(r));
-            else
-                redis_failed(q);
+            redis_failed(q);
             return;
         }
         send_doc(q->req, agg_json_series(hour, from, to, v, n), now);

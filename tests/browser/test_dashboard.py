@@ -1,0 +1,252 @@
+"""The dashboard in a real browser: headless Chromium (Debian's chromium,
+chromium-driver, python3-selenium) against the real collector, aggregator,
+dashboard and redis-server on loopback. For a scripted campaign the figures
+in the DOM equal `actiongap stats|top|pending --json`; a share link opens
+its campaign and not another; strings an attacker controls (a subject, a
+page path, a campaign name written straight into Redis) render as text and
+run nothing; a new hit shows up within one refresh period; the console has
+no error and no CSP report. Screenshots of every page go to
+$AG_BROWSER_SHOTS (default: a temp dir, printed)."""
+import json, os, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from harness import *  # noqa: F401,F403
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+SHOTS = os.environ.get("AG_BROWSER_SHOTS") or tempfile.mkdtemp(prefix="ag-shots-")
+os.makedirs(SHOTS, exist_ok=True)
+HUMAN = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+XSS_SUBJECT = "<img src=x onerror=alert(1)>"
+XSS_PAGE = '/"><script>alert(2)</script>'
+XSS_CAMPAIGN = "<img src=x onerror=alert(3)>"
+SLA = "30"
+
+rs = RedisServer()
+r = rs.client()
+col = Collector(rs)
+agg = Aggregator(rs, extra=["--followup-sla-s", SLA])
+dash = Dashboard(rs, extra=["--followup-sla-s", SLA])
+
+
+def cli(*args):
+    p = subprocess.run([CLI, "--redis", rs.url(), "--followup-sla-s", SLA,
+                        "--dashboard-listen", f"127.0.0.1:{dash.port}", *args],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode == 0, f"actiongap {' '.join(args)}: exit {p.returncode} {p.stderr.decode()[:200]}")
+    return p.stdout.decode()
+
+
+def cli_json(*args):
+    return json.loads(cli(*args, "--json"))
+
+
+conn = Conn(col.port)
+
+
+def pixel(q, ua=HUMAN):
+    st, _, body = conn.request("GET", "/p.gif?" + q, headers={"User-Agent": ua})
+    check(st == 200, f"pixel {q}: {st}")
+
+
+# ---- a scripted campaign: 40 readers, 10 clicks, 9 signups, 3 donations, 2 follow-ups
+for i in range(40):
+    ref = "&ref=ann" if i < 16 else ("&ref=bob" if i < 26 else ("&ref=cyd" if i < 30 else ""))
+    pixel(f"c=spring&e=open&s=s{i}{ref}")
+for i in range(12):
+    pixel(f"c=spring&e=open&s=m{i}", ua=GMAIL)
+for i in range(10):
+    pixel(f"c=spring&e=view&s=s{i}&p=/join&rh=news.example")
+for i in range(10):
+    conn.request("GET", f"/r?c=spring&s=s{i}&to=https%3A%2F%2Fallowed.example%2F", headers={"User-Agent": HUMAN})
+for d, s in ((25, "s1"), (50, "s1"), (100, "s1"), (25, "s2")):
+    pixel(f"c=spring&e=scroll&d={d}&s={s}")
+for i in range(8):
+    ref = "&ref=ann" if i < 5 else ("&ref=bob" if i < 7 else "")
+    pixel(f"c=spring&e=signup&s=s{i}{ref}")
+pixel("c=spring&e=view&s=s0")
+for v in (2500, 1000, 500):
+    pixel(f"c=spring&e=donate&v={v}&s=d{v}&ref=bob")
+pixel("c=spring&e=view&s=s3&p=" + XSS_PAGE.replace('"', "%22").replace("<", "%3C").replace(">", "%3E"))
+pixel("c=other&e=open&s=o1")
+pixel("c=other&e=signup&s=o1")
+api = lambda obj: http_post(col.port, "/api/hits", json.dumps(obj).encode(),  # noqa: E731
+                            {"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"})
+st, _, _ = api({"c": "spring", "e": "signup", "s": XSS_SUBJECT})
+check(st == 202, f"a signup whose subject is markup is accepted ({st})")
+api({"c": "spring", "e": "followup", "s": "s0"})
+api({"c": "spring", "e": "followup", "s": "s1"})
+sent = 40 + 12 + 10 + 10 + 4 + 8 + 1 + 3 + 1 + 2 + 1 + 2
+wait_for(lambda: r("XLEN", "ag:hits:{0}") == sent, what=f"{sent} hits in the stream")
+wait_applied(r)
+# a campaign name no hit could carry, written into Redis by someone with access to it
+r("ZADD", "ag:campaigns", str(int(time.time() * 1000) - 60000), XSS_CAMPAIGN)
+# the oldest signup waits past the SLA: overdue
+r("ZADD", "ag:c:{spring}:pending", str(int(time.time() * 1000) - 3600000), "s7")
+
+
+def browser(width=1280, height=1000):
+    o = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
+              "--disable-dev-shm-usage", "--disable-background-networking"):
+        o.add_argument(a)
+    o.binary_location = "/usr/bin/chromium"
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+
+
+def shot(d, name):
+    path = os.path.join(SHOTS, f"dashboard-{name}.png")
+    d.save_screenshot(path)
+    print(f"screenshot: {path}", flush=True)
+
+
+def no_alert(d, where):
+    try:
+        d.switch_to.alert
+        check(False, f"{where}: an alert ran")
+    except NoAlertPresentException:
+        pass
+
+
+def console_clean(d, where):
+    bad = [e["message"] for e in d.get_log("browser")
+           if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+    check(not bad, f"{where}: no console error or CSP report: {bad[:3]}")
+
+
+def figure(d, name):
+    els = d.find_elements(By.CSS_SELECTOR, f'[data-figure="{name}"]')
+    return els[0].get_attribute("data-value") if els else None
+
+
+def num(v):
+    return None if v in (None, "") else float(v)
+
+
+d = browser()
+try:
+    # ---- 401 without a token
+    d.get(dash.url("/", token=None))
+    check("needs a token" in d.page_source, "no token: the page says what to do")
+    shot(d, "401")
+    d.get_log("browser")        # the 401 itself is logged; what follows must log nothing
+
+    # ---- the campaigns page
+    d.get(dash.url("/"))
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-campaign="spring"]'), timeout=15,
+             what="the campaigns table")
+    rows = {e.get_attribute("data-campaign"): e for e in d.find_elements(By.CSS_SELECTOR, "tr[data-campaign]")}
+    check(set(rows) == {"spring", "other", XSS_CAMPAIGN}, f"campaign rows: {sorted(rows)}")
+    st = cli_json("stats", "spring")
+    cell = lambda row, col: row.find_element(By.CSS_SELECTOR, f'[data-col="{col}"]').get_attribute("data-value")  # noqa
+    for col_name in ("reach", "actors", "pending", "overdue"):
+        check(num(cell(rows["spring"], col_name)) == st[col_name],
+              f"campaigns: spring {col_name} {cell(rows['spring'], col_name)} = stats {st[col_name]}")
+    check(abs(num(cell(rows["spring"], "conversion_rate")) - st["conversion_rate"]) < 1e-9,
+          "campaigns: spring's conversion rate as stats says")
+    check(XSS_CAMPAIGN in rows[XSS_CAMPAIGN].text, "a campaign named with markup shows as text")
+    check(rows["spring"].find_elements(By.CSS_SELECTOR, ".badge-overdue"), "spring carries an overdue badge")
+    no_alert(d, "campaigns")
+    search = d.find_element(By.CSS_SELECTOR, 'input[type="search"]')
+    search.send_keys("oth")
+    time.sleep(0.3)
+    visible = [e.get_attribute("data-campaign") for e in d.find_elements(By.CSS_SELECTOR, "tr[data-campaign]")
+               if e.is_displayed()]
+    check(visible == ["other"], f"search 'oth' leaves only other: {visible}")
+    search.clear()
+    shot(d, "campaigns")
+    console_clean(d, "campaigns")
+
+    # ---- the campaign page: every headline figure as stats --json says
+    d.get(dash.url("/c/spring"))
+    wait_for(lambda: figure(d, "reach") not in (None, ""), timeout=15, what="the campaign's figures")
+    st = cli_json("stats", "spring")
+    want = {"reach": st["reach"], "actors": st["actors"], "conversion_rate": st["conversion_rate"],
+            "action_gap": st["action_gap"], "click_rate": st["click_rate"], "opens": st["opens"],
+            "machine_opens": st["machine_opens"], "signups": st["signups"],
+            "donations": st["donations"]["count"], "value_cents": st["donations"]["value_cents"],
+            "pending": st["pending"], "overdue": st["overdue"]}
+    for k, v in want.items():
+        got = num(figure(d, k))
+        check(got is not None and abs(got - v) < 1e-9, f"campaign: {k} in the DOM {got}, stats {v}")
+    # 40 readers and 3 donors and the markup subject; 8 signups, 3 donors and the markup subject acted
+    check(st["reach"] == 44 and st["actors"] == 12 and st["machine_opens"] == 12 and st["overdue"] >= 1,
+          f"the script's own figures: reach 44, actors 12, machine opens 12 ({st['reach']}, {st['actors']}, "
+          f"{st['machine_opens']}, overdue {st['overdue']})")
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "tr[data-ref]"), timeout=15, what="the advocates")
+    top = cli_json("top", "spring")
+    refs = [e.get_attribute("data-ref") for e in d.find_elements(By.CSS_SELECTOR, "tr[data-ref]")]
+    check(refs[:len(top["advocates"])] == [a["ref"] for a in top["advocates"]],
+          f"advocates in the order of top: {refs} vs {[a['ref'] for a in top['advocates']]}")
+    ann = d.find_element(By.CSS_SELECTOR, 'tr[data-ref="ann"]')
+    check(num(cell(ann, "actions")) == 5 and num(cell(ann, "reach")) == 16, "ann: 5 actions, 16 reach")
+    pend = cli_json("pending", "spring")
+    rows = d.find_elements(By.CSS_SELECTOR, "tr[data-subject]")
+    subs = [e.get_attribute("data-subject") for e in rows]
+    check(subs == [p["subject"] for p in pend["pending"]], f"pending oldest first as pending says: {subs}")
+    over = [e.get_attribute("data-subject") for e in rows if e.get_attribute("data-overdue") == "1"]
+    check(over == [p["subject"] for p in pend["pending"] if p["overdue"]] and "s7" in over,
+          f"overdue rows marked: {over}")
+    check(XSS_SUBJECT in d.find_element(By.CSS_SELECTOR, "body").text, "a subject with markup shows as text")
+    check(XSS_PAGE in d.find_element(By.CSS_SELECTOR, "body").text, "a page path with markup shows as text")
+    no_alert(d, "campaign")
+    svgs = d.find_elements(By.CSS_SELECTOR, "main svg")
+    check(len(svgs) >= 5, f"one picture per question: {len(svgs)} charts")
+    shot(d, "campaign")
+    d.set_window_size(1280, 4000)
+    shot(d, "campaign-full")
+    d.set_window_size(1280, 1000)
+    console_clean(d, "campaign")
+
+    # ---- auto-refresh: a new signup shows within one period (15 s) plus the aggregator's round
+    before = num(figure(d, "signups"))
+    pixel("c=spring&e=signup&s=late-1")
+    wait_for(lambda: num(figure(d, "signups")) == before + 1, timeout=25, interval=0.5,
+             what="the new signup on the page without a reload")
+    check(num(figure(d, "signups")) == before + 1, f"auto-refresh: signups {before} -> {figure(d, 'signups')}")
+    upd = d.find_element(By.ID, "updated")
+    check("ago" in upd.text, f"the page says when it was updated: {upd.text!r}")
+
+    # ---- the leaderboard screen, through a leaderboard share link
+    link = cli("share", "spring", "--leaderboard").strip()
+    d.get(link)
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "[data-ref]"), timeout=15, what="the leaderboard")
+    board = [e.get_attribute("data-ref") for e in d.find_elements(By.CSS_SELECTOR, "[data-ref]")]
+    check(board[:3] == [a["ref"] for a in top["advocates"]][:3], f"leaderboard order: {board}")
+    shot(d, "leaderboard")
+    console_clean(d, "leaderboard")
+    token = link.rsplit("t=", 1)[1]
+    d.get(dash.url("/c/spring", token=token))
+    check("does not open this page" in d.page_source, "the leaderboard link does not open the campaign page")
+
+    # ---- a campaign share link opens spring and not other
+    link = cli("share", "spring").strip()
+    token = link.rsplit("t=", 1)[1]
+    d.get(link)
+    wait_for(lambda: figure(d, "reach") not in (None, ""), timeout=15, what="the shared campaign page")
+    st = cli_json("stats", "spring")
+    check(num(figure(d, "reach")) == st["reach"], f"the share link shows spring's reach {st['reach']}")
+    d.get(dash.url("/c/other", token=token))
+    check("does not open this page" in d.page_source, "spring's link does not open other")
+    d.get(dash.url("/", token=token))
+    check("does not open this page" in d.page_source, "spring's link does not open the list")
+finally:
+    d.quit()
+
+# ---- on a phone
+d = browser(390, 844)
+try:
+    d.get(dash.url("/c/spring"))
+    wait_for(lambda: figure(d, "reach") not in (None, ""), timeout=15, what="the campaign on a phone")
+    sideways = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    check(sideways <= 0, f"phone: no sideways scroll ({sideways} px)")
+    shot(d, "campaign-phone")
+    console_clean(d, "phone")
+finally:
+    d.quit()
+done("test_dashboard")
