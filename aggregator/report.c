@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "resp.h"
 
 /* ---------------------------------------------------------------- values */
 
@@ -423,10 +424,8 @@ static int totals_of(agg_stats *st, const redisReply *h)
 }
 
 /* Reads every figure of campaign c. Returns 0 or -1. */
-/* Reads campaign c's figures into st: all of them, or (summary) the
- * totals, people, rates and follow-up queue only. Returns 0 or -1. */
-static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms, agg_stats *st,
-                      int summary)
+int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
+                     agg_stats *st)
 {
     char k[PROTO_KEY_MAX];
     redisReply *h = NULL, *rep = NULL;
@@ -450,10 +449,7 @@ static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64
         people(r, conf, c, clicked, st, 0, &st->clickers) < 0 ||
         people(r, conf, c, viewed, st, 0, &st->viewers) < 0)
         goto out;
-    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++)
-        st->scroll_rate[i] = NAN;
-    st->fl_p50_s = st->fl_p90_s = st->fl_max_s = NAN;
-    for (int i = 0; !summary && i < PROTO_SCROLL_BUCKETS; i++) {
+    for (int i = 0; i < PROTO_SCROLL_BUCKETS; i++) {
         if (proto_key_scroll(k, sizeof k, conf->prefix, c, i) < 0) {
             too_long(r);
             goto out;
@@ -464,19 +460,17 @@ static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64
         freeReplyObject(rep);
         st->scroll_rate[i] = rate(st->scroll[i], st->viewers, AGG_CLAMP_SCROLL, &st->clamped);
     }
-    if (!summary) {
-        if (ckey(r, k, conf, c, PROTO_CK_FL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
-            goto out;
-        for (int i = 0; i <= PROTO_FL_BUCKETS; i++)
-            st->fl_cum[i] = hval(rep, proto_fl_field(i));
-        st->followups = hval(rep, PROTO_FL_COUNT);
-        st->unmatched = hval(rep, PROTO_FL_UNMATCHED);
-        double max_s = (double)hval(rep, PROTO_FL_MAX_MS) / 1000.0;
-        st->fl_p50_s = agg_report_fl_quantile(st->fl_cum, max_s, 0.5);
-        st->fl_p90_s = agg_report_fl_quantile(st->fl_cum, max_s, 0.9);
-        st->fl_max_s = st->followups > 0 ? max_s : NAN;
-        freeReplyObject(rep);
-    }
+    if (ckey(r, k, conf, c, PROTO_CK_FL) < 0 || !(rep = sys_redis_cmd(r, "HGETALL %s", k)))
+        goto out;
+    for (int i = 0; i <= PROTO_FL_BUCKETS; i++)
+        st->fl_cum[i] = hval(rep, proto_fl_field(i));
+    st->followups = hval(rep, PROTO_FL_COUNT);
+    st->unmatched = hval(rep, PROTO_FL_UNMATCHED);
+    double max_s = (double)hval(rep, PROTO_FL_MAX_MS) / 1000.0;
+    st->fl_p50_s = agg_report_fl_quantile(st->fl_cum, max_s, 0.5);
+    st->fl_p90_s = agg_report_fl_quantile(st->fl_cum, max_s, 0.9);
+    st->fl_max_s = st->followups > 0 ? max_s : NAN;
+    freeReplyObject(rep);
     if (agg_report_sla(r, conf, c, &st->sla_s) < 0)
         goto out;
     if (ckey(r, k, conf, c, PROTO_CK_PENDING) < 0 || !(rep = sys_redis_cmd(r, "ZCARD %s", k)))
@@ -487,8 +481,6 @@ static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64
         goto out;
     st->overdue = rep->integer;
     freeReplyObject(rep);
-    if (summary)
-        goto rates;
     if (agg_report_top_advocates(r, conf, c, AGG_REPORT_TOP, &st->adv, &st->nadv) < 0)
         goto out;
     if (ckey(r, k, conf, c, PROTO_CK_PAGES) < 0 ||
@@ -496,7 +488,6 @@ static int read_stats(sys_redis *r, const proto_conf *conf, const char *c, int64
         ckey(r, k, conf, c, PROTO_CK_REFERRERS) < 0 ||
         read_members(r, k, 1, AGG_REPORT_TOP - 1, &st->referrers, &st->nreferrers) < 0)
         goto out;
-rates:
     st->click_rate = rate(st->clickers, st->reach, AGG_CLAMP_CLICK, &st->clamped);
     st->conversion_rate = rate(st->actors, st->reach, AGG_CLAMP_CONVERSION, &st->clamped);
     st->action_gap = st->reach > 0 ? 1.0 - st->conversion_rate : NAN;
@@ -507,20 +498,6 @@ out:
     if (rc < 0)
         agg_stats_free(st);
     return rc;
-}
-
-/* Reads campaign c's figures at now_ms into st. Returns 0 or -1. */
-int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
-                     agg_stats *st)
-{
-    return read_stats(r, conf, c, now_ms, st, 0);
-}
-
-/* Reads campaign c's headline figures into st. Returns 0 or -1. */
-int agg_report_summary(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
-                       agg_stats *st)
-{
-    return read_stats(r, conf, c, now_ms, st, 1);
 }
 
 /* Returns the share of follow-ups answered within sla_s, when sla_s is a
@@ -541,6 +518,168 @@ double agg_report_adv_rate(const agg_advocate *a)
         return NAN;
     double r = (double)a->actions / (double)a->reach;
     return r > 1 ? 1 : r;
+}
+
+/* ---------------------------------------------------------------- summaries */
+
+/* One campaign of a pipelined summary read. */
+typedef struct {
+    agg_stats *st;
+    long long *dead;
+    int failed;
+} summ;
+
+/* Takes a campaign's totals (index 0) and SLA (1) replies. */
+static int on_summ_head(void *arg, redisReply *rep, size_t i)
+{
+    summ *x = arg;
+    int64_t v;
+    if (rep->type == REDIS_REPLY_ERROR)
+        x->failed = 1;
+    else if (i == 0 && totals_of(x->st, rep) < 0)
+        x->failed = 1;
+    else if (i == 1)
+        x->st->sla_s = rep->type == REDIS_REPLY_STRING && parse_i64(rep->str, &v) == 0 && v > 0 ? v : 0;
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Takes a campaign's reach, actors, pending, overdue and dead-letter
+ * replies (indexes 0..4). */
+static int on_summ_tail(void *arg, redisReply *rep, size_t i)
+{
+    summ *x = arg;
+    int64_t v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    if (rep->type == REDIS_REPLY_ERROR)
+        x->failed = 1;
+    int64_t *slot[] = {&x->st->reach, &x->st->actors, &x->st->pending, &x->st->overdue, NULL};
+    if (i < 4)
+        *slot[i] = v;
+    else
+        *x->dead = v;
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Appends PFCOUNT of the union of c's HLLs of evs (and, with customs,
+ * every custom event of st's totals) to out as RESP; never fails (oom). */
+static void people_resp(const proto_conf *conf, const char *c, const proto_event *evs, const agg_stats *st,
+                        int customs, proto_resp *out)
+{
+    proto_resp args = {0};
+    char k[PROTO_KEY_MAX];
+    proto_resp_str(&args, "PFCOUNT");
+    for (const proto_event *e = evs; *e != PROTO_EV_CUSTOM; e++)
+        if (proto_key_uniq(k, sizeof k, conf->prefix, c, proto_event_name(*e)) >= 0)
+            proto_resp_str(&args, k);
+    for (size_t i = 0; customs && i < st->ncounters; i++)
+        if (!proto_field_builtin(st->counters[i].name) &&
+            proto_key_uniq(k, sizeof k, conf->prefix, c, st->counters[i].name) >= 0)
+            proto_resp_str(&args, k);
+    proto_resp_command(out, &args);
+    out->oom |= args.oom;
+    proto_resp_free(&args);
+}
+
+int agg_report_summaries(sys_redis *r, const proto_conf *conf, const agg_member *camps, size_t n, int64_t now_ms,
+                         agg_stats *st, long long *dead)
+{
+    static const proto_event reached[] = {PROTO_EV_OPEN, PROTO_EV_VIEW, PROTO_EV_CLICK, PROTO_EV_SIGNUP,
+                                          PROTO_EV_DONATE, PROTO_EV_CONVERT, PROTO_EV_CUSTOM};
+    static const proto_event acted[] = {PROTO_EV_SIGNUP, PROTO_EV_DONATE, PROTO_EV_CONVERT, PROTO_EV_CUSTOM};
+    char k[PROTO_KEY_MAX], kp[PROTO_KEY_MAX];
+    summ *x = calloc(n + 1, sizeof *x);
+    proto_resp out = {0};
+    int rc = -1;
+    memset(st, 0, n * sizeof *st);
+    if (!x) {
+        sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+        return -1;
+    }
+    if (sys_redis_connect(r) < 0)
+        goto out;
+    /* round 1: totals and SLA of every campaign */
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (summ){&st[i], &dead[i], 0};
+        proto_resp_reset(&out);
+        if (ckey(r, k, conf, camps[i].name, PROTO_CK_TOTALS) < 0 ||
+            ckey(r, kp, conf, camps[i].name, PROTO_CK_CFG) < 0)
+            goto out;
+        proto_resp args = {0};
+        proto_resp_str(&args, "HGETALL");
+        proto_resp_str(&args, k);
+        proto_resp_command(&out, &args);
+        proto_resp_reset(&args);
+        proto_resp_str(&args, "HGET");
+        proto_resp_str(&args, kp);
+        proto_resp_str(&args, PROTO_CFG_SLA);
+        proto_resp_command(&out, &args);
+        out.oom |= args.oom;
+        proto_resp_free(&args);
+        if (out.oom || sys_redis_send(r, out.data, out.len, 2, on_summ_head, &x[i], NULL, NULL) < 0)
+            goto oom;
+    }
+    if (sys_redis_run(r, 0) < 0)
+        goto out;
+    /* round 2: people, follow-up queue and dead letters, from what round 1 read */
+    for (size_t i = 0; i < n; i++) {
+        const char *c = camps[i].name;
+        if (!st[i].sla_s)
+            st[i].sla_s = conf->followup_sla_s;
+        proto_resp_reset(&out);
+        people_resp(conf, c, reached, &st[i], 1, &out);
+        people_resp(conf, c, acted, &st[i], 1, &out);
+        proto_resp args = {0};
+        if (ckey(r, k, conf, c, PROTO_CK_PENDING) < 0 || ckey(r, kp, conf, c, PROTO_CK_DEAD) < 0)
+            goto out;
+        proto_resp_str(&args, "ZCARD");
+        proto_resp_str(&args, k);
+        proto_resp_command(&out, &args);
+        proto_resp_reset(&args);
+        proto_resp_str(&args, "ZCOUNT");
+        proto_resp_str(&args, k);
+        proto_resp_str(&args, "-inf");
+        char lim[32];
+        snprintf(lim, sizeof lim, "(%lld", (long long)(now_ms - st[i].sla_s * 1000));
+        proto_resp_str(&args, lim);
+        proto_resp_command(&out, &args);
+        proto_resp_reset(&args);
+        proto_resp_str(&args, "XLEN");
+        proto_resp_str(&args, kp);
+        proto_resp_command(&out, &args);
+        out.oom |= args.oom;
+        proto_resp_free(&args);
+        if (out.oom || sys_redis_send(r, out.data, out.len, 5, on_summ_tail, &x[i], NULL, NULL) < 0)
+            goto oom;
+    }
+    if (sys_redis_run(r, 0) < 0)
+        goto out;
+    rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i].failed) {
+            sys_redis_set_err(r, SYS_REDIS_REPLY, "a campaign key of the wrong type");
+            rc = -1;
+        }
+        st[i].conversion_rate = rate(st[i].actors, st[i].reach, AGG_CLAMP_CONVERSION, &st[i].clamped);
+        st[i].action_gap = st[i].reach > 0 ? 1.0 - st[i].conversion_rate : NAN;
+        st[i].click_rate = NAN;
+        for (int b = 0; b < PROTO_SCROLL_BUCKETS; b++)
+            st[i].scroll_rate[b] = NAN;
+        st[i].fl_p50_s = st[i].fl_p90_s = st[i].fl_max_s = NAN;
+    }
+    goto out;
+oom:
+    sys_redis_set_err(r, SYS_REDIS_NOMEM, "out of memory");
+out:
+    if (rc < 0) {
+        if (sys_redis_owed(r))
+            sys_redis_close(r);
+        for (size_t i = 0; i < n; i++)
+            agg_stats_free(&st[i]);
+    }
+    proto_resp_free(&out);
+    free(x);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- series */

@@ -75,10 +75,12 @@ int agg_report_stats(sys_redis *r, const proto_conf *conf, const char *c, int64_
                      agg_stats *st);
 void agg_stats_free(agg_stats *st);
 
-/* Reads c's headline figures only (totals, people, rates, pending and
- * overdue; no scroll, follow-up latency, advocates or pages) into st. */
-int agg_report_summary(sys_redis *r, const proto_conf *conf, const char *c, int64_t now_ms,
-                       agg_stats *st);
+/* Reads the headline figures of n campaigns (reach, actors, totals,
+ * conversion rate, action gap, pending, overdue; click and scroll rates
+ * NAN) into st[0..n) and their dead-letter counts into dead[0..n), in two
+ * pipelined rounds whatever n (free each with agg_stats_free). */
+int agg_report_summaries(sys_redis *r, const proto_conf *conf, const agg_member *camps, size_t n, int64_t now_ms,
+                         agg_stats *st, long long *dead);
 
 /* Returns the share of st's follow-ups answered within its SLA when the
  * SLA is a bucket bound (exact), else NAN. Pure. */

@@ -255,7 +255,7 @@ static int query_i64(const dreq *q, const char *name, int64_t dflt, int64_t *v)
 }
 
 /* Answers /api/v1/campaigns: every campaign (the LIST_MAX most recent) with
- * its headline figures. */
+ * its headline figures, read in two pipelined rounds. */
 static void doc_campaigns(dreq *q, int64_t now)
 {
     agg_member *v = NULL;
@@ -264,35 +264,37 @@ static void doc_campaigns(dreq *q, int64_t now)
         redis_failed(q);
         return;
     }
-    cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "campaigns");
+    size_t shown = n < LIST_MAX ? n : LIST_MAX;
+    agg_stats *st = calloc(shown + 1, sizeof *st);
+    long long *dead = calloc(shown + 1, sizeof *dead);
+    cJSON *doc = NULL;
+    if (!st || !dead) {
+        send_error(q->req, 500, "out of memory");
+        goto out;
+    }
+    if (agg_report_summaries(q->d->r, q->d->conf, v, shown, now, st, dead) < 0) {
+        redis_failed(q);
+        goto out;
+    }
+    doc = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(doc, "campaigns");
     cJSON_AddNumberToObject(doc, "total", (double)n);
     int ok = arr != NULL;
-    for (size_t i = 0; ok && i < n && i < LIST_MAX; i++) {
-        agg_stats st;
-        long long dead = 0;
-        if (agg_report_summary(q->d->r, q->d->conf, v[i].name, now, &st) < 0) {
-            ok = -1;
-            break;
-        }
-        if (agg_report_dead(q->d->r, q->d->conf, v[i].name, &dead) < 0)
-            ok = -1;
-        cJSON *o = ok > 0 ? agg_json_summary(v[i].name, v[i].score, &st, dead) : NULL;
-        agg_stats_free(&st);
-        if (ok > 0 && !o)
-            ok = 0;
+    for (size_t i = 0; i < shown; i++) {
+        cJSON *o = agg_json_summary(v[i].name, v[i].score, &st[i], dead[i]);
+        ok &= o != NULL;
         cJSON_AddItemToArray(arr, o);
-    }
-    agg_members_free(v, n);
-    if (ok < 0) {
-        cJSON_Delete(doc);
-        redis_failed(q);
-        return;
+        agg_stats_free(&st[i]);
     }
     if (!ok) {
         cJSON_Delete(doc);
         doc = NULL;
     }
     send_doc(q->req, doc, now);
+out:
+    free(st);
+    free(dead);
+    agg_members_free(v, n);
 }
 
 /* Answers /api/v1/campaigns/C[/what] for q->campaign. */

@@ -26,7 +26,7 @@ let lastOk = 0;
 let loadErr = null;         /* the notice shown while nothing has loaded yet */
 let clockSkew = 0;          /* server now_ms - Date.now() */
 
-/* ---------- small DOM helpers ---------- */
+// small DOM helpers
 
 function add(parent, kids) {
   for (const k of kids) {
@@ -65,11 +65,12 @@ function keep(box, fn) {
 }
 function campPath(prefix, name) { return link(prefix + encodeURIComponent(name)); }
 
-/* ---------- formatting ---------- */
+// formatting
 
 function isNum(v) { return typeof v === 'number' && isFinite(v); }
 function dv(v) { return isNum(v) ? String(v) : ''; }
 function num(v) { return isNum(v) ? v : 0; }
+function pick(a, b) { return a === undefined ? b : a; }
 function fmtInt(v) { return isNum(v) ? Math.round(v).toLocaleString('en-US') : '–'; }
 function fmtRate(v) { return isNum(v) ? (v * 100).toFixed(1) + ' %' : '–'; }
 function fmtMoney(c) {
@@ -109,7 +110,7 @@ function fmtBucket(ms, unit) {
 }
 function plural(n, one, many) { return fmtInt(n) + ' ' + (n === 1 ? one : many); }
 
-/* ---------- API and polling ---------- */
+// API and polling
 
 class ApiError extends Error {
   constructor(status, msg) { super(msg || (status ? 'HTTP ' + status : 'network error')); this.status = status; }
@@ -188,7 +189,7 @@ function renderNotFound(name) {
       el('a', { href: link('/'), text: 'See all campaigns' }), '.')));
 }
 
-/* ---------- charts ---------- */
+// charts
 
 function boxWidth(box) { return Math.max(260, Math.floor(box.clientWidth || 600)); }
 function svgRoot(w, h, label) {
@@ -294,7 +295,7 @@ function followupChart(box, c) {
       const a = fmtBound(prevLe), z = fmtBound(x.le_s), ua = a.split(' ')[1], uz = z.split(' ')[1];
       lab = ua === uz ? a.split(' ')[0] + '–' + z : a + '–' + z;
     }
-    const late = sla !== null && (!isNum(x.le_s) || x.le_s > sla);
+    const late = sla !== null && i > 0 && prevLe >= sla;   /* the whole bin came after the SLA */
     prevCum = Math.max(prevCum, cum);
     if (isNum(x.le_s)) prevLe = x.le_s;
     return { label: lab, count: count, late: late };
@@ -413,7 +414,7 @@ function seriesCharts(box, doc, rangeKey) {
     numbers);
 }
 
-/* ---------- tables ---------- */
+// tables
 
 function table(caption, heads, rows, emptyText) {
   if (!rows.length) return el('p', { class: 'muted', text: emptyText });
@@ -426,7 +427,7 @@ function numCell(col, v, txt, label) {
   return el('td', { class: 'num', 'data-col': col, 'data-value': dv(v), 'data-label': label, text: txt === undefined ? fmtInt(v) : txt });
 }
 
-/* ---------- Campaigns page ---------- */
+// Campaigns page
 
 function pageCampaigns() {
   document.title = 'Campaigns – actiongap';
@@ -459,7 +460,7 @@ function pageCampaigns() {
     el('p', {}, 'No campaigns yet: send a hit, e.g. ',
       el('code', { text: 'curl \'http://COLLECTOR/p.gif?c=spring&e=open&s=alice\'' })));
   fill(app, el('h1', { text: 'Campaigns' }),
-    el('p', { class: 'sub', text: 'Reach is people who opened, viewed or clicked; actors are people who signed up, donated or converted. The action gap is the share of reach that has not acted yet.' }),
+    el('p', { class: 'sub', text: 'Reach: people who opened, viewed, clicked or acted. Actors: people who signed up, donated, converted or did a custom action. The action gap is the share of reach that has not acted yet.' }),
     toolbar, wrap, empty);
   search.addEventListener('input', () => { st.q = search.value.trim().toLowerCase(); renderRows(); });
 
@@ -519,7 +520,7 @@ function pageCampaigns() {
   });
 }
 
-/* ---------- Campaign page ---------- */
+// Campaign page
 
 function panel(id, title, ...kids) {
   return el('section', { class: 'panel', id: 'sec-' + id, 'aria-labelledby': 'h-' + id },
@@ -590,11 +591,14 @@ function pageCampaign(name) {
 
   function renderAdvocates(list) {
     fill(B.adv, table('Advocates ranked by actions attributed to their shares', [['#', 1], ['Advocate'], ['Actions', 1], ['Reach', 1], ['Conversion', 1]],
-      list.map((a, i) => el('tr', { 'data-ref': String(a.ref) },
-        el('td', { class: 'num rank', text: String(i + 1) }),
-        el('th', { scope: 'row', text: String(a.ref) }),
-        numCell('actions', a.actions), numCell('reach', a.reach),
-        numCell('conversion', a.conversion, fmtRate(a.conversion)))),
+      list.map((a, i) => {
+        const conv = pick(a.conversion, a.conversion_rate);   /* the server's leaderboard says conversion_rate */
+        return el('tr', { 'data-ref': String(a.ref) },
+          el('td', { class: 'num rank', text: String(isNum(a.rank) ? a.rank : i + 1) }),
+          el('th', { scope: 'row', text: String(a.ref) }),
+          numCell('actions', a.actions), numCell('reach', a.reach),
+          numCell('conversion', conv, fmtRate(conv)));
+      }),
       'No advocate has brought anyone yet: share links with ref=NAME to credit colleagues and volunteers.'));
   }
 
@@ -609,7 +613,7 @@ function pageCampaign(name) {
     const fig = el('div', { class: 'chart-box' });
     fill(B.fu, el('div', { class: 'fu-grid' }, fig, el('div', {},
       el('p', { class: 'sla-line' }, el('strong', { 'data-figure': 'within_sla', 'data-value': dv(f.within_sla), text: fmtRate(f.within_sla) }),
-        ' within the SLA (' + sla + ')'),
+        ' within the SLA (' + sla + ')' + (isNum(f.within_sla) ? '' : ': no estimate yet')),
       el('p', { class: 'sentence', text: s }),
       el('dl', { class: 'stats' },
         el('div', {}, el('dt', { text: 'Median (p50)' }), dd('p50_s', f.p50_s, fmtDur(f.p50_s))),
@@ -626,11 +630,15 @@ function pageCampaign(name) {
     const sla = isNum(doc.sla_s) ? fmtDur(doc.sla_s) : '–';
     fill(B.wait, table('Signups still waiting for a follow-up, oldest first (SLA ' + sla + ')' + (list.length >= 100 ? '; the oldest 100 shown' : ''),
       [['Subject'], ['Signed up'], ['Waited', 1]],
-      list.map(p => el('tr', { 'data-subject': String(p.subject), 'data-overdue': p.overdue ? '1' : '0' },
-        el('th', { scope: 'row', text: String(p.subject) }),
-        el('td', { 'data-col': 'since_ms', 'data-value': dv(p.since_ms) }, timeAgo(p.since_ms)),
-        el('td', { class: 'num', 'data-col': 'waited_s', 'data-value': dv(p.waited_s) }, fmtDur(p.waited_s),
-          p.overdue ? el('span', { class: 'badge badge-overdue', text: 'overdue' }) : null))),
+      list.map(p => {
+        /* since_ms/waited_s, or signup_ts/waiting_s as the server's pending document names them */
+        const since = pick(p.since_ms, p.signup_ts), waited = pick(p.waited_s, p.waiting_s);
+        return el('tr', { 'data-subject': String(p.subject), 'data-overdue': p.overdue ? '1' : '0' },
+          el('th', { scope: 'row', text: String(p.subject) }),
+          el('td', { 'data-col': 'since_ms', 'data-value': dv(since), title: iso(since) || null }, timeAgo(since)),
+          el('td', { class: 'num', 'data-col': 'waited_s', 'data-value': dv(waited) }, fmtDur(waited),
+            p.overdue ? el('span', { class: 'badge badge-overdue', text: 'overdue' }) : null));
+      }),
       'Nobody is waiting for a follow-up.'));
   }
 
@@ -694,7 +702,7 @@ function pageCampaign(name) {
   startPolling(refresh);
 }
 
-/* ---------- Leaderboard screen ---------- */
+// Leaderboard screen
 
 function pageLeaderboard(name) {
   document.title = name + ' – leaderboard – actiongap';
@@ -717,7 +725,7 @@ function pageLeaderboard(name) {
     const adv = (Array.isArray(doc.advocates) ? doc.advocates : []).slice(0, 10);
     if (!adv.length) fill(list, el('li', { class: 'empty' }, 'No advocate has brought anyone yet.'));
     else fill(list, adv.map((a, i) => el('li', { 'data-ref': String(a.ref), 'data-rank': i + 1 },
-      el('span', { class: 'b-rank', 'aria-label': 'Rank ' + (i + 1), text: String(i + 1) }),
+      el('span', { class: 'b-rank' }, el('span', { class: 'vh', text: 'Rank ' }), String(i + 1)),
       el('span', { class: 'b-ref', text: String(a.ref) }),
       el('span', { class: 'b-fig' },
         el('span', { class: 'b-actions', 'data-col': 'actions', 'data-value': dv(a.actions) }, fmtInt(a.actions),
@@ -727,7 +735,7 @@ function pageLeaderboard(name) {
   });
 }
 
-/* ---------- boot ---------- */
+// boot
 
 function onResize(fn) {
   let t = 0, w = window.innerWidth;
