@@ -2,8 +2,10 @@
 advocates, all counted by the real collector and aggregator: the server
 time of a campaign's JSON and of the campaign list (p50/p99 over keep-alive
 requests, beside the dashboard's own /healthz measured in the same run), and
-a page load to its first figures in headless Chromium (beside loading the
-dashboard's 401 page, a document with no script). Goals: campaign JSON p99
+a page load to its first figures in headless Chromium, in the page's own
+clock (navigation start to app.js's performance mark "ag:figures"), beside
+the load of the dashboard's 401 page (a document with no script) to its
+load event. Goals: campaign JSON p99
 <= 10 ms, first figures <= 300 ms.
 
     AG_COLLECTOR=build/collector/actiongap-collector AG_AGGREGATOR=build/aggregator/actiongap-aggregator \\
@@ -79,7 +81,6 @@ for name, path, n in (("campaign JSON (10,000 advocates)", "/api/v1/campaigns/bi
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
 
 o = Options()
 for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000", "--disable-dev-shm-usage",
@@ -90,19 +91,18 @@ d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
 first, plain = [], []
 try:
     for i in range(LOADS + 1):
-        t = time.perf_counter()
         d.get(f"http://127.0.0.1:{dash.port}/c/big?t={DASHBOARD_TOKEN}")
-        while not (d.find_elements(By.CSS_SELECTOR, '[data-figure="reach"]') and
-                   d.find_element(By.CSS_SELECTOR, '[data-figure="reach"]').get_attribute("data-value")):
+        t = time.perf_counter()
+        mark = []
+        while not mark:     # app.js marks ag:figures when it has drawn the headline figures
+            mark = d.execute_script("return performance.getEntriesByName('ag:figures').map(e => e.startTime)")
             if time.perf_counter() - t > 10:
                 raise SystemExit("the page showed no figure in 10 s")
-            time.sleep(0.005)
         if i:
-            first.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
+            first.append(mark[0])
         d.get(f"http://127.0.0.1:{dash.port}/")       # the 401 page: no script, no Redis
         if i:
-            plain.append((time.perf_counter() - t) * 1000)
+            plain.append(d.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd"))
 finally:
     d.quit()
 first.sort()
@@ -112,7 +112,7 @@ print("|---|---|---|---|")
 print(f"| baseline: /healthz | {statistics.median(base):.2f} | {q(base, 0.99):.2f} | 1.00 |")
 for name, p50, p99, ratio in rows:
     print(f"| {name} | {p50:.2f} | {p99:.2f} | {ratio:.1f} |")
-print(f"| page: 401 page (baseline) | {statistics.median(plain):.0f} | {q(plain, 0.99):.0f} | 1.00 |")
+print(f"| page: 401 page to its load event (baseline) | {statistics.median(plain):.0f} | {q(plain, 0.99):.0f} | 1.00 |")
 print(f"| page: /c/big to its first figures | {statistics.median(first):.0f} | {q(first, 0.99):.0f} | "
       f"{statistics.median(first) / statistics.median(plain):.1f} |")
 dash.stop()

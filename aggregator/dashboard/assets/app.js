@@ -662,18 +662,22 @@ function pageCampaign(name) {
 
   async function refresh() {
     const range = st.range;
+    /* all four asked at once; the headline figures are drawn as soon as theirs arrives */
+    const rest = settle([fetchSeries(range), api(base + '/pending'), api(base + '/leaderboard')]);
     let c;
     try { c = await api(base); } catch (e) {
+      await rest;
       if (e.status === 404) { st.built = false; renderNotFound(name); app.setAttribute('data-loaded', '1'); markOk(); return; }
       throw e;   /* auth: stop; otherwise keep the last figures */
     }
-    const res = await settle([fetchSeries(range), api(base + '/pending'), api(base + '/leaderboard')]);
-    const auth = res.find(r => !r.ok && isAuth(r.e));
-    if (auth) throw auth.e;
     if (!st.built) build();
     st.c = c;
     renderCards(c);
     renderTops(c);
+    if (window.performance && performance.mark && !performance.getEntriesByName('ag:figures').length) performance.mark('ag:figures');
+    const res = await rest;
+    const auth = res.find(r => !r.ok && isAuth(r.e));
+    if (auth) throw auth.e;
     if (res[0].ok && res[0].v.range === st.range) { st.series = res[0].v.doc; st.seriesRange = range; }
     else if (!res[0].ok) failBox(B.series, res[0].e);
     drawCharts();
