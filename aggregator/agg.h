@@ -22,6 +22,7 @@
 #define AGG_GROUP "aggregator"  /* the consumer group on every hit stream */
 #define AGG_BLOCK_MS 200        /* a read of new entries blocks this long */
 #define AGG_MAX_READS 256       /* XREADGROUP replies in one round */
+#define AGG_HELD_MAX 64         /* campaigns held at once; past that a batch is held whole */
 
 /* A campaign known to the alert scan. */
 typedef struct {
@@ -57,14 +58,27 @@ typedef struct {
     int need_claim[AGG_MAX_PARTITIONS];
     int need_pel[AGG_MAX_PARTITIONS];
     long long last_lease, last_alert, last_rescan, last_trim;
-    int poisoned;               /* the last round met a poisoned campaign */
+    int poisoned;               /* the last round held a poisoned campaign */
     int poison_ms;              /* back-off before retrying it (0: none) */
+    long long held_retry_at;    /* when to read held campaigns' pending entries again (ms; 0: none) */
+    int held[AGG_MAX_PARTITIONS];   /* the partition has a held campaign */
+    struct {
+        unsigned p;
+        char name[PROTO_CAMPAIGN_MAX + 1];
+    } held_list[AGG_HELD_MAX];      /* the held campaigns (rounds.c) */
+    int nheld;
     int retry_ms;               /* back-off before the next connect (0: no outage) */
     long long outage_since;     /* when the outage began (ms) */
     int held_lines;             /* log lines held back in it before a sys_log_speak */
     agg_scan_camp *camps;
     size_t ncamps;
 } agg;
+
+/* ---- rounds.c ---- */
+
+/* Lets the held campaigns' pending entries be read again (after the
+ * back-off); never fails. */
+void agg_held_retry(agg *a);
 
 /* Set by SIGTERM/SIGINT: finish what was read, then stop. */
 extern volatile sig_atomic_t agg_stopping;

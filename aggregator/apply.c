@@ -80,10 +80,12 @@ static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
 {
     if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9) != 0)
         return 0;
-    if (!j->res->held)
-        j->res->poisoned++;
-    j->failed = j->res->held = 1;
-    sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
+    if (agg_batch_held(j->b, c))        /* its nonce read refused too: said once */
+        return 1;
+    j->res->poisoned++;
+    j->res->held++;
+    agg_batch_hold(j->b, c);
+    sys_error("campaign poisoned: its watermark key refuses the apply, nothing written; campaign held",
               "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str);
     return 1;
 }
@@ -173,8 +175,9 @@ static int on_call(void *arg, redisReply *rep, size_t i)
             j->dead[j->ndead].c = c;
             snprintf(j->dead[j->ndead++].why, sizeof j->dead[0].why, "%s", rep->str + 7);
         } else {
-            j->failed = j->res->held = 1;
-            sys_error("campaign poisoned: a key refuses the apply, nothing written; partition held",
+            j->res->held++;
+            agg_batch_hold(j->b, c);
+            sys_error("campaign poisoned: a key refuses the apply, nothing written; campaign held",
                       "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p,
                       rep->str + 7);
         }
@@ -207,7 +210,7 @@ static void log_dead(const char *campaign, unsigned p, long long n, const char *
 
 /* Takes a stage-4 reply: how many entries went to the dead-letter stream,
  * -1 (the watermark moved), or an error (the watermark or dead-letter key
- * itself is bad: the partition is held). Never stops the run. */
+ * itself is bad: that campaign is held). Never stops the run. */
 static int on_dead(void *arg, redisReply *rep, size_t i)
 {
     agg_apply_job *j = arg;
@@ -230,8 +233,9 @@ static int on_dead(void *arg, redisReply *rep, size_t i)
                   agg_batch_name(j->b, c), j->p,
                   rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     } else {
-        j->failed = j->res->held = 1;
-        sys_error("campaign poisoned and its dead-letter keys too: partition held",
+        j->res->held++;
+        agg_batch_hold(j->b, c);
+        sys_error("campaign poisoned and its dead-letter keys too: campaign held",
                   "campaign=%s partition=%u err=\"%s\" dead_letter_err=\"%s\"",
                   agg_batch_name(j->b, c), j->p, why,
                   rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
@@ -279,8 +283,26 @@ int agg_apply_send_calls(sys_redis *r, agg_apply_job *j)
 
 /* Applies a batch of entries of partition p, waiting for each stage.
  * Returns 0 if they may be acknowledged, -1 if not (logged). */
+void agg_apply_hold_known(agg_batch *b, const agg_hold *h, agg_apply_result *res)
+{
+    for (size_t c = 0; h && c < agg_batch_ncamps(b); c++)
+        if (h->known(h->arg, agg_batch_part(b), agg_batch_name(b, c))) {
+            agg_batch_hold(b, c);
+            res->held++;
+        }
+}
+
+int agg_apply_hold_report(const agg_batch *b, const agg_hold *h)
+{
+    int rc = 0;
+    for (size_t c = 0; h && c < agg_batch_ncamps(b); c++)
+        if (agg_batch_held(b, c) && h->report(h->arg, agg_batch_part(b), agg_batch_name(b, c)) < 0)
+            rc = -1;
+    return rc;
+}
+
 int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply *const *ents,
-              size_t n, agg_apply_result *res)
+              size_t n, agg_apply_result *res, unsigned char *held, const agg_hold *h)
 {
     agg_apply_job j;
     memset(res, 0, sizeof *res);
@@ -288,11 +310,16 @@ int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply
     if (!b)
         return -1;
     agg_apply_job_init(&j, b, p, conf, res);
+    agg_apply_hold_known(b, h, res);
     int rc = agg_apply_send_reads(r, &j) == 0 && sys_redis_run(r, 0) == 0 && !j.failed &&
                      agg_apply_send_calls(r, &j) == 0 && sys_redis_run(r, 0) == 0 &&
                      agg_apply_send_dead(r, &j) >= 0 && sys_redis_run(r, 0) == 0 && !j.failed
                  ? 0
                  : -1;
+    if (rc == 0 && agg_apply_hold_report(b, h) < 0)
+        rc = -1;
+    for (size_t i = 0; held && i < n; i++)
+        held[i] = (unsigned char)agg_batch_entry_held(b, i);
     agg_apply_job_clear(&j);
     agg_batch_free(b);
     return rc;

@@ -21,7 +21,10 @@
  * batch's reads then see this batch's updates). After the replies of stage
  * 3 are taken, job->failed says whether the entries must not be
  * acknowledged (a conflict, a script error, NOSCRIPT): drop the connection,
- * a later read retries them. A handler that meets a reply out of protocol
+ * a later read retries them. A campaign held by a poisoned key that cannot
+ * be dead-lettered (its watermark, or its dead-letter keys) is left out:
+ * the others are applied, its entries stay pending (agg_batch_entry_held)
+ * and are retried on a back-off. A handler that meets a reply out of protocol
  * stops the run (sys_redis_run returns -1): drop the connection too. */
 #ifndef AGG_APPLY_H
 #define AGG_APPLY_H
@@ -81,12 +84,31 @@ int agg_apply_send_reads(sys_redis *r, agg_apply_job *j);
  * 0, or -1 (no memory, not connected). */
 int agg_apply_send_calls(sys_redis *r, agg_apply_job *j);
 
-/* Runs the three stages for n entries of partition p (stream order; the
+/* The campaigns held by a poisoned key that cannot be dead-lettered, as
+ * the caller keeps them: known ones are held before their batch is read,
+ * so that no later entry of theirs is applied before the earlier ones
+ * waiting in the pending list; newly held ones are reported. */
+typedef struct {
+    int (*known)(void *arg, unsigned p, const char *campaign);     /* 1 if held */
+    int (*report)(void *arg, unsigned p, const char *campaign);    /* 0, or -1: no room */
+    void *arg;
+} agg_hold;
+
+/* Holds b's campaigns that h knows as held (counted in res->held); a NULL
+ * h holds nothing. Never fails. */
+void agg_apply_hold_known(agg_batch *b, const agg_hold *h, agg_apply_result *res);
+
+/* Reports b's held campaigns to h. Returns 0, or -1 if h had no room (the
+ * caller must then not acknowledge the batch). */
+int agg_apply_hold_report(const agg_batch *b, const agg_hold *h);
+
+/* Runs the stages for n entries of partition p (stream order; the
  * [id, [field, value, ...]] elements of XREADGROUP replies, owned by the
  * caller), waiting for each. Returns 0 when every campaign's update is
  * durable in Redis (or was already: watermark) and the entries may be
- * acknowledged; -1 if not (logged). */
+ * acknowledged — but those whose held[i] it sets to 1 (a campaign held by
+ * a poisoned key; held may be NULL); -1 if not (logged). */
 int agg_apply(sys_redis *r, const proto_conf *conf, unsigned p, const redisReply *const *entries,
-              size_t n, agg_apply_result *res);
+              size_t n, agg_apply_result *res, unsigned char *held, const agg_hold *h);
 
 #endif

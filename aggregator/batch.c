@@ -31,6 +31,7 @@ typedef struct {
     const char *campaign, *nonce;   /* raw values inside the reply */
     size_t campaign_len, nonce_len;
     int accepted;                   /* the filter took it: above the watermark, new, decodes */
+    int camp;                       /* its campaign's index, -1 if it has none */
 } entry;
 
 /* A counter increment being pre-aggregated: KEYS[key] field += n, for one
@@ -76,6 +77,7 @@ typedef struct {
     long long first_ts, last_ts;
     size_t applied;
     int called;                     /* an apply call was built */
+    int held;                       /* a poisoned key holds it: no call, its entries unacknowledged */
 } camp;
 
 /* The whole batch being applied. */
@@ -588,7 +590,9 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
     if (!b->es || !b->hit)
         goto fail;
     for (size_t i = 0; i < n; i++) {
-        if (entry_scan(ents[i], &b->es[i]) < 0) {
+        int bad = entry_scan(ents[i], &b->es[i]) < 0;
+        b->es[i].camp = -1;     /* entry_scan fills the rest */
+        if (bad) {
             res->malformed++;
             sys_warn("stream entry does not decode, acknowledged unapplied", "partition=%u id=%s",
                        p, b->es[i].id ? b->es[i].id : "?");
@@ -597,6 +601,7 @@ agg_batch *agg_batch_new(const proto_conf *conf, unsigned p, const redisReply *c
         int ci = camp_find(b, b->es[i].campaign, b->es[i].campaign_len);
         if (ci < 0 || camp_entry(&b->cs[ci], (int)i) < 0)
             goto fail;
+        b->es[i].camp = ci;
     }
     return b;
 fail:
@@ -673,7 +678,7 @@ long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, l
     long n = 0;
     for (size_t c = 0; c < b->ncamps; c++) {
         camp *cp = &b->cs[c];
-        cp->called = cp->last_id && proto_stream_id_cmp(cp->last_id, cp->wm) > 0;
+        cp->called = !cp->held && cp->last_id && proto_stream_id_cmp(cp->last_id, cp->wm) > 0;
         if (!cp->called)
             continue;
         if (camp_call(b, cp, sha, alerts_maxlen, now, &call, out) < 0) {
@@ -727,6 +732,33 @@ int agg_batch_dead(const agg_batch *b, size_t c, const char *sha, const char *wh
 long agg_batch_nactive(const agg_batch *b)
 {
     return b->nactive;
+}
+
+/* Holds campaign c: no call is built for it and its entries are not to be
+ * acknowledged (a poisoned key that cannot be dead-lettered). */
+void agg_batch_hold(agg_batch *b, size_t c)
+{
+    b->cs[c].held = 1;
+    b->cs[c].called = 0;
+}
+
+/* Returns the batch's partition. */
+unsigned agg_batch_part(const agg_batch *b)
+{
+    return b->p;
+}
+
+/* Returns 1 if campaign c is held. */
+int agg_batch_held(const agg_batch *b, size_t c)
+{
+    return b->cs[c].held;
+}
+
+/* Returns 1 if entry i (of the entries the batch was made of) belongs to a
+ * held campaign and must stay pending. */
+int agg_batch_entry_held(const agg_batch *b, size_t i)
+{
+    return b->es[i].camp >= 0 && b->cs[b->es[i].camp].held;
 }
 
 /* Returns 1 if campaign c has a call. */

@@ -14,7 +14,7 @@
 /* What applying a batch did. */
 typedef struct {
     size_t applied, skipped, duplicates, malformed, conflicts, poisoned, dead;
-    int held;           /* a poisoned key that could not be dead-lettered held the batch */
+    int held;           /* campaigns held: a poisoned key that could not be dead-lettered */
 } agg_apply_result;
 
 typedef struct agg_batch agg_batch;
@@ -49,6 +49,19 @@ long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, l
  * not duplicates, decoded), with reason why. Returns 0, or -1 when out of memory. */
 int agg_batch_dead(const agg_batch *b, size_t c, const char *sha, const char *why,
                    proto_resp *out);
+/* Holds campaign c: no call for it; its entries stay pending (a poisoned
+ * key that cannot be dead-lettered), the other campaigns go on. */
+void agg_batch_hold(agg_batch *b, size_t c);
+
+/* Returns the batch's partition. */
+unsigned agg_batch_part(const agg_batch *b);
+
+/* Returns 1 if campaign c is held. */
+int agg_batch_held(const agg_batch *b, size_t c);
+
+/* Returns 1 if entry i belongs to a held campaign (not to be acknowledged). */
+int agg_batch_entry_held(const agg_batch *b, size_t i);
+
 /* Returns 1 if campaign c got a call from agg_batch_calls, else 0. */
 int agg_batch_called(const agg_batch *b, size_t c);
 /* Returns campaign c's name (valid while the batch lives). */

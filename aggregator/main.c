@@ -126,21 +126,36 @@ int main(int argc, char **argv)
             agg_update_lag(&a);
             a.last_lease = t;
         }
-        size_t done = agg_round_once(&a);
+        /* a held campaign's pending entries are read again after the
+         * back-off; the other campaigns go on meanwhile */
+        t = sys_now_ms();
+        int retry = a.held_retry_at && t >= a.held_retry_at;
+        if (retry) {
+            a.held_retry_at = 0;
+            agg_held_retry(&a);
+        }
+        agg_round_once(&a);
         if (a.up)
             agg_recovered(&a);
         if (a.poisoned) {
-            /* nothing was written; retry on a back-off, logged once a step */
+            /* nothing of the held campaign was written; logged once a step */
             a.poisoned = 0;
-            a.poison_ms = a.poison_ms ? a.poison_ms * 2 : POISON_MIN_MS;
-            if (a.poison_ms > POISON_MAX_MS)
-                a.poison_ms = POISON_MAX_MS;
+            if (!a.held_retry_at) {
+                a.poison_ms = a.poison_ms ? a.poison_ms * 2 : POISON_MIN_MS;
+                if (a.poison_ms > POISON_MAX_MS)
+                    a.poison_ms = POISON_MAX_MS;
+                a.held_retry_at = sys_now_ms() + a.poison_ms;
+            }
             atomic_store(&a.m.held, 1);
-            usleep((useconds_t)a.poison_ms * 1000);
-        } else if (done > 0 && a.poison_ms) {
-            a.poison_ms = 0;
-            atomic_store(&a.m.held, 0);
-            sys_info("poisoned campaign applied again: partition moving", NULL);
+        } else if (retry && a.poison_ms) {
+            int still = 0;
+            for (int p = 0; p < a.conf.partitions; p++)
+                still |= a.held[p];
+            if (!still) {
+                a.poison_ms = 0;
+                atomic_store(&a.m.held, 0);
+                sys_info("poisoned campaign applied again", NULL);
+            }
         }
         t = sys_now_ms();
         if (a.up && t - a.last_alert >= ALERT_EVERY_MS) {

@@ -56,8 +56,11 @@ static int on_ack(void *arg, redisReply *rep, size_t i)
     return ok ? 0 : -1;
 }
 
-/* Queues the XACK of n entries of partition p. Returns 0 or -1. */
-static int queue_ack(agg *a, int p, const redisReply *const *ents, size_t n)
+/* Queues the XACK of n entries of partition p, but those for which
+ * held(arg, i) says a held campaign keeps them pending (held may be NULL).
+ * Returns how many it queued, or -1. */
+static long queue_ack(agg *a, int p, const redisReply *const *ents, size_t n,
+                      int (*held)(const void *arg, size_t i), const void *arg)
 {
     proto_resp args = {0}, out = {0};
     proto_resp_str(&args, "XACK");
@@ -65,20 +68,71 @@ static int queue_ack(agg *a, int p, const redisReply *const *ents, size_t n)
     proto_resp_str(&args, AGG_GROUP);
     for (size_t i = 0; i < n; i++) {
         const redisReply *e = ents[i];
+        if (held && held(arg, i))
+            continue;
         if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
             proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
     }
+    long queued = (long)args.nargs - 3;
     if (args.nargs < 4) {               /* no id: nothing to acknowledge */
         proto_resp_free(&args);
         return 0;
     }
     proto_resp_command(&out, &args);
-    int rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_ack, NULL, NULL, NULL) < 0
-                 ? -1
-                 : 0;
+    long rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_ack, NULL, NULL, NULL) < 0
+                  ? -1
+                  : queued;
     proto_resp_free(&args);
     proto_resp_free(&out);
     return rc;
+}
+
+/* Says whether entry i of a batch (arg) belongs to a held campaign. */
+static int batch_held(const void *arg, size_t i)
+{
+    return agg_batch_entry_held(arg, i);
+}
+
+/* Says whether flag i of an array (arg) is set. */
+static int flag_held(const void *arg, size_t i)
+{
+    return ((const unsigned char *)arg)[i] != 0;
+}
+
+/* Says whether campaign c of partition p is held (agg_hold.known). */
+static int hold_known(void *arg, unsigned p, const char *c)
+{
+    const agg *a = arg;
+    for (int i = 0; i < a->nheld; i++)
+        if (a->held_list[i].p == p && strcmp(a->held_list[i].name, c) == 0)
+            return 1;
+    return 0;
+}
+
+/* Records campaign c of partition p as held (agg_hold.report). Returns 0,
+ * or -1 when AGG_HELD_MAX are held already. */
+static int hold_report(void *arg, unsigned p, const char *c)
+{
+    agg *a = arg;
+    a->poisoned = 1;
+    a->held[p] = 1;
+    if (hold_known(a, p, c))
+        return 0;
+    if (a->nheld == AGG_HELD_MAX)
+        return -1;
+    a->held_list[a->nheld].p = p;
+    snprintf(a->held_list[a->nheld++].name, sizeof a->held_list[0].name, "%s", c);
+    return 0;
+}
+
+void agg_held_retry(agg *a)
+{
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->held[p]) {
+            a->held[p] = 0;
+            a->need_pel[p] = 1;
+        }
+    a->nheld = 0;       /* tried again: held again if still poisoned */
 }
 
 /* Adds what applying a batch did to the metrics; never fails. */
@@ -93,27 +147,32 @@ static void count(agg *a, const agg_apply_result *res)
     agg_inc(a->m.batches);
 }
 
-/* Applies and acknowledges n entries of partition p (stream order).
- * Returns 0 or -1 (the connection is dropped). */
-static int process(agg *a, int p, const redisReply *const *ents, size_t n)
+/* Applies and acknowledges n entries of partition p (stream order), but
+ * those of held campaigns. Returns how many were acknowledged, or -1 (the
+ * connection is dropped). */
+static long process(agg *a, int p, const redisReply *const *ents, size_t n)
 {
     agg_apply_result res;
     uint64_t t0 = sys_mono_ns();
-    if (agg_apply(a->r, &a->conf, (unsigned)p, ents, n, &res) < 0) {
-        agg_add(a->m.conflicts, res.conflicts);
-        agg_add(a->m.poisoned, res.poisoned);
-        a->poisoned |= res.held;
+    unsigned char *held = calloc(n + 1, 1);
+    const agg_hold h = {hold_known, hold_report, a};
+    long acked;
+    if (!held || agg_apply(a->r, &a->conf, (unsigned)p, ents, n, &res, held, &h) < 0) {
+        agg_add(a->m.conflicts, held ? res.conflicts : 0);
+        free(held);
         agg_disconnect(a, "apply failed");
         return -1;
     }
     /* acknowledge only now that every update is durable in Redis */
-    if (queue_ack(a, p, ents, n) < 0 || sys_redis_run(a->r, 0) < 0) {
+    if ((acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 || sys_redis_run(a->r, 0) < 0) {
+        free(held);
         agg_disconnect(a, "XACK failed");
         return -1;
     }
+    free(held);
     count(a, &res);
     proto_hist_observe(&a->m.batch_latency, sys_mono_ns() - t0);
-    return 0;
+    return acked;
 }
 
 /* Returns the partition whose stream key is name, or -1. */
@@ -258,6 +317,8 @@ static int round_batches(agg *a, agg_round *r)
             return -1;
         }
         agg_apply_job_init(&r->job[p], r->b[p], (unsigned)p, &a->conf, &r->res[p]);
+        const agg_hold h = {hold_known, hold_report, a};
+        agg_apply_hold_known(r->b[p], &h, &r->res[p]);
     }
     return 0;
 }
@@ -341,10 +402,11 @@ static size_t read_and_apply(agg *a, int block)
             if (cur->job[p].failed) {
                 agg_add(a->m.conflicts, res->conflicts);
                 agg_add(a->m.poisoned, res->poisoned);
-                a->poisoned |= res->held;
                 goto fail;
             }
-            if (queue_ack(a, p, cur->ents[p], cur->n[p]) < 0)
+            const agg_hold h = {hold_known, hold_report, a};
+            if (agg_apply_hold_report(cur->b[p], &h) < 0 ||
+                queue_ack(a, p, cur->ents[p], cur->n[p], batch_held, cur->b[p]) < 0)
                 goto fail;
             counted += cur->n[p];
             count(a, res);
@@ -386,9 +448,12 @@ size_t agg_round_once(agg *a)
             }
             a->need_claim[p] = 0;
         }
+        /* pending entries, page after page: a held campaign's stay pending,
+         * so each page starts after the last one's last entry */
+        char from[64] = "0";
         while (a->need_pel[p] && a->up && !agg_stopping) {
-            redisReply *r = agg_cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0", AGG_GROUP,
-                                    a->me, a->conf.batch_max, a->keys[p]);
+            redisReply *r = agg_cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s", AGG_GROUP,
+                                    a->me, a->conf.batch_max, a->keys[p], from);
             if (!r) { /* keep need_pel: read them after reconnecting */
                 sys_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p,
                           sys_redis_err(a->r));
@@ -397,10 +462,14 @@ size_t agg_round_once(agg *a)
             }
             const redisReply *es = r->type == REDIS_REPLY_ARRAY && r->elements == 1
                                        ? r->element[0]->element[1] : NULL;
+            long acked;
             if (!es || es->elements == 0) {
                 a->need_pel[p] = 0;
-            } else if (process(a, p, (const redisReply *const *)es->element, es->elements) == 0) {
-                done += es->elements;
+            } else if ((acked = process(a, p, (const redisReply *const *)es->element, es->elements)) >= 0) {
+                done += (size_t)acked;
+                const redisReply *last = es->element[es->elements - 1];
+                if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 && last->element[0]->str)
+                    snprintf(from, sizeof from, "%s", last->element[0]->str);
             }
             freeReplyObject(r);
         }

@@ -450,6 +450,42 @@ START_TEST(empty_batch)
 }
 END_TEST
 
+/* Checks a held campaign (a poisoned key that cannot be dead-lettered):
+ * no call is built for it, its entries and only its entries are held
+ * (a malformed entry, of no campaign, is not), and the other campaign's
+ * call is built as usual. */
+START_TEST(held_campaign)
+{
+    proto_conf conf = defconf();
+    agg_apply_result res = {0};
+    const redisReply *ents[] = {
+        HIT(.id = "1795456235427-0", .ts = TS, .campaign = "spring", .event = "open"),
+        HIT(.id = "1795456235427-1", .ts = TS, .campaign = "autumn", .event = "open"),
+        raw("*2\r\n$15\r\n1795456235427-2\r\n$-1\r\n"),      /* a deleted entry: malformed */
+        HIT(.id = "1795456235427-3", .ts = TS, .campaign = "spring", .event = "view"),
+    };
+    agg_batch *b = batch_of(&conf, 0, ents, NENTS(ents), &res);
+    ck_assert_uint_eq(agg_batch_ncamps(b), 2);
+    ck_assert_uint_eq(agg_batch_part(b), 0);
+    ck_assert_str_eq(agg_batch_name(b, 0), "spring");
+    agg_batch_hold(b, 0);
+    filter_all(b, NULL, NULL, &res);
+    size_t n;
+    call *v = calls(b, NOW, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(at(&v[0], v[0].argv1 + 3), "autumn");
+    ck_assert_int_eq(agg_batch_held(b, 0), 1);
+    ck_assert_int_eq(agg_batch_held(b, 1), 0);
+    ck_assert_int_eq(agg_batch_called(b, 0), 0);
+    ck_assert_int_eq(agg_batch_called(b, 1), 1);
+    const int want[] = {1, 0, 0, 1};
+    for (size_t i = 0; i < NENTS(ents); i++)
+        ck_assert_msg(agg_batch_entry_held(b, i) == want[i], "entry %zu held %d", i,
+                      agg_batch_entry_held(b, i));
+    agg_batch_free(b);
+}
+END_TEST
+
 /* Builds the suite. */
 static Suite *batch_suite(void)
 {
@@ -467,6 +503,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, collector_hit);
     tcase_add_test(tc, chunks);
     tcase_add_test(tc, empty_batch);
+    tcase_add_test(tc, held_campaign);
     suite_add_tcase(s, tc);
     return s;
 }
