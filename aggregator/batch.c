@@ -73,6 +73,7 @@ typedef struct {
     size_t nhlls, caphlls;
     proto_resp xops;                /* X ops: bucket expiries */
     proto_resp sfops;               /* S/F ops, in stream order */
+    proto_resp aops;                /* A ops: the audience, in stream order */
     agg_args nonces;                    /* ts, nonce pairs to record */
     long long first_ts, last_ts;
     size_t applied;
@@ -226,6 +227,7 @@ static void camp_free(camp *c)
     free(c->hlls);
     proto_resp_free(&c->xops);
     proto_resp_free(&c->sfops);
+    proto_resp_free(&c->aops);
     agg_args_free(&c->nonces);
 }
 
@@ -380,6 +382,27 @@ static int count_sf(void *arg, int signup, const char *subject, long long ts)
     return c->sfops.oom ? -1 : 0;
 }
 
+/* Records a subject seen doing an event (agg_counts.aud): an A op on its
+ * audience bucket, kept audience_days after the hit. Returns 0 or -1. */
+static int count_aud(void *arg, const char *subject, unsigned bit, const char *ref, long long ts)
+{
+    counting *x = arg;
+    camp *c = &x->b->cs[x->ci];
+    const proto_conf *conf = x->b->conf;
+    char key[PROTO_KEY_MAX];
+    int added;
+    size_t sl = strlen(subject);
+    if (proto_key_aud(key, sizeof key, conf->prefix, c->name, proto_aud_bucket(subject, sl)) < 0)
+        return -1;
+    int k = camp_key(c, key, &added);
+    if (!k)
+        return -1;
+    long long cap = (conf->audience_max + PROTO_AUD_BUCKETS - 1) / PROTO_AUD_BUCKETS;
+    agg_op_aud(&c->aops, k, subject, bit, ts / 1000, ref, ts + (long long)conf->audience_days * PROTO_DAY_MS,
+               cap);
+    return c->aops.oom ? -1 : 0;
+}
+
 /* Widens the campaign's first/last hit times; never fails. */
 static int count_seen(void *arg, long long ts)
 {
@@ -397,7 +420,7 @@ static int count_seen(void *arg, long long ts)
 static int camp_hit(batch *b, int ci, const proto_hit *h)
 {
     counting x = {b, ci, h->ts};
-    const agg_counts out = {&x, count_incr, count_hll, count_sf, count_seen};
+    const agg_counts out = {&x, count_incr, count_hll, count_sf, count_seen, count_aud};
     return agg_ops_count(h, &out);
 }
 
@@ -439,6 +462,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     }
     agg_op_trim_nonces(call, now - NONCE_WINDOW_MS);
     proto_resp_cat(call, &c->sfops);
+    proto_resp_cat(call, &c->aops);
     proto_resp_command(out, call);
     return out->oom ? -1 : 0;
 }
@@ -556,7 +580,7 @@ int agg_batch_filter(agg_batch *b, size_t ci, const redisReply *wm, const redisR
                 return -1;
             if (dup) {
                 counting x = {b, (int)ci, hit->ts};
-                const agg_counts out = {&x, count_incr, count_hll, count_sf, count_seen};
+                const agg_counts out = {&x, count_incr, count_hll, count_sf, count_seen, count_aud};
                 if (agg_ops_count_dup(&out) < 0)
                     return -1;
                 res->duplicates++;

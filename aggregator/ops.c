@@ -66,6 +66,9 @@ int agg_ops_count(const proto_hit *h, const agg_counts *out)
     if (ev == PROTO_EV_VIEW && h->refhost[0] &&
         out->incr(out->arg, AGG_CK_REFERRERS, h->refhost, strlen(h->refhost), 1) < 0)
         return -1;
+    /* the audience: a person with a subject, never an anonymous hit */
+    if (h->subject[0] && out->aud(out->arg, h->subject, (unsigned)proto_aud_bit(ev), h->ref, h->ts) < 0)
+        return -1;
     if (h->subject[0] && (ev == PROTO_EV_SIGNUP || ev == PROTO_EV_FOLLOWUP))
         return out->sf(out->arg, ev == PROTO_EV_SIGNUP, h->subject, h->ts);
     return 0;
@@ -190,6 +193,19 @@ void agg_op_hi(proto_resp *r, const char *field, long long v)
 }
 
 /* Appends S subject ts; never fails. */
+void agg_op_aud(proto_resp *r, int key, const char *subject, unsigned bit, long long ts_s, const char *ref,
+                long long expire_at_ms, long long cap)
+{
+    proto_resp_str(r, "A");
+    proto_resp_ll(r, key);
+    proto_resp_str(r, subject);
+    proto_resp_ll(r, (long long)bit);
+    proto_resp_ll(r, ts_s);
+    proto_resp_str(r, ref);
+    proto_resp_ll(r, expire_at_ms);
+    proto_resp_ll(r, cap);
+}
+
 void agg_op_signup(proto_resp *r, const char *subject, long long ts)
 {
     op_str_ll(r, "S", subject, ts);
@@ -250,6 +266,7 @@ static int value_of(const char *name, size_t n, char *out, size_t cap)
         {"CFG_SLA", 0, PROTO_CFG_SLA},      {"CFG_NAME", 0, PROTO_CFG_NAME},
         {"FL_COUNT", 0, PROTO_FL_COUNT},    {"FL_SUM_MS", 0, PROTO_FL_SUM_MS},
         {"FL_MAX_MS", 0, PROTO_FL_MAX_MS},  {"FL_UNMATCHED", 0, PROTO_FL_UNMATCHED},
+        {"AUD_FULL", 0, PROTO_AUD_FULL},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].name) != n || memcmp(table[i].name, name, n) != 0)

@@ -40,6 +40,8 @@ typedef struct {
     int (*hll)(void *arg, agg_hll_key k, const char *name, const char *elem, size_t len);
     int (*sf)(void *arg, int signup, const char *subject, long long ts);   /* S or F op */
     int (*seen)(void *arg, long long ts);   /* widen first_ts/last_ts */
+    /* a subject seen doing an event (bit, PROTO_AUD_*), through ref or "" */
+    int (*aud)(void *arg, const char *subject, unsigned bit, const char *ref, long long ts);
 } agg_counts;
 
 /* Applies the counting rules to one accepted, non-duplicate hit. Returns
@@ -112,5 +114,8 @@ void agg_op_lo(proto_resp *r, const char *field, long long v);            /* lo 
 void agg_op_hi(proto_resp *r, const char *field, long long v);            /* hi */
 void agg_op_signup(proto_resp *r, const char *subject, long long ts);     /* S */
 void agg_op_followup(proto_resp *r, const char *subject, long long ts);   /* F */
+/* A k subject bit ts_s ref expire_at_ms cap: merge into audience bucket KEYS[k] */
+void agg_op_aud(proto_resp *r, int key, const char *subject, unsigned bit, long long ts_s, const char *ref,
+                long long expire_at_ms, long long cap);
 
 #endif

@@ -44,6 +44,11 @@ end
 --   lo|hi field v    keep the lower|higher of totals[field] and v
 --   S subject ts     a signup: ZADD pending NX ts subject
 --   F subject ts     a follow-up: latency, pending, resolved alert
+--   A k subject bit ts_s ref at cap
+--                    the audience: merge (bit, ts_s, ref) into KEYS[k]'s
+--                    record of subject "mask.first.delta[.ref]" (a new one
+--                    only while the bucket holds fewer than cap; else
+--                    totals audience_full += 1); keep KEYS[k] until at
 -- Returns 1, or -1 if the watermark moved (nothing changed).
 local K_TOTALS, K_WM, K_NONCE = @K_TOTALS@, @K_WM@, @K_NONCE@
 local K_PENDING, K_FL, K_ALERTED, K_ALERTS, K_CFG = @K_PENDING@, @K_FL@, @K_ALERTED@, @K_ALERTS@, @K_CFG@
@@ -82,7 +87,7 @@ local function int_field(k, f)
   return nil
 end
 local bad = want(KEYS[K_WM], 'hash') or want(KEYS[K_TOTALS], 'hash')
-local fl_checked = false
+local fl_checked, aud_checked = false, false
 while not bad and i <= n do
   local op = ARGV[i]
   if op == 'H' then
@@ -102,6 +107,13 @@ while not bad and i <= n do
     i = i + 3
   elseif op == 'S' then
     bad = want(KEYS[K_PENDING], 'zset'); i = i + 3
+  elseif op == 'A' then
+    bad = want(KEYS[tonumber(ARGV[i+1])], 'hash')
+    if not bad and not aud_checked then
+      aud_checked = true
+      bad = int_field(KEYS[K_TOTALS], '@AUD_FULL@')
+    end
+    i = i + 8
   elseif op == 'F' then
     bad = want(KEYS[K_PENDING], 'zset') or want(KEYS[K_FL], 'hash') or
       want(KEYS[K_ALERTED], 'hash') or want(KEYS[K_CFG], 'hash') or
@@ -173,6 +185,33 @@ while i <= n do
       redis.call('HINCRBY', KEYS[K_FL], '@FL_UNMATCHED@', 1)
     end
     i = i + 3
+  elseif op == 'A' then
+    local k, subj = KEYS[tonumber(ARGV[i+1])], ARGV[i+2]
+    local ab, t, ref = tonumber(ARGV[i+3]), tonumber(ARGV[i+4]), ARGV[i+5]
+    local at, cap = tonumber(ARGV[i+6]), tonumber(ARGV[i+7])
+    local cur = redis.call('HGET', k, subj)
+    local m, f, l, r, put = ab, t, t, ref, true
+    if cur then
+      local cm, cf, cd, cr = string.match(cur, '^(%d+)%.(%d+)%.(%d+)%.?(.*)$')
+      if cm then      -- a record that does not parse is written anew
+        cf = tonumber(cf)
+        m = bit.bor(tonumber(cm), ab)
+        f = math.min(cf, t)
+        l = math.max(cf + tonumber(cd), t)
+        if cr ~= '' then r = cr end
+      end
+    elseif redis.call('HLEN', k) >= cap then
+      put = false
+      redis.call('HINCRBY', KEYS[K_TOTALS], '@AUD_FULL@', 1)
+    end
+    if put then
+      local v = string.format('%d.%d.%d', m, f, l - f)
+      if r ~= '' then v = v .. '.' .. r end
+      redis.call('HSET', k, subj, v)
+      local ttl = redis.call('PTTL', k)
+      if ttl == -1 or at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, at) end
+    end
+    i = i + 8
   else
     return redis.error_reply('apply: unknown op ' .. tostring(op))
   end

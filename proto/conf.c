@@ -65,6 +65,8 @@ static const conf_key conf_table[] = {
     I(retention_hours, 1, 1000000, "2160", "hourly buckets kept, hours"),
     I(retention_days, 1, 100000, "730", "daily buckets kept, days"),
     I(keep_hours, 0, 1000000, "24", "stream history kept after it is applied, hours"),
+    I(audience_days, 1, 36500, "90", "a subject stays in a campaign's audience this long after its last hit, days"),
+    L(audience_max, 1024, INT64_C(1) << 40, "1000000", "subjects kept in one campaign's audience at most (past it: audience_full)"),
     S(metrics_listen, T_HOSTPORT, "127.0.0.1:8081", "aggregator /metrics and /healthz address"),
     S(dashboard_listen, T_HOSTPORT, "127.0.0.1:8082", "dashboard address (actiongap-dashboard), never the collector's"),
     S(dashboard_token, T_STR, "", "read-only bearer token of the whole dashboard (required by actiongap-dashboard, 16+ characters)"),

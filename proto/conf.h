@@ -42,6 +42,8 @@ typedef struct proto_conf {
     int retention_hours;
     int retention_days;
     int keep_hours;
+    int audience_days;
+    int64_t audience_max;
     char metrics_listen[128];
     char dashboard_listen[128];
     char dashboard_token[256];

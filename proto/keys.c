@@ -152,6 +152,14 @@ int proto_key_day(char *buf, size_t cap, const char *prefix, const char *c, long
     return bucket_key(buf, cap, prefix, c, ts_ms, 0);
 }
 
+/* Builds <prefix>c:{C}:aud:<B>; returns the length or -1. */
+int proto_key_aud(char *buf, size_t cap, const char *prefix, const char *c, unsigned bucket)
+{
+    char sfx[32];
+    snprintf(sfx, sizeof sfx, "aud:%u", bucket);
+    return campaign_key(buf, cap, prefix, c, sfx);
+}
+
 /* Builds <prefix>shares; returns the length or -1. */
 int proto_key_shares(char *buf, size_t cap, const char *prefix)
 {

@@ -67,6 +67,9 @@ void proto_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq);
  * 0 or >0. */
 int proto_stream_id_cmp(const char *a, const char *b);
 
+/* ag:c:{C}:aud:<B>: audience bucket B of campaign C (schema.h, "audiences"). */
+int proto_key_aud(char *buf, size_t cap, const char *prefix, const char *c, unsigned bucket);
+
 /* ag:shares: the dashboard's share links, a hash of token -> "c:<C>" (a
  * campaign) or "l:<C>" (its leaderboard); actiongap share writes it. */
 int proto_key_shares(char *buf, size_t cap, const char *prefix);

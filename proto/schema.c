@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "keys.h"
+
 static const char *const event_names[PROTO_EV_BUILTIN] = {
     [PROTO_EV_OPEN] = "open",       [PROTO_EV_VIEW] = "view",
     [PROTO_EV_CLICK] = "click",     [PROTO_EV_SCROLL] = "scroll",
@@ -106,4 +108,59 @@ int proto_fl_bound_s(int i)
 const char *proto_fl_field(int i)
 {
     return fl_fields[i];
+}
+
+/* ---------------------------------------------------------------- audiences */
+
+int proto_aud_bit(proto_event e)
+{
+    switch (e) {
+    case PROTO_EV_OPEN: return PROTO_AUD_OPEN;
+    case PROTO_EV_VIEW: case PROTO_EV_SCROLL: return PROTO_AUD_VIEW;
+    case PROTO_EV_CLICK: return PROTO_AUD_CLICK;
+    case PROTO_EV_SIGNUP: return PROTO_AUD_SIGNUP;
+    case PROTO_EV_DONATE: return PROTO_AUD_DONATE;
+    case PROTO_EV_CONVERT: return PROTO_AUD_CONVERT;
+    case PROTO_EV_FOLLOWUP: return PROTO_AUD_FOLLOWUP;
+    case PROTO_EV_CUSTOM: return PROTO_AUD_CUSTOM;
+    }
+    return PROTO_AUD_CUSTOM;
+}
+
+unsigned proto_aud_bucket(const char *subject, size_t len)
+{
+    return (unsigned)(proto_hash64(subject, len) % PROTO_AUD_BUCKETS);
+}
+
+/* Parses a whole non-negative decimal of at most 12 digits at *p up to
+ * stop or the end; advances *p past it. Returns 0 or -1. */
+static int aud_num(const char **p, const char *end, long long *v)
+{
+    const char *s = *p;
+    *v = 0;
+    while (s < end && *s >= '0' && *s <= '9' && s - *p < 12)
+        *v = *v * 10 + (*s++ - '0');
+    if (s == *p)
+        return -1;
+    *p = s;
+    return 0;
+}
+
+int proto_aud_parse(const char *text, size_t len, proto_aud *out)
+{
+    const char *p = text, *end = text + len;
+    long long mask, delta;
+    memset(out, 0, sizeof *out);
+    if (aud_num(&p, end, &mask) < 0 || p == end || *p++ != '.' || aud_num(&p, end, &out->first_s) < 0 ||
+        p == end || *p++ != '.' || aud_num(&p, end, &delta) < 0 || mask > 255)
+        return -1;
+    out->mask = (unsigned)mask;
+    out->last_s = out->first_s + delta;
+    if (p == end)
+        return 0;
+    if (*p++ != '.' || (size_t)(end - p) >= sizeof out->ref)
+        return -1;
+    memcpy(out->ref, p, (size_t)(end - p));
+    out->ref[end - p] = '\0';
+    return 0;
 }

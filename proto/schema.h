@@ -71,6 +71,40 @@ int proto_field_is_machine(const char *field);
 size_t proto_uniq_elem(char *buf, size_t cap, const char *subject, const char *ip,
                        const char *ua);
 
+/* ---- audiences: who was reached and who acted (keys.h: proto_key_aud) ----
+ * One subject's record in its campaign's audience: the events seen (a bit
+ * each), the first and last time (seconds), and the first advocate who
+ * brought it. Kept in PROTO_AUD_BUCKETS hashes a campaign, the bucket
+ * chosen by the subject, so that each stays a small listpack. */
+
+#define PROTO_AUD_BUCKETS 1024
+#define PROTO_AUD_FULL "audience_full"          /* totals: subjects left out, a bucket full */
+
+enum {
+    PROTO_AUD_OPEN = 1, PROTO_AUD_VIEW = 2, PROTO_AUD_CLICK = 4, PROTO_AUD_SIGNUP = 8,
+    PROTO_AUD_DONATE = 16, PROTO_AUD_CONVERT = 32, PROTO_AUD_CUSTOM = 64, PROTO_AUD_FOLLOWUP = 128,
+    PROTO_AUD_ACTED = PROTO_AUD_SIGNUP | PROTO_AUD_DONATE | PROTO_AUD_CONVERT | PROTO_AUD_CUSTOM,
+    PROTO_AUD_REACHED = PROTO_AUD_OPEN | PROTO_AUD_VIEW | PROTO_AUD_CLICK | PROTO_AUD_ACTED,
+};
+
+/* Returns the audience bit of event e (a scroll is a view; custom events
+ * PROTO_AUD_CUSTOM). */
+int proto_aud_bit(proto_event e);
+
+/* Returns the audience bucket of a subject (0 .. PROTO_AUD_BUCKETS - 1). */
+unsigned proto_aud_bucket(const char *subject, size_t len);
+
+/* One subject's audience record. */
+typedef struct {
+    unsigned mask;              /* PROTO_AUD_* bits */
+    long long first_s, last_s;  /* seconds since 1970 */
+    char ref[64 + 1];           /* the first advocate, or "" */
+} proto_aud;
+
+/* Parses a stored record "mask.first.delta[.ref]" (first in seconds since
+ * 1970, delta = last - first). Returns 0, or -1 if it is not one. */
+int proto_aud_parse(const char *text, size_t len, proto_aud *out);
+
 /* ---- scroll depth buckets (keys.h: proto_key_scroll, one HLL each) ---- */
 
 #define PROTO_SCROLL_BUCKETS 4

@@ -37,6 +37,7 @@ def hits(c, tag):
     pixel(f"c={c}&e=open&s={tag}&ref=ann&p=/join&rh=news.example")
     pixel(f"c={c}&e=scroll&d=50&s={tag}")
     pixel(f"c={c}&e=signup&s={tag}&ref=ann&n=n-{tag}")
+    pixel(f"c={c}&e=view&s=s0")                  # every round touches the audience bucket of s0
     time.sleep(0.05)
     api({"c": c, "e": "followup", "s": tag})
 
@@ -113,15 +114,15 @@ for i, pattern in enumerate(layout):
         wait_applied(r)                          # dead-lettered and acknowledged: nothing held
         refused = int(agg.metric("ag_agg_poisoned_total"))
         nd = r("XLEN", dead)
-        check(nd == 4, f"{bad}: the 4 entries of the batch in the dead-letter stream, found {nd}")
+        check(nd == 5, f"{bad}: the 5 entries of the batch in the dead-letter stream, found {nd}")
         dead_total += nd
         check(totals("good").get("open") == str(i + 1),
               f"{bad}: the other campaign counted in the same round: {totals('good').get('open')} of {i + 1}")
         lines = agg.logs().count("campaign poisoned") - lines0
         check(lines == 1 and refused == 1, f"{bad}: {refused} refusal, {lines} log line")
         rc, out = cli("campaigns")
-        check(rc == 0 and any(l.split()[0] == c and l.split()[-1] == "4" for l in out.splitlines()[1:]),
-              f"{bad}: `actiongap campaigns` shows 4 dead-letter entries for {c}")
+        check(rc == 0 and any(l.split()[0] == c and l.split()[-1] == "5" for l in out.splitlines()[1:]),
+              f"{bad}: `actiongap campaigns` shows 5 dead-letter entries for {c}")
     after = dumps(keep)
     changed = [k for k in before if before[k] != after.get(k)]
     check(not changed, f"{bad} poisoned: no counter of the batch written (changed: {changed})")
@@ -129,7 +130,7 @@ for i, pattern in enumerate(layout):
     r("DEL", bad)                                # the operator repairs the key
     if not held:
         rc, out = cli("repair", c)
-        check(rc == 0 and out.startswith("4 entries"), f"{bad}: repair re-queues 4: {out.strip()}")
+        check(rc == 0 and out.startswith("5 entries"), f"{bad}: repair re-queues 5: {out.strip()}")
         rc, out = cli("repair", c)
         check(rc == 0 and out.startswith("0 entries"), f"{bad}: a second repair finds none: {out.strip()}")
     wait_applied(r)
@@ -166,8 +167,8 @@ for c, field_or_key, bad_value in (("z1", "open", "007"), ("z2", "ag:c:{z2}:u:si
     wait_applied(r)
     after = dumps(keep)
     changed = [k for k in before if before[k] != after.get(k)]
-    check(r("XLEN", f"ag:c:{{{c}}}:dead") == 4 and not changed,
-          f"{c} ({bad_value!r}): 4 entries dead-lettered, nothing written (changed: {changed})")
+    check(r("XLEN", f"ag:c:{{{c}}}:dead") == 5 and not changed,
+          f"{c} ({bad_value!r}): 5 entries dead-lettered, nothing written (changed: {changed})")
     if field_or_key == "open":
         r("HSET", f"ag:c:{{{c}}}", "open", "1")
     else:

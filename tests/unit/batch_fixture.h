@@ -67,7 +67,7 @@ typedef struct {
     size_t nops;
 } call;
 
-#define ALL NULL
+#define ALL NULL         /* every op but the audience's A ops */
 #define ONLY(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* Returns zeroed memory freed when the test ends; never NULL. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "batch_fixture.h"
+#include "schema.h"
 
 /* Checks hourly and daily buckets follow the hit's ts across an hour and
  * a midnight, revisited out of order, each expiring retention_hours or
@@ -340,8 +341,12 @@ START_TEST(collector_hit)
     size_t n;
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
-    ck_assert_uint_eq(v[0].nkeys, 13);
-    expect_keys(&v[0], SP, "ag:alerts", ARGS(SP_H17, SP_D23, SP ":u:donate"));
+    ck_assert_uint_eq(v[0].nkeys, 14);
+    char aud[64], aop[200];
+    snprintf(aud, sizeof aud, SP ":aud:%u", proto_aud_bucket("contact-2", 9));
+    expect_keys(&v[0], SP, "ag:alerts", ARGS(SP_H17, SP_D23, SP ":u:donate", aud));
+    snprintf(aop, sizeof aop, "A %s contact-2 16 1795456235 ann 1803232235426 977", aud);
+    expect_ops(&v[0], ONLY("A "), ARGS(aop));
     expect_argv(&v[0], "0", "", "1795456235427-0", "spring", NOW, "900");
     expect_ops(&v[0], ALL,
                ARGS("H " SP " donate 1", "H " SP " value 2500", "H " SP_H17 " donate 1",
@@ -486,6 +491,56 @@ START_TEST(held_campaign)
 }
 END_TEST
 
+/* Checks the audience ops: one A op a human hit with a subject, in stream
+ * order, on the subject's bucket, with the event's bit, the time in
+ * seconds, the advocate, the retention (audience_days after the hit) and
+ * the bucket's cap (audience_max / PROTO_AUD_BUCKETS, rounded up); none for
+ * a machine, an anonymous hit or a hit without a subject. */
+START_TEST(audience_ops)
+{
+    proto_conf conf = defconf();
+    conf.audience_days = 2;
+    conf.audience_max = 2048;
+    agg_apply_result res = {0};
+    const redisReply *ents[] = {
+        HIT(.id = "1795456235427-0", .ts = TS, .campaign = "spring", .event = "open", .subject = "s1",
+            .ref = "ann"),
+        HIT(.id = "1795456235427-1", .ts = TS, .campaign = "spring", .event = "open", .subject = "s2",
+            .agent = "mailproxy", .ua = PROXY_UA),
+        HIT(.id = "1795456235427-2", .ts = TS, .campaign = "spring", .event = "view", .ip = "203.0.113.0",
+            .ua = HUMAN_UA),
+        HIT(.id = "1795456235427-3", .ts = TS + 1000, .campaign = "spring", .event = "signup", .subject = "s1"),
+        HIT(.id = "1795456235427-4", .ts = TS + 2000, .campaign = "spring", .event = "scroll", .subject = "s4",
+            .depth = "50"),
+        HIT(.id = "1795456235427-5", .ts = TS + 3000, .campaign = "spring", .event = "petition",
+            .subject = "s3"),
+        HIT(.id = "1795456235427-6", .ts = TS + 4000, .campaign = "spring", .event = "followup",
+            .subject = "s1", .via = "api"),
+    };
+    agg_batch *b = batch_of(&conf, 0, ents, NENTS(ents), &res);
+    filter_all(b, NULL, NULL, &res);
+    size_t n;
+    call *v = calls(b, NOW, &n);
+    ck_assert_uint_eq(n, 1);
+    char k1[64], k3[64], k4[64], o[5][200];
+    snprintf(k1, sizeof k1, SP ":aud:%u", proto_aud_bucket("s1", 2));
+    snprintf(k3, sizeof k3, SP ":aud:%u", proto_aud_bucket("s3", 2));
+    snprintf(k4, sizeof k4, SP ":aud:%u", proto_aud_bucket("s4", 2));
+    /* at = ts + 2 days; cap = 2048 / 1024 */
+    snprintf(o[0], sizeof o[0], "A %s s1 1 1795456235 ann 1795629035426 2", k1);
+    snprintf(o[1], sizeof o[1], "A %s s1 8 1795456236  1795629036426 2", k1);
+    snprintf(o[2], sizeof o[2], "A %s s4 2 1795456237  1795629037426 2", k4);
+    snprintf(o[3], sizeof o[3], "A %s s3 64 1795456238  1795629038426 2", k3);
+    snprintf(o[4], sizeof o[4], "A %s s1 128 1795456239  1795629039426 2", k1);
+    expect_ops(&v[0], ONLY("A "), ARGS(o[0], o[1], o[2], o[3], o[4]));
+    /* in stream order: the A ops come last, in the order of their hits */
+    size_t first = v[0].nops - 5;
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_str_eq(v[0].ops[first + i], o[i]);
+    agg_batch_free(b);
+}
+END_TEST
+
 /* Builds the suite. */
 static Suite *batch_suite(void)
 {
@@ -504,6 +559,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, chunks);
     tcase_add_test(tc, empty_batch);
     tcase_add_test(tc, held_campaign);
+    tcase_add_test(tc, audience_ops);
     suite_add_tcase(s, tc);
     return s;
 }
