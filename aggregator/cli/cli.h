@@ -30,8 +30,8 @@ typedef struct {
     const char *verb;
     const char *pos[CLI_MAX_ARGS];
     int npos;
-    int json, follow, no_carry, leaderboard, revoke;
-    const char *limit, *count, *to, *ref, *subject, *event, *channel;
+    int json, follow, no_carry, leaderboard, revoke, count_only;
+    const char *limit, *count, *to, *ref, *subject, *event, *channel, *since, *not_in, *format;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */
 } cli_args;
 
@@ -102,5 +102,7 @@ int cli_verb_followup(cli_ctx *x, const cli_args *a);
 int cli_verb_link(cli_ctx *x, const cli_args *a);
 int cli_verb_repair(cli_ctx *x, const cli_args *a);
 int cli_verb_share(cli_ctx *x, const cli_args *a);
+int cli_verb_audience(cli_ctx *x, const cli_args *a);
+int cli_verb_forget(cli_ctx *x, const cli_args *a);
 
 #endif

@@ -21,6 +21,9 @@ static const cli_opt cli_opts[] = {
     {"no-carry", 0, offsetof(cli_args, no_carry)},
     {"leaderboard", 0, offsetof(cli_args, leaderboard)},
     {"revoke", 0, offsetof(cli_args, revoke)},
+    {"since", 1, offsetof(cli_args, since)},
+    {"not-in", 1, offsetof(cli_args, not_in)},
+    {"format", 1, offsetof(cli_args, format)},
     {"limit", 1, offsetof(cli_args, limit)},
     {"count", 1, offsetof(cli_args, count)},
     {"to", 1, offsetof(cli_args, to)},
@@ -55,6 +58,15 @@ static const struct {
     {"repair", " json ", 1, cli_verb_repair, "repair C [--json]",
      "re-queue the entries a poisoned key sent to C's\n"
      "dead-letter stream (after fixing the key)"},
+    {"audience", " json ref since not-in format count ", 2, cli_verb_audience,
+     "audience C SEGMENT [--ref A] [--since T] [--not-in C2] [--format csv|json|lines] [--count]",
+     "the people of a segment: gap (reached, did not act),\n"
+     "clicked-not-acted, opened-not-clicked, acted, waiting\n"
+     "(signed up, not followed up), reached; T: seconds\n"
+     "since 1970, or 7d / 24h; --count: how many"},
+    {"forget", " json ", 1, cli_verb_forget, "forget SUBJECT [--json]",
+     "remove a subject from every campaign (audiences,\n"
+     "pending, alerts, counted hits): a data-subject request"},
     {"share", " json leaderboard revoke ", 1, cli_verb_share, "share C [--leaderboard] [--revoke] [--json]",
      "print a dashboard link that opens C (or only its\n"
      "leaderboard); --revoke deletes C's links"},
@@ -154,6 +166,10 @@ static int parse_args(cli_args *a, int n, char **args)
         }
         if (strcmp(s, "--") == 0) {
             opts_done = 1;
+            continue;
+        }
+        if (strcmp(a->verb, "audience") == 0 && strcmp(s, "--count") == 0) {
+            a->count_only = 1;      /* a flag here, a number for alerts */
             continue;
         }
         const char *name = s + (s[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
