@@ -7,6 +7,7 @@
 
 #include "agg.h"
 #include "keys.h"
+#include "report_json.h"
 
 #define PAGE 500        /* stream entries read at a time */
 
@@ -308,4 +309,32 @@ int agg_audience_forget(sys_redis *r, const proto_conf *conf, const char *subjec
     if (rc == 0 && proto_key_rejects(k, sizeof k, conf->prefix) >= 0)
         rc = forget_stream(r, k, subject, 1, 0, out);
     return rc;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+int agg_audience_csv_row(char *buf, size_t cap, const char *subject, const proto_aud *rec)
+{
+    static const char *const names[] = {"open", "view", "click", "signup", "donate", "convert", "custom",
+                                        "followup"};
+    char first[32], last[32];
+    size_t o = 0;
+#define PUT(...) (o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__))
+    if (strpbrk(subject, ",\"\r\n")) {      /* quoted, quotes doubled */
+        PUT("\"");
+        for (const char *p = subject; *p; p++)
+            PUT(*p == '"' ? "\"\"" : "%c", *p);
+        PUT("\"");
+    } else {
+        PUT("%s", subject);
+    }
+    agg_json_time(first, sizeof first, rec->first_s * 1000);
+    agg_json_time(last, sizeof last, rec->last_s * 1000);
+    PUT(",%s,%s,", first, last);
+    for (int i = 0, n = 0; i < 8; i++)
+        if (rec->mask & (1u << i))
+            PUT("%s%s", n++ ? "|" : "", names[i]);
+    PUT(",%s", rec->ref);
+#undef PUT
+    return o < cap ? (int)o : -1;
 }

@@ -49,6 +49,14 @@ long agg_audience_each(sys_redis *r, const proto_conf *conf, const char *c, agg_
 int agg_audience_counts(sys_redis *r, const proto_conf *conf, const char *c, long long now_s,
                         long long counts[AGG_SEG_COUNT]);
 
+#define AGG_AUDIENCE_CSV_HEADER "subject,first_seen,last_seen,events,ref"
+#define AGG_AUDIENCE_CSV_MAX 640        /* bytes of the longest row */
+
+/* Writes one subject as a CSV row (no line end) of AGG_AUDIENCE_CSV_HEADER
+ * into buf: the subject quoted when it must be, ISO times, the events
+ * '|'-separated. Returns its length, or -1 if cap is too small. */
+int agg_audience_csv_row(char *buf, size_t cap, const char *subject, const proto_aud *rec);
+
 /* What forgetting a subject removed. */
 typedef struct {
     long campaigns;         /* campaigns it was in (audience, pending or alerted) */

@@ -19,56 +19,32 @@ typedef struct {
     long n;
 } printer;
 
-/* Writes the event names of mask, '|'-separated, into buf; returns buf. */
-static char *events_of(char *buf, size_t cap, unsigned mask)
-{
-    static const char *const names[] = {"open", "view", "click", "signup", "donate", "convert", "custom",
-                                        "followup"};
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < 8; i++)
-        if (mask & (1u << i))
-            o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%s", o ? "|" : "", names[i]);
-    return buf;
-}
-
-/* Prints s as one CSV field (quoted when it holds a comma, quote or break). */
-static void csv_field(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 /* Prints one subject of the segment; never stops the walk. */
 static int print_one(void *arg, const char *subject, const proto_aud *rec)
 {
     printer *p = arg;
-    char first[32], last[32], ev[80];
-    agg_json_time(first, sizeof first, rec->first_s * 1000);
-    agg_json_time(last, sizeof last, rec->last_s * 1000);
-    events_of(ev, sizeof ev, rec->mask);
     if (p->f == FMT_LINES) {
         printf("%s\n", subject);
     } else if (p->f == FMT_CSV) {
-        csv_field(subject);
-        printf(",%s,%s,%s,", first, last, ev);
-        csv_field(rec->ref);
-        putchar('\n');
+        char row[AGG_AUDIENCE_CSV_MAX];
+        if (agg_audience_csv_row(row, sizeof row, subject, rec) > 0)
+            puts(row);
     } else {
+        char first[32], last[32], row[AGG_AUDIENCE_CSV_MAX];
+        agg_json_time(first, sizeof first, rec->first_s * 1000);
+        agg_json_time(last, sizeof last, rec->last_s * 1000);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "subject", subject);
         cJSON_AddStringToObject(o, "first_seen", first);
         cJSON_AddStringToObject(o, "last_seen", last);
-        cJSON_AddStringToObject(o, "events", ev);
+        /* the events as the CSV row has them: its fourth field */
+        char *ev = agg_audience_csv_row(row, sizeof row, "-", rec) > 0 ? row : NULL;
+        for (int k = 0; ev && k < 3; k++)
+            ev = strchr(ev, ',') ? strchr(ev, ',') + 1 : NULL;
+        char *comma = ev ? strchr(ev, ',') : NULL;
+        if (comma)
+            *comma = '\0';
+        cJSON_AddStringToObject(o, "events", ev ? ev : "");
         cJSON_AddStringToObject(o, "ref", rec->ref);
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
@@ -138,7 +114,7 @@ int cli_verb_audience(cli_ctx *x, const cli_args *a)
         return CLI_OK;
     }
     if (p.f == FMT_CSV)
-        puts("subject,first_seen,last_seen,events,ref");
+        puts(AGG_AUDIENCE_CSV_HEADER);
     if (p.f == FMT_JSON)
         fputs("[", stdout);
     long n = agg_audience_each(x->r, &x->conf, c, (agg_segment)seg, &f, now_s, print_one, &p);

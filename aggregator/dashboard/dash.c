@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app_css.h"
+#include "audience.h"
 #include "app_js.h"
 #include "clock.h"
 #include "hit.h"
@@ -297,6 +298,55 @@ out:
     agg_members_free(v, n);
 }
 
+/* Appends one subject of a segment as a CSV row to the evbuffer arg. */
+static int csv_row(void *arg, const char *subject, const proto_aud *rec)
+{
+    char row[AGG_AUDIENCE_CSV_MAX];
+    int n = agg_audience_csv_row(row, sizeof row, subject, rec);
+    if (n > 0) {
+        evbuffer_add(arg, row, (size_t)n);
+        evbuffer_add(arg, "\r\n", 2);
+    }
+    return 0;
+}
+
+/* Answers /api/v1/campaigns/C/audience/SEGMENT.csv: the segment's people
+ * as the command's CSV (subject, first_seen, last_seen, events, ref). */
+static void audience_csv(dreq *q, const char *file, int64_t now)
+{
+    char seg[40];
+    size_t n = strlen(file);
+    if (n < 5 || n - 4 >= sizeof seg || strcmp(file + n - 4, ".csv") != 0) {
+        send_error(q->req, 404, "no such document: /audience/SEGMENT.csv");
+        return;
+    }
+    memcpy(seg, file, n - 4);
+    seg[n - 4] = '\0';
+    int s = agg_segment_of(seg);
+    if (s < 0) {
+        send_error(q->req, 404, "no such segment (gap, clicked-not-acted, opened-not-clicked, acted, waiting, reached)");
+        return;
+    }
+    struct evbuffer *b = evbuffer_new();
+    const agg_seg_filter f = {NULL, 0, NULL};
+    if (!b) {
+        send_error(q->req, 500, "out of memory");
+        return;
+    }
+    evbuffer_add_printf(b, "%s\r\n", AGG_AUDIENCE_CSV_HEADER);
+    if (agg_audience_each(q->d->r, q->d->conf, q->campaign, (agg_segment)s, &f, now / 1000, csv_row, b) < 0) {
+        evbuffer_free(b);
+        redis_failed(q);
+        return;
+    }
+    char disp[200];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.csv\"", q->campaign, seg);
+    headers(q->req, "text/csv; charset=utf-8", "no-store");
+    evhttp_add_header(evhttp_request_get_output_headers(q->req), "Content-Disposition", disp);
+    evhttp_send_reply(q->req, 200, NULL, b);
+    evbuffer_free(b);
+}
+
 /* Answers /api/v1/campaigns/C[/what] for q->campaign. */
 static void doc_campaign(dreq *q, const char *what, int64_t now)
 {
@@ -339,6 +389,21 @@ static void doc_campaign(dreq *q, const char *what, int64_t now)
         }
         send_doc(q->req, agg_json_pending(c, v, n, sla_s, now), now);
         agg_members_free(v, n);
+    } else if (strcmp(what, "/audience") == 0) {
+        long long counts[AGG_SEG_COUNT];
+        if (agg_audience_counts(r, conf, c, now / 1000, counts) < 0) {
+            redis_failed(q);
+            return;
+        }
+        cJSON *doc = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(doc, "segments");
+        cJSON_AddStringToObject(doc, "campaign", c);
+        cJSON_AddNumberToObject(doc, "audience_days", conf->audience_days);
+        cJSON_AddBoolToObject(doc, "lists", q->scope == AGG_SHARE_ALL);   /* the CSVs open to this token */
+        for (int i = 0; i < AGG_SEG_COUNT; i++)
+            cJSON_AddNumberToObject(o, agg_segment_name((agg_segment)i), (double)counts[i]);
+        send_doc(q->req, o ? doc : (cJSON_Delete(doc), NULL), now);
+    } else if (strncmp(what, "/audience/", 10) == 0) {
+        audience_csv(q, what + 10, now);
     } else if (strcmp(what, "/series") == 0) {
         const char *unit = evhttp_find_header(&q->query, "unit");
         int hour = !unit || strcmp(unit, "hour") == 0;
@@ -430,8 +495,13 @@ static void api(dreq *q, const char *rest)
         return;
     }
     const char *what = slash ? slash : "";
-    if (resolve(q) == 0 && admit(q, q->campaign, strcmp(what, "/leaderboard") == 0, 0))
-        doc_campaign(q, what, now);
+    if (resolve(q) < 0 || !admit(q, q->campaign, strcmp(what, "/leaderboard") == 0, 0))
+        return;
+    if (strncmp(what, "/audience/", 10) == 0 && q->scope != AGG_SHARE_ALL) {
+        forbidden(q, 0);    /* who the people are: the dashboard token only, never a share link */
+        return;
+    }
+    doc_campaign(q, what, now);
 }
 
 /* Answers every request. */

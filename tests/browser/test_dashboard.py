@@ -197,6 +197,16 @@ try:
     check(XSS_SUBJECT in d.find_element(By.CSS_SELECTOR, "body").text, "a subject with markup shows as text")
     check(XSS_PAGE in d.find_element(By.CSS_SELECTOR, "body").text, "a page path with markup shows as text")
     no_alert(d, "campaign")
+    # the audiences: each segment's size as the command counts it, its CSV the command's
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-segment="gap"]'), timeout=15, what="the audiences")
+    for seg in ("gap", "clicked-not-acted", "opened-not-clicked", "acted", "waiting", "reached"):
+        row = d.find_element(By.CSS_SELECTOR, f'tr[data-segment="{seg}"]')
+        want_n = int(cli("audience", "spring", seg, "--count").strip())
+        check(num(cell(row, "people")) == want_n, f"audience {seg}: {cell(row, 'people')} in the DOM, {want_n} counted")
+    href = d.find_element(By.CSS_SELECTOR, 'tr[data-segment="gap"] a').get_attribute("href")
+    st_, _, body = http_get(dash.port, href.split(f":{dash.port}", 1)[1])
+    check(st_ == 200 and body.decode().splitlines() == cli("audience", "spring", "gap", "--format", "csv").splitlines(),
+          "the gap's CSV link downloads what actiongap audience spring gap --format csv prints")
     svgs = d.find_elements(By.CSS_SELECTOR, "main svg")
     check(len(svgs) >= 5, f"one picture per question: {len(svgs)} charts")
     shot(d, "campaign")

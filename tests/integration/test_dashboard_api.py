@@ -118,6 +118,21 @@ check(st == 404, f"an unknown campaign: 404 ({st})")
 st, _, _ = get("/api/v1/campaigns/bad%20id")
 check(st == 400, f"a malformed campaign id: 400 ({st})")
 
+# ---- the audience: counts for a campaign link, the lists for the dashboard token only
+aud = doc("/api/v1/campaigns/spring/audience")
+cnt = {seg: int(cli("audience", "spring", seg, "--count")[1].strip() or -1)
+       for seg in ("gap", "clicked-not-acted", "opened-not-clicked", "acted", "waiting", "reached")}
+check(aud.get("segments") == cnt and cnt["reached"] == 12 and cnt["acted"] == 4 and cnt["gap"] == 8,
+      f"audience counts equal actiongap audience --count: {aud.get('segments')} vs {cnt}")
+st, hd, body = get("/api/v1/campaigns/spring/audience/gap.csv")
+rows = body.decode().splitlines()
+want_rows = cli("audience", "spring", "gap", "--format", "csv")[1].splitlines()
+check(st == 200 and hd.get("content-type", "").startswith("text/csv") and "attachment" in
+      hd.get("content-disposition", "") and rows == want_rows and len(rows) == 9,
+      f"gap.csv: the command's CSV, a header and 8 people ({st}, {len(rows)} rows)")
+st, _, _ = get("/api/v1/campaigns/spring/audience/nosuch.csv")
+check(st == 404, f"an unknown segment: 404 ({st})")
+
 # ---- tokens
 for path in ("/", "/c/spring", "/l/spring"):
     st, _, body = get(path, token=None)
@@ -148,6 +163,10 @@ for path, want_c, want_b in (("/c/spring", 200, 403), ("/l/spring", 200, 200), (
     stb = get(path, token=board)[0]
     check(stc == want_c and stb == want_b, f"{path}: campaign link {stc} (want {want_c}), "
           f"leaderboard link {stb} (want {want_b})")
+check(get("/api/v1/campaigns/spring/audience", token=tok)[0] == 200 and
+      get("/api/v1/campaigns/spring/audience/gap.csv", token=tok)[0] == 403 and
+      get("/api/v1/campaigns/spring/audience", token=board)[0] == 403,
+      "a campaign link reads the audience's counts but not who is in it; a leaderboard link neither")
 st, _, _ = http_get(dash.port, f"/c/spring?t={tok}")
 check(st == 200, f"the link's ?t= opens the page ({st})")
 rc, out, _ = cli("share", "spring", "--revoke", "--leaderboard")

@@ -532,7 +532,7 @@ function pageCampaign(name) {
   const base = '/api/v1/campaigns/' + encodeURIComponent(name);
   const st = { range: '48h', c: null, series: null, seriesRange: null, pending: null, board: null, seq: 0, built: false };
   const B = {};
-  ['cards', 'gap', 'funnel', 'series', 'scroll', 'pages', 'refs', 'adv', 'fu', 'wait'].forEach(k => { B[k] = el('div', { class: 'chart-box' }); });
+  ['cards', 'gap', 'funnel', 'series', 'scroll', 'pages', 'refs', 'adv', 'fu', 'wait', 'aud'].forEach(k => { B[k] = el('div', { class: 'chart-box' }); });
   const note = el('p', { class: 'note', hidden: true, text: 'rate kept within 0–100 % (estimates)' });
   const select = el('select', { id: 'range' }, Object.keys(RANGES).map(k => el('option', { value: k, text: RANGES[k].label })));
   select.value = st.range;
@@ -552,7 +552,8 @@ function pageCampaign(name) {
       panel('advocates', 'Advocates', B.adv,
         el('p', { class: 'note' }, el('a', { href: campPath('/l/', name), id: 'leaderboard-link', text: 'Open the leaderboard screen' }))),
       panel('followup', 'Follow-up', B.fu),
-      panel('waiting', 'Waiting for follow-up', B.wait));
+      panel('waiting', 'Waiting for follow-up', B.wait),
+      panel('audiences', 'Audiences', B.aud));
     app.setAttribute('data-loaded', '1');
   }
 
@@ -642,6 +643,22 @@ function pageCampaign(name) {
       'Nobody is waiting for a follow-up.'));
   }
 
+  /* who is in each segment: sizes, and the people as CSV with the dashboard token */
+  const SEGMENTS = [['gap', 'Reached, did not act'], ['clicked-not-acted', 'Clicked, did not act'],
+    ['opened-not-clicked', 'Opened, did not click'], ['acted', 'Acted'],
+    ['waiting', 'Signed up, not followed up'], ['reached', 'Everyone reached']];
+  function renderAudience(doc) {
+    const segs = doc.segments || {};
+    fill(B.aud, table('People by what they did (last ' + fmtInt(doc.audience_days) + ' days); ' +
+        (doc.lists ? 'download a segment to write to exactly those people' : 'the lists need the dashboard token'),
+      [['Segment'], ['People', 1], ['List']],
+      SEGMENTS.map(s => el('tr', { 'data-segment': s[0] },
+        el('th', { scope: 'row', text: s[1] }),
+        numCell('people', segs[s[0]], undefined, 'People'),
+        el('td', {}, doc.lists ? el('a', { href: link(base + '/audience/' + s[0] + '.csv'), download: name + '-' + s[0] + '.csv', text: 'CSV' }) : '–'))),
+      'No audience yet.'));
+  }
+
   function drawCharts() {
     if (st.c) {
       fill(B.gap, gapChart(B.gap, st.c));
@@ -663,7 +680,7 @@ function pageCampaign(name) {
   async function refresh() {
     const range = st.range;
     /* all four asked at once; the headline figures are drawn as soon as theirs arrives */
-    const rest = settle([fetchSeries(range), api(base + '/pending'), api(base + '/leaderboard')]);
+    const rest = settle([fetchSeries(range), api(base + '/pending'), api(base + '/leaderboard'), api(base + '/audience')]);
     let c;
     try { c = await api(base); } catch (e) {
       await rest;
@@ -682,6 +699,7 @@ function pageCampaign(name) {
     else if (!res[0].ok) failBox(B.series, res[0].e);
     drawCharts();
     if (res[1].ok) { st.pending = res[1].v; renderPending(st.pending); } else failBox(B.wait, res[1].e);
+    if (res[3].ok) renderAudience(res[3].v); else failBox(B.aud, res[3].e);
     if (res[2].ok) { st.board = res[2].v; renderAdvocates(Array.isArray(st.board.advocates) ? st.board.advocates : []); }
     else if (!st.board) {
       renderAdvocates((st.c.top_advocates || []).map(a => Object.assign({ conversion: a.reach ? a.actions / a.reach : null }, a)));
