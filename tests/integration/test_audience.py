@@ -76,6 +76,9 @@ for chunk in range(4):
     api([{"c": "big", "e": "followup", "s": f"p{i:04d}"} for i in range(chunk * N // 4, (chunk + 1) * N // 4)
          if i % 14 == 0])
     pixel("c=big&e=view")                                  # no subject: anonymous to the audience
+    st, _, _ = conn.request("GET", f"/p.gif?c=big&e=open&s=optout-{chunk}", headers={"User-Agent": HUMAN,
+                                                                                    "Sec-GPC": "1"})
+    check(st == 200, "a GPC open is answered")                 # opted out: never in an audience
     agg.kill()
     kills += 1
     agg.start()
@@ -106,6 +109,8 @@ SEGMENTS = {
     "reached": lambda m: m & REACHED,
 }
 big = model["big"]
+check(not any(s.startswith("optout") for s in cli("audience", "big", "reached").split()),
+      "a subject that opted out (GPC) is in no audience")
 check(len(big) == N - sum(1 for i in range(N) if i % 2 and i % 3 and i % 5 and i % 7 and i % 13 and i % 14),
       f"the model has every subject that did something: {len(big)}")
 
