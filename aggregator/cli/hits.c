@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "record.h"
 #include "clock.h"
 #include "hit.h"
 #include "keys.h"
@@ -15,21 +16,6 @@
 #include "url.h"
 
 /* ---------------------------------------------------------------- followup */
-
-/* Fills buf with 8 random hex digits; never fails (falls back to time/pid). */
-static void random_hex(char buf[9])
-{
-    unsigned char b[4];
-    FILE *f = fopen("/dev/urandom", "rb");
-
-    if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
-        uint32_t v = (uint32_t)sys_now_ms() ^ ((uint32_t)clock() << 16);
-        memcpy(b, &v, sizeof b);
-    }
-    if (f)
-        fclose(f);
-    snprintf(buf, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
-}
 
 /* Sets one hit parameter for verb, naming the option on failure; returns 0
  * or -1 (printed). */
@@ -50,68 +36,38 @@ static int set_param(proto_hit *hit, unsigned *seen, const char *verb, const cha
     return -1;
 }
 
-/* Appends a followup hit for SUBJECT of campaign C; returns an exit status. */
+/* Appends a followup hit for SUBJECT of campaign C (record.c, as the
+ * dashboard's button does); returns an exit status. */
 int cli_verb_followup(cli_ctx *x, const cli_args *a)
 {
     const char *campaign = a->pos[0], *subject = a->pos[1];
-    proto_hit hit;
-    unsigned seen = 0;
+    agg_recorded out;
     proto_reason why;
-    char key[PROTO_KEY_MAX], rnd[9];
-    proto_resp cmd = {0}, args = {0};
-    redisReply *r;
-    int rc;
+    char q[310];
 
     if (cli_check_campaign("followup", campaign) < 0)
         return CLI_USAGE;
-    proto_hit_init(&hit);
-    if (set_param(&hit, &seen, "followup", "c", "campaign", campaign) < 0 ||
-        set_param(&hit, &seen, "followup", "e", "event", proto_event_name(PROTO_EV_FOLLOWUP)) < 0 ||
-        set_param(&hit, &seen, "followup", "s", "subject", subject) < 0)
-        return CLI_USAGE;
-    if ((why = proto_hit_finish(&hit, PROTO_VIA_API)) != PROTO_OK) {
-        fprintf(stderr, "actiongap: followup: invalid hit (%s)\n", proto_reason_name(why));
-        return CLI_USAGE;
-    }
-    hit.agent = PROTO_AGENT_HUMAN;
-    hit.ts = sys_now_ms();
-    random_hex(rnd);
-    snprintf(hit.hid, sizeof hit.hid, "cli.%s-1", rnd);
-    int kl = proto_key_hits(key, sizeof key, x->conf.prefix,
-                            proto_partition(campaign, (unsigned)x->conf.partitions));
-    if (kl < 0) {
-        fputs("actiongap: followup: key name too long\n", stderr);
-        return CLI_ERR;
-    }
     if (cli_connect(x) < 0)
         return CLI_ERR;
-    if (proto_hit_xadd(&cmd, &args, key, (size_t)kl, &hit, NULL, NULL, 0, NULL, 0) < 0) {
-        fputs("actiongap: out of memory\n", stderr);
-        r = NULL;
-    } else {
-        r = cli_cmd_resp(x, cmd.data, cmd.len);
+    int rc = agg_record_followup(x->r, &x->conf, campaign, subject, "cli", &out, &why);
+    if (rc == -2) {
+        fprintf(stderr, "actiongap: followup: invalid subject %s (%s)\n", cli_quoted(q, sizeof q, subject),
+                proto_reason_name(why));
+        return CLI_USAGE;
     }
-    proto_resp_free(&cmd);
-    proto_resp_free(&args);
-    if (!r)
-        return CLI_ERR;
-    rc = CLI_OK;
-    if (r->type != REDIS_REPLY_STRING) {
-        fputs("actiongap: followup: unexpected reply to XADD\n", stderr);
-        rc = CLI_ERR;
-    } else if (x->json) {
+    if (rc < 0)
+        return cli_redis_failed(x);
+    if (x->json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "campaign", campaign);
         cJSON_AddStringToObject(doc, "subject", subject);
-        cJSON_AddStringToObject(doc, "entry", r->str);
-        cJSON_AddStringToObject(doc, "stream", key);
-        cJSON_AddStringToObject(doc, "hid", hit.hid);
-        rc = cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
-    } else {
-        printf("followup recorded for %s in %s (entry %s)\n", subject, campaign, r->str);
+        cJSON_AddStringToObject(doc, "entry", out.entry);
+        cJSON_AddStringToObject(doc, "stream", out.stream);
+        cJSON_AddStringToObject(doc, "hid", out.hid);
+        return cli_print_json(doc) < 0 ? CLI_ERR : CLI_OK;
     }
-    freeReplyObject(r);
-    return rc;
+    printf("followup recorded for %s in %s (entry %s)\n", subject, campaign, out.entry);
+    return CLI_OK;
 }
 
 /* ---------------------------------------------------------------- link */

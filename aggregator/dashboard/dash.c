@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/queue.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "index_html.h"
 #include "keys.h"
 #include "log.h"
+#include "record.h"
 #include "redis.h"
 #include "report.h"
 #include "report_json.h"
@@ -504,6 +506,67 @@ static void api(dreq *q, const char *rest)
     doc_campaign(q, what, now);
 }
 
+/* Answers POST /api/v1/campaigns/C/followup, the "followed up" button: an
+ * operator (the api_token, never the read-only tokens) records the
+ * follow-up the command records. Body: {"subject": S} or subject=S. */
+static void record_followup(dreq *q)
+{
+    const proto_conf *conf = q->d->conf;
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(q->req), "Authorization");
+    size_t tl = strlen(conf->api_token);
+    if (!tl) {
+        send_error(q->req, 403, "no operator token is configured (api_token): the dashboard is read-only");
+        return;
+    }
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != tl ||
+        CRYPTO_memcmp(auth + 7, conf->api_token, tl) != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(q->req), "WWW-Authenticate", "Bearer");
+        send_error(q->req, 401, "recording a follow-up needs the operator token (api_token)");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(q->req);
+    char body[1025], subject[PROTO_SUBJECT_MAX + 1] = "";
+    ev_ssize_t got = evbuffer_copyout(in, body, sizeof body - 1);
+    body[got > 0 ? got : 0] = '\0';
+    cJSON *doc = body[0] == '{' ? cJSON_Parse(body) : NULL;
+    const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, "subject") : NULL;
+    if (cJSON_IsString(s))
+        snprintf(subject, sizeof subject, "%s", s->valuestring);
+    cJSON_Delete(doc);
+    if (!doc && strncmp(body, "subject=", 8) == 0) {
+        char *dec = evhttp_uridecode(body + 8, 1, NULL);
+        if (dec)
+            snprintf(subject, sizeof subject, "%s", dec);
+        free(dec);
+    }
+    agg_recorded out;
+    proto_reason why;
+    int rc = agg_record_followup(q->d->r, conf, q->campaign, subject, "dash", &out, &why);
+    if (rc == -2) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "not a follow-up: %s (want {\"subject\": \"...\"})", proto_reason_name(why));
+        send_error(q->req, 400, msg);
+        return;
+    }
+    if (rc < 0) {
+        redis_failed(q);
+        return;
+    }
+    cJSON *ok = cJSON_CreateObject();
+    cJSON_AddStringToObject(ok, "campaign", q->campaign);
+    cJSON_AddStringToObject(ok, "subject", subject);
+    cJSON_AddStringToObject(ok, "entry", out.entry);
+    cJSON_AddStringToObject(ok, "hid", out.hid);
+    char *txt = cJSON_PrintUnformatted(ok);
+    cJSON_Delete(ok);
+    if (txt)
+        send_body(q->req, 202, "application/json", "no-store", txt, strlen(txt));
+    else
+        send_error(q->req, 500, "out of memory");
+    free(txt);
+    sys_info("follow-up recorded from the dashboard", "campaign=%s entry=%s", q->campaign, out.entry);
+}
+
 /* Answers every request. */
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -518,6 +581,14 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *rest;
     if (!path || (qs && evhttp_parse_query_str(qs, &q.query) < 0)) {
         send_error(req, 400, "malformed request target");
+        goto out;
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && under(path, "/api/v1/campaigns/", &rest)) {
+        const char *slash = strchr(rest, '/');
+        if (slash && strcmp(slash, "/followup") == 0 && campaign_of(&q, rest, (size_t)(slash - rest)) == 0)
+            record_followup(&q);
+        else
+            send_error(req, 405, "the dashboard is read-only: GET (POST only to /api/v1/campaigns/C/followup)");
         goto out;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {

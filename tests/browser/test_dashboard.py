@@ -16,6 +16,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 SHOTS = os.environ.get("AG_BROWSER_SHOTS") or tempfile.mkdtemp(prefix="ag-shots-")
 os.makedirs(SHOTS, exist_ok=True)
@@ -223,6 +224,28 @@ try:
     check(num(figure(d, "signups")) == before + 1, f"auto-refresh: signups {before} -> {figure(d, 'signups')}")
     upd = d.find_element(By.ID, "updated")
     check("ago" in upd.text, f"the page says when it was updated: {upd.text!r}")
+
+    # ---- the "followed up" button: with the operator token, the command's hit
+    check(not d.find_elements(By.CSS_SELECTOR, 'button[data-action="followup"]'),
+          "no followed-up button without the operator token")
+    fl_before = cli_json("stats", "spring")["followup"]["count"]
+    op = d.find_element(By.ID, "op-token")
+    op.send_keys(API_TOKEN + Keys.TAB)      # typed, then the field left: its change event
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-subject="s3"] button[data-action="followup"]'),
+             timeout=5, what="the followed-up buttons")
+    shot(d, "campaign-operator")
+    d.find_element(By.CSS_SELECTOR, 'tr[data-subject="s3"] button[data-action="followup"]').click()
+    try:
+        wait_for(lambda: not d.find_elements(By.CSS_SELECTOR, 'tr[data-subject="s3"]'), timeout=25, interval=0.5,
+                 what="s3 to leave the waiting list")
+    except AssertionError:
+        print("op-note:", d.find_element(By.ID, "op-note").text, d.get_log("browser")[-5:], flush=True)
+        raise
+    pend = cli_json("pending", "spring")
+    check("s3" not in [p["subject"] for p in pend["pending"]], "s3 followed up: no longer pending")
+    check(cli_json("stats", "spring")["followup"]["count"] == fl_before + 1,
+          "the button recorded one follow-up, counted once")
+    console_clean(d, "operator")
 
     # ---- the leaderboard screen, through a leaderboard share link
     link = cli("share", "spring", "--leaderboard").strip()

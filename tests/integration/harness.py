@@ -545,7 +545,7 @@ class Dashboard(Daemon):
         self._setup("ag-dash-")
         self.redis = redis
         self.args = [DASHBOARD, "--redis", redis.url(), "--dashboard-listen", f"127.0.0.1:{self.port}",
-                     "--dashboard-token", DASHBOARD_TOKEN, *extra]
+                     "--dashboard-token", DASHBOARD_TOKEN, "--api-token", API_TOKEN, *extra]
         if start:
             self.start()
 

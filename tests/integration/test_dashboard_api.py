@@ -199,6 +199,33 @@ print(f"dashboard: page {total} bytes uncompressed", flush=True)
 st, _, _ = http_post(dash.port, "/api/v1/campaigns", b"{}", {"Authorization": f"Bearer {DASHBOARD_TOKEN}"})
 check(st == 405, f"POST: 405 ({st})")
 
+# ---- the "followed up" button: the operator token only, the command's hit
+def post_followup(token, body):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    return http_post(dash.port, "/api/v1/campaigns/spring/followup", body, h)
+
+
+for tok_, name in ((None, "no token"), (DASHBOARD_TOKEN, "the dashboard token"), ("x" * 14, "a wrong token")):
+    st, _, _ = post_followup(tok_, b'{"subject": "s2"}')
+    check(st == 401, f"followed up with {name}: 401 ({st})")
+before = r("XLEN", "ag:hits:{0}")
+st, _, body = post_followup(API_TOKEN, b'{"subject": "s2"}')
+res = json.loads(body) if st == 202 else {}
+check(st == 202 and res.get("hid", "").startswith("dash.") and res.get("subject") == "s2",
+      f"followed up with the operator token: 202 {body[:120]!r}")
+e = r("XRANGE", "ag:hits:{0}", res.get("entry", "0-0"), res.get("entry", "0-0"))
+f = {e[0][1][i].decode(): e[0][1][i + 1].decode() for i in range(0, len(e[0][1]), 2)} if e else {}
+check(r("XLEN", "ag:hits:{0}") == before + 1 and f.get("event") == "followup" and f.get("subject") == "s2"
+      and f.get("via") == "api" and f.get("agent") == "human" and f.get("campaign") == "spring",
+      f"one follow-up hit, as actiongap followup writes it: {f}")
+wait_applied(r)
+check(r("ZSCORE", "ag:c:{spring}:pending", "s2") is None, "s2 is no longer pending")
+for bad in (b'{"subject": ""}', b'{"nosubject": 1}', b'not json'):
+    st, _, _ = post_followup(API_TOKEN, bad)
+    check(st == 400, f"a follow-up without a valid subject {bad!r}: 400 ({st})")
+
 # ---- configuration
 for extra, why in (([], "required"), (["--dashboard-token", "short"], "too short")):
     args = [DASHBOARD, "--redis", rs.url(), "--dashboard-listen", "127.0.0.1:1", *extra]

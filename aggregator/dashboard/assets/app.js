@@ -552,7 +552,7 @@ function pageCampaign(name) {
       panel('advocates', 'Advocates', B.adv,
         el('p', { class: 'note' }, el('a', { href: campPath('/l/', name), id: 'leaderboard-link', text: 'Open the leaderboard screen' }))),
       panel('followup', 'Follow-up', B.fu),
-      panel('waiting', 'Waiting for follow-up', B.wait),
+      panel('waiting', 'Waiting for follow-up', opForm, B.wait),
       panel('audiences', 'Audiences', B.aud));
     app.setAttribute('data-loaded', '1');
   }
@@ -626,6 +626,12 @@ function pageCampaign(name) {
     fill(fig, followupChart(fig, c));
   }
 
+  function followButton(subject) {
+    const b = el('button', { type: 'button', class: 'btn-follow', 'data-action': 'followup', text: 'Followed up' });
+    b.addEventListener('click', () => followedUp(subject, b));
+    return b;
+  }
+
   function renderPending(doc) {
     const list = Array.isArray(doc.pending) ? doc.pending : [];
     const sla = isNum(doc.sla_s) ? fmtDur(doc.sla_s) : '–';
@@ -638,9 +644,42 @@ function pageCampaign(name) {
           el('th', { scope: 'row', text: String(p.subject) }),
           el('td', { 'data-col': 'since_ms', 'data-value': dv(since), title: iso(since) || null }, timeAgo(since)),
           el('td', { class: 'num', 'data-col': 'waited_s', 'data-value': dv(waited) }, fmtDur(waited),
-            p.overdue ? el('span', { class: 'badge badge-overdue', text: 'overdue' }) : null));
+            p.overdue ? el('span', { class: 'badge badge-overdue', text: 'overdue' }) : null,
+            opToken ? followButton(String(p.subject)) : null));
       }),
       'Nobody is waiting for a follow-up.'));
+  }
+
+  /* the "followed up" button: only with the operator token (api_token), kept
+     for the visit in sessionStorage, never in the address bar */
+  let opToken = '';
+  try { opToken = sessionStorage.getItem('ag-op') || ''; } catch (e) { opToken = ''; }
+  const opInput = el('input', { type: 'password', id: 'op-token', autocomplete: 'off', value: opToken });
+  const opNote = el('span', { class: 'muted', id: 'op-note', role: 'status' });
+  const opForm = el('p', { class: 'field op' }, el('label', { for: 'op-token', text: 'Operator token (to record follow-ups here)' }), opInput, opNote);
+  opInput.addEventListener('change', () => {
+    opToken = opInput.value.trim();
+    try { if (opToken) sessionStorage.setItem('ag-op', opToken); else sessionStorage.removeItem('ag-op'); } catch (e) { /* private mode */ }
+    opNote.textContent = '';
+    if (st.pending) renderPending(st.pending);
+  });
+  async function followedUp(subject, btn) {
+    btn.disabled = true;
+    let res = null;
+    try {
+      res = await fetch(base + '/followup', { method: 'POST', cache: 'no-store', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + opToken },
+        body: JSON.stringify({ subject: subject }) });
+    } catch (e) { res = null; }
+    if (res && res.status === 202) {
+      btn.textContent = 'recorded';
+      btn.setAttribute('data-recorded', '1');
+      opNote.textContent = 'Follow-up of ' + subject + ' recorded; it leaves this list on the next refresh.';
+      setTimeout(runPoll, 1500);
+    } else {
+      btn.disabled = false;
+      opNote.textContent = res && res.status === 401 ? 'The operator token was refused.' : 'Could not record the follow-up (' + (res ? res.status : 'network') + ').';
+    }
   }
 
   /* who is in each segment: sizes, and the people as CSV with the dashboard token */
