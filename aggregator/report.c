@@ -561,6 +561,19 @@ static int on_summ_tail(void *arg, redisReply *rep, size_t i)
     return 0;
 }
 
+/* Appends command name with up to three arguments (NULL ends them) to out
+ * as RESP; never fails (out->oom). */
+static void cmd(proto_resp *out, const char *name, const char *a1, const char *a2, const char *a3)
+{
+    proto_resp args = {0};
+    const char *v[] = {name, a1, a2, a3};
+    for (size_t i = 0; i < 4 && v[i]; i++)
+        proto_resp_str(&args, v[i]);
+    proto_resp_command(out, &args);
+    out->oom |= args.oom;
+    proto_resp_free(&args);
+}
+
 /* Appends PFCOUNT of the union of c's HLLs of evs (and, with customs,
  * every custom event of st's totals) to out as RESP; never fails (oom). */
 static void people_resp(const proto_conf *conf, const char *c, const proto_event *evs, const agg_stats *st,
@@ -605,17 +618,8 @@ int agg_report_summaries(sys_redis *r, const proto_conf *conf, const agg_member 
         if (ckey(r, k, conf, camps[i].name, PROTO_CK_TOTALS) < 0 ||
             ckey(r, kp, conf, camps[i].name, PROTO_CK_CFG) < 0)
             goto out;
-        proto_resp args = {0};
-        proto_resp_str(&args, "HGETALL");
-        proto_resp_str(&args, k);
-        proto_resp_command(&out, &args);
-        proto_resp_reset(&args);
-        proto_resp_str(&args, "HGET");
-        proto_resp_str(&args, kp);
-        proto_resp_str(&args, PROTO_CFG_SLA);
-        proto_resp_command(&out, &args);
-        out.oom |= args.oom;
-        proto_resp_free(&args);
+        cmd(&out, "HGETALL", k, NULL, NULL);
+        cmd(&out, "HGET", kp, PROTO_CFG_SLA, NULL);
         if (out.oom || sys_redis_send(r, out.data, out.len, 2, on_summ_head, &x[i], NULL, NULL) < 0)
             goto oom;
     }
@@ -629,26 +633,13 @@ int agg_report_summaries(sys_redis *r, const proto_conf *conf, const agg_member 
         proto_resp_reset(&out);
         people_resp(conf, c, reached, &st[i], 1, &out);
         people_resp(conf, c, acted, &st[i], 1, &out);
-        proto_resp args = {0};
         if (ckey(r, k, conf, c, PROTO_CK_PENDING) < 0 || ckey(r, kp, conf, c, PROTO_CK_DEAD) < 0)
             goto out;
-        proto_resp_str(&args, "ZCARD");
-        proto_resp_str(&args, k);
-        proto_resp_command(&out, &args);
-        proto_resp_reset(&args);
-        proto_resp_str(&args, "ZCOUNT");
-        proto_resp_str(&args, k);
-        proto_resp_str(&args, "-inf");
         char lim[32];
         snprintf(lim, sizeof lim, "(%lld", (long long)(now_ms - st[i].sla_s * 1000));
-        proto_resp_str(&args, lim);
-        proto_resp_command(&out, &args);
-        proto_resp_reset(&args);
-        proto_resp_str(&args, "XLEN");
-        proto_resp_str(&args, kp);
-        proto_resp_command(&out, &args);
-        out.oom |= args.oom;
-        proto_resp_free(&args);
+        cmd(&out, "ZCARD", k, NULL, NULL);
+        cmd(&out, "ZCOUNT", k, "-inf", lim);
+        cmd(&out, "XLEN", kp, NULL, NULL);
         if (out.oom || sys_redis_send(r, out.data, out.len, 5, on_summ_tail, &x[i], NULL, NULL) < 0)
             goto oom;
     }
