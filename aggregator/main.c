@@ -57,6 +57,8 @@ int main(int argc, char **argv)
      * instead of fresh mmaps that the kernel zeroes each time. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    if (sys_conf_version(stdout, "actiongap-aggregator", argc, argv))
+        return 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

@@ -155,6 +155,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
 
     sys_log_set_prog("collector");
+    if (sys_conf_version(stdout, "actiongap-collector", argc, argv))
+        return 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

@@ -49,16 +49,20 @@ else
 fi
 export AG_SPOOL_DIR=${AG_SPOOL_DIR:-$root/var/spool}
 export AG_LISTEN=${AG_LISTEN:-127.0.0.1:8080}
-export AG_SIGNING_KEY=${AG_SIGNING_KEY:-change-me-$(hostname)}
-export AG_API_TOKEN=${AG_API_TOKEN:-dev-token}
+# secrets made once per checkout under var/ (mode 0600), kept between runs
+secret() { # file: prints its content, making it first (32 hex characters)
+  [ -s "$1" ] || (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > "$1")
+  cat "$1"
+}
+export AG_SIGNING_KEY=${AG_SIGNING_KEY:-$(secret var/signing-key)}
+export AG_API_TOKEN=${AG_API_TOKEN:-$(secret var/api-token)}
 export AG_BASE_URL=${AG_BASE_URL:-http://$AG_LISTEN}
 export AG_METRICS_LISTEN=${AG_METRICS_LISTEN:-127.0.0.1:8081}
 export AG_FOLLOWUP_SLA_S=${AG_FOLLOWUP_SLA_S:-60}
 export AG_DASHBOARD_LISTEN=${AG_DASHBOARD_LISTEN:-127.0.0.1:8082}
 if [ -z "${AG_DASHBOARD_TOKEN:-}" ]; then
   # one token per checkout, kept in var/ so the printed URL stays valid
-  [ -s var/dashboard-token ] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > var/dashboard-token
-  AG_DASHBOARD_TOKEN=$(cat var/dashboard-token)
+  AG_DASHBOARD_TOKEN=$(secret var/dashboard-token)
 fi
 export AG_DASHBOARD_TOKEN
 
@@ -78,10 +82,12 @@ actiongap is running (Ctrl-C stops it).
   health:  curl -s http://$AG_LISTEN/healthz
 MSG
 echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S \\"
-echo "             AG_SIGNING_KEY=$AG_SIGNING_KEY AG_BASE_URL=$AG_BASE_URL \\"
+echo "             AG_SIGNING_KEY=\$(cat var/signing-key) AG_BASE_URL=$AG_BASE_URL \\"
 echo "             AG_DASHBOARD_LISTEN=$AG_DASHBOARD_LISTEN"
 echo "           ./build/aggregator/actiongap stats spring"
 echo "  share:   ./build/aggregator/actiongap share spring --leaderboard"
 echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
+echo "  api:     curl -s -H \"Authorization: Bearer \$(cat var/api-token)\" -d c=spring -d e=followup -d s=contact-2 \\"
+echo "             http://$AG_LISTEN/api/hits     (var/api-token is also the dashboard's operator token)"
 echo
 wait -n "${pids[@]}" || true

@@ -95,7 +95,8 @@ static void usage(FILE *out)
                 fprintf(out, "  %-34s ", "");
         }
     }
-    fputs("  help                               this text\n"
+    fputs("  version                            the version (also --version)\n"
+          "  help                               this text\n"
           "\n"
           "configuration (file, flag or AG_* environment, as the daemons):\n"
           "  --config FILE  --redis URL  --prefix P  --partitions N  --base-url URL\n"
@@ -210,6 +211,10 @@ int main(int argc, char **argv)
     int rest[CLI_MAX_ARGS * 2], nrest = 0, rc;
     char *args[CLI_MAX_ARGS * 2], err[512];
 
+    if (sys_conf_version(stdout, "actiongap", argc, argv) ||
+        (argc == 2 && strcmp(argv[1], "version") == 0 && sys_conf_version(stdout, "actiongap", 2,
+                                                                          (char *[]){argv[0], "--version", NULL})))
+        return CLI_OK;
     if (sys_conf_load(&x.conf, argc, argv, rest, CLI_MAX_ARGS * 2, &nrest, err, sizeof err) < 0) {
         for (int i = 1; i < argc; i++)
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {

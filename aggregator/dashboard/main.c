@@ -24,6 +24,8 @@ int main(int argc, char **argv)
     char err[512];
     int rest[16], nrest;
     sys_log_set_prog("dashboard");
+    if (sys_conf_version(stdout, "actiongap-dashboard", argc, argv))
+        return 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "version.h"
+
 #define CONF_FILE_MAX (1 << 20)
 
 /* getenv with a const result, for proto_conf_env. */
@@ -67,4 +69,18 @@ void sys_conf_usage(FILE *out)
     if (b.data)
         fputs(b.data, out);
     proto_buf_free(&b);
+}
+
+int sys_conf_version(FILE *out, const char *prog, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--version") == 0) {
+            const char *git = SYS_VERSION;
+            if (strcmp(git, PROTO_VERSION) == 0)
+                fprintf(out, "%s %s\n", prog, PROTO_VERSION);
+            else
+                fprintf(out, "%s %s (git %s)\n", prog, PROTO_VERSION, git);
+            return 1;
+        }
+    return 0;
 }

@@ -19,4 +19,9 @@ int sys_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_cap,
 /* Prints every key, its default and a one-line description (for --help). */
 void sys_conf_usage(FILE *out);
 
+/* Prints "<prog> <version>" (meson.build's version, and git describe when
+ * built from a checkout) and returns 1 if argv asks for --version, else
+ * returns 0. */
+int sys_conf_version(FILE *out, const char *prog, int argc, char **argv);
+
 #endif

@@ -429,4 +429,16 @@ check(rc == 0 and names == ["autumn", "spring", "winter"], f"campaigns table {ou
 check(re.search(r"\bspring .* 3m\d\ds ago +-$", out, re.M), f"'ago' column, no dead-letter entries {out!r}")
 check(all(c.get("dead_letter") == 0 for c in cj), f"campaigns --json: dead_letter 0 each {cj}")
 
+# --version: every program prints meson.build's version (and git describe from a checkout)
+meson_version = re.search(r"version : '([^']+)'", open(os.path.join(os.path.dirname(__file__), "..", "..",
+                                                                     "meson.build")).read()).group(1)
+for exe, name in ((COLLECTOR, "actiongap-collector"), (AGGREGATOR, "actiongap-aggregator"),
+                  (DASHBOARD, "actiongap-dashboard"), (CLI, "actiongap")):
+    p = subprocess.run([exe, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+    out = p.stdout.decode()
+    check(p.returncode == 0 and re.fullmatch(rf"{name} {re.escape(meson_version)}( \(git \S+\))?\n", out),
+          f"{name} --version: {out!r} (exit {p.returncode})")
+p = subprocess.run([CLI, "version"], stdout=subprocess.PIPE, timeout=10)
+check(p.returncode == 0 and p.stdout.decode().startswith(f"actiongap {meson_version}"), "actiongap version")
+
 done("test_cli")
