@@ -164,9 +164,13 @@ int agg_audience_counts(sys_redis *r, const proto_conf *conf, const char *c, lon
         return -1;
     /* one pipelined round: the values are all a count needs */
     for (unsigned b = 0; b < PROTO_AUD_BUCKETS; b++) {
-        if (proto_key_aud(k, sizeof k, conf->prefix, c, b) < 0 || sys_redis_sendf(r, on_vals, &t, "HVALS %s", k) < 0) {
+        if (proto_key_aud(k, sizeof k, conf->prefix, c, b) < 0) {
             sys_redis_close(r);
             return too_long(r);
+        }
+        if (sys_redis_sendf(r, on_vals, &t, "HVALS %s", k) < 0) {
+            sys_redis_close(r);     /* the queued ones owe replies: start afresh */
+            return -1;
         }
     }
     if (sys_redis_run(r, 0) < 0) {
@@ -313,11 +317,22 @@ int agg_audience_forget(sys_redis *r, const proto_conf *conf, const char *subjec
 
 /* ---------------------------------------------------------------- CSV */
 
-int agg_audience_csv_row(char *buf, size_t cap, const char *subject, const proto_aud *rec)
+char *agg_audience_events(char *buf, size_t cap, unsigned mask)
 {
     static const char *const names[] = {"open", "view", "click", "signup", "donate", "convert", "custom",
                                         "followup"};
-    char first[32], last[32];
+    size_t o = 0;
+    if (cap)
+        buf[0] = '\0';
+    for (int i = 0; i < 8; i++)
+        if (mask & (1u << i))
+            o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%s", o ? "|" : "", names[i]);
+    return buf;
+}
+
+int agg_audience_csv_row(char *buf, size_t cap, const char *subject, const proto_aud *rec)
+{
+    char first[32], last[32], ev[80];
     size_t o = 0;
 #define PUT(...) (o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__))
     if (strpbrk(subject, ",\"\r\n")) {      /* quoted, quotes doubled */
@@ -330,11 +345,7 @@ int agg_audience_csv_row(char *buf, size_t cap, const char *subject, const proto
     }
     agg_json_time(first, sizeof first, rec->first_s * 1000);
     agg_json_time(last, sizeof last, rec->last_s * 1000);
-    PUT(",%s,%s,", first, last);
-    for (int i = 0, n = 0; i < 8; i++)
-        if (rec->mask & (1u << i))
-            PUT("%s%s", n++ ? "|" : "", names[i]);
-    PUT(",%s", rec->ref);
+    PUT(",%s,%s,%s,%s", first, last, agg_audience_events(ev, sizeof ev, rec->mask), rec->ref);
 #undef PUT
     return o < cap ? (int)o : -1;
 }

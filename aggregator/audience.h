@@ -52,6 +52,9 @@ int agg_audience_counts(sys_redis *r, const proto_conf *conf, const char *c, lon
 #define AGG_AUDIENCE_CSV_HEADER "subject,first_seen,last_seen,events,ref"
 #define AGG_AUDIENCE_CSV_MAX 640        /* bytes of the longest row */
 
+/* Writes the events of mask ("open|click|signup"…) into buf; returns buf. */
+char *agg_audience_events(char *buf, size_t cap, unsigned mask);
+
 /* Writes one subject as a CSV row (no line end) of AGG_AUDIENCE_CSV_HEADER
  * into buf: the subject quoted when it must be, ISO times, the events
  * '|'-separated. Returns its length, or -1 if cap is too small. */

@@ -30,21 +30,14 @@ static int print_one(void *arg, const char *subject, const proto_aud *rec)
         if (agg_audience_csv_row(row, sizeof row, subject, rec) > 0)
             puts(row);
     } else {
-        char first[32], last[32], row[AGG_AUDIENCE_CSV_MAX];
+        char first[32], last[32], ev[80];
         agg_json_time(first, sizeof first, rec->first_s * 1000);
         agg_json_time(last, sizeof last, rec->last_s * 1000);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "subject", subject);
         cJSON_AddStringToObject(o, "first_seen", first);
         cJSON_AddStringToObject(o, "last_seen", last);
-        /* the events as the CSV row has them: its fourth field */
-        char *ev = agg_audience_csv_row(row, sizeof row, "-", rec) > 0 ? row : NULL;
-        for (int k = 0; ev && k < 3; k++)
-            ev = strchr(ev, ',') ? strchr(ev, ',') + 1 : NULL;
-        char *comma = ev ? strchr(ev, ',') : NULL;
-        if (comma)
-            *comma = '\0';
-        cJSON_AddStringToObject(o, "events", ev ? ev : "");
+        cJSON_AddStringToObject(o, "events", agg_audience_events(ev, sizeof ev, rec->mask));
         cJSON_AddStringToObject(o, "ref", rec->ref);
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);

@@ -403,7 +403,11 @@ static void doc_campaign(dreq *q, const char *what, int64_t now)
         cJSON_AddBoolToObject(doc, "lists", q->scope == AGG_SHARE_ALL);   /* the CSVs open to this token */
         for (int i = 0; i < AGG_SEG_COUNT; i++)
             cJSON_AddNumberToObject(o, agg_segment_name((agg_segment)i), (double)counts[i]);
-        send_doc(q->req, o ? doc : (cJSON_Delete(doc), NULL), now);
+        if (!o) {
+            cJSON_Delete(doc);
+            doc = NULL;
+        }
+        send_doc(q->req, doc, now);
     } else if (strncmp(what, "/audience/", 10) == 0) {
         audience_csv(q, what + 10, now);
     } else if (strcmp(what, "/series") == 0) {
