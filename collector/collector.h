@@ -41,6 +41,26 @@ typedef struct coll_ctx {
 /* Answers one HTTP request (coll_http_handler; arg is the coll_worker). */
 void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp);
 
+/* coll_take_hit's answer for a valid hit that neither Redis nor the spool
+ * can take now (only where the client can retry: the beacon and the API). */
+#define COLL_TAKE_REFUSED (-1)
+
+/* Accepts or rejects one parsed hit (handlers.c): finishes it for via,
+ * checks the signature rule, fills the server fields (its time is when_ms
+ * if > 0, else now), and hands it to the sink; raw (rawlen bytes) is what
+ * a reject records. Returns PROTO_OK if accepted, the reject reason, or
+ * COLL_TAKE_REFUSED (refusable only) when the sink has no room: nothing is
+ * recorded and the client is told to retry. */
+int coll_take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, proto_reason r,
+                  proto_via via, const char *q, size_t qlen, const char *raw, size_t rawlen,
+                  int refusable, int64_t when_ms);
+
+/* Records a request body rejected as a whole with reason r (handlers.c); never fails. */
+void coll_reject_body(coll_worker *w, const coll_http_req *req, proto_via via, proto_reason r);
+
+/* Answers POST /api/hooks/<name>: an inbound hook (hooks.c). */
+void coll_hook_handle(coll_worker *w, const coll_http_req *req, coll_http_resp *resp);
+
 /* Writes the Prometheus exposition of the whole collector into b (status.c). */
 void coll_metrics_render(const coll_ctx *ctx, proto_buf *b);
 

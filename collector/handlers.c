@@ -183,18 +183,14 @@ static void attribute(coll_worker *w, proto_hit *hit)
     coll_inc(w->ctx->m.attribution[0]);
 }
 
-/* take_hit's answer for a valid hit that neither Redis nor the spool can
- * take now (only where the client can retry: the beacon and the API). */
-#define TAKE_REFUSED (-1)
-
 /* Accepts or rejects one parsed hit: finishes it for via, checks the
  * signature rule, fills server fields, and hands it to the sink. Returns
- * PROTO_OK if accepted, the reject reason, or TAKE_REFUSED (refusable only)
+ * PROTO_OK if accepted, the reject reason, or COLL_TAKE_REFUSED (refusable only)
  * when the sink has no room: nothing is recorded and the client is told
  * to retry. */
-static int take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, proto_reason r,
-                    proto_via via, const char *q, size_t qlen, const char *raw, size_t rawlen,
-                    int refusable)
+int coll_take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, proto_reason r,
+                  proto_via via, const char *q, size_t qlen, const char *raw, size_t rawlen,
+                  int refusable, int64_t when_ms)
 {
     coll_metrics *m = &w->ctx->m;
     if (r == PROTO_OK)
@@ -204,6 +200,8 @@ static int take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, pr
     if (r == PROTO_OK && via != PROTO_VIA_API)
         r = check_sig_all(w, hit, q, qlen);
     server_fields(w, req, hit, via);
+    if (when_ms > 0)
+        hit->ts = when_ms;
     if (r != PROTO_OK) {
         coll_inc(m->rejected[via]);
         coll_inc(m->reasons[r]);
@@ -212,12 +210,24 @@ static int take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, pr
     }
     if (refusable && !w->sink_api->room(w->sink, 1)) {
         coll_inc(m->refused[via]);
-        return TAKE_REFUSED;
+        return COLL_TAKE_REFUSED;
     }
     coll_inc(m->accepted[via]);
     coll_inc(m->agents[hit->agent]);
     w->sink_api->push(w->sink, hit);
     return PROTO_OK;
+}
+
+/* Records a body rejected as a whole (bad JSON, too large a batch) in
+ * ag:rejects and the metrics; never fails. */
+void coll_reject_body(coll_worker *w, const coll_http_req *req, proto_via via, proto_reason r)
+{
+    proto_hit hit;
+    coll_inc(w->ctx->m.rejected[via]);
+    coll_inc(w->ctx->m.reasons[r]);
+    proto_hit_init(&hit);
+    server_fields(w, req, &hit, via);
+    w->sink_api->reject(w->sink, &hit, r, req->body, req->body_len > 1024 ? 1024 : req->body_len);
 }
 
 /* Answers with a short plain-text body. */
@@ -247,8 +257,8 @@ static void do_pixel(coll_worker *w, const coll_http_req *req, coll_http_resp *r
     if (req->method == COLL_M_GET) {
         proto_hit_init(&hit);
         proto_reason r = proto_hit_parse_query(&hit, req->query, req->query_len);
-        take_hit(w, req, &hit, r, PROTO_VIA_PIXEL, req->query, req->query_len, req->query,
-                 req->query_len, 0);
+        coll_take_hit(w, req, &hit, r, PROTO_VIA_PIXEL, req->query, req->query_len, req->query,
+                      req->query_len, 0, 0);
     }
     resp->status = 200;
     resp->content_type = "image/gif";
@@ -296,19 +306,19 @@ typedef struct {
 static int batch_hit(void *arg, proto_hit *hit, proto_reason r)
 {
     batch *b = arg;
-    int t = take_hit(b->w, b->req, hit, r, b->via, NULL, 0, b->req->body,
-                     b->req->body_len > 1024 ? 1024 : b->req->body_len, 1);
+    int t = coll_take_hit(b->w, b->req, hit, r, b->via, NULL, 0, b->req->body,
+                          b->req->body_len > 1024 ? 1024 : b->req->body_len, 1, 0);
     if (t == PROTO_OK) {
         b->accepted++;
     } else {
-        if (t == TAKE_REFUSED)
+        if (t == COLL_TAKE_REFUSED)
             b->refused++;
         else
             b->rejected++;
         if (b->errors)
             proto_buf_printf(b->errors, "%s{\"index\":%d,\"reason\":\"%s\"}",
                              b->rejected + b->refused > 1 ? "," : "", b->index,
-                             t == TAKE_REFUSED ? "unavailable" : proto_reason_name((proto_reason)t));
+                             t == COLL_TAKE_REFUSED ? "unavailable" : proto_reason_name((proto_reason)t));
     }
     b->index++;
     return 0;
@@ -357,12 +367,7 @@ static int parse_body(batch *b, const char **why)
     }
     proto_reason r = proto_hit_parse_json(req->body, req->body_len, batch_hit, b);
     if (r != PROTO_OK) {
-        coll_inc(b->w->ctx->m.rejected[b->via]);
-        coll_inc(b->w->ctx->m.reasons[r]);
-        proto_hit hit;
-        proto_hit_init(&hit);
-        server_fields(b->w, req, &hit, b->via);
-        b->w->sink_api->reject(b->w->sink, &hit, r, req->body, req->body_len);
+        coll_reject_body(b->w, req, b->via, r);
         *why = r == PROTO_ERR_BATCH ? "batch of more than 100 hits\n" : "body is not a JSON object or array of objects\n";
         return 400;
     }
@@ -467,8 +472,8 @@ static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *r
     }
     char to[PROTO_TO_MAX + 1], token[PROTO_AT_MAX + 1] = "";
     memcpy(to, hit.to, sizeof to);
-    int accepted = take_hit(w, req, &hit, r, PROTO_VIA_CLICK, req->query, req->query_len,
-                            req->query, req->query_len, 0) == PROTO_OK;
+    int accepted = coll_take_hit(w, req, &hit, r, PROTO_VIA_CLICK, req->query, req->query_len,
+                                 req->query, req->query_len, 0, 0) == PROTO_OK;
     /* the token carries what the click kept (a GPC click keeps no subject) */
     proto_attr a = {{0}, {0}, {0}};
     snprintf(a.campaign, sizeof a.campaign, "%s", hit.campaign);
@@ -632,6 +637,8 @@ void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
         do_click(w, req, resp);
     } else if (path_is(req, "/api/hits")) {
         do_api(w, req, resp);
+    } else if (req->path_len > 11 && memcmp(req->path, "/api/hooks/", 11) == 0) {
+        coll_hook_handle(w, req, resp);
     } else if (path_is(req, "/ag.js")) {
         if (get)
             do_snippet(req, resp);

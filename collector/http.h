@@ -40,6 +40,7 @@ typedef struct coll_http_req {
     int chunked;                             /* Transfer-Encoding: chunked */
     int expect_continue;                     /* Expect: 100-continue */
     size_t header_bytes;                     /* bytes of request line + headers + CRLF */
+    const char *fields; size_t fields_len;   /* the header field lines, CRLF-separated */
     /* filled by the server before the handler runs */
     const char *body; size_t body_len;
     const char *peer;                        /* textual peer address */
@@ -55,6 +56,11 @@ typedef struct coll_http_req {
  * HTTP/1.0 or 1.1). Never reads past buf+len. */
 int coll_http_parse(const char *buf, size_t len, size_t max_line, size_t max_header,
                     coll_http_req *req);
+
+/* Returns the value of header field name (case-insensitive; the first if
+ * repeated), trimmed, with its length in *len; NULL if absent. No I/O, no
+ * allocation: a scan of req->fields. */
+const char *coll_http_header(const coll_http_req *req, const char *name, size_t *len);
 
 /* State of the in-place chunked-body decoder; zero it before the first call. */
 typedef struct coll_http_chunked {

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 /* Header-level facts gathered while scanning, checked once at the end. */
 typedef struct {
@@ -304,6 +305,7 @@ int coll_http_parse(const char *buf, size_t len, size_t max_line, size_t max_hea
     req->minor = minor;
 
     /* ---- header fields ---- */
+    req->fields = p;
     for (;;) {
         const char *name, *v, *ve;
         size_t nlen;
@@ -316,6 +318,7 @@ int coll_http_parse(const char *buf, size_t len, size_t max_line, size_t max_hea
                 HEAD_MORE();
             if (p[1] != '\n')
                 return -400;
+            req->fields_len = (size_t)(p - req->fields);
             p += 2;
             break;
         }
@@ -371,6 +374,31 @@ int coll_http_parse(const char *buf, size_t len, size_t max_line, size_t max_hea
         req->keep_alive = st.conn_keep && !st.conn_close && !st.te_seen;
     req->header_bytes = (size_t)(p - buf);
     return (int)(p - buf);
+}
+
+/* Finds a header field by name (case-insensitive) in a parsed request's
+ * field lines: the first one's value, trimmed, and its length in *len.
+ * Returns NULL if absent. */
+const char *coll_http_header(const coll_http_req *req, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = req->fields, *end = req->fields ? req->fields + req->fields_len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        if ((size_t)(eol - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *len = (size_t)(ve - v);
+            return v;
+        }
+        p = eol + 2;
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ */

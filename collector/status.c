@@ -46,7 +46,7 @@ int coll_status_health(const coll_ctx *ctx, proto_buf *b)
 void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
 {
     const coll_metrics *m = &ctx->m;
-    char l[128];
+    char l[160];
     int64_t queued = 0, conns = 0;
     coll_sink_spool_info sp = {0};
     int up = 0, degraded = 0;
@@ -110,6 +110,25 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     for (int i = 0; i < 3; i++) {
         snprintf(l, sizeof l, "result=\"%s\"", attr[i]);
         proto_prom_sample(b, "ag_attribution_total", l, (double)coll_get(m->attribution[i]));
+    }
+    const proto_hooks *hs = &ctx->conf.hooks;
+    if (hs->n) {    /* hook names are [a-z0-9_-]: safe label values */
+        static const char *const item[4] = {"accepted", "rejected", "ignored", "refused"};
+        proto_prom_head(b, "ag_hook_requests_total", "counter",
+                        "Inbound hook requests by hook and authentication verdict.");
+        for (int i = 0; i < hs->n; i++)
+            for (int a = 0; a < 4; a++) {
+                snprintf(l, sizeof l, "hook=\"%s\",auth=\"%s\"", hs->h[i].name,
+                         proto_hook_auth_name((proto_hook_auth)a));
+                proto_prom_sample(b, "ag_hook_requests_total", l, (double)coll_get(m->hook_auth[i][a]));
+            }
+        proto_prom_head(b, "ag_hook_items_total", "counter",
+                        "Items of authenticated hook requests by hook and what became of them.");
+        for (int i = 0; i < hs->n; i++)
+            for (int k = 0; k < 4; k++) {
+                snprintf(l, sizeof l, "hook=\"%s\",result=\"%s\"", hs->h[i].name, item[k]);
+                proto_prom_sample(b, "ag_hook_items_total", l, (double)coll_get(m->hook_items[i][k]));
+            }
     }
     proto_prom_head(b, "ag_http_responses_total", "counter", "Responses by status class.");
     for (int c = 1; c < 6; c++) {

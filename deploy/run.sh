@@ -65,8 +65,25 @@ if [ -z "${AG_DASHBOARD_TOKEN:-}" ]; then
   AG_DASHBOARD_TOKEN=$(secret var/dashboard-token)
 fi
 export AG_DASHBOARD_TOKEN
+# inbound hooks (SPEC 2): a HubSpot app's webhooks and a workflow's "call
+# logged" webhook for campaign spring, written once; edit var/hooks.conf
+# to add your own (its secret is your HubSpot app's client secret)
+if [ ! -s var/hooks.conf ]; then
+  hs_secret=$(secret var/hubspot-secret)
+  (umask 077 && cat > var/hooks.conf <<HOOKS
+# var/hooks.conf: the collector's inbound hooks (docs/SPEC.md §2, Inbound hooks)
+hook.hubspot.source = hubspot
+hook.hubspot.secret = $hs_secret
+hook.hubspot.campaign = spring
+hook.hubspot-calls.source = hubspot
+hook.hubspot-calls.secret = $hs_secret
+hook.hubspot-calls.campaign = spring
+hook.hubspot-calls.event = followup
+HOOKS
+  )
+fi
 
-./build/collector/actiongap-collector &
+./build/collector/actiongap-collector --config var/hooks.conf &
 pids+=($!)
 ./build/aggregator/actiongap-aggregator &
 pids+=($!)
@@ -89,5 +106,6 @@ echo "  share:   ./build/aggregator/actiongap share spring --leaderboard"
 echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
 echo "  api:     curl -s -H \"Authorization: Bearer \$(cat var/api-token)\" -d c=spring -d e=followup -d s=contact-2 \\"
 echo "             http://$AG_LISTEN/api/hits     (var/api-token is also the dashboard's operator token)"
+echo "  hooks:   http://$AG_LISTEN/api/hooks/hubspot and /api/hooks/hubspot-calls (var/hooks.conf)"
 echo
 wait -n "${pids[@]}" || true

@@ -81,6 +81,8 @@ static const conf_key conf_table[] = {
     I(batch_max, 1, 1000000, "20000", "aggregator: entries applied together when reading a backlog (full reads of batch are merged)"),
     I(batch_wait_ms, 0, 10000, "250", "aggregator: how long a round keeps reading new entries before applying them"),
     S(consumer, T_STR, "", "aggregator consumer name (default: hostname-pid)"),
+    I(hook_window_s, 10, 86400, "300", "a signed hook request older or newer than this is refused (replays)"),
+    S(subject_hash, T_STR, "", "key whose HMAC an e-mail subject from a hook becomes (empty: the address, lower-cased)"),
     {"log_level", T_LEVEL, offsetof(proto_conf, log_level), sizeof(((proto_conf *)0)->log_level),
      0, 0, NULL, "info", "debug | info | warn | error"},
 };
@@ -322,6 +324,8 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
 /* Sets one key by name from text. Returns 0, or -1 with err filled. */
 int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err, size_t cap)
 {
+    if (strncmp(key, "hook.", 5) == 0)
+        return proto_hook_conf_set(&c->hooks, key + 5, value, err, cap);
     const conf_key *k = conf_find(key, strlen(key));
     if (!k) {
         snprintf(err, cap, "config: %s: unknown key", key);
@@ -441,6 +445,18 @@ int proto_conf_args(proto_conf *c, int argc, char **argv, int *rest, int rest_ca
             continue;
         const conf_key *k = NULL;
         const char *val = NULL;
+        if (strncmp(a, "--hook.", 7) == 0) {    /* --hook.<name>.<field>[=]VALUE */
+            const char *eq = strchr(a, '=');
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
+            if (!eq && i + 1 >= argc) {
+                snprintf(err, cap, "config: %s: --%s needs a value", key, key);
+                return -1;
+            }
+            if (proto_conf_set(c, key, eq ? eq + 1 : argv[++i], err, cap) < 0)
+                return -1;
+            continue;
+        }
         if (a[0] == '-' && a[1] == '-' && a[2]) {
             const char *eq = strchr(a + 2, '=');
             size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
@@ -467,6 +483,12 @@ int proto_conf_args(proto_conf *c, int argc, char **argv, int *rest, int rest_ca
     return 0;
 }
 
+/* Checks what spans keys. Returns 0, or -1 with err naming the key. */
+int proto_conf_check(proto_conf *c, char *err, size_t cap)
+{
+    return proto_hook_conf_check(&c->hooks, err, cap);
+}
+
 /* Writes every key with its default and description into b; never fails
  * (see b->oom). */
 void proto_conf_usage(proto_buf *b)
@@ -477,4 +499,6 @@ void proto_conf_usage(proto_buf *b)
         proto_buf_printf(b, "  --%-20s %s (default: %s)\n", k->key, k->help,
                          *k->def ? k->def : "\"\"");
     }
+    proto_buf_printf(b, "  --hook.NAME.FIELD      an inbound hook (file or flag, not env): source, secret, campaign,\n"
+                        "                         subject, event, url, auth, header, ts_header, map.KIND, ptr.PART\n");
 }

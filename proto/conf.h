@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hook.h"
 #include "prom.h"
 #include "net.h"
 
@@ -59,6 +60,9 @@ typedef struct proto_conf {
     int batch_wait_ms;          /* aggregator: a round gathers entries this long */
     char consumer[64];          /* aggregator: consumer name (default host-pid) */
     char log_level[16];         /* debug | info | warn | error */
+    int hook_window_s;          /* a signed hook request's timestamp may be this far from now */
+    char subject_hash[256];     /* key of the hash an e-mail subject becomes ("": kept as given) */
+    proto_hooks hooks;          /* hook.<name>.<field> (proto/hook.h) */
 } proto_conf;
 
 /* Fills c with every default. */
@@ -91,6 +95,10 @@ int proto_conf_args(proto_conf *c, int argc, char **argv, int *rest, int rest_ca
  * in err. */
 int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err,
                    size_t err_cap);
+
+/* Checks what spans keys once every source is applied (the hooks: each
+ * complete). Returns 0, or -1 with one line naming the key in err. */
+int proto_conf_check(proto_conf *c, char *err, size_t err_cap);
 
 /* Splits "host:port" / "[v6]:port" / ":port". Returns 0 or -1. */
 int proto_conf_hostport(const char *s, char *host, size_t cap, int *port);

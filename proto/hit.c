@@ -41,6 +41,7 @@ static const char *const reason_names[PROTO_REASON_COUNT] = {
     [PROTO_ERR_ORIGIN] = "origin_not_allowed",
     [PROTO_ERR_PAGE] = "bad_page",
     [PROTO_ERR_REFERRER] = "bad_referrer",
+    [PROTO_ERR_UNMAPPED] = "unmapped_event",
     [PROTO_ERR_SPOOL_FULL] = "spool_full",
 };
 
@@ -456,9 +457,9 @@ proto_reason proto_hit_finish(proto_hit *hit, proto_via via)
 
 /* ---- JSON ---- */
 
-/* Checks the raw body before cJSON sees it: no NUL byte, no \u0000 escape,
- * nesting at most 2; returns 0 or -1. */
-static int json_prescan(const char *b, size_t len)
+/* Checks a raw JSON body before cJSON sees it: no NUL byte, no \u0000
+ * escape, nesting at most max_depth; returns 0 or -1. */
+int proto_hit_json_prescan(const char *b, size_t len, int max_depth)
 {
     int depth = 0, in_str = 0;
 
@@ -477,7 +478,7 @@ static int json_prescan(const char *b, size_t len)
         } else if (c == '"') {
             in_str = 1;
         } else if (c == '{' || c == '[') {
-            if (++depth > 2)
+            if (++depth > max_depth)
                 return -1;
         } else if (c == '}' || c == ']') {
             depth--;
@@ -546,7 +547,7 @@ proto_reason proto_hit_parse_json(const char *body, size_t len, proto_hit_cb cb,
     proto_reason rc = PROTO_ERR_JSON;
     proto_hit hit;
 
-    if (!body || len == 0 || json_prescan(body, len) < 0)
+    if (!body || len == 0 || proto_hit_json_prescan(body, len, 2) < 0)
         return PROTO_ERR_JSON;
     root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root || !end || end < body || end > body + len)

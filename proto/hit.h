@@ -77,6 +77,7 @@ typedef enum {
     PROTO_ERR_ORIGIN,         /* origin_not_allowed: a beacon from an Origin not on cors_allow */
     PROTO_ERR_PAGE,           /* bad_page: p is not a path (/…, printable, no ? or #) */
     PROTO_ERR_REFERRER,       /* bad_referrer: rh is not a host name */
+    PROTO_ERR_UNMAPPED,       /* unmapped_event: a hook item whose kind the hook does not map */
     PROTO_ERR_SPOOL_FULL,     /* spool_full: accepted but dropped (not a validation reason) */
     PROTO_REASON_COUNT
 } proto_reason;
@@ -157,6 +158,11 @@ typedef int (*proto_hit_cb)(void *arg, proto_hit *hit, proto_reason r);
  * cb), else PROTO_ERR_JSON or PROTO_ERR_BATCH and cb is not called. */
 proto_reason proto_hit_parse_json(const char *body, size_t len,
                                   proto_hit_cb cb, void *arg);
+
+/* Checks a raw JSON body before a JSON parser sees it: no NUL byte, no
+ * \u0000 escape, objects and arrays nested at most max_depth deep.
+ * Returns 0, or -1. */
+int proto_hit_json_prescan(const char *b, size_t len, int max_depth);
 
 /* ---- stream encoding (SPEC 3 hit entry fields) ---- */
 

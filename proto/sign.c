@@ -292,6 +292,33 @@ int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len
     return CRYPTO_memcmp(given, want, PROTO_SIG_LEN) == 0;
 }
 
+/* Computes HMAC-SHA256 over the concatenated parts. Returns 0, or -1. */
+int proto_sign_hmac(const char *key, size_t key_len, const void *const parts[],
+                    const size_t lens[], int n, unsigned char out[32])
+{
+    char digest[] = "SHA256";
+    OSSL_PARAM params[2];
+    size_t len = 0;
+    int rc = -1;
+    if (!key || key_len == 0)
+        return -1;
+    EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *c = alg ? EVP_MAC_CTX_new(alg) : NULL;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!c || EVP_MAC_init(c, (const unsigned char *)key, key_len, params) != 1)
+        goto done;
+    for (int i = 0; i < n; i++)
+        if (lens[i] && EVP_MAC_update(c, parts[i], lens[i]) != 1)
+            goto done;
+    if (EVP_MAC_final(c, out, &len, 32) == 1 && len == 32)
+        rc = 0;
+done:
+    EVP_MAC_CTX_free(c);
+    EVP_MAC_free(alg);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- tokens */
 
 static const char b64chars[] =
@@ -315,20 +342,23 @@ static long b64url_enc(const unsigned char *in, size_t n, char *out, size_t cap)
     return (long)o;
 }
 
-/* Decodes base64url (no padding) into out (cap bytes). Returns the length,
- * or -1 on a bad character, a bad length or no room. */
-static long b64url_dec(const char *in, size_t n, unsigned char *out, size_t cap)
+/* Decodes base64 into out (cap bytes). Returns the length, or -1. */
+long proto_sign_b64_decode(const char *in, size_t n, int any, unsigned char *out, size_t cap)
 {
+    static const char std[] = "+/";
     size_t o = 0;
     uint32_t v = 0;
     int bits = 0;
+    while (any && n && in[n - 1] == '=')
+        n--;
     if (n % 4 == 1)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const char *p = memchr(b64chars, in[i], 64);
-        if (!p || !in[i])
+        const char *p = in[i] ? memchr(b64chars, in[i], 64) : NULL;
+        const char *q = !p && any && in[i] ? memchr(std, in[i], 2) : NULL;
+        if (!p && !q)
             return -1;
-        v = v << 6 | (uint32_t)(p - b64chars);
+        v = v << 6 | (uint32_t)(p ? p - b64chars : 62 + (q - std));
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -393,7 +423,7 @@ int proto_attr_verify(const char *key, size_t key_len, const char *token, size_t
     memset(a, 0, sizeof *a);
     if (!key_len || !dot || (size_t)(token + len - dot - 1) != PROTO_SIG_LEN)
         return 0;
-    long pl = b64url_dec(token, (size_t)(dot - token), payload, sizeof payload - 1);
+    long pl = proto_sign_b64_decode(token, (size_t)(dot - token), 0, payload, sizeof payload - 1);
     if (pl <= 0)
         return 0;
     size_t kl = token_key(key, key_len, kbuf, sizeof kbuf);

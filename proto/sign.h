@@ -23,6 +23,16 @@ int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len
  * command. */
 long proto_sign_canonical(char *dst, size_t cap, const char *q, size_t len);
 
+/* Computes HMAC-SHA256(key, the n parts concatenated) into out. Returns 0,
+ * or -1 (empty key, OpenSSL failure). */
+int proto_sign_hmac(const char *key, size_t key_len, const void *const parts[],
+                    const size_t lens[], int n, unsigned char out[32]);
+
+/* Decodes base64url without padding into out (cap bytes); with any set,
+ * the standard alphabet ('+', '/') and '=' padding too. Returns the
+ * length, or -1 on a bad character, a bad length or no room. */
+long proto_sign_b64_decode(const char *in, size_t n, int any, unsigned char *out, size_t cap);
+
 /* ---- attribution tokens (SPEC 7): what a tracked link hands its landing
  * page, so that the actions there are credited to the advocate ---- */
 

@@ -57,7 +57,9 @@ int sys_conf_load(proto_conf *c, int argc, char **argv, int *rest, int rest_cap,
         if (rc < 0)
             return -1;
     }
-    return proto_conf_args(c, argc, argv, rest, rest_cap, nrest, err, cap);
+    if (proto_conf_args(c, argc, argv, rest, rest_cap, nrest, err, cap) < 0)
+        return -1;
+    return proto_conf_check(c, err, cap);
 }
 
 /* Prints the usage text of every key; never fails. */

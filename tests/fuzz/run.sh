@@ -4,18 +4,18 @@
 # corpus; prints one line per target and exits non-zero on any crash, leak
 # or timeout (the input is kept in build-fuzz/crashes/).
 #
-#   tests/fuzz/run.sh SECONDS [TARGET...]    TARGET: http query body redirect spool
+#   tests/fuzz/run.sh SECONDS [TARGET...]    TARGET: http query body redirect spool hook
 #   AG_FUZZ_PARALLEL=2   run that many targets at a time (default 1)
 #   CC=clang-15          another clang
 set -euo pipefail
 
-usage() { echo "usage: $0 SECONDS [http|query|body|redirect|spool ...]" >&2; exit 2; }
+usage() { echo "usage: $0 SECONDS [http|query|body|redirect|spool|hook ...]" >&2; exit 2; }
 [ $# -ge 1 ] && [[ "$1" =~ ^[0-9]+$ ]] || usage
 secs=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/build-fuzz"
-all=(http query body redirect spool)
+all=(http query body redirect spool hook)
 targets=()
 for t in "${@:-${all[@]}}"; do
   t=${t#fuzz_}
