@@ -360,6 +360,8 @@ static int count_incr(void *arg, agg_counter_key k, const char *field, size_t fl
             : k == AGG_CK_REACH ? AGG_K_REACH
             : k == AGG_CK_PAGES ? named_key(c, x->b->conf, PROTO_CK_PAGES)
             : k == AGG_CK_REFERRERS ? named_key(c, x->b->conf, PROTO_CK_REFERRERS)
+            : k == AGG_CK_REF_CLICK ? named_key(c, x->b->conf, PROTO_CK_REF_CLICK)
+            : k == AGG_CK_UNVERIFIED ? named_key(c, x->b->conf, PROTO_CK_REF_UNVERIFIED)
             : bucket_key(c, x->b->conf, x->ts, k == AGG_CK_HOUR);
     return key ? incr_add(x->b, x->ci, key, agg_ops_zset(k), field, flen, n) : -1;
 }

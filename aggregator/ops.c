@@ -56,7 +56,13 @@ int agg_ops_count(const proto_hit *h, const agg_counts *out)
     if (h->ref[0]) {
         size_t rl = strlen(h->ref);
         if ((proto_event_reach(ev) && out->incr(out->arg, AGG_CK_REACH, h->ref, rl, 1) < 0) ||
-            (proto_event_action(ev) && out->incr(out->arg, AGG_CK_REF, h->ref, rl, 1) < 0))
+            (proto_event_action(ev) && out->incr(out->arg, AGG_CK_REF, h->ref, rl, 1) < 0) ||
+            (ev == PROTO_EV_CLICK && out->incr(out->arg, AGG_CK_REF_CLICK, h->ref, rl, 1) < 0))
+            return -1;
+    } else if (h->uref[0] && proto_event_action(ev)) {   /* unsigned credit, counted apart */
+        if (out->incr(out->arg, AGG_CK_UNVERIFIED, h->uref, strlen(h->uref), 1) < 0 ||
+            out->incr(out->arg, AGG_CK_TOTALS, PROTO_FIELD_UNVERIFIED,
+                      sizeof PROTO_FIELD_UNVERIFIED - 1, 1) < 0)
             return -1;
     }
     /* where the views come from: the page path and the referrer's host */
@@ -130,7 +136,8 @@ void agg_op_args(proto_resp *r, const char *partition, const char *wm, const cha
 /* Returns 1 for the counters kept in sorted sets; never fails. */
 int agg_ops_zset(agg_counter_key k)
 {
-    return k == AGG_CK_REF || k == AGG_CK_REACH || k == AGG_CK_PAGES || k == AGG_CK_REFERRERS;
+    return k == AGG_CK_REF || k == AGG_CK_REACH || k == AGG_CK_PAGES || k == AGG_CK_REFERRERS ||
+           k == AGG_CK_REF_CLICK || k == AGG_CK_UNVERIFIED;
 }
 
 /* Appends H k field n, or Z k member n on a sorted set; never fails. */

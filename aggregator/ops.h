@@ -25,6 +25,8 @@ typedef enum {
     AGG_CK_REACH,       /* advocate reach */
     AGG_CK_PAGES,       /* top pages (views) */
     AGG_CK_REFERRERS,   /* top referrer hosts (views) */
+    AGG_CK_REF_CLICK,   /* clicks on each advocate's links */
+    AGG_CK_UNVERIFIED,  /* actions credited by an unsigned ?via= only (never the leaderboard) */
 } agg_counter_key;
 
 /* The HyperLogLogs the rules add people to: the unique subjects of an

@@ -36,6 +36,7 @@ typedef struct coll_ctx {
     int nworkers;
     coll_worker *workers;
     int64_t started_ms;
+    struct coll_links *links;   /* short links in memory (links.h) */
 } coll_ctx;
 
 /* Answers one HTTP request (coll_http_handler; arg is the coll_worker). */
@@ -45,15 +46,21 @@ void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp);
  * can take now (only where the client can retry: the beacon and the API). */
 #define COLL_TAKE_REFUSED (-1)
 
+/* coll_take_hit's flags: the client can retry (beacon, API, hooks), and
+ * the hit comes from a record the collector trusts (a short link), so
+ * require_signature does not apply. */
+#define COLL_TAKE_REFUSABLE 1
+#define COLL_TAKE_TRUSTED 2
+
 /* Accepts or rejects one parsed hit (handlers.c): finishes it for via,
  * checks the signature rule, fills the server fields (its time is when_ms
  * if > 0, else now), and hands it to the sink; raw (rawlen bytes) is what
  * a reject records. Returns PROTO_OK if accepted, the reject reason, or
- * COLL_TAKE_REFUSED (refusable only) when the sink has no room: nothing is
+ * COLL_TAKE_REFUSED (COLL_TAKE_REFUSABLE only) when the sink has no room: nothing is
  * recorded and the client is told to retry. */
 int coll_take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, proto_reason r,
                   proto_via via, const char *q, size_t qlen, const char *raw, size_t rawlen,
-                  int refusable, int64_t when_ms);
+                  int flags, int64_t when_ms);
 
 /* Records a request body rejected as a whole with reason r (handlers.c); never fails. */
 void coll_reject_body(coll_worker *w, const coll_http_req *req, proto_via via, proto_reason r);

@@ -1,5 +1,6 @@
 /* handlers.c: the collector's endpoints (SPEC 2) — each takes a parsed
  * request, turns it into hits for the sink and answers with one status. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "clock.h"
 #include "collector.h"
 #include "hit.h"
+#include "links.h"
 #include "log.h"
 #include "net.h"
 #include "sign.h"
@@ -52,8 +54,10 @@ static const unsigned char pixel_gif[43] = {
 #define NO_CACHE "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n" \
                  "Pragma: no-cache\r\nExpires: 0\r\n"
 
-/* The page snippet (SPEC 7; collector/ag.js): ag_js, ag_js_gz, ag_js_etag. */
+/* The page snippet (SPEC 7; collector/ag.js): ag_js, ag_js_gz, ag_js_etag,
+ * and its variant for attribution = first, ag_js_first*. */
 #include "ag_js.h"
+#include "ag_js_first.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -96,7 +100,7 @@ static long hit_query(const proto_hit *h, char *out, size_t cap)
 {
     const char *names[PROTO_HIT_FIELDS], *values[PROTO_HIT_FIELDS];
     static const struct { const char *param, *field; } map[] = {
-        {"c", "campaign"}, {"e", "event"}, {"s", "subject"}, {"ref", "ref"}, {"ch", "channel"},
+        {"c", "campaign"}, {"e", "event"}, {"s", "subject"}, {"ref", "ref"}, {"uref", "uref"}, {"ch", "channel"},
         {"d", "depth"}, {"v", "value"}, {"g", "goal"}, {"t", "client_ts"}, {"n", "nonce"}};
     size_t vlens[PROTO_HIT_FIELDS], o = 0;
     char scratch[128];
@@ -165,6 +169,12 @@ static void attribute(coll_worker *w, proto_hit *hit)
 {
     const proto_conf *conf = &w->ctx->conf;
     proto_attr a;
+    if (hit->ref[0])
+        hit->uref[0] = 0;   /* the hit names its advocate itself */
+    if (hit->uref[0] && conf->accept_unsigned_ref && !hit->at[0]) {
+        memcpy(hit->ref, hit->uref, sizeof hit->ref);   /* accept_unsigned_ref = yes */
+        hit->uref[0] = 0;
+    }
     if (!hit->at[0] && !hit->at_bad)
         return;
     if (hit->at_bad || !proto_attr_verify(conf->signing_key, strlen(conf->signing_key), hit->at,
@@ -176,8 +186,10 @@ static void attribute(coll_worker *w, proto_hit *hit)
         coll_inc(w->ctx->m.attribution[2]);
         return;
     }
-    if (a.ref[0])
+    if (a.ref[0]) {
         snprintf(hit->ref, sizeof hit->ref, "%s", a.ref);
+        hit->uref[0] = 0;   /* a verified advocate outranks an unsigned one */
+    }
     if (a.subject[0] && !hit->subject[0])
         snprintf(hit->subject, sizeof hit->subject, "%s", a.subject);
     coll_inc(w->ctx->m.attribution[0]);
@@ -190,14 +202,14 @@ static void attribute(coll_worker *w, proto_hit *hit)
  * to retry. */
 int coll_take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, proto_reason r,
                   proto_via via, const char *q, size_t qlen, const char *raw, size_t rawlen,
-                  int refusable, int64_t when_ms)
+                  int flags, int64_t when_ms)
 {
     coll_metrics *m = &w->ctx->m;
     if (r == PROTO_OK)
         attribute(w, hit);
     if (r == PROTO_OK)
         r = proto_hit_finish(hit, via);
-    if (r == PROTO_OK && via != PROTO_VIA_API)
+    if (r == PROTO_OK && via != PROTO_VIA_API && !(flags & COLL_TAKE_TRUSTED))
         r = check_sig_all(w, hit, q, qlen);
     server_fields(w, req, hit, via);
     if (when_ms > 0)
@@ -208,7 +220,7 @@ int coll_take_hit(coll_worker *w, const coll_http_req *req, proto_hit *hit, prot
         w->sink_api->reject(w->sink, hit, r, raw, rawlen);
         return r;
     }
-    if (refusable && !w->sink_api->room(w->sink, 1)) {
+    if ((flags & COLL_TAKE_REFUSABLE) && !w->sink_api->room(w->sink, 1)) {
         coll_inc(m->refused[via]);
         return COLL_TAKE_REFUSED;
     }
@@ -307,7 +319,7 @@ static int batch_hit(void *arg, proto_hit *hit, proto_reason r)
 {
     batch *b = arg;
     int t = coll_take_hit(b->w, b->req, hit, r, b->via, NULL, 0, b->req->body,
-                          b->req->body_len > 1024 ? 1024 : b->req->body_len, 1, 0);
+                          b->req->body_len > 1024 ? 1024 : b->req->body_len, COLL_TAKE_REFUSABLE, 0);
     if (t == PROTO_OK) {
         b->accepted++;
     } else {
@@ -430,11 +442,41 @@ static void do_beacon(coll_worker *w, const coll_http_req *req, coll_http_resp *
     resp->headers = hdr;
 }
 
+/* Records a click and answers 302 to its target, handing the landing page
+ * the attribution token; raw is what a reject records, flags as for
+ * coll_take_hit. Never fails. */
+static void redirect(coll_worker *w, const coll_http_req *req, coll_http_resp *resp,
+                     proto_hit *hit, proto_reason r, const char *raw, size_t rawlen, int flags)
+{
+    static _Thread_local char hdr[PROTO_TO_MAX + PROTO_AT_MAX + 256];
+    const proto_conf *conf = &w->ctx->conf;
+    char to[PROTO_TO_MAX + 1], token[PROTO_AT_MAX + 1] = "";
+    memcpy(to, hit->to, sizeof to);
+    int accepted = coll_take_hit(w, req, hit, r, PROTO_VIA_CLICK, raw, rawlen, raw, rawlen, flags, 0) == PROTO_OK;
+    /* the token carries what the click kept (a GPC click keeps no subject) */
+    proto_attr a = {{0}, {0}, {0}};
+    snprintf(a.campaign, sizeof a.campaign, "%s", hit->campaign);
+    snprintf(a.ref, sizeof a.ref, "%s", hit->ref);
+    snprintf(a.subject, sizeof a.subject, "%s", hit->subject);
+    int carry = accepted && conf->carry_attribution && !hit->no_carry &&
+                (a.ref[0] || a.subject[0]) &&
+                proto_attr_token(conf->signing_key, strlen(conf->signing_key), &a, token,
+                                 sizeof token) > 0;
+    if (carry) {    /* ag_attr=<token> before any fragment */
+        size_t frag = strcspn(to, "#");
+        snprintf(hdr, sizeof hdr, "Location: %.*s%cag_attr=%s%s\r\n" NO_CACHE, (int)frag, to,
+                 memchr(to, '?', frag) ? '&' : '?', token, to + frag);
+    } else {
+        snprintf(hdr, sizeof hdr, "Location: %s\r\n" NO_CACHE, to);
+    }
+    answer(resp, 302, "");
+    resp->headers = hdr;
+}
+
 /* GET /r: records a click and redirects, but only to a signed or
  * allow-listed target (never an open redirect). */
 static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *resp)
 {
-    static _Thread_local char hdr[PROTO_TO_MAX + PROTO_AT_MAX + 256];
     const proto_conf *conf = &w->ctx->conf;
     char host[256];
     proto_hit hit;
@@ -470,28 +512,43 @@ static void do_click(coll_worker *w, const coll_http_req *req, coll_http_resp *r
         answer(resp, 400, why);
         return;
     }
-    char to[PROTO_TO_MAX + 1], token[PROTO_AT_MAX + 1] = "";
-    memcpy(to, hit.to, sizeof to);
-    int accepted = coll_take_hit(w, req, &hit, r, PROTO_VIA_CLICK, req->query, req->query_len,
-                                 req->query, req->query_len, 0, 0) == PROTO_OK;
-    /* the token carries what the click kept (a GPC click keeps no subject) */
-    proto_attr a = {{0}, {0}, {0}};
-    snprintf(a.campaign, sizeof a.campaign, "%s", hit.campaign);
-    snprintf(a.ref, sizeof a.ref, "%s", hit.ref);
-    snprintf(a.subject, sizeof a.subject, "%s", hit.subject);
-    int carry = accepted && conf->carry_attribution && !hit.no_carry &&
-                (a.ref[0] || a.subject[0]) &&
-                proto_attr_token(conf->signing_key, strlen(conf->signing_key), &a, token,
-                                 sizeof token) > 0;
-    if (carry) {    /* ag_attr=<token> before any fragment */
-        size_t frag = strcspn(to, "#");
-        snprintf(hdr, sizeof hdr, "Location: %.*s%cag_attr=%s%s\r\n" NO_CACHE, (int)frag, to,
-                 memchr(to, '?', frag) ? '&' : '?', token, to + frag);
-    } else {
-        snprintf(hdr, sizeof hdr, "Location: %s\r\n" NO_CACHE, to);
+    redirect(w, req, resp, &hit, r, req->query, req->query_len, 0);
+}
+
+/* Short-link answers: a plain page, never a redirect. */
+#define GONE_PAGE "<!doctype html><meta charset=utf-8><title>Link no longer active</title>" \
+    "<h1>This link is no longer active</h1><p>Whoever shared it has switched it off.</p>\n"
+#define UNKNOWN_PAGE "<!doctype html><meta charset=utf-8><title>Link not found</title>" \
+    "<h1>This link does not exist</h1><p>Check the address: short links are case-sensitive.</p>\n"
+
+/* GET /s/<code> (or /<code> on a short host): a short link, resolved from
+ * the table in memory, behaves as a signed /r; 404 or 410 otherwise. */
+static void do_short(coll_worker *w, const coll_http_req *req, coll_http_resp *resp,
+                     const char *code, size_t len)
+{
+    proto_link lk;
+    proto_hit hit;
+    unsigned seen = 0;
+    if (req->method != COLL_M_GET) {
+        not_allowed(resp, "GET");
+        return;
     }
-    answer(resp, 302, "");
-    resp->headers = hdr;
+    coll_link_find f = proto_link_code_valid(code, len)
+        ? coll_links_get(w->ctx->links, code, len, sys_now_ms(), &lk) : COLL_LINK_UNKNOWN;
+    coll_inc(w->ctx->m.short_links[f]);
+    if (f != COLL_LINK_FOUND) {
+        answer(resp, f == COLL_LINK_GONE ? 410 : 404, f == COLL_LINK_GONE ? GONE_PAGE : UNKNOWN_PAGE);
+        resp->content_type = "text/html; charset=utf-8";
+        resp->headers = NO_CACHE;
+        return;
+    }
+    proto_hit_init(&hit);
+    proto_reason r = PROTO_OK;
+    static const char *const names[] = {"c", "e", "ref", "s", "ch", "to"};
+    const char *values[] = {lk.campaign, "click", lk.ref, lk.subject, lk.channel, lk.to};
+    for (size_t i = 0; i < 6 && r == PROTO_OK; i++)
+        r = proto_hit_set(&hit, &seen, names[i], strlen(names[i]), values[i], strlen(values[i]));
+    redirect(w, req, resp, &hit, r, code, len, COLL_TAKE_TRUSTED);
 }
 
 /* Returns 1 if the request carries the configured bearer token. */
@@ -566,25 +623,30 @@ static int lists(const char *v, size_t len, const char *token)
 
 /* GET /ag.js: the snippet, cacheable, fingerprinted (304 on a matching
  * If-None-Match), gzip when accepted, loadable from any origin (SRI). */
-static void do_snippet(const coll_http_req *req, coll_http_resp *resp)
+static void do_snippet(const coll_worker *w, const coll_http_req *req, coll_http_resp *resp)
 {
+    int first = w->ctx->conf.attribution_first;
+    const char *js = first ? ag_js_first : ag_js, *etag = first ? ag_js_first_etag : ag_js_etag;
+    const unsigned char *js_gz = first ? ag_js_first_gz : ag_js_gz;
+    size_t js_len = first ? sizeof ag_js_first - 1 : sizeof ag_js - 1;
+    size_t gz_len = first ? sizeof ag_js_first_gz : sizeof ag_js_gz;
 #define SNIPPET_HDRS "Cache-Control: public, max-age=3600\r\nAccess-Control-Allow-Origin: *\r\n" \
                      "Vary: Accept-Encoding\r\n"
     static _Thread_local char hdr[256];
     int gz = lists(req->accept_encoding, req->accept_encoding_len, "gzip");
-    snprintf(hdr, sizeof hdr, SNIPPET_HDRS "ETag: %s\r\n%s", ag_js_etag,
+    snprintf(hdr, sizeof hdr, SNIPPET_HDRS "ETag: %s\r\n%s", etag,
              gz ? "Content-Encoding: gzip\r\n" : "");
     resp->headers = hdr;
-    if (req->if_none_match && (lists(req->if_none_match, req->if_none_match_len, ag_js_etag) ||
+    if (req->if_none_match && (lists(req->if_none_match, req->if_none_match_len, etag) ||
                                lists(req->if_none_match, req->if_none_match_len, "*"))) {
-        snprintf(hdr, sizeof hdr, SNIPPET_HDRS "ETag: %s\r\n", ag_js_etag);
+        snprintf(hdr, sizeof hdr, SNIPPET_HDRS "ETag: %s\r\n", etag);
         resp->status = 304;
         return;
     }
     resp->status = 200;
     resp->content_type = "application/javascript; charset=utf-8";
-    resp->body = gz ? (const char *)ag_js_gz : ag_js;
-    resp->body_len = gz ? sizeof ag_js_gz : sizeof ag_js - 1;
+    resp->body = gz ? (const char *)js_gz : js;
+    resp->body_len = gz ? gz_len : js_len;
 #undef SNIPPET_HDRS
 }
 
@@ -619,6 +681,23 @@ static int path_is(const coll_http_req *req, const char *p)
     return req->path_len == n && memcmp(req->path, p, n) == 0;
 }
 
+/* Reports whether the request is GET /<code> on one of short_hosts. */
+static int short_host(const coll_worker *w, const coll_http_req *req)
+{
+    char host[256];
+    const char *hosts = w->ctx->conf.short_hosts;
+    if (!hosts[0] || !req->host || req->path_len < 2 || memchr(req->path + 1, '/', req->path_len - 1))
+        return 0;
+    size_t hl = req->host[0] == '[' ? req->host_len : strcspn(req->host, ":");
+    hl = hl < req->host_len ? hl : req->host_len;
+    if (hl == 0 || hl >= sizeof host)
+        return 0;
+    for (size_t i = 0; i < hl; i++)
+        host[i] = (char)tolower((unsigned char)req->host[i]);
+    host[hl] = 0;
+    return proto_url_host_allowed(host, hosts);
+}
+
 /* Routes one request to its endpoint; never fails (answers 404/405). */
 void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
 {
@@ -639,9 +718,11 @@ void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
         do_api(w, req, resp);
     } else if (req->path_len > 11 && memcmp(req->path, "/api/hooks/", 11) == 0) {
         coll_hook_handle(w, req, resp);
+    } else if (req->path_len > 3 && memcmp(req->path, "/s/", 3) == 0) {
+        do_short(w, req, resp, req->path + 3, req->path_len - 3);
     } else if (path_is(req, "/ag.js")) {
         if (get)
-            do_snippet(req, resp);
+            do_snippet(w, req, resp);
         else
             not_allowed(resp, "GET, HEAD");
     } else if (path_is(req, "/healthz")) {
@@ -654,6 +735,8 @@ void coll_handle(void *arg, const coll_http_req *req, coll_http_resp *resp)
             do_metrics(w, resp);
         else
             not_allowed(resp, "GET, HEAD");
+    } else if (short_host(w, req)) {
+        do_short(w, req, resp, req->path + 1, req->path_len - 1);
     } else {
         answer(resp, 404, "not found\n");
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "links.h"
 #include "conffile.h"
 #include "spool.h"
 #include "keys.h"
@@ -189,7 +190,7 @@ int main(int argc, char **argv)
 
     ctx.nworkers = ctx.conf.threads;
     ctx.workers = calloc((size_t)ctx.nworkers, sizeof *ctx.workers);
-    if (!ctx.workers)
+    if (!ctx.workers || !(ctx.links = coll_links_new(&ctx.conf)))
         return 1;
     for (int i = 0; i < ctx.nworkers; i++) {
         if (worker_init(&ctx, i) < 0) {
@@ -225,5 +226,6 @@ out:
     for (int i = 0; i < ctx.nworkers; i++)
         worker_free(&ctx.workers[i]);
     free(ctx.workers);
+    coll_links_free(ctx.links);
     return rc;
 }

@@ -38,6 +38,7 @@ typedef struct coll_metrics {
     _Atomic uint64_t redis_rollbacks;   /* hit streams found behind what Redis acknowledged */
     _Atomic uint64_t attribution[3];    /* hits with a token: credited, invalid, other campaign */
     _Atomic uint64_t status[6];         /* responses by class: 1xx..5xx */
+    _Atomic uint64_t short_links[3];    /* short-link requests: found, gone, unknown (coll_link_find) */
     _Atomic uint64_t hook_auth[PROTO_HOOKS_MAX][4]; /* hook requests by verdict (proto_hook_auth) */
     _Atomic uint64_t hook_items[PROTO_HOOKS_MAX][4]; /* hook items: accepted, rejected, ignored, refused */
     proto_hist latency;                 /* request handling time */

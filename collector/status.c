@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "collector.h"
+#include "links.h"
 
 /* Returns the accepted hits lost for every reason together; never fails. */
 uint64_t coll_dropped_total(const coll_metrics *m)
@@ -111,6 +112,19 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
         snprintf(l, sizeof l, "result=\"%s\"", attr[i]);
         proto_prom_sample(b, "ag_attribution_total", l, (double)coll_get(m->attribution[i]));
     }
+    static const char *const found[3] = {"found", "gone", "unknown"};
+    proto_prom_head(b, "ag_short_link_requests_total", "counter",
+                    "Short-link requests by what the table in memory answered (302, 410, 404).");
+    for (int i = 0; i < 3; i++) {
+        snprintf(l, sizeof l, "result=\"%s\"", found[i]);
+        proto_prom_sample(b, "ag_short_link_requests_total", l, (double)coll_get(m->short_links[i]));
+    }
+    size_t link_bytes = 0, nlinks = coll_links_count(ctx->links, &link_bytes);
+    proto_prom_one(b, "ag_short_links", "gauge", "Short links held in memory.", (double)nlinks);
+    proto_prom_one(b, "ag_short_links_bytes", "gauge", "Bytes the short links in memory take.",
+                   (double)link_bytes);
+    proto_prom_one(b, "ag_short_link_loads_total", "counter", "Full loads of the short links from Redis.",
+                   (double)coll_links_loads(ctx->links));
     const proto_hooks *hs = &ctx->conf.hooks;
     if (hs->n) {    /* hook names are [a-z0-9_-]: safe label values */
         static const char *const item[4] = {"accepted", "rejected", "ignored", "refused"};

@@ -30,6 +30,7 @@ typedef struct {
 static const char *const req_sig_names[] = {"none", "links", "all", NULL};
 static const char *const store_ip_names[] = {"truncated", "full", "none", NULL};
 static const char *const spool_fsync_names[] = {"always", "second", "never", NULL};
+static const char *const attribution_names[] = {"last", "first", NULL};
 
 #define S(k, t, d, h) {#k, t, offsetof(proto_conf, k), sizeof(((proto_conf *)0)->k), 0, 0, NULL, d, h}
 #define I(k, lo, hi, d, h) {#k, T_INT, offsetof(proto_conf, k), 0, lo, hi, NULL, d, h}
@@ -81,6 +82,13 @@ static const conf_key conf_table[] = {
     I(batch_max, 1, 1000000, "20000", "aggregator: entries applied together when reading a backlog (full reads of batch are merged)"),
     I(batch_wait_ms, 0, 10000, "250", "aggregator: how long a round keeps reading new entries before applying them"),
     S(consumer, T_STR, "", "aggregator consumer name (default: hostname-pid)"),
+    I(link_refresh_s, 1, 86400, "60", "the collector reloads every short link this often (changes also arrive at once by pub/sub)"),
+    S(short_url, T_URL, "", "public base of short links, e.g. https://go.example.org (default: base_url + /s)"),
+    S(short_hosts, T_HOSTS, "", "hosts pointed at the collector on which GET /<code> is a short link (comma-separated)"),
+    {"attribution", T_ENUM, offsetof(proto_conf, attribution_first), 0, 0, 0, attribution_names, "last",
+     "last | first: which tracked link of a visit is credited"},
+    {"accept_unsigned_ref", T_BOOL, offsetof(proto_conf, accept_unsigned_ref), 0, 0, 0, NULL, "no",
+     "credit a landing page's unsigned ?via=<advocate> (no: counted apart as unverified)"},
     I(hook_window_s, 10, 86400, "300", "a signed hook request older or newer than this is refused (replays)"),
     S(subject_hash, T_STR, "", "key whose HMAC an e-mail subject from a hook becomes (empty: the address, lower-cased)"),
     {"log_level", T_LEVEL, offsetof(proto_conf, log_level), sizeof(((proto_conf *)0)->log_level),

@@ -60,6 +60,11 @@ typedef struct proto_conf {
     int batch_wait_ms;          /* aggregator: a round gathers entries this long */
     char consumer[64];          /* aggregator: consumer name (default host-pid) */
     char log_level[16];         /* debug | info | warn | error */
+    int link_refresh_s;         /* the collector reloads every short link this often */
+    char short_url[512];        /* public base of short links ("": base_url + /s) */
+    char short_hosts[1024];     /* hosts on which GET /<code> is a short link */
+    int attribution_first;      /* attribution = first: the first tracked link of a visit wins */
+    int accept_unsigned_ref;    /* a landing page's ?via=<advocate> credits the advocate */
     int hook_window_s;          /* a signed hook request's timestamp may be this far from now */
     char subject_hash[256];     /* key of the hash an e-mail subject becomes ("": kept as given) */
     proto_hooks hooks;          /* hook.<name>.<field> (proto/hook.h) */

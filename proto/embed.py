@@ -7,7 +7,9 @@ aggregator/scripts.lua and collector/ag.js this way.
            file ends with a semicolon, so joining lines keeps it valid)
   --gzip   also NAME_gz[] (gzip, mtime 0: reproducible) and NAME_etag, a
            quoted ETag from the text's SHA-256
-  --max N  fail if the (stripped) text exceeds N bytes"""
+  --max N  fail if the (stripped) text exceeds N bytes
+  --replace OLD NEW  replace the one occurrence of OLD first (a variant:
+           ag.js's attribution = first)"""
 import gzip
 import hashlib
 import sys
@@ -16,6 +18,12 @@ args = sys.argv[1:]
 src, out, name = args[:3]
 flags = args[3:]
 data = open(src, "rb").read()
+if "--replace" in flags:
+    i = flags.index("--replace")
+    old, new = flags[i + 1].encode(), flags[i + 2].encode()
+    if data.count(old) != 1:
+        sys.exit(f"embed.py: {src} holds {old!r} {data.count(old)} times, not once")
+    data = data.replace(old, new)
 if "--js" in flags:
     lines = [l.strip() for l in data.decode("utf-8").splitlines()]
     data = "\n".join(l for l in lines if l and not l.startswith("//")).encode() + b"\n"

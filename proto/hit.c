@@ -166,7 +166,7 @@ static int valid_sig(const char *v, size_t n)
 /* ---- parameters ---- */
 
 enum { P_C, P_E, P_S, P_REF, P_CH, P_D, P_V, P_G, P_T, P_N, P_TO, P_SIG, P_P, P_RH, P_AT, P_NC,
-       P_COUNT };
+       P_UREF, P_COUNT };
 
 static const struct {
     const char *name;
@@ -188,6 +188,7 @@ static const struct {
     [P_RH] = { "rh", PROTO_ERR_REFERRER },
     [P_AT] = { "at", PROTO_OK },        /* a bad token is ignored, not a reject */
     [P_NC] = { "nc", PROTO_ERR_TO },
+    [P_UREF] = { "uref", PROTO_ERR_REF },
 };
 
 /* Reports whether v (n bytes) is a page path: '/' then printable ASCII
@@ -293,9 +294,10 @@ static proto_reason set_value(proto_hit *hit, int idx, const char *v, size_t n)
         proto_hit_put(hit->subject, v, n);
         break;
     case P_REF:
+    case P_UREF:
         if (!proto_hit_valid_id(v, n, PROTO_REF_MAX))
             return PROTO_ERR_REF;
-        proto_hit_put(hit->ref, v, n);
+        proto_hit_put(idx == P_REF ? hit->ref : hit->uref, v, n);
         break;
     case P_CH:
         if (!valid_channel(v, n))

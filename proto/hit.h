@@ -95,6 +95,7 @@ typedef struct proto_hit {
     char event[PROTO_EVENT_MAX + 1];
     char subject[PROTO_SUBJECT_MAX + 1];
     char ref[PROTO_REF_MAX + 1];
+    char uref[PROTO_REF_MAX + 1];       /* an advocate named unsigned (a landing page's ?via=) */
     char channel[PROTO_CHANNEL_MAX + 1];
     char goal[PROTO_GOAL_MAX + 1];
     char nonce[PROTO_NONCE_MAX + 1];

@@ -67,6 +67,7 @@ int proto_hit_fields(const proto_hit *hit, const char *names[], const char *valu
     STR("event", event);
     STR("subject", subject);
     STR("ref", ref);
+    STR("uref", uref);
     STR("channel", channel);
     STR("page", page);
     STR("referrer", refhost);
@@ -122,6 +123,7 @@ proto_reason proto_hit_from_fields(proto_hit *hit, int n, const char *const name
         { "hid", offsetof(proto_hit, hid), PROTO_HID_MAX },
         { "subject", offsetof(proto_hit, subject), PROTO_SUBJECT_MAX },
         { "ref", offsetof(proto_hit, ref), PROTO_REF_MAX },
+        { "uref", offsetof(proto_hit, uref), PROTO_REF_MAX },
         { "channel", offsetof(proto_hit, channel), PROTO_CHANNEL_MAX },
         { "goal", offsetof(proto_hit, goal), PROTO_GOAL_MAX },
         { "nonce", offsetof(proto_hit, nonce), PROTO_NONCE_MAX },
@@ -191,7 +193,7 @@ proto_reason proto_hit_from_fields(proto_hit *hit, int n, const char *const name
 enum {
     F_CAMPAIGN = 1, F_EVENT, F_SUBJECT, F_REF, F_CHANNEL, F_GOAL, F_NONCE, F_TO, F_SIG,
     F_HID, F_IP, F_UA, F_DEPTH, F_VALUE, F_CLIENT_TS, F_TS, F_AGENT, F_VIA, F_PAGE, F_REFHOST,
-    F_LAST
+    F_UREF, F_LAST
 };
 
 static const struct {
@@ -212,6 +214,7 @@ static const struct {
     { F_UA, offsetof(proto_hit, ua), PROTO_UA_MAX },
     { F_PAGE, offsetof(proto_hit, page), PROTO_PAGE_MAX },
     { F_REFHOST, offsetof(proto_hit, refhost), PROTO_HOST_MAX },
+    { F_UREF, offsetof(proto_hit, uref), PROTO_REF_MAX },
 };
 
 /* Appends one record (id, 2-byte length, bytes); returns 0 or -1 if it does

@@ -77,6 +77,20 @@ int proto_key_campaigns(char *buf, size_t cap, const char *prefix)
     return key_fmt(buf, cap, "%scampaigns", PFX(prefix));
 }
 
+/* Builds <prefix>links; returns the length or -1. */
+int proto_key_links(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%slinks", PFX(prefix));
+}
+
+/* Builds <prefix>link:<code>; returns the length or -1. */
+int proto_key_link(char *buf, size_t cap, const char *prefix, const char *code)
+{
+    if (!code || !*code)
+        return -1;
+    return key_fmt(buf, cap, "%slink:%s", PFX(prefix), code);
+}
+
 /* Builds <prefix>c:{C}:<suffix> (no suffix: <prefix>c:{C}); returns the
  * length or -1 (also for an empty campaign). */
 static int campaign_key(char *buf, size_t cap, const char *prefix, const char *c,
@@ -96,7 +110,8 @@ static const char *const ckey_suffix[PROTO_CK_COUNT] = {
     [PROTO_CK_PENDING] = "pending",  [PROTO_CK_FL] = "fl",
     [PROTO_CK_ALERTED] = "alerted",  [PROTO_CK_CFG] = "cfg",
     [PROTO_CK_PAGES] = "pages",      [PROTO_CK_REFERRERS] = "referrers",
-    [PROTO_CK_DEAD] = "dead",
+    [PROTO_CK_DEAD] = "dead",        [PROTO_CK_LINKS] = "links",
+    [PROTO_CK_REF_CLICK] = "ref:click", [PROTO_CK_REF_UNVERIFIED] = "ref:unverified",
 };
 
 /* Builds fixed key k of campaign c; returns the length or -1. */

@@ -25,6 +25,8 @@ int proto_key_hits(char *buf, size_t cap, const char *prefix, unsigned partition
 int proto_key_rejects(char *buf, size_t cap, const char *prefix);                   /* ag:rejects */
 int proto_key_alerts(char *buf, size_t cap, const char *prefix);                    /* ag:alerts (stream and channel) */
 int proto_key_campaigns(char *buf, size_t cap, const char *prefix);                 /* ag:campaigns */
+int proto_key_links(char *buf, size_t cap, const char *prefix);                     /* ag:links (ZSET and channel) */
+int proto_key_link(char *buf, size_t cap, const char *prefix, const char *code);    /* ag:link:<code> */
 
 /* The fixed keys of one campaign C (all in hash slot {C}). */
 typedef enum {
@@ -40,6 +42,9 @@ typedef enum {
     PROTO_CK_PAGES,     /* ag:c:{C}:pages      ZSET page path -> human views */
     PROTO_CK_REFERRERS, /* ag:c:{C}:referrers  ZSET referrer host -> human views */
     PROTO_CK_DEAD,      /* ag:c:{C}:dead       STREAM entries a poisoned key refused */
+    PROTO_CK_LINKS,     /* ag:c:{C}:links      HASH advocate, target, subject, channel -> short code */
+    PROTO_CK_REF_CLICK, /* ag:c:{C}:ref:click  ZSET advocate -> clicks on their links */
+    PROTO_CK_REF_UNVERIFIED, /* ag:c:{C}:ref:unverified ZSET advocate -> actions credited unsigned */
     PROTO_CK_COUNT
 } proto_ckey;
 

@@ -70,6 +70,7 @@ int proto_field_builtin(const char *field)
         return 1;
     return proto_event_of(field) != PROTO_EV_CUSTOM || !strcmp(field, PROTO_FIELD_VALUE) ||
            !strcmp(field, PROTO_FIELD_DUP) || !strcmp(field, PROTO_FIELD_ANON) ||
+           !strcmp(field, PROTO_FIELD_UNVERIFIED) ||
            !strcmp(field, PROTO_FIELD_FIRST_TS) ||
            !strcmp(field, PROTO_FIELD_LAST_TS);
 }

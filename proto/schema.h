@@ -42,6 +42,7 @@ int proto_event_action(proto_event e);
 #define PROTO_FIELD_VALUE "value"       /* sum of donation/conversion values */
 #define PROTO_FIELD_DUP "dup"           /* hits repeated within 24 h (nonce) */
 #define PROTO_FIELD_ANON "anonymous"    /* human hits with no subject, ip or ua (GPC/DNT) */
+#define PROTO_FIELD_UNVERIFIED "unverified" /* actions credited only by an unsigned ?via= */
 #define PROTO_FIELD_FIRST_TS "first_ts"
 #define PROTO_FIELD_LAST_TS "last_ts"
 
@@ -50,7 +51,8 @@ int proto_event_action(proto_event e);
 size_t proto_field_event(char *buf, size_t cap, const char *event, int human);
 
 /* Returns 1 if field is a totals field of the schema (an event count of a
- * built-in event, human or machine, value, dup, first_ts or last_ts), 0
+ * built-in event, human or machine, value, dup, anonymous, unverified,
+ * first_ts or last_ts), 0
  * if it is a custom event's count. */
 int proto_field_builtin(const char *field);
 

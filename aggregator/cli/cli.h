@@ -30,8 +30,9 @@ typedef struct {
     const char *verb;
     const char *pos[CLI_MAX_ARGS];
     int npos;
-    int json, follow, no_carry, leaderboard, revoke, count_only;
+    int json, follow, no_carry, leaderboard, revoke, count_only, short_link, list;
     const char *limit, *count, *to, *ref, *subject, *event, *channel, *since, *not_in, *format;
+    const char *advocates, *qr, *disable, *expires;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */
 } cli_args;
 
@@ -104,5 +105,15 @@ int cli_verb_repair(cli_ctx *x, const cli_args *a);
 int cli_verb_share(cli_ctx *x, const cli_args *a);
 int cli_verb_audience(cli_ctx *x, const cli_args *a);
 int cli_verb_forget(cli_ctx *x, const cli_args *a);
+int cli_verb_links(cli_ctx *x, const cli_args *a);
+int cli_verb_advocate(cli_ctx *x, const cli_args *a);
+int cli_verb_digest(cli_ctx *x, const cli_args *a);
+
+/* `link C --to URL --short`: mints one short link (links.c). */
+int cli_link_short(cli_ctx *x, const cli_args *a);
+
+/* Writes DIR/NAME.png and DIR/NAME.svg, the QR code of text (qr.c).
+ * Returns 0, or -1 after printing one line. */
+int cli_qr_write(const char *dir, const char *name, const char *text);
 
 #endif

@@ -100,6 +100,8 @@ int cli_verb_link(cli_ctx *x, const cli_args *a)
 
     if (cli_check_campaign("link", a->pos[0]) < 0)
         return CLI_USAGE;
+    if (a->short_link)
+        return cli_link_short(x, a);
     if (!x->conf.signing_key[0]) {
         fputs("actiongap: link: signing_key is not set (config key signing_key)\n", stderr);
         return CLI_USAGE;

@@ -17,6 +17,12 @@ typedef struct {
 
 static const cli_opt cli_opts[] = {
     {"json", 0, offsetof(cli_args, json)},
+    {"short", 0, offsetof(cli_args, short_link)},
+    {"list", 0, offsetof(cli_args, list)},
+    {"advocates", 1, offsetof(cli_args, advocates)},
+    {"qr", 1, offsetof(cli_args, qr)},
+    {"disable", 1, offsetof(cli_args, disable)},
+    {"expires", 1, offsetof(cli_args, expires)},
     {"follow", 0, offsetof(cli_args, follow)},
     {"no-carry", 0, offsetof(cli_args, no_carry)},
     {"leaderboard", 0, offsetof(cli_args, leaderboard)},
@@ -70,10 +76,16 @@ static const struct {
     {"share", " json leaderboard revoke ", 1, cli_verb_share, "share C [--leaderboard] [--revoke] [--json]",
      "print a dashboard link that opens C (or only its\n"
      "leaderboard); --revoke deletes C's links"},
-    {"link", " json to ref subject event channel no-carry ", 1, cli_verb_link,
-     "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--no-carry] [--json]",
+    {"link", " json to ref subject event channel no-carry short expires ", 1, cli_verb_link,
+     "link C [--to URL] [--ref A] [--subject S] [--event E] [--channel CH] [--no-carry] [--short [--expires DAYS]] [--json]",
      "print a signed pixel URL (or /r link with --to; --no-carry:\n"
-     "no attribution token on the landing URL)"},
+     "no attribution token on the landing URL; --short: a short\n"
+     "link /s/CODE, the same code for the same link each time)"},
+    {"links", " json to channel advocates qr list disable format expires ", 1, cli_verb_links,
+     "links C --to URL --advocates FILE [--qr DIR] [--format table|csv|json] | --list | --disable CODE",
+     "a short link for each advocate of FILE (CSV: id,name[,e-mail];\n"
+     "again: the same codes), QR codes as DIR/ID.png and .svg;\n"
+     "--list C's links; --disable CODE: it answers 410"},
 };
 #define NVERBS (sizeof cli_verbs / sizeof cli_verbs[0])
 

@@ -191,6 +191,7 @@ const redisReply *ent(const hitspec *h)
     F("event", h->event);
     F("subject", h->subject);
     F("ref", h->ref);
+    F("uref", h->uref);
     F("channel", h->channel);
     F("depth", h->depth);
     F("value", h->value);

@@ -50,7 +50,7 @@ typedef struct {
     const char *id;                 /* stream entry id */
     long long ts;
     const char *campaign, *event, *subject, *ref, *channel, *depth, *value, *goal, *nonce, *ip,
-        *agent, *ua, *via;
+        *agent, *ua, *via, *uref;
 } hitspec;
 
 #define HIT(...) ent(&(const hitspec){__VA_ARGS__})

@@ -387,9 +387,41 @@ START_TEST(ref_leaderboards)
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
     /* ann: reach open + view + click = 3, actions signup + donate +
-     * convert + petition_signed = 4; bob: reach from the human view only */
+     * convert + petition_signed = 4, one click on her links; bob: reach
+     * from the human view only (his click is a bot's) */
     expect_ops(&v[0], ONLY("Z "),
-               ARGS("Z " SP ":ref:reach ann 3", "Z " SP ":ref ann 4", "Z " SP ":ref:reach bob 1"));
+               ARGS("Z " SP ":ref:click ann 1", "Z " SP ":ref:reach ann 3", "Z " SP ":ref ann 4",
+                    "Z " SP ":ref:reach bob 1"));
+    agg_batch_free(b);
+}
+END_TEST
+
+/* Checks that an advocate named unsigned (uref, a landing page's ?via=)
+ * is counted apart: actions in ref:unverified and the totals' unverified,
+ * never on the leaderboard or in reach; a hit with a ref of its own
+ * credits that ref alone. */
+START_TEST(unverified_credit)
+{
+    proto_conf conf = defconf();
+    agg_apply_result res = {0};
+    const redisReply *ents[] = {
+        HIT(.id = "1795456235427-0", .ts = TS, .campaign = "spring", .event = "signup",
+            .subject = "contact-2", .uref = "ann"),
+        HIT(.id = "1795456235427-1", .ts = TS, .campaign = "spring", .event = "view",
+            .subject = "contact-3", .uref = "ann"),
+        HIT(.id = "1795456235427-2", .ts = TS, .campaign = "spring", .event = "donate",
+            .subject = "contact-3", .uref = "cy", .value = "500"),
+        HIT(.id = "1795456235427-3", .ts = TS, .campaign = "spring", .event = "signup",
+            .subject = "contact-4", .ref = "bob", .uref = "ann"),
+    };
+    agg_batch *b = batch_of(&conf, 0, ents, NENTS(ents), &res);
+    filter_all(b, NULL, NULL, &res);
+    size_t n;
+    call *v = calls(b, NOW, &n);
+    ck_assert_uint_eq(n, 1);
+    expect_ops(&v[0], ONLY("Z "),
+               ARGS("Z " SP ":ref:unverified ann 1", "Z " SP ":ref:unverified cy 1", "Z " SP ":ref bob 1"));
+    expect_ops(&v[0], ONLY("H " SP " unverified"), ARGS("H " SP " unverified 2"));
     agg_batch_free(b);
 }
 END_TEST
@@ -449,6 +481,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, uniques_and_anonymous);
     tcase_add_test(tc, scroll_buckets);
     tcase_add_test(tc, ref_leaderboards);
+    tcase_add_test(tc, unverified_credit);
     tcase_add_test(tc, signup_followup_ops);
     suite_add_tcase(s, tc);
     return s;
