@@ -59,6 +59,12 @@ int agg_ops_count(const proto_hit *h, const agg_counts *out)
             (proto_event_action(ev) && out->incr(out->arg, AGG_CK_REF, h->ref, rl, 1) < 0) ||
             (ev == PROTO_EV_CLICK && out->incr(out->arg, AGG_CK_REF_CLICK, h->ref, rl, 1) < 0))
             return -1;
+        /* the day's clicks and actions per advocate, for the digest */
+        char af[PROTO_REF_MAX + 16];
+        size_t al = ev == PROTO_EV_CLICK || proto_event_action(ev)
+                        ? proto_field_adv(af, sizeof af, ev == PROTO_EV_CLICK, h->ref) : 0;
+        if (al && out->incr(out->arg, AGG_CK_DAY, af, al, 1) < 0)
+            return -1;
     } else if (h->uref[0] && proto_event_action(ev)) {   /* unsigned credit, counted apart */
         if (out->incr(out->arg, AGG_CK_UNVERIFIED, h->uref, strlen(h->uref), 1) < 0 ||
             out->incr(out->arg, AGG_CK_TOTALS, PROTO_FIELD_UNVERIFIED,

@@ -1,5 +1,6 @@
 /* report.c: campaign figures from the SPEC 3 counters (see report.h). */
 #include "report.h"
+#include "advocate.h"
 
 #include <errno.h>
 #include <math.h>
@@ -218,6 +219,8 @@ int agg_report_advocates(sys_redis *r, const proto_conf *conf, const char *c,
         hit->reach = score(rr->element[i + 1]);
     }
     qsort(v, cnt, sizeof *v, adv_rank);
+    if (agg_advocates_clicks(r, conf, c, v, cnt) < 0)
+        goto out;
     *out = v;
     *n = cnt;
     v = NULL;
@@ -317,6 +320,8 @@ int agg_report_top_advocates(sys_redis *r, const proto_conf *conf, const char *c
     qsort(v, cnt, sizeof *v, adv_rank);
     while (cnt > k)
         free(v[--cnt].ref);
+    if (agg_advocates_clicks(r, conf, c, v, cnt) < 0)
+        goto out;
     *out = v;
     *n = cnt;
     v = NULL;

@@ -17,7 +17,7 @@
 /* One advocate of the leaderboard. */
 typedef struct {
     char *ref;
-    int64_t actions, reach;
+    int64_t actions, reach, clicks;     /* clicks on their links (advocate.c) */
 } agg_advocate;
 
 /* One field of the campaign's totals hash, as stored. */

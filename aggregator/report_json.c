@@ -119,6 +119,7 @@ cJSON *agg_json_stats(const char *c, const agg_stats *s)
         cJSON_AddStringToObject(a, "ref", s->adv[i].ref);
         cJSON_AddNumberToObject(a, "actions", (double)s->adv[i].actions);
         cJSON_AddNumberToObject(a, "reach", (double)s->adv[i].reach);
+        cJSON_AddNumberToObject(a, "clicks", (double)s->adv[i].clicks);
         cJSON_AddItemToArray(arr, a);
     }
     for (int t = 0; t < 2; t++) {
@@ -154,6 +155,7 @@ cJSON *agg_json_top(const char *c, const agg_advocate *v, size_t n, size_t shown
         cJSON_AddStringToObject(o, "ref", v[i].ref);
         cJSON_AddNumberToObject(o, "actions", (double)v[i].actions);
         cJSON_AddNumberToObject(o, "reach", (double)v[i].reach);
+        cJSON_AddNumberToObject(o, "clicks", (double)v[i].clicks);
         add_num(o, "conversion_rate", agg_report_adv_rate(&v[i]));
         cJSON_AddItemToArray(arr, o);
     }

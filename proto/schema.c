@@ -63,10 +63,17 @@ int proto_field_is_machine(const char *field)
     return strncmp(field, PROTO_FIELD_MACHINE, sizeof PROTO_FIELD_MACHINE - 1) == 0;
 }
 
+/* Writes an advocate's daily field. Returns its length, or 0. */
+size_t proto_field_adv(char *buf, size_t cap, int click, const char *ref)
+{
+    int n = snprintf(buf, cap, "%s%s", click ? PROTO_FIELD_ADV_CLICK : PROTO_FIELD_ADV_ACTION, ref);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 /* Returns 1 if field is one of the schema's own totals fields; never fails. */
 int proto_field_builtin(const char *field)
 {
-    if (proto_field_is_machine(field))
+    if (proto_field_is_machine(field) || !strncmp(field, "adv_", 4))
         return 1;
     return proto_event_of(field) != PROTO_EV_CUSTOM || !strcmp(field, PROTO_FIELD_VALUE) ||
            !strcmp(field, PROTO_FIELD_DUP) || !strcmp(field, PROTO_FIELD_ANON) ||

@@ -43,6 +43,8 @@ int proto_event_action(proto_event e);
 #define PROTO_FIELD_DUP "dup"           /* hits repeated within 24 h (nonce) */
 #define PROTO_FIELD_ANON "anonymous"    /* human hits with no subject, ip or ua (GPC/DNT) */
 #define PROTO_FIELD_UNVERIFIED "unverified" /* actions credited only by an unsigned ?via= */
+#define PROTO_FIELD_ADV_CLICK "adv_click:"   /* daily buckets: clicks on an advocate's links */
+#define PROTO_FIELD_ADV_ACTION "adv_action:" /* daily buckets: actions an advocate brought */
 #define PROTO_FIELD_FIRST_TS "first_ts"
 #define PROTO_FIELD_LAST_TS "last_ts"
 
@@ -55,6 +57,11 @@ size_t proto_field_event(char *buf, size_t cap, const char *event, int human);
  * first_ts or last_ts), 0
  * if it is a custom event's count. */
 int proto_field_builtin(const char *field);
+
+/* Writes the daily field of an advocate's clicks (click) or actions
+ * (adv_click:<ref>, adv_action:<ref>) into buf. Returns its length, or 0
+ * if it does not fit. */
+size_t proto_field_adv(char *buf, size_t cap, int click, const char *ref);
 
 /* Returns 1 if field counts machine hits (machine_<event>). */
 int proto_field_is_machine(const char *field);

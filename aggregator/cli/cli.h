@@ -32,7 +32,7 @@ typedef struct {
     int npos;
     int json, follow, no_carry, leaderboard, revoke, count_only, short_link, list;
     const char *limit, *count, *to, *ref, *subject, *event, *channel, *since, *not_in, *format;
-    const char *advocates, *qr, *disable, *expires;
+    const char *advocates, *qr, *disable, *expires, *day;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */
 } cli_args;
 

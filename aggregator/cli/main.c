@@ -23,6 +23,7 @@ static const cli_opt cli_opts[] = {
     {"qr", 1, offsetof(cli_args, qr)},
     {"disable", 1, offsetof(cli_args, disable)},
     {"expires", 1, offsetof(cli_args, expires)},
+    {"day", 1, offsetof(cli_args, day)},
     {"follow", 0, offsetof(cli_args, follow)},
     {"no-carry", 0, offsetof(cli_args, no_carry)},
     {"leaderboard", 0, offsetof(cli_args, leaderboard)},
@@ -81,6 +82,13 @@ static const struct {
      "print a signed pixel URL (or /r link with --to; --no-carry:\n"
      "no attribution token on the landing URL; --short: a short\n"
      "link /s/CODE, the same code for the same link each time)"},
+    {"advocate", " json ", -2, cli_verb_advocate, "advocate [C] ID [--json]",
+     "what advocate ID achieved in C (or every campaign):\n"
+     "clicks on their links, people reached, acted, rate,\n"
+     "signups brought and followed up, unverified credit"},
+    {"digest", " json day ", 1, cli_verb_digest, "digest C [--day YYYY-MM-DD] [--json]",
+     "each advocate's daily text: the day's clicks and\n"
+     "actions (yesterday, UTC), totals, their links"},
     {"links", " json to channel advocates qr list disable format expires ", 1, cli_verb_links,
      "links C --to URL --advocates FILE [--qr DIR] [--format table|csv|json] | --list | --disable CODE",
      "a short link for each advocate of FILE (CSV: id,name[,e-mail];\n"
@@ -207,9 +215,10 @@ static int parse_args(cli_args *a, int n, char **args)
             return -usage_error("%s: --%s needs a value", a->verb, o->name) - 1;
         }
     }
-    if (a->npos != cli_verbs[vi].npos)
-        return -usage_error("%s: expected %d argument%s, got %d", a->verb, cli_verbs[vi].npos,
-                            cli_verbs[vi].npos == 1 ? "" : "s", a->npos) - 1;
+    int want = cli_verbs[vi].npos;   /* -N: 1 to N */
+    if (want >= 0 ? a->npos != want : a->npos < 1 || a->npos > -want)
+        return -usage_error("%s: expected %s%d argument%s, got %d", a->verb, want < 0 ? "1 to " : "",
+                            want < 0 ? -want : want, want == 1 ? "" : "s", a->npos) - 1;
     if (count_opt("limit", a->limit, 20, &a->nlimit) || count_opt("count", a->count, 20, &a->ncount))
         return -CLI_USAGE - 1;
     return vi;

@@ -210,7 +210,7 @@ int cli_verb_stats(cli_ctx *x, const cli_args *a)
  * status. */
 int cli_verb_top(cli_ctx *x, const cli_args *a)
 {
-    static const char *const titles[] = {"RANK", "ADVOCATE", "ACTIONS", "REACH", "RATE"};
+    static const char *const titles[] = {"RANK", "ADVOCATE", "ACTIONS", "REACH", "RATE", "CLICKS"};
     const char *campaign = a->pos[0];
     agg_advocate *v = NULL;
     size_t n = 0, shown;
@@ -234,15 +234,16 @@ int cli_verb_top(cli_ctx *x, const cli_args *a)
         rc = CLI_OK;
         goto out;
     }
-    if (!(t = cli_table_new(5, titles)))
+    if (!(t = cli_table_new(6, titles)))
         goto out;
     for (size_t i = 0; i < shown; i++) {
-        char rank[24], act[24], reach[24], rate[24];
+        char rank[24], act[24], reach[24], rate[24], clicks[24];
         snprintf(rank, sizeof rank, "%zu", i + 1);
         snprintf(act, sizeof act, "%lld", (long long)v[i].actions);
         snprintf(reach, sizeof reach, "%lld", (long long)v[i].reach);
+        snprintf(clicks, sizeof clicks, "%lld", (long long)v[i].clicks);
         const char *cells[] = {rank, v[i].ref, act, reach,
-                               pct(rate, sizeof rate, agg_report_adv_rate(&v[i]))};
+                               pct(rate, sizeof rate, agg_report_adv_rate(&v[i])), clicks};
         if (cli_table_add(t, cells) < 0)
             goto out;
     }

@@ -4,14 +4,12 @@ themselves with the real collector's /ag.js, against the real aggregator
 and redis-server on loopback. Each scenario states its exact counts and
 compares them with the stream and with `actiongap stats --json`.
 Screenshots go to $AG_BROWSER_SHOTS (default: a temp dir, printed)."""
-import base64, hashlib, http.server, json, os, subprocess, sys, tempfile, threading, time
+import base64, hashlib, json, os, subprocess, sys, tempfile, time
 import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import *  # noqa: F401,F403
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+from chromium import browser, serve
 
 SHOTS = os.environ.get("AG_BROWSER_SHOTS") or tempfile.mkdtemp(prefix="ag-shots-")
 os.makedirs(SHOTS, exist_ok=True)
@@ -46,37 +44,7 @@ PAGES = {
 }
 
 
-class Site(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = PAGES.get(urllib.parse.urlsplit(self.path).path)
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(body or b"not found")
-
-    def log_message(self, *a):
-        pass
-
-
-site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Site)
-threading.Thread(target=site.serve_forever, daemon=True).start()
-SITE = f"http://127.0.0.1:{site.server_address[1]}"
-
-
-def browser(dnt=False):
-    o = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,800",
-              "--disable-dev-shm-usage"):
-        o.add_argument(a)
-    # headless Chromium says so in its User-Agent, which the collector rightly
-    # classes a bot: these pages stand for a person's browser
-    o.add_argument("--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
-                   "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36")
-    o.binary_location = "/usr/bin/chromium"
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    if dnt:
-        o.add_experimental_option("prefs", {"enable_do_not_track": True})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+SITE = serve(PAGES, free_port())
 
 
 def hits(n, timeout=10):
@@ -251,5 +219,4 @@ check({p["path"] for p in st["top_pages"]} >= {"/long", "/short", "/landing"}, f
 print(f"browser: {len(stream)} hits, signups {signups}, ann {st['top_advocates'][0]['actions']}, "
       f"reach {st['reach']}, actors {st['actors']}, conversion {st['conversion_rate']:.3f}, "
       f"screenshots in {SHOTS}")
-site.shutdown()
 done("test_snippet")

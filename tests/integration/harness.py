@@ -645,11 +645,20 @@ def expected_counters(entries):
                 if int(f["depth"]) >= b:
                     uniq[(c, "scroll:" + str(b))].add(person)
         ref = f.get("ref")
+        action = e in ("signup", "donate", "convert") or e not in BUILTIN
+        day = "d:" + t.strftime("%Y%m%d")
         if ref:
             if e in ("open", "view", "click"):
                 out[(c, "ref:reach")][ref] += 1
-            if e in ("signup", "donate", "convert") or e not in BUILTIN:
+            if action:
                 out[(c, "ref")][ref] += 1
+                out[(c, day)]["adv_action:" + ref] += 1
+            if e == "click":
+                out[(c, "ref:click")][ref] += 1
+                out[(c, day)]["adv_click:" + ref] += 1
+        elif f.get("uref") and action:     # an unsigned ?via=: counted apart
+            out[(c, "ref:unverified")][f["uref"]] += 1
+            out[(c, "")]["unverified"] += 1
         s = f.get("subject")
         if s and e == "signup":
             pending[c].setdefault(s, ts)
@@ -681,7 +690,7 @@ def check_against_model(r, model):
     n = 0
     for (c, sfx), want in model["hashes"].items():
         key = f"ag:c:{{{c}}}" + (":" + sfx if sfx else "")
-        if sfx in ("ref", "ref:reach"):
+        if sfx in ("ref", "ref:reach", "ref:click", "ref:unverified"):
             got = {k: int(v) for k, v in zrange(r, key).items()}
         else:
             got = {k: int(v) for k, v in hgetall(r, key).items()}

@@ -144,7 +144,7 @@ check(close(fl.get("p90_s"), p90, 1e-6), f"p90_s {fl.get('p90_s')} want {p90}")
 check(close(fl.get("max_s"), 7200.0), f"max_s {fl.get('max_s')}")
 check([a.get("ref") for a in st.get("top_advocates", [])] == ["ann", "cat", "bob", "fay", "gus"],
       f"top advocates ranked by actions then reach: {st.get('top_advocates')}")
-check(st.get("top_advocates", [{}])[0] == {"ref": "ann", "actions": 5, "reach": 20},
+check(st.get("top_advocates", [{}])[0] == {"ref": "ann", "actions": 5, "reach": 20, "clicks": 0},
       f"first advocate {st.get('top_advocates', [{}])[0]}")
 raw = r("HGETALL", K)
 hash_ints = {raw[i].decode(): int(raw[i + 1]) for i in range(0, len(raw), 2)}

@@ -350,7 +350,8 @@ START_TEST(collector_hit)
     expect_argv(&v[0], "0", "", "1795456235427-0", "spring", NOW, "900");
     expect_ops(&v[0], ALL,
                ARGS("H " SP " donate 1", "H " SP " value 2500", "H " SP_H17 " donate 1",
-                    "H " SP_D23 " donate 1", "Z " SP ":ref ann 1", X_H17, X_D23,
+                    "H " SP_D23 " donate 1", "H " SP_D23 " adv_action:ann 1", "Z " SP ":ref ann 1",
+                    X_H17, X_D23,
                     "P " SP ":u:donate s:contact-2", "lo first_ts 1795456235426",
                     "hi last_ts 1795456235426", "NZ 1795456235426 n-1", "T " CUTOFF));
     agg_batch_free(b);

@@ -591,14 +591,14 @@ function pageCampaign(name) {
   }
 
   function renderAdvocates(list) {
-    fill(B.adv, table('Advocates ranked by actions attributed to their shares', [['#', 1], ['Advocate'], ['Actions', 1], ['Reach', 1], ['Conversion', 1]],
+    fill(B.adv, table('Advocates ranked by actions attributed to their shares', [['#', 1], ['Advocate'], ['Actions', 1], ['Reach', 1], ['Conversion', 1], ['Link clicks', 1]],
       list.map((a, i) => {
         const conv = pick(a.conversion, a.conversion_rate);   /* the server's leaderboard says conversion_rate */
         return el('tr', { 'data-ref': String(a.ref) },
           el('td', { class: 'num rank', text: String(isNum(a.rank) ? a.rank : i + 1) }),
           el('th', { scope: 'row', text: String(a.ref) }),
           numCell('actions', a.actions), numCell('reach', a.reach),
-          numCell('conversion', conv, fmtRate(conv)));
+          numCell('conversion', conv, fmtRate(conv)), numCell('clicks', a.clicks));
       }),
       'No advocate has brought anyone yet: share links with ref=NAME to credit colleagues and volunteers.'));
   }
@@ -791,7 +791,9 @@ function pageLeaderboard(name) {
       el('span', { class: 'b-fig' },
         el('span', { class: 'b-actions', 'data-col': 'actions', 'data-value': dv(a.actions) }, fmtInt(a.actions),
           el('span', { class: 'b-unit', text: num(a.actions) === 1 ? 'action' : 'actions' })),
-        el('span', { class: 'b-reach', 'data-col': 'reach', 'data-value': dv(a.reach), text: 'reach ' + fmtInt(a.reach) })))));
+        el('span', { class: 'b-reach', 'data-col': 'reach', 'data-value': dv(a.reach), text: 'reach ' + fmtInt(a.reach) }),
+        el('span', { class: 'b-reach', 'data-col': 'clicks', 'data-value': dv(a.clicks),
+          text: fmtInt(a.clicks) + (num(a.clicks) === 1 ? ' link click' : ' link clicks') })))));
     markOk();
   });
 }
