@@ -46,6 +46,27 @@ static void build(proto_webhook_format f, const agg_alert *a, agg_alert_msg *m)
     ck_assert_uint_eq(m->len, strlen(m->body));
 }
 
+/* Writes the expected Teams envelope: title, text, the four facts
+ * (campaign, subject, waited, SLA) and the Open URL action if link; cannot fail. */
+static void teams_want(char *out, size_t cap, const char *title, const char *text,
+                       const char *const facts[4], const char *link)
+{
+    char act[512] = "";
+    if (link)
+        snprintf(act, sizeof act, ",\"actions\":[{\"type\":\"Action.OpenUrl\",\"title\":"
+                 "\"Open the pending follow-ups\",\"url\":\"%s\"}]", link);
+    snprintf(out, cap,
+             "{\"type\":\"message\",\"attachments\":[{\"contentType\":\"application/vnd.microsoft.card.adaptive\","
+             "\"contentUrl\":null,\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
+             "\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":["
+             "{\"type\":\"TextBlock\",\"text\":\"%s\",\"weight\":\"Bolder\",\"size\":\"Medium\",\"wrap\":true},"
+             "{\"type\":\"TextBlock\",\"text\":\"%s\",\"wrap\":true},"
+             "{\"type\":\"FactSet\",\"facts\":[{\"title\":\"Campaign\",\"value\":\"%s\"},"
+             "{\"title\":\"Subject\",\"value\":\"%s\"},{\"title\":\"Waited\",\"value\":\"%s\"},"
+             "{\"title\":\"SLA\",\"value\":\"%s\"}]}]%s}}]}",
+             title, text, facts[0], facts[1], facts[2], facts[3], act);
+}
+
 /* Checks every format's body of an overdue alert with a link; fails on any difference. */
 START_TEST(formats_overdue)
 {
@@ -67,17 +88,8 @@ START_TEST(formats_overdue)
     agg_alert_msg_free(&m);
 
     build(PROTO_WH_TEAMS, &a, &m);
-    snprintf(want, sizeof want,
-             "{\"type\":\"message\",\"attachments\":[{\"contentType\":\"application/vnd.microsoft.card.adaptive\","
-             "\"contentUrl\":null,\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
-             "\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":["
-             "{\"type\":\"TextBlock\",\"text\":\"Follow-up overdue: Spring appeal\",\"weight\":\"Bolder\",\"size\":\"Medium\",\"wrap\":true},"
-             "{\"type\":\"TextBlock\",\"text\":\"%s\",\"wrap\":true},"
-             "{\"type\":\"FactSet\",\"facts\":[{\"title\":\"Campaign\",\"value\":\"Spring appeal\"},"
-             "{\"title\":\"Subject\",\"value\":\"s-1042\"},{\"title\":\"Waited\",\"value\":\"17 min\"},"
-             "{\"title\":\"SLA\",\"value\":\"15 min\"}]}],"
-             "\"actions\":[{\"type\":\"Action.OpenUrl\",\"title\":\"Open the pending follow-ups\",\"url\":\"" LINK "\"}]}}]}",
-             text);
+    teams_want(want, sizeof want, "Follow-up overdue: Spring appeal", text,
+               (const char *[]){"Spring appeal", "s-1042", "17 min", "15 min"}, LINK);
     ck_assert_str_eq(m.body, want);
     agg_alert_msg_free(&m);
 
@@ -121,15 +133,8 @@ START_TEST(formats_resolved)
     agg_alert_msg_free(&m);
 
     build(PROTO_WH_TEAMS, &a, &m);
-    snprintf(want, sizeof want,
-             "{\"type\":\"message\",\"attachments\":[{\"contentType\":\"application/vnd.microsoft.card.adaptive\","
-             "\"contentUrl\":null,\"content\":{\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\","
-             "\"type\":\"AdaptiveCard\",\"version\":\"1.4\",\"body\":["
-             "{\"type\":\"TextBlock\",\"text\":\"Followed up late: spring\",\"weight\":\"Bolder\",\"size\":\"Medium\",\"wrap\":true},"
-             "{\"type\":\"TextBlock\",\"text\":\"%s\",\"wrap\":true},"
-             "{\"type\":\"FactSet\",\"facts\":[{\"title\":\"Campaign\",\"value\":\"spring\"},"
-             "{\"title\":\"Subject\",\"value\":\"s-7\"},{\"title\":\"Waited\",\"value\":\"2 h 5 min\"},"
-             "{\"title\":\"SLA\",\"value\":\"1 h\"}]}]}}]}", text);
+    teams_want(want, sizeof want, "Followed up late: spring", text,
+               (const char *[]){"spring", "s-7", "2 h 5 min", "1 h"}, NULL);
     ck_assert_str_eq(m.body, want);
     agg_alert_msg_free(&m);
 
