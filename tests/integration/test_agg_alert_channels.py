@@ -28,35 +28,6 @@ DASH = "https://dash.example.org"
 FROM = "alerts@example.org"
 
 
-class Receiver:
-    """An HTTP receiver on loopback that records each POST (path, headers, raw body, time)."""
-
-    def __init__(self):
-        import http.server
-        outer = self
-        self.posts = []
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
-                outer.posts.append((self.path, dict(self.headers), body, time.time()))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def on(self, path):
-        return [p for p in self.posts if p[0] == path]
-
-
 class Staller:
     """Accepts connections and never reads nor answers; records when each was accepted."""
 
@@ -147,7 +118,14 @@ def cjson(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-hook = Receiver()
+hook = WebhookReceiver()
+
+
+def posts_on(path):
+    """Returns the requests the receiver accepted on path."""
+    return [p for p in hook.raw if p[0] == path]
+
+
 stall = Staller()
 smtp = SmtpSink()
 rs = RedisServer()
@@ -197,7 +175,7 @@ wait_for(lambda: hgetall(r, "ag:c:{counting}").get("open") == "200", timeout=10,
 took = time.monotonic() - t0
 check(took < 4, f"counting not delayed by a receiver that never answers ({took:.1f} s)")
 
-wait_for(lambda: all(hook.on(camps[c][1].split(str(hook.port))[1]) for c in ("teams", "discord", "ntfy")),
+wait_for(lambda: all(posts_on(camps[c][1].split(str(hook.port))[1]) for c in ("teams", "discord", "ntfy")),
          timeout=SLA + 10, what="the three chat alerts")
 wait_for(lambda: len(smtp.messages) >= 4, timeout=15, what="four e-mails")
 # the stalled webhook is retried (5 s timeout, then 1 s back-off) while nothing is sent twice
@@ -208,7 +186,7 @@ time.sleep(1.0)
 for c in ("teams", "discord", "ntfy"):
     name, url, fmt = camps[c]
     path = url.split(str(hook.port))[1]
-    got = hook.on(path)
+    got = posts_on(path)
     check(len(got) == 1, f"{c}: one POST, got {len(got)}")
     if not got:
         continue
@@ -247,7 +225,7 @@ for c in ("teams", "discord", "ntfy"):
           f"{c}: headers {hdrs}")
 
 # ---- the stalled campaign: its webhook never delivered, nothing else waited for it
-check(hook.on("/never") == [], "nothing reached another receiver for the stalled campaign")
+check(posts_on("/never") == [], "nothing reached another receiver for the stalled campaign")
 pend = r("XPENDING", "ag:alerts", "webhook")
 check(int(pend[0]) == 1, f"only the stalled alert stays unacknowledged: {pend}")
 
