@@ -562,8 +562,14 @@ static int step(agg_webhook *w)
     block = block < 1 ? 1 : block;
     if (w->running)     /* transfers under way: Redis is not waited on, curl is */
         block = block < WH_BUSY_MS ? block : WH_BUSY_MS;
-    if (w->nitems >= WH_RETRY_CAP)
-        return pump(w, (int)(block < WH_SLICE_MS ? block : WH_SLICE_MS));
+    if (w->nitems >= WH_RETRY_CAP) {     /* no reading: wait for transfers or retries */
+        int ms = (int)(block < WH_SLICE_MS ? block : WH_SLICE_MS);
+        if (!w->running) {
+            struct timespec ts = {0, ms * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        return pump(w, ms);
+    }
     if (w->running)
         r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s >",
                                     WH_GROUP, w->consumer, WH_READ_COUNT, w->key));

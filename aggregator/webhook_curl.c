@@ -329,7 +329,7 @@ static void describe(agg_xfer *x, CURLcode rc, char *err, size_t cap)
         fail(err, cap, "connection closed before an answer");
         return;
     case CURLE_OPERATION_TIMEDOUT:
-        fail(err, cap, "timed out (%s)", x->errbuf);
+        fail(err, cap, "timed out%s%s", x->errbuf[0] ? ": " : "", x->errbuf);
         return;
     case CURLE_ABORTED_BY_CALLBACK:
         fail(err, cap, "stopped");
