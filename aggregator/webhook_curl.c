@@ -320,10 +320,11 @@ int agg_curl_run(agg_curl *c, int wait_ms)
 static void describe(agg_xfer *x, CURLcode rc, char *err, size_t cap)
 {
     long vr = 0, oserr = 0;
+    char eb[128];
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
         curl_easy_getinfo(x->e, CURLINFO_OS_ERRNO, &oserr);
-        fail(err, cap, "connect: %s", oserr ? strerror((int)oserr) : x->errbuf);
+        fail(err, cap, "connect: %s", oserr ? strerror_r((int)oserr, eb, sizeof eb) : x->errbuf);
         return;
     case CURLE_GOT_NOTHING:
         fail(err, cap, "connection closed before an answer");
