@@ -4,7 +4,9 @@ a Teams-style, a Discord-style and an ntfy-style receiver (per-campaign
 SMTP server written here: EHLO, MAIL, RCPT, DATA, QUIT) whose messages carry
 correct headers. A receiver that accepts and never answers, for one campaign,
 delays neither counting nor the other campaigns' alerts, and its campaign's
-e-mail is sent once while its webhook is retried. Standard library only.
+e-mail is sent once while its webhook is retried; an inbox that refuses twice
+gets its e-mail on the third attempt while that campaign's webhook is sent
+once. Standard library only.
 
 Documented minimum of each body (see also tests/unit/test_agg_alert_format.c):
 Teams Workflows envelope: https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook
@@ -52,10 +54,12 @@ class Staller:
 
 class SmtpSink:
     """A small SMTP server on loopback (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)
-    that records each message: (MAIL FROM, [RCPT TO], raw bytes with CRLF)."""
+    that records each message: (MAIL FROM, [RCPT TO], raw bytes with CRLF). It
+    answers 451 to the first `flaky_left` RCPT of flaky@… (a full mailbox)."""
 
     def __init__(self):
         outer = self
+        self.flaky_left = 2
         self.messages = []
         self.commands = []
 
@@ -78,7 +82,12 @@ class SmtpSink:
                         mail_from, rcpts = cmd[10:].split(" ")[0].strip("<>"), []
                         self.wfile.write(b"250 OK\r\n")
                     elif verb == "RCPT":
-                        rcpts.append(cmd[8:].strip().strip("<>"))
+                        to = cmd[8:].strip().strip("<>")
+                        if to.startswith("flaky@") and outer.flaky_left > 0:
+                            outer.flaky_left -= 1
+                            self.wfile.write(b"451 try again later\r\n")
+                            continue
+                        rcpts.append(to)
                         self.wfile.write(b"250 OK\r\n")
                     elif verb == "DATA":
                         self.wfile.write(b"354 go ahead\r\n")
@@ -139,6 +148,9 @@ camps = {
 for c, (name, url, fmt) in camps.items():
     r("HSET", "ag:c:{" + c + "}:cfg", "name", name, "webhook", url, "webhook_format", fmt)
 r("HSET", "ag:c:{ntfy}:cfg", "alert_email_to", "ntfy-team@example.org, boss@example.org")
+# a campaign whose inbox refuses twice: its webhook is sent once while its e-mail is retried
+r("HSET", "ag:c:{flaky}:cfg", "webhook", f"http://127.0.0.1:{hook.port}/flaky", "alert_email_to",
+  "flaky@example.org")
 col = Collector(rs)
 agg = Aggregator(rs, name="agg-channels", extra=[
     "--followup-sla-s", str(SLA), "--dashboard-url", DASH + "/",
@@ -164,7 +176,7 @@ def alert_of(c):
 api_hit("stall", "signup", "st-1")
 wait_for(lambda: stall.accepted, timeout=SLA + 10, what="the stalled receiver's connection")
 t_stalled = time.time()
-for c in ("teams", "discord", "ntfy"):
+for c in ("teams", "discord", "ntfy", "flaky"):
     api_hit(c, "signup", c[0] + "-1")
 
 # counting goes on meanwhile
@@ -177,7 +189,7 @@ check(took < 4, f"counting not delayed by a receiver that never answers ({took:.
 
 wait_for(lambda: all(posts_on(camps[c][1].split(str(hook.port))[1]) for c in ("teams", "discord", "ntfy")),
          timeout=SLA + 10, what="the three chat alerts")
-wait_for(lambda: len(smtp.messages) >= 4, timeout=15, what="four e-mails")
+wait_for(lambda: len(smtp.messages) >= 5, timeout=15, what="five e-mails")
 # the stalled webhook is retried (5 s timeout, then 1 s back-off) while nothing is sent twice
 wait_for(lambda: len(stall.accepted) >= 2, timeout=20, what="a retry of the stalled webhook")
 time.sleep(1.0)
@@ -226,6 +238,15 @@ for c in ("teams", "discord", "ntfy"):
 
 # ---- the stalled campaign: its webhook never delivered, nothing else waited for it
 check(posts_on("/never") == [], "nothing reached another receiver for the stalled campaign")
+
+# ---- the campaign whose inbox refused twice: one webhook POST (auto: json), one e-mail
+flaky_posts = posts_on("/flaky")
+flaky_mail = [m for m in smtp.messages if m[1] == ["flaky@example.org"]]
+check(smtp.flaky_left == 0 and len(flaky_mail) == 1 and len(flaky_posts) == 1,
+      f"flaky: refused {2 - smtp.flaky_left} times, then 1 e-mail ({len(flaky_mail)}); "
+      f"its webhook sent once ({len(flaky_posts)}) while the e-mail was retried")
+check(flaky_posts and json.loads(flaky_posts[0][2])["subject"] == "f-1"
+      and json.loads(flaky_posts[0][2])["link"] == f"{DASH}/c/flaky#pending", "flaky: the json body")
 pend = r("XPENDING", "ag:alerts", "webhook")
 check(int(pend[0]) == 1, f"only the stalled alert stays unacknowledged: {pend}")
 
@@ -248,7 +269,8 @@ for mail_from, rcpts, raw in smtp.messages:
     check(msg["From"] == FROM, f"From {msg['From']}")
     check(msg["MIME-Version"] == "1.0" and msg["Content-Type"] == "text/plain; charset=utf-8"
           and msg["Content-Transfer-Encoding"] == "8bit", f"MIME headers {dict(msg)}")
-check(sorted(by_to) == [("ntfy-team@example.org", "boss@example.org"), ("ops@example.org",)],
+check(sorted(by_to) == [("flaky@example.org",), ("ntfy-team@example.org", "boss@example.org"),
+                        ("ops@example.org",)],
       f"recipients: {sorted(by_to)}")
 check(len(by_to.get(("ops@example.org",), [])) == 3, "three e-mails to ops (teams, discord, stall)")
 check(len(by_to.get(("ntfy-team@example.org", "boss@example.org"), [])) == 1,
@@ -257,6 +279,8 @@ for msgs in by_to.values():
     for msg in msgs:
         subject = str(email.header.make_header(email.header.decode_header(msg["Subject"])))
         body = msg.get_payload(decode=True).decode("utf-8")
+        if msg["To"] == "flaky@example.org":
+            continue
         c = next((c for c in camps if f"({camps[c][0]})" in body), None)
         check(c is not None, f"the e-mail names its campaign: {body!r}")
         if c is None:
@@ -270,13 +294,14 @@ for msgs in by_to.values():
               f"{c}: body says who, how long and where: {body!r}")
 raw_discord = [raw for _, _, raw in smtp.messages if b"Fr\xc3\xbchjahr" in raw]
 check(raw_discord and b"Subject: =?UTF-8?B?" in raw_discord[0], "a non-ASCII Subject is RFC 2047 encoded")
-check(agg.metric("ag_alerts_sent_total") == 7, f"sent: 3 webhooks + 4 e-mails, got {agg.metric('ag_alerts_sent_total')}")
-check(agg.metric("ag_alerts_failed_total") >= len(stall.accepted) - 1,
+check(agg.metric("ag_alerts_sent_total") == 9, f"sent: 4 webhooks + 5 e-mails, got {agg.metric('ag_alerts_sent_total')}")
+check(agg.metric("ag_alerts_failed_total") >= len(stall.accepted) - 1 + 2,
       f"the stalled attempts that ended counted as failures ({agg.metric('ag_alerts_failed_total')})")
 
 t_stop = time.monotonic()
 check(agg.stop() == 0, "aggregator exits 0")
 check(time.monotonic() - t_stop < 3, f"stops promptly despite a stalled transfer ({time.monotonic() - t_stop:.1f} s)")
-print(f"alert channels: teams/discord/ntfy 1 POST each, {len(smtp.messages)} e-mails, "
+print(f"alert channels: teams/discord/ntfy/flaky 1 POST each, {len(smtp.messages)} e-mails "
+      f"(flaky's after 2 refusals), "
       f"stalled receiver {len(stall.accepted)} connections, counting {took:.2f} s", flush=True)
 done("test_agg_alert_channels")
