@@ -243,7 +243,8 @@ static int resolve(agg_webhook *w, wh_item *it)
         if (!(r = checked(w, sys_redis_cmd(w->r, "HMGET %s " PROTO_CFG_WEBHOOK " "
                                            PROTO_CFG_WEBHOOK_FORMAT " " PROTO_CFG_ALERT_EMAIL_TO, key))))
             return -1;
-        const redisReply *const *e = r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? (const redisReply *const *)r->element : NULL;
+        const redisReply *const *e = r->type == REDIS_REPLY_ARRAY && r->elements == 3
+                                         ? (const redisReply *const *)r->element : NULL;
         if (e && e[0]->type == REDIS_REPLY_STRING && e[0]->len > 0)
             url = e[0]->str;
         if (e && e[1]->type == REDIS_REPLY_STRING && e[1]->len > 0)
