@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {   /* once, before any thread */
+        sys_error("cannot initialise libcurl", NULL);
+        return 1;
+    }
 
     a.round[0].arena = agg_arena_new();
     a.round[1].arena = agg_arena_new();
@@ -175,6 +180,7 @@ int main(int argc, char **argv)
     sys_info("stopping", "applied=%llu", (unsigned long long)agg_get(a.m.applied));
     agg_leases_release(&a);   /* another aggregator takes over at once */
     agg_webhook_free(wh);
+    curl_global_cleanup();
     agg_server_free(srv);
     sys_redis_free(a.r);
     free(a.camps);

@@ -23,8 +23,8 @@ typedef struct agg_metrics {
     _Atomic uint64_t trimmed;          /* entries trimmed from the streams */
     _Atomic uint64_t alerts_raised;    /* followup_overdue alerts written */
     _Atomic uint64_t alerts_resolved;  /* followup_resolved alerts written */
-    _Atomic uint64_t alerts_sent;      /* webhook POSTs answered 2xx */
-    _Atomic uint64_t alerts_failed;    /* webhook attempts that failed */
+    _Atomic uint64_t alerts_sent;      /* channel deliveries: webhook 2xx, e-mail taken */
+    _Atomic uint64_t alerts_failed;    /* channel attempts that failed */
     _Atomic uint64_t redis_failures;
     _Atomic int redis_up;
     _Atomic int evicts;                /* Redis may evict keys (allow_eviction = yes) */

@@ -1,9 +1,11 @@
-/* webhook.c: the webhook delivery thread — Redis connection, consumer group, retry list. */
+/* webhook.c: the alert delivery thread — Redis connection, consumer group, and each alert's channels (webhook, e-mail) sent side by side and retried. */
 #include "webhook.h"
+#include "alert_format.h"
 #include "clock.h"
 #include "redis.h"
 #include "webhook_int.h"
 
+#include <curl/curl.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,23 +22,40 @@
 
 #define WH_GROUP "webhook"
 #define WH_POST_TIMEOUT_MS 5000
+#define WH_MAIL_TIMEOUT_MS 30000
 #define WH_READ_COUNT 50
 #define WH_CLAIM_IDLE_MS 30000
 #define WH_CLAIM_EVERY_MS 10000
 #define WH_RETRY_MIN_MS 1000
 #define WH_RETRY_MAX_MS 60000
 #define WH_RETRY_CAP 10000      /* entries held for retry before reading stops */
+#define WH_BUSY_MS 50           /* longest Redis wait while transfers run */
 
 /* ---------------------------------------------------------------- delivery thread */
 
+enum { CH_HOOK, CH_MAIL, CH_N };
+static const char *const ch_names[CH_N] = {"webhook", "email"};
+
+typedef struct wh_item wh_item;
+
+/* One channel of an alert: sent once, retried alone. */
 typedef struct {
-    char *id, *url;         /* url NULL until resolved */
-    int n;
-    char **names, **values;
-    int delivered;          /* posted 2xx, XACK still owed */
+    wh_item *it;
+    int kind;               /* CH_HOOK or CH_MAIL */
+    char *dest;             /* URL, or the addresses; NULL: channel unused */
+    int done;               /* sent */
+    agg_xfer *x;            /* running transfer, or NULL */
     unsigned attempts;
     int64_t next_at, backoff_ms;
-} wh_item;
+} wh_chan;
+
+struct wh_item {
+    char *id;
+    int n;
+    char **names, **values;
+    proto_webhook_format fmt;   /* of the webhook, never auto */
+    wh_chan ch[CH_N];
+};
 
 struct agg_webhook {
     const proto_conf *conf;
@@ -44,20 +63,29 @@ struct agg_webhook {
     pthread_t th;
     atomic_int stop;
     sys_redis *r;               /* the thread's own connection */
-    char key[PROTO_KEY_MAX], consumer[128];
+    agg_curl *curl;             /* the thread's transfers */
+    int running;                /* transfers under way */
+    char key[PROTO_KEY_MAX], consumer[128], from[256];
     int down;
     int64_t backoff_ms, next_connect, next_claim, next_touch;
     int pending_done;
     char pending_from[64], claim_cursor[64];
-    wh_item **items;        /* held for retry, in stream order */
+    wh_item **items;        /* held until every channel is sent, in stream order */
     size_t nitems, capitems;
 };
 
-/* Frees an item; NULL is a no-op. */
-static void item_free(wh_item *it)
+/* Frees an item and stops its transfers; NULL is a no-op. */
+static void item_free(agg_webhook *w, wh_item *it)
 {
     if (!it)
         return;
+    for (int c = 0; c < CH_N; c++) {
+        if (it->ch[c].x) {
+            agg_xfer_free(w->curl, it->ch[c].x);
+            w->running--;
+        }
+        free(it->ch[c].dest);
+    }
     for (int i = 0; i < it->n; i++) {
         free(it->names[i]);
         free(it->values[i]);
@@ -65,18 +93,21 @@ static void item_free(wh_item *it)
     free(it->names);
     free(it->values);
     free(it->id);
-    free(it->url);
     free(it);
 }
 
 /* Copies a stream entry (id, flat field array). Returns it, or NULL out of memory. */
-static wh_item *item_new(const char *id, const redisReply *f)
+static wh_item *item_new(agg_webhook *w, const char *id, const redisReply *f)
 {
     wh_item *it = calloc(1, sizeof *it);
     size_t n = f->elements / 2;
     if (!it || !(it->id = strdup(id)) || !(it->names = calloc(n + 1, sizeof(char *))) ||
         !(it->values = calloc(n + 1, sizeof(char *))))
         goto fail;
+    for (int c = 0; c < CH_N; c++) {
+        it->ch[c].it = it;
+        it->ch[c].kind = c;
+    }
     for (size_t i = 0; i < n; i++) {
         const redisReply *k = f->element[2 * i], *v = f->element[2 * i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
@@ -89,7 +120,7 @@ static wh_item *item_new(const char *id, const redisReply *f)
     }
     return it;
 fail:
-    item_free(it);
+    item_free(w, it);
     return NULL;
 }
 
@@ -102,7 +133,7 @@ static wh_item *item_find(const agg_webhook *w, const char *id)
     return NULL;
 }
 
-/* Appends an item to the retry list. Returns 0, or -1 out of memory. */
+/* Appends an item to the held list. Returns 0, or -1 out of memory. */
 static int item_hold(agg_webhook *w, wh_item *it)
 {
     if (w->nitems == w->capitems) {
@@ -117,12 +148,21 @@ static int item_hold(agg_webhook *w, wh_item *it)
     return 0;
 }
 
-/* Removes and frees item i of the retry list; cannot fail. */
+/* Removes and frees item i of the held list; cannot fail. */
 static void item_drop(agg_webhook *w, size_t i)
 {
-    item_free(w->items[i]);
+    item_free(w, w->items[i]);
     memmove(w->items + i, w->items + i + 1, (w->nitems - i - 1) * sizeof *w->items);
     w->nitems--;
+}
+
+/* Reports whether every channel of an item is sent; cannot fail. */
+static int item_sent(const wh_item *it)
+{
+    for (int c = 0; c < CH_N; c++)
+        if (it->ch[c].dest && !it->ch[c].done)
+            return 0;
+    return 1;
 }
 
 /* Writes a logfmt-safe copy of s into out; returns out. */
@@ -188,91 +228,218 @@ static int xack(agg_webhook *w, const char *id)
     return 0;
 }
 
-/* Sets it->url from its campaign's cfg or the default. Returns 0 (url may
- * stay NULL: none configured), or -1 on a Redis or memory failure. */
-static int resolve_url(agg_webhook *w, wh_item *it)
+/* Sets an item's channels from its campaign's cfg (webhook, webhook_format,
+ * alert_email_to) or the defaults. Returns 0 (no channel may be set: none
+ * configured), or -1 on a Redis or memory failure. */
+static int resolve(agg_webhook *w, wh_item *it)
 {
     const char *c = agg_webhook_field(it->n, (const char *const *)it->names,
                                       (const char *const *)it->values, "campaign");
-    char key[PROTO_KEY_MAX];
-    const char *url = w->conf->webhook;
+    const char *url = w->conf->webhook, *to = w->conf->alert_email_to, *fmt = NULL;
+    char key[PROTO_KEY_MAX], qc[200], qv[200];
     redisReply *r = NULL;
+    int fmt_i = (int)w->conf->webhook_format;
     if (c && *c && proto_key_of(key, sizeof key, w->conf->prefix, c, PROTO_CK_CFG) >= 0) {
-        if (!(r = checked(w, sys_redis_cmd(w->r, "HGET %s " PROTO_CFG_WEBHOOK, key))))
+        if (!(r = checked(w, sys_redis_cmd(w->r, "HMGET %s " PROTO_CFG_WEBHOOK " "
+                                           PROTO_CFG_WEBHOOK_FORMAT " " PROTO_CFG_ALERT_EMAIL_TO, key))))
             return -1;
-        if (r->type == REDIS_REPLY_STRING && r->len > 0)
-            url = r->str;
+        const redisReply *const *e = r->type == REDIS_REPLY_ARRAY && r->elements == 3
+                                         ? (const redisReply *const *)r->element : NULL;
+        if (e && e[0]->type == REDIS_REPLY_STRING && e[0]->len > 0)
+            url = e[0]->str;
+        if (e && e[1]->type == REDIS_REPLY_STRING && e[1]->len > 0)
+            fmt = e[1]->str;
+        if (e && e[2]->type == REDIS_REPLY_STRING && e[2]->len > 0)
+            to = e[2]->str;
     }
-    it->url = *url ? strdup(url) : NULL;
-    int bad = *url && !it->url;
+    if (fmt && agg_alert_format_parse(fmt) < 0)
+        sys_warn("webhook: unknown " PROTO_CFG_WEBHOOK_FORMAT " in a campaign's cfg, using the default",
+                 "campaign=%s value=%s", q(qc, sizeof qc, c), q(qv, sizeof qv, fmt));
+    else if (fmt)
+        fmt_i = agg_alert_format_parse(fmt);
+    it->fmt = fmt_i == PROTO_WH_AUTO ? agg_alert_detect(url) : (proto_webhook_format)fmt_i;
+    if (*to && proto_conf_emails(to, 100) < 0) {
+        sys_warn("webhook: malformed " PROTO_CFG_ALERT_EMAIL_TO " in a campaign's cfg, using the default",
+                 "campaign=%s value=%s", q(qc, sizeof qc, c), q(qv, sizeof qv, to));
+        to = w->conf->alert_email_to;
+    }
+    it->ch[CH_HOOK].dest = *url ? strdup(url) : NULL;
+    it->ch[CH_MAIL].dest = *to ? strdup(to) : NULL;
+    int bad = (*url && !it->ch[CH_HOOK].dest) || (*to && !it->ch[CH_MAIL].dest);
     if (r)
         freeReplyObject(r);
     return bad ? -1 : 0;
 }
 
-/* Posts one item. Returns 1 when it is done (delivered and acked, or
- * undeliverable), 0 when it failed (retry scheduled) or its XACK is owed,
- * -1 on a Redis failure. */
-static int attempt(agg_webhook *w, wh_item *it)
+/* Writes a channel's host (webhook) or addresses (e-mail), logfmt-safe, into out; returns out. */
+static const char *dest_of(char *out, size_t cap, const wh_chan *ch)
 {
+    char host[256] = "?";
+    if (ch->kind == CH_MAIL)
+        return q(out, cap, ch->dest);
+    CURLU *u = curl_url();
+    char *h = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, ch->dest, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK)
+        snprintf(host, sizeof host, "%s", h);
+    curl_free(h);
+    curl_url_cleanup(u);
+    return q(out, cap, host);
+}
+
+/* Records the outcome of one attempt on a channel: status 2xx (or 250 for
+ * e-mail) marks it sent, anything else schedules a retry; cannot fail. */
+static void finish(agg_webhook *w, wh_chan *ch, int status, const char *err)
+{
+    wh_item *it = ch->it;
     const char *const *nm = (const char *const *)it->names, *const *vl = (const char *const *)it->values;
-    char small[4096], *body = small, err[256], qe[300], qh[300], qc[200], qk[64];
-    long len = agg_webhook_body(it->n, nm, vl, small, sizeof small);
-    wh_url u;
-    const char *host = agg_http_url_parse(it->url, &u, err, sizeof err) == 0 ? u.host : "?";
-    q(qh, sizeof qh, host);
+    char qe[300], qh[300], qc[200], qk[64];
+    int ok = ch->kind == CH_MAIL ? status == 250 : status >= 200 && status < 300;
     q(qc, sizeof qc, agg_webhook_field(it->n, nm, vl, "campaign"));
     q(qk, sizeof qk, agg_webhook_field(it->n, nm, vl, "kind"));
-    if (len < 0 && (body = malloc(1 << 20)) != NULL)
-        len = agg_webhook_body(it->n, nm, vl, body, 1 << 20);
-    if (len < 0) {
-        sys_error("webhook: alert too large to send, dropped", "id=%s kind=%s campaign=%s",
-                    it->id, qk, qc);
-        agg_inc(w->m->alerts_failed);
-        if (body != small)
-            free(body);
-        return xack(w, it->id) < 0 ? -1 : 1;
-    }
-    int st = agg_http_post(it->url, body, (size_t)len, WH_POST_TIMEOUT_MS, &w->stop, err, sizeof err);
-    if (body != small)
-        free(body);
-    it->attempts++;
-    if (st >= 200 && st < 300) {
+    dest_of(qh, sizeof qh, ch);
+    ch->attempts++;
+    if (ok) {
         agg_inc(w->m->alerts_sent);
-        sys_info("webhook: alert sent", "id=%s kind=%s campaign=%s host=%s status=%d attempts=%u",
-                   it->id, qk, qc, qh, st, it->attempts);
-        it->delivered = 1;
-        return xack(w, it->id) < 0 ? -1 : 1;
+        sys_info("webhook: alert sent", "id=%s channel=%s kind=%s campaign=%s %s=%s status=%d "
+                 "attempts=%u", it->id, ch_names[ch->kind], qk, qc, ch->kind == CH_MAIL ? "to" : "host",
+                 qh, status, ch->attempts);
+        ch->done = 1;
+        return;
     }
-    if (st < 0 && atomic_load(&w->stop))
-        return 0;       /* interrupted by shutdown: not a failure of the receiver */
     agg_inc(w->m->alerts_failed);
-    it->backoff_ms = it->backoff_ms ? it->backoff_ms * 2 : WH_RETRY_MIN_MS;
-    if (it->backoff_ms > WH_RETRY_MAX_MS)
-        it->backoff_ms = WH_RETRY_MAX_MS;
-    it->next_at = sys_mono_ms() + it->backoff_ms;
-    if (st >= 0)
-        sys_warn("webhook: alert not accepted", "id=%s kind=%s campaign=%s host=%s status=%d "
-                   "attempts=%u retry_in_ms=%lld", it->id, qk, qc, qh, st, it->attempts,
-                   (long long)it->backoff_ms);
+    ch->backoff_ms = ch->backoff_ms ? ch->backoff_ms * 2 : WH_RETRY_MIN_MS;
+    if (ch->backoff_ms > WH_RETRY_MAX_MS)
+        ch->backoff_ms = WH_RETRY_MAX_MS;
+    ch->next_at = sys_mono_ms() + ch->backoff_ms;
+    if (status >= 0)
+        sys_warn("webhook: alert not accepted", "id=%s channel=%s kind=%s campaign=%s %s=%s "
+                 "status=%d attempts=%u retry_in_ms=%lld", it->id, ch_names[ch->kind], qk, qc,
+                 ch->kind == CH_MAIL ? "to" : "host", qh, status, ch->attempts,
+                 (long long)ch->backoff_ms);
     else
-        sys_warn("webhook: alert not sent", "id=%s kind=%s campaign=%s host=%s error=%s "
-                   "attempts=%u retry_in_ms=%lld", it->id, qk, qc, qh, q(qe, sizeof qe, err),
-                   it->attempts, (long long)it->backoff_ms);
-    return 0;
+        sys_warn("webhook: alert not sent", "id=%s channel=%s kind=%s campaign=%s %s=%s error=%s "
+                 "attempts=%u retry_in_ms=%lld", it->id, ch_names[ch->kind], qk, qc,
+                 ch->kind == CH_MAIL ? "to" : "host", qh, q(qe, sizeof qe, err), ch->attempts,
+                 (long long)ch->backoff_ms);
 }
 
-/* Reports whether an item held for retry goes to url; cannot fail. */
-static int url_busy(const agg_webhook *w, const char *url)
+/* Starts the transfer of one channel (the body built for its format, or
+ * the e-mail); a failure to start counts as a failed attempt. Returns 0,
+ * or -1 out of memory (nothing started, retried later). */
+static int start(agg_webhook *w, wh_chan *ch)
 {
-    for (size_t i = 0; i < w->nitems; i++)
-        if (strcmp(w->items[i]->url, url) == 0)
-            return 1;
+    wh_item *it = ch->it;
+    char link[1200] = "", err[256] = "";
+    const char *c = agg_webhook_field(it->n, (const char *const *)it->names,
+                                      (const char *const *)it->values, "campaign");
+    agg_alert a = {it->n, (const char *const *)it->names, (const char *const *)it->values, NULL};
+    if (agg_alert_link(link, sizeof link, w->conf->dashboard_url, c) == 0)
+        a.link = link;
+    if (ch->kind == CH_HOOK) {
+        agg_alert_msg m;
+        if (agg_alert_build(it->fmt, &a, &m) < 0)
+            return -1;
+        ch->x = agg_xfer_post(w->curl, ch->dest, m.ctype, (const char *const *)m.hdr, m.nhdr,
+                              m.body, m.len, WH_POST_TIMEOUT_MS, ch, err, sizeof err);
+        agg_alert_msg_free(&m);
+    } else {
+        size_t len = 0;
+        char *msg = agg_alert_mail(&a, it->id, w->from, ch->dest, sys_now_ms() / 1000, &len);
+        if (!msg)
+            return -1;
+        ch->x = agg_xfer_mail(w->curl, w->conf->smtp_url, w->from, ch->dest, msg, len,
+                              WH_MAIL_TIMEOUT_MS, ch, err, sizeof err);
+        free(msg);
+    }
+    if (ch->x && agg_xfer_start(w->curl, ch->x, err, sizeof err) < 0) {
+        agg_xfer_free(w->curl, ch->x);
+        ch->x = NULL;
+    }
+    if (!ch->x) {
+        finish(w, ch, -1, err);
+        return 0;
+    }
+    w->running++;
     return 0;
 }
 
-/* Handles entries ([id, fields] pairs) of a read or claim; records the last
- * id in last (may be NULL). Returns how many there were, or -1 on a Redis failure. */
+/* Takes the finished transfers' outcomes; cannot fail. */
+static void collect(agg_webhook *w)
+{
+    agg_xfer *x;
+    int status;
+    char err[512] = "";
+    while ((x = agg_curl_done(w->curl, &status, err, sizeof err)) != NULL) {
+        wh_chan *ch = agg_xfer_user(x);
+        agg_xfer_free(w->curl, x);
+        ch->x = NULL;
+        w->running--;
+        if (status < 0 && atomic_load(&w->stop))
+            continue;   /* interrupted by shutdown: not a failure of the receiver */
+        finish(w, ch, status, err);
+    }
+}
+
+/* Starts the channels that are due, the oldest first per destination (a
+ * newer alert to a URL or inbox waits for the older one); cannot fail. */
+static void dispatch(agg_webhook *w)
+{
+    const wh_chan **blocked = w->nitems ? calloc(w->nitems * CH_N, sizeof *blocked) : NULL;
+    size_t nb = 0;
+    int64_t now = sys_mono_ms();
+    if (!blocked)
+        return;
+    for (size_t i = 0; i < w->nitems && !atomic_load(&w->stop); i++) {
+        for (int c = 0; c < CH_N; c++) {
+            wh_chan *ch = &w->items[i]->ch[c];
+            int is_blocked = 0;
+            if (!ch->dest || ch->done)
+                continue;
+            for (size_t k = 0; k < nb && !is_blocked; k++)
+                is_blocked = blocked[k]->kind == c && strcmp(blocked[k]->dest, ch->dest) == 0;
+            if (is_blocked)
+                continue;
+            blocked[nb++] = ch;
+            if (!ch->x && ch->next_at <= now && start(w, ch) < 0)
+                goto done;
+        }
+    }
+done:
+    free(blocked);
+}
+
+/* Acknowledges the items whose every channel is sent and lets them go.
+ * Returns 0, or -1 on a Redis failure. */
+static int sweep(agg_webhook *w)
+{
+    for (size_t i = 0; i < w->nitems;) {
+        if (!item_sent(w->items[i])) {
+            i++;
+            continue;
+        }
+        if (xack(w, w->items[i]->id) < 0)
+            return -1;
+        item_drop(w, i);
+    }
+    return 0;
+}
+
+/* Moves the transfers on for up to wait_ms, then starts what is due and
+ * acknowledges what is sent. Returns 0, or -1 on a Redis failure. */
+static int pump(agg_webhook *w, int wait_ms)
+{
+    agg_curl_run(w->curl, w->running ? wait_ms : 0);
+    collect(w);
+    dispatch(w);
+    agg_curl_run(w->curl, 0);
+    collect(w);
+    return sys_redis_connected(w->r) ? sweep(w) : 0;
+}
+
+/* Handles entries ([id, fields] pairs) of a read or claim: each new one is
+ * held and its channels started; records the last id in last (may be
+ * NULL). Returns how many there were, or -1 on a Redis failure. */
 static int take_entries(agg_webhook *w, const redisReply *arr, char *last, size_t cap)
 {
     int seen = 0;
@@ -288,68 +455,31 @@ static int take_entries(agg_webhook *w, const redisReply *arr, char *last, size_
         if (last)
             snprintf(last, cap, "%s", id);
         if (item_find(w, id))
-            continue;       /* already held for retry */
+            continue;       /* already held */
         if (f->type != REDIS_REPLY_ARRAY) {
             if (xack(w, id) < 0)    /* trimmed from the stream: nothing to send */
                 return -1;
             continue;
         }
-        wh_item *it = item_new(id, f);
-        if (!it || resolve_url(w, it) < 0) {
-            item_free(it);
+        wh_item *it = item_new(w, id, f);
+        if (!it || resolve(w, it) < 0) {
+            item_free(w, it);
             return -1;
         }
-        int rc = !it->url ? (xack(w, id) < 0 ? -1 : 1) : url_busy(w, it->url) ? 0 : attempt(w, it);
-        if ((rc == 0 || it->delivered) && rc != 1 && item_hold(w, it) == 0) {
-            if (rc < 0)
-                return -1;      /* posted, XACK owed: held so it is not posted twice */
+        if (item_sent(it)) {        /* no channel configured */
+            item_free(w, it);
+            if (xack(w, id) < 0)
+                return -1;
             continue;
         }
-        item_free(it);
-        if (rc <= 0)
+        if (item_hold(w, it) < 0) {
+            item_free(w, it);
             return -1;
+        }
     }
+    if (seen && pump(w, 0) < 0)
+        return -1;
     return seen;
-}
-
-/* Retries the held items that are due, the oldest first per URL. Returns 0,
- * or -1 on a Redis failure. */
-static int run_due(agg_webhook *w)
-{
-    const char **blocked = w->nitems ? calloc(w->nitems, sizeof *blocked) : NULL;
-    size_t nb = 0;
-    int rc = 0;
-    if (w->nitems && !blocked)
-        return 0;
-    for (size_t i = 0; i < w->nitems && !atomic_load(&w->stop);) {
-        wh_item *it = w->items[i];
-        int is_blocked = 0;
-        for (size_t k = 0; k < nb && !is_blocked; k++)
-            is_blocked = strcmp(blocked[k], it->url) == 0;
-        if (it->delivered) {
-            if ((rc = xack(w, it->id)) < 0)
-                break;
-            item_drop(w, i);
-            continue;
-        }
-        if (is_blocked) {
-            i++;
-            continue;
-        }
-        int r = it->next_at <= sys_mono_ms() ? attempt(w, it) : 0;
-        if (r < 0) {
-            rc = -1;
-            break;
-        }
-        if (r == 1) {
-            item_drop(w, i);
-            continue;
-        }
-        blocked[nb++] = it->url;
-        i++;
-    }
-    free(blocked);
-    return rc;
 }
 
 /* Keeps the held items' entries ours (resets their idle time) so no other
@@ -385,13 +515,13 @@ static const redisReply *read_entries(const redisReply *r)
     return st->type == REDIS_REPLY_ARRAY && st->elements == 2 ? st->element[1] : NULL;
 }
 
-/* Runs one round: retries, own pending entries, claims, then new entries.
- * Returns 0, or -1 on a Redis failure. */
+/* Runs one round: transfers, own pending entries, claims, then new
+ * entries. Returns 0, or -1 on a Redis failure. */
 static int step(agg_webhook *w)
 {
     redisReply *r;
     int64_t now = sys_mono_ms(), block = 500;
-    if (run_due(w) < 0)
+    if (pump(w, 0) < 0)
         return -1;
     if (!w->pending_done) {
         r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
@@ -424,33 +554,51 @@ static int step(agg_webhook *w)
         w->next_claim = more ? now : now + WH_CLAIM_EVERY_MS;
         return n < 0 ? -1 : 0;
     }
-    for (size_t i = 0; i < w->nitems; i++) {
-        int64_t wait = w->items[i]->delivered ? 1 : w->items[i]->next_at - now;
-        block = wait < block ? wait : block;
-    }
+    for (size_t i = 0; i < w->nitems; i++)
+        for (int c = 0; c < CH_N; c++) {
+            const wh_chan *ch = &w->items[i]->ch[c];
+            int64_t wait = ch->dest && !ch->done && !ch->x ? ch->next_at - now : block;
+            block = wait < block ? wait : block;
+        }
     block = block < 1 ? 1 : block;
-    if (w->nitems >= WH_RETRY_CAP) {
-        struct timespec ts = {0, (long)(block < WH_SLICE_MS ? block : WH_SLICE_MS) * 1000000};
-        nanosleep(&ts, NULL);
-        return 0;
+    if (w->running)     /* transfers under way: Redis is not waited on, curl is */
+        block = block < WH_BUSY_MS ? block : WH_BUSY_MS;
+    if (w->nitems >= WH_RETRY_CAP) {     /* no reading: wait for transfers or retries */
+        int ms = (int)(block < WH_SLICE_MS ? block : WH_SLICE_MS);
+        if (!w->running) {
+            struct timespec ts = {0, ms * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        return pump(w, ms);
     }
-    r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld STREAMS %s >",
-                                WH_GROUP, w->consumer, WH_READ_COUNT, (long long)block, w->key));
+    if (w->running)
+        r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s >",
+                                    WH_GROUP, w->consumer, WH_READ_COUNT, w->key));
+    else
+        r = checked(w, sys_redis_cmd(w->r, "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld STREAMS %s >",
+                                    WH_GROUP, w->consumer, WH_READ_COUNT, (long long)block, w->key));
     if (!r)
         return -1;
     int n = take_entries(w, read_entries(r), NULL, 0);
     freeReplyObject(r);
-    return n < 0 ? -1 : 0;
+    if (n < 0)
+        return -1;
+    return w->running && n == 0 ? pump(w, (int)block) : 0;
 }
 
-/* Runs the delivery loop until stopped, reconnecting on failures; returns NULL. */
+/* Runs the delivery loop until stopped, reconnecting on failures (the
+ * transfers go on meanwhile); returns NULL. */
 static void *wh_main(void *arg)
 {
     agg_webhook *w = arg;
     while (!atomic_load(&w->stop)) {
         if (!sys_redis_connected(w->r) && (sys_mono_ms() < w->next_connect || redis_connect(w) < 0)) {
-            struct timespec ts = {0, WH_SLICE_MS * 1000000L};
-            nanosleep(&ts, NULL);
+            if (w->running) {
+                pump(w, WH_SLICE_MS);
+            } else {
+                struct timespec ts = {0, WH_SLICE_MS * 1000000L};
+                nanosleep(&ts, NULL);
+            }
             continue;
         }
         step(w);
@@ -476,21 +624,26 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
         free(w);
         return NULL;
     }
-    if (conf->consumer[0]) {
+    gethostname(host, sizeof host - 1);
+    if (conf->consumer[0])
         snprintf(w->consumer, sizeof w->consumer, "%s", conf->consumer);
-    } else {
-        gethostname(host, sizeof host - 1);
+    else
         snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
-    }
+    if (conf->alert_email_from[0])
+        snprintf(w->from, sizeof w->from, "%s", conf->alert_email_from);
+    else
+        snprintf(w->from, sizeof w->from, "actiongap@%s", host);
     int ms = conf->redis_timeout_ms > 0 ? conf->redis_timeout_ms : 2000;
-    if (!(w->r = sys_redis_new(conf->redis, ms, ms + 500))) {
+    if (!(w->r = sys_redis_new(conf->redis, ms, ms + 500)) || !(w->curl = agg_curl_new(&w->stop))) {
         sys_error("webhook: out of memory", NULL);
+        sys_redis_free(w->r);
         free(w);
         return NULL;
     }
     redis_connect(w);   /* the group exists before the first alert, if Redis is up */
     if (pthread_create(&w->th, NULL, wh_main, w) != 0) {
         sys_error("webhook: cannot start the delivery thread", NULL);
+        agg_curl_free(w->curl);
         sys_redis_free(w->r);
         free(w);
         return NULL;
@@ -506,8 +659,9 @@ void agg_webhook_free(agg_webhook *w)
     atomic_store(&w->stop, 1);
     pthread_join(w->th, NULL);
     for (size_t i = 0; i < w->nitems; i++)
-        item_free(w->items[i]);
+        item_free(w, w->items[i]);
     free(w->items);
+    agg_curl_free(w->curl);
     sys_redis_free(w->r);
     free(w);
 }

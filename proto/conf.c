@@ -14,7 +14,7 @@
 #include "prom.h"
 
 typedef enum { T_STR, T_INT, T_I64, T_ENUM, T_BOOL, T_CIDRS, T_HOSTPORT, T_REDIS, T_URL,
-               T_LEVEL, T_PREFIX, T_HOSTS } conf_type;
+               T_LEVEL, T_PREFIX, T_HOSTS, T_EMAILS, T_EMAIL, T_SMTP } conf_type;
 
 typedef struct {
     const char *key;
@@ -31,6 +31,8 @@ static const char *const req_sig_names[] = {"none", "links", "all", NULL};
 static const char *const store_ip_names[] = {"truncated", "full", "none", NULL};
 static const char *const spool_fsync_names[] = {"always", "second", "never", NULL};
 static const char *const attribution_names[] = {"last", "first", NULL};
+const char *const proto_webhook_format_names[] = {"auto", "slack", "discord", "teams", "ntfy",
+                                                  "json", NULL};
 
 #define S(k, t, d, h) {#k, t, offsetof(proto_conf, k), sizeof(((proto_conf *)0)->k), 0, 0, NULL, d, h}
 #define I(k, lo, hi, d, h) {#k, T_INT, offsetof(proto_conf, k), 0, lo, hi, NULL, d, h}
@@ -63,6 +65,11 @@ static const conf_key conf_table[] = {
     {"carry_attribution", T_BOOL, offsetof(proto_conf, carry_attribution), 0, 0, 0, NULL, "yes", "tracked links hand the landing page a signed attribution token (ag_attr)"},
     I(followup_sla_s, 1, 31536000, "900", "default follow-up SLA, seconds"),
     S(webhook, T_URL, "", "default alert webhook (http or https URL)"),
+    E(webhook_format, proto_webhook_format_names, "auto",
+      "auto | slack | discord | teams | ntfy | json: the webhook's body (auto: from its URL)"),
+    S(alert_email_to, T_EMAILS, "", "alerts by e-mail to these addresses (comma-separated; empty: none)"),
+    S(alert_email_from, T_EMAIL, "", "sender of alert e-mail (default: actiongap@<hostname>)"),
+    S(smtp_url, T_SMTP, "smtp://localhost:25", "mail server of alert e-mail: smtp://[user:pass@]host[:port] (STARTTLS if offered) or smtps://"),
     I(retention_hours, 1, 1000000, "2160", "hourly buckets kept, hours"),
     I(retention_days, 1, 100000, "730", "daily buckets kept, days"),
     I(keep_hours, 0, 1000000, "24", "stream history kept after it is applied, hours"),
@@ -194,6 +201,37 @@ int proto_conf_redis_addr(const char *url, proto_redis_addr *a)
     return 0;
 }
 
+/* Narrows [*b, *e), an item of a comma-separated list, past its spaces; cannot fail. */
+static void item_trim(const char **b, const char **e)
+{
+    while (*b < *e && **b == ' ')
+        (*b)++;
+    while (*e > *b && (*e)[-1] == ' ')
+        (*e)--;
+}
+
+/* Checks a list of e-mail addresses. Returns their count, or -1 if one is
+ * malformed or there are more than max. */
+int proto_conf_emails(const char *list, int max)
+{
+    int n = 0;
+    for (const char *p = list;; p++) {
+        size_t len = strcspn(p, ",");
+        const char *b = p, *e = p + len;
+        item_trim(&b, &e);
+        const char *at = memchr(b, '@', (size_t)(e - b));
+        if (!at || at == b || at + 1 == e || memchr(at + 1, '@', (size_t)(e - at - 1)) ||
+            !memchr(at + 1, '.', (size_t)(e - at - 1)) || ++n > max)
+            return -1;
+        for (const char *q = b; q < e; q++)
+            if ((unsigned char)*q <= ' ' || *q == 0x7f || strchr("\"<>()[]\\;:,", *q))
+                return -1;
+        p += len;
+        if (!*p)
+            return n;
+    }
+}
+
 /* Splits "host:port", "[v6]:port" or ":port". Returns 0 or -1. */
 int proto_conf_hostport(const char *s, char *host, size_t cap, int *port)
 {
@@ -250,10 +288,11 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
                 return 0;
             }
         }
-        snprintf(err, cap, "config: %s=%s: must be one of %s%s%s%s%s", k->key, v, k->names[0],
-                 k->names[1] ? " | " : "", k->names[1] ? k->names[1] : "",
-                 k->names[1] && k->names[2] ? " | " : "",
-                 k->names[1] && k->names[2] ? k->names[2] : "");
+        {
+            int m = snprintf(err, cap, "config: %s=%s: must be one of", k->key, v);
+            for (int i = 0; k->names[i] && m >= 0 && (size_t)m < cap; i++)
+                m += snprintf(err + m, cap - (size_t)m, "%s%s", i ? " | " : " ", k->names[i]);
+        }
         return -1;
     case T_BOOL:
         if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
@@ -284,6 +323,20 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
         if (*v && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
             why = "must be an http:// or https:// URL";
         break;
+    case T_EMAILS:
+    case T_EMAIL:
+        if (*v && proto_conf_emails(v, k->type == T_EMAIL ? 1 : 100) < 0)
+            why = k->type == T_EMAIL ? "must be one e-mail address (name@domain)"
+                                     : "must be comma-separated e-mail addresses (name@domain)";
+        break;
+    case T_SMTP: {
+        const char *h = !strncmp(v, "smtp://", 7) ? v + 7 : !strncmp(v, "smtps://", 8) ? v + 8 : NULL;
+        const char *at = h ? strrchr(h, '@') : NULL;
+        h = at ? at + 1 : h;
+        if (*v && (!h || !*h || *h == '/' || *h == ':' || strpbrk(v, " \t\r\n")))
+            why = "must be smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]";
+        break;
+    }
     case T_LEVEL:
         if (proto_logfmt_level(v) < 0)
             why = "must be debug, info, warn or error";
@@ -297,10 +350,7 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
         for (const char *p = v; *p && !why;) {
             size_t n = strcspn(p, ",");
             const char *b = p, *e = p + n;
-            while (b < e && *b == ' ')
-                b++;
-            while (e > b && e[-1] == ' ')
-                e--;
+            item_trim(&b, &e);
             size_t dots = 0, other = 0;
             for (const char *q = b; q < e; q++) {
                 if (*q == '.')

@@ -15,6 +15,12 @@
 typedef enum { PROTO_SIG_NONE = 0, PROTO_SIG_LINKS, PROTO_SIG_ALL } proto_require_sig;
 /* When the spool reaches the disk (RELIABILITY.md, the crash window). */
 typedef enum { PROTO_FSYNC_ALWAYS = 0, PROTO_FSYNC_SECOND, PROTO_FSYNC_NEVER } proto_spool_fsync;
+/* The body of an alert webhook (SPEC 4); auto picks one from the URL. */
+typedef enum { PROTO_WH_AUTO = 0, PROTO_WH_SLACK, PROTO_WH_DISCORD, PROTO_WH_TEAMS, PROTO_WH_NTFY,
+               PROTO_WH_JSON } proto_webhook_format;
+/* Their names, in that order, NULL-terminated (the key's values, and the
+ * per-campaign field's). */
+extern const char *const proto_webhook_format_names[];
 
 typedef struct proto_conf {
     char listen[128];
@@ -40,6 +46,10 @@ typedef struct proto_conf {
     int carry_attribution;      /* /r appends ag_attr=<token> to the target (SPEC 7) */
     int followup_sla_s;
     char webhook[1024];
+    proto_webhook_format webhook_format;
+    char alert_email_to[1024];  /* comma-separated addresses; empty: no e-mail */
+    char alert_email_from[256]; /* empty: actiongap@<hostname> */
+    char smtp_url[512];
     int retention_hours;
     int retention_days;
     int keep_hours;
@@ -104,6 +114,12 @@ int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err,
 /* Checks what spans keys once every source is applied (the hooks: each
  * complete). Returns 0, or -1 with one line naming the key in err. */
 int proto_conf_check(proto_conf *c, char *err, size_t err_cap);
+
+/* Checks a comma-separated list of e-mail addresses (local@domain, no
+ * spaces, quotes, angle brackets or control characters); max is the most
+ * addresses allowed (1 for a single address). Returns how many there are,
+ * or -1 if one is malformed or there are too many. */
+int proto_conf_emails(const char *list, int max);
 
 /* Splits "host:port" / "[v6]:port" / ":port". Returns 0 or -1. */
 int proto_conf_hostport(const char *s, char *host, size_t cap, int *port);

@@ -38,7 +38,7 @@ typedef enum {
     PROTO_CK_PENDING,   /* ag:c:{C}:pending    ZSET subject -> signup ms */
     PROTO_CK_FL,        /* ag:c:{C}:fl         HASH follow-up latency */
     PROTO_CK_ALERTED,   /* ag:c:{C}:alerted    HASH subject -> signup ms (§12) */
-    PROTO_CK_CFG,       /* ag:c:{C}:cfg        HASH name, followup_sla_s */
+    PROTO_CK_CFG,       /* ag:c:{C}:cfg        HASH name, followup_sla_s, webhook, webhook_format, alert_email_to */
     PROTO_CK_PAGES,     /* ag:c:{C}:pages      ZSET page path -> human views */
     PROTO_CK_REFERRERS, /* ag:c:{C}:referrers  ZSET referrer host -> human views */
     PROTO_CK_DEAD,      /* ag:c:{C}:dead       STREAM entries a poisoned key refused */

@@ -71,6 +71,8 @@ int proto_field_is_machine(const char *field);
 #define PROTO_CFG_NAME "name"                   /* shown in alerts */
 #define PROTO_CFG_SLA "followup_sla_s"          /* overrides followup_sla_s */
 #define PROTO_CFG_WEBHOOK "webhook"             /* overrides webhook */
+#define PROTO_CFG_WEBHOOK_FORMAT "webhook_format" /* overrides webhook_format */
+#define PROTO_CFG_ALERT_EMAIL_TO "alert_email_to" /* overrides alert_email_to */
 
 /* ---- unique-subject HyperLogLogs (keys.h: proto_key_uniq) ---- */
 

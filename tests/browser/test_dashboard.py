@@ -281,6 +281,16 @@ try:
     sideways = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     check(sideways <= 0, f"phone: no sideways scroll ({sideways} px)")
     shot(d, "campaign-phone")
+    # the link alerts carry (<dashboard_url>/c/<campaign>#pending) opens at the waiting list
+    d.get("about:blank")
+    d.get(dash.url("/c/spring") + "#pending")
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "tr[data-subject]"), timeout=15,
+             what="the waiting list through #pending")
+    wait_for(lambda: -5 < d.execute_script(
+        "return document.getElementById('sec-waiting').getBoundingClientRect().top") < 0.5 * 844,
+        timeout=5, what="#pending scrolled to the waiting list")
+    check(d.execute_script("return window.scrollY") > 0, "#pending: the page scrolled down to the list")
+    shot(d, "campaign-pending-link")
     console_clean(d, "phone")
 finally:
     d.quit()

@@ -746,8 +746,9 @@ class Subscriber:
 
 
 class WebhookReceiver:
-    """A local HTTP receiver that records the JSON POSTed to it; `mode` can
-    be switched to 'down' (answers 503) or 'slow' (waits `delay` s)."""
+    """A local HTTP receiver that records the JSON POSTed to it (`posts`) and
+    every request it accepted as (path, headers, raw body, time) (`raw`);
+    `mode` can be switched to 'down' (answers 503) or 'slow' (waits `delay` s)."""
 
     def __init__(self):
         import http.server
@@ -755,6 +756,7 @@ class WebhookReceiver:
         import threading
         outer = self
         self.posts = []
+        self.raw = []
         self.attempts = 0
         self.mode = "up"
         self.delay = 5.0
@@ -770,7 +772,9 @@ class WebhookReceiver:
                     self.send_response(503)
                     self.end_headers()
                     return
-                outer.posts.append(json.loads(body))
+                outer.raw.append((self.path, dict(self.headers), body, time.time()))
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    outer.posts.append(json.loads(body))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

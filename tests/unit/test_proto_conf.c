@@ -103,6 +103,44 @@ START_TEST(bad_values_name_the_key)
     expect_bad("--redirect-allow", "example.org, .", "redirect_allow");
     expect_bad("--redirect-allow", "example.org,,x.org", "redirect_allow");
     expect_bad("--redirect-allow", "evil/path", "redirect_allow");
+    expect_bad("--webhook-format", "teamz", "webhook_format");
+    expect_bad("--webhook-format", "", "webhook_format");
+    expect_bad("--alert-email-to", "ops@example.org, nobody", "alert_email_to");
+    expect_bad("--alert-email-to", "a@b.org,", "alert_email_to");
+    expect_bad("--alert-email-to", "<a@b.org>", "alert_email_to");
+    expect_bad("--alert-email-from", "a@b.org, c@d.org", "alert_email_from");
+    expect_bad("--alert-email-from", "x@y", "alert_email_from");
+    expect_bad("--smtp-url", "http://mail.example.org", "smtp_url");
+    expect_bad("--smtp-url", "smtp://", "smtp_url");
+    expect_bad("--smtp-url", "smtps://u:p@", "smtp_url");
+}
+END_TEST
+
+START_TEST(alert_keys)
+{
+    proto_conf c;
+    char err[256];
+    proto_conf_defaults(&c);
+    ck_assert_int_eq(c.webhook_format, PROTO_WH_AUTO);
+    ck_assert_str_eq(c.alert_email_to, "");
+    ck_assert_str_eq(c.alert_email_from, "");
+    ck_assert_str_eq(c.smtp_url, "smtp://localhost:25");
+    ck_assert_int_eq(proto_conf_set(&c, "webhook_format", "ntfy", err, sizeof err), 0);
+    ck_assert_int_eq(c.webhook_format, PROTO_WH_NTFY);
+    ck_assert_int_eq(proto_conf_set(&c, "webhook_format", "slack!", err, sizeof err), -1);
+    ck_assert_str_eq(err, "config: webhook_format=slack!: must be one of auto | slack | discord | "
+                          "teams | ntfy | json");
+    ck_assert_int_eq(proto_conf_set(&c, "alert_email_to", "ops@example.org, Zoe.M+ag@mail.example.net",
+                                    err, sizeof err), 0);
+    ck_assert_int_eq(proto_conf_set(&c, "alert_email_from", "alerts@example.org", err, sizeof err), 0);
+    ck_assert_int_eq(proto_conf_set(&c, "smtp_url", "smtps://u%40x:p@mail.example.org:465", err,
+                                    sizeof err), 0);
+    ck_assert_int_eq(proto_conf_set(&c, "smtp_url", "smtp://[::1]:2525", err, sizeof err), 0);
+    ck_assert_int_eq(proto_conf_emails("a@b.org", 1), 1);
+    ck_assert_int_eq(proto_conf_emails("a@b.org, c@d.org", 1), -1);
+    ck_assert_int_eq(proto_conf_emails("a@b.org, c@d.org", 5), 2);
+    ck_assert_int_eq(proto_conf_emails("a b@c.org", 5), -1);
+    ck_assert_int_eq(proto_conf_emails("a@b.org\r\nBcc: x@y.org", 5), -1);
 }
 END_TEST
 
@@ -160,6 +198,7 @@ int main(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, precedence);
     tcase_add_test(tc, bad_values_name_the_key);
+    tcase_add_test(tc, alert_keys);
     tcase_add_test(tc, file_errors);
     tcase_add_test(tc, hostport_and_cidrs);
     suite_add_tcase(s, tc);

@@ -632,6 +632,17 @@ function pageCampaign(name) {
     return b;
   }
 
+  /* <dashboard_url>/c/<campaign>#pending, the link alerts carry: the
+     waiting list, once it is drawn (the first time only) */
+  let jumped = false;
+  function jumpToPending() {
+    if (jumped || location.hash !== '#pending') return;
+    jumped = true;
+    const sec = document.getElementById('sec-waiting');
+    if (sec) sec.scrollIntoView();
+  }
+  window.addEventListener('hashchange', () => { jumped = false; if (st.pending) jumpToPending(); });
+
   function renderPending(doc) {
     const list = Array.isArray(doc.pending) ? doc.pending : [];
     const sla = isNum(doc.sla_s) ? fmtDur(doc.sla_s) : '–';
@@ -737,7 +748,7 @@ function pageCampaign(name) {
     if (res[0].ok && res[0].v.range === st.range) { st.series = res[0].v.doc; st.seriesRange = range; }
     else if (!res[0].ok) failBox(B.series, res[0].e);
     drawCharts();
-    if (res[1].ok) { st.pending = res[1].v; renderPending(st.pending); } else failBox(B.wait, res[1].e);
+    if (res[1].ok) { st.pending = res[1].v; renderPending(st.pending); jumpToPending(); } else failBox(B.wait, res[1].e);
     if (res[3].ok) renderAudience(res[3].v); else failBox(B.aud, res[3].e);
     if (res[2].ok) { st.board = res[2].v; renderAdvocates(Array.isArray(st.board.advocates) ? st.board.advocates : []); }
     else if (!st.board) {
