@@ -60,6 +60,13 @@ void agg_alert_msg_free(agg_alert_msg *m);
 char *agg_alert_mail(const agg_alert *a, const char *alert_id, const char *from, const char *to,
                      int64_t now_s, size_t *len);
 
+/* Builds a plain-text e-mail (body: UTF-8, LF lines) with the same
+ * headers as agg_alert_mail; msgid is the local part of its Message-ID
+ * (the domain is from's). Returns the message (malloc'd, *len bytes), or
+ * NULL out of memory. */
+char *agg_mail_message(const char *from, const char *to, const char *subject, const char *body,
+                       const char *msgid, int64_t now_s, size_t *len);
+
 /* ---- shared by the builders ---- */
 
 /* Appends the one line a person reads ("Signup s-1 (spring) has waited 17

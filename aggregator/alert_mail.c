@@ -100,23 +100,17 @@ static void mail_body(proto_buf *b, const agg_alert *a, const char *alert_id)
     proto_buf_printf(b, "\n-- \nactiongap alert %s\n", alert_id);
 }
 
-/* Builds the e-mail of an alert. Returns it (malloc'd, *len bytes), or NULL out of memory. */
-char *agg_alert_mail(const agg_alert *a, const char *alert_id, const char *from, const char *to,
-                     int64_t now_s, size_t *len)
+/* Builds a plain-text e-mail. Returns it (malloc'd, *len bytes), or NULL out of memory. */
+char *agg_mail_message(const char *from, const char *to, const char *subject, const char *body,
+                       const char *msgid, int64_t now_s, size_t *len)
 {
-    proto_buf m, subj, body;
+    proto_buf m, t;
     char date[48];
     const char *domain = strrchr(from, '@');
     int plain = 1;
     proto_buf_init(&m);
-    proto_buf_init(&subj);
-    proto_buf_init(&body);
-    proto_buf_printf(&subj, "[actiongap] ");
-    agg_alert_title(&subj, a);
-    mail_body(&body, a, alert_id);
-    proto_buf t;
     proto_buf_init(&t);
-    agg_alert_utf8(&t, subj.data ? subj.data : "", 1);
+    agg_alert_utf8(&t, subject, 1);
     for (size_t i = 0; t.data && i < t.len; i++)
         plain &= (unsigned char)t.data[i] < 0x80;
     rfc5322_date(date, sizeof date, now_s);
@@ -125,23 +119,21 @@ char *agg_alert_mail(const agg_alert *a, const char *alert_id, const char *from,
         proto_buf_printf(&m, "%s", t.data ? t.data : "");
     else
         agg_alert_encoded_words(&m, t.data ? t.data : "", "\r\n ");
-    proto_buf_printf(&m, "\r\nMessage-ID: <actiongap.alert.%s@%s>\r\nMIME-Version: 1.0\r\n"
+    proto_buf_printf(&m, "\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Auto-Submitted: auto-generated\r\n", alert_id, domain ? domain + 1 : "actiongap");
-    if (body.data && lines_fit(body.data)) {
+                     "Auto-Submitted: auto-generated\r\n", msgid, domain ? domain + 1 : "actiongap");
+    if (lines_fit(body)) {
         proto_buf_printf(&m, "Content-Transfer-Encoding: 8bit\r\n\r\n");
-        for (const char *p = body.data; *p;) {
+        for (const char *p = body; *p;) {
             size_t n = strcspn(p, "\n");
             proto_buf_printf(&m, "%.*s\r\n", (int)n, p);
             p += n + (p[n] == '\n');
         }
     } else {
         proto_buf_printf(&m, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-        put_qp(&m, body.data ? body.data : "");
+        put_qp(&m, body);
     }
-    int oom = m.oom || subj.oom || body.oom || t.oom || !m.data;
-    proto_buf_free(&subj);
-    proto_buf_free(&body);
+    int oom = m.oom || t.oom || !m.data;
     proto_buf_free(&t);
     if (oom) {
         proto_buf_free(&m);
@@ -149,4 +141,24 @@ char *agg_alert_mail(const agg_alert *a, const char *alert_id, const char *from,
     }
     *len = m.len;
     return m.data;
+}
+
+/* Builds the e-mail of an alert. Returns it (malloc'd, *len bytes), or NULL out of memory. */
+char *agg_alert_mail(const agg_alert *a, const char *alert_id, const char *from, const char *to,
+                     int64_t now_s, size_t *len)
+{
+    proto_buf subj, body;
+    char msgid[128];
+    char *m = NULL;
+    proto_buf_init(&subj);
+    proto_buf_init(&body);
+    proto_buf_printf(&subj, "[actiongap] ");
+    agg_alert_title(&subj, a);
+    mail_body(&body, a, alert_id);
+    snprintf(msgid, sizeof msgid, "actiongap.alert.%s", alert_id);
+    if (!subj.oom && !body.oom && subj.data && body.data)
+        m = agg_mail_message(from, to, subj.data, body.data, msgid, now_s, len);
+    proto_buf_free(&subj);
+    proto_buf_free(&body);
+    return m;
 }

@@ -4,12 +4,15 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "advocate.h"
+#include "alert_format.h"
+#include "xfer.h"
 #include "hit.h"
 #include "report.h"
 
@@ -183,33 +186,59 @@ static int by_ref(const void *a, const void *b)
     return strcmp(((const adv_links *)a)->ref, ((const adv_links *)b)->ref);
 }
 
-/* Prints one advocate's digest: headers a mail would carry, then the text. */
-static void print_digest(const char *c, const char *day, const adv_links *a, const agg_adv_figures *f)
+/* Writes one advocate's digest subject into subj and its text into b; cannot fail (see oom). */
+static void digest_text(proto_buf *subj, proto_buf *b, const char *c, const char *day,
+                        const adv_links *a, const agg_adv_figures *f)
 {
     char rt[24];
     const char *who = a->name[0] ? a->name : a->ref;
-    if (a->email[0])
-        printf("To: %s <%s>\n", who, a->email);
-    else
-        printf("To: %s (no e-mail address)\n", who);
-    printf("Subject: %s: your links on %s, %lld click%s and %lld action%s\n\n", c, day,
-           (long long)f->day_clicks, f->day_clicks == 1 ? "" : "s", (long long)f->day_actions,
-           f->day_actions == 1 ? "" : "s");
-    printf("Hello %s,\n\nwhat your sharing achieved for %s on %s (UTC):\n", who, c, day);
-    printf("  %lld click%s on your links, %lld action%s by the people they brought.\n\n",
-           (long long)f->day_clicks, f->day_clicks == 1 ? "" : "s", (long long)f->day_actions,
-           f->day_actions == 1 ? "" : "s");
-    printf("So far: %lld click%s, %lld %s reached, %lld acted (%s), %lld signup%s, %lld of them "
-           "followed up.\n\n", (long long)f->clicks, f->clicks == 1 ? "" : "s", f->people,
-           f->people == 1 ? "person" : "people", f->actors, rate(rt, sizeof rt, f->actors, f->people),
-           f->signups, f->signups == 1 ? "" : "s", f->followed);
-    printf("Your link%s:\n", a->nlines == 1 ? "" : "s");
+    proto_buf_printf(subj, "%s: your links on %s, %lld click%s and %lld action%s", c, day,
+                     (long long)f->day_clicks, f->day_clicks == 1 ? "" : "s",
+                     (long long)f->day_actions, f->day_actions == 1 ? "" : "s");
+    proto_buf_printf(b, "Hello %s,\n\nwhat your sharing achieved for %s on %s (UTC):\n", who, c, day);
+    proto_buf_printf(b, "  %lld click%s on your links, %lld action%s by the people they brought.\n\n",
+                     (long long)f->day_clicks, f->day_clicks == 1 ? "" : "s",
+                     (long long)f->day_actions, f->day_actions == 1 ? "" : "s");
+    proto_buf_printf(b, "So far: %lld click%s, %lld %s reached, %lld acted (%s), %lld signup%s, "
+                     "%lld of them followed up.\n\n", (long long)f->clicks, f->clicks == 1 ? "" : "s",
+                     f->people, f->people == 1 ? "person" : "people", f->actors,
+                     rate(rt, sizeof rt, f->actors, f->people), f->signups,
+                     f->signups == 1 ? "" : "s", f->followed);
+    proto_buf_printf(b, "Your link%s:\n", a->nlines == 1 ? "" : "s");
     for (int i = 0; i < a->nlines; i++)
-        printf("  %s\n", a->lines[i]);
+        proto_buf_printf(b, "  %s\n", a->lines[i]);
 }
 
-/* `digest C [--day YYYY-MM-DD]`: each advocate's text for the day
- * (yesterday, UTC, by default). Returns an exit status. */
+/* Mails one digest through smtp_url. Returns 0, or -1 (printed). */
+static int send_digest(cli_ctx *x, agg_curl *curl, const char *c, const char *day, const adv_links *a,
+                       const char *subj, const char *text)
+{
+    char to[300], msgid[256], err[256];
+    size_t len = 0;
+    const char *who = a->name[0] ? a->name : a->ref;
+    int quote = strpbrk(who, ",;:<>@\"()[]\\") != NULL;
+    snprintf(to, sizeof to, "%s%s%s <%s>", quote ? "\"" : "", who, quote ? "\"" : "", a->email);
+    for (char *p = to; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    snprintf(msgid, sizeof msgid, "actiongap.digest.%s.%s.%s", c, a->ref, day);
+    char *m = agg_mail_message(x->conf.alert_email_from, to, subj, text, msgid, (int64_t)time(NULL), &len);
+    agg_xfer *xf = m ? agg_xfer_mail(curl, x->conf.smtp_url, x->conf.alert_email_from, a->email, m, len,
+                                     10000, NULL, err, sizeof err) : NULL;
+    int st = xf ? agg_xfer_run(curl, xf, err, sizeof err) : -1;
+    agg_xfer_free(curl, xf);
+    free(m);
+    if (st < 0) {
+        fprintf(stderr, "actiongap: digest: not sent to %s: %s\n", a->email, m ? err : "out of memory");
+        return -1;
+    }
+    printf("sent %s's digest to %s\n", a->ref, a->email);
+    return 0;
+}
+
+/* `digest C [--day YYYY-MM-DD] [--send]`: each advocate's text for the day
+ * (yesterday, UTC, by default), printed, or mailed to each advocate with
+ * an address through smtp_url. Returns an exit status. */
 int cli_verb_digest(cli_ctx *x, const cli_args *a)
 {
     const char *c = a->pos[0];
@@ -246,11 +275,18 @@ int cli_verb_digest(cli_ctx *x, const cli_args *a)
         goto out;
     }
     qsort(g.v, (size_t)g.n, sizeof *g.v, by_ref);
-    cJSON *arr = x->json ? cJSON_CreateArray() : NULL;
+    cJSON *arr = x->json && !a->send ? cJSON_CreateArray() : NULL;
+    agg_curl *curl = a->send && curl_global_init(CURL_GLOBAL_DEFAULT) == 0 ? agg_curl_new(NULL) : NULL;
+    int sent = 0, failed = 0, nomail = 0;
+    if (a->send && !curl) {
+        fputs("actiongap: digest: out of memory\n", stderr);
+        goto out;
+    }
     for (int i = 0; i < g.n; i++) {
         agg_adv_figures f;
         if (agg_advocate_figures(x->r, &x->conf, c, g.v[i].ref, now_s(), day_ms, &f) < 0) {
             cJSON_Delete(arr);
+            agg_curl_free(curl);
             rc = cli_redis_failed(x);
             goto out;
         }
@@ -265,11 +301,37 @@ int cli_verb_digest(cli_ctx *x, const cli_args *a)
             cJSON_AddNumberToObject(o, "day_actions", (double)f.day_actions);
             continue;
         }
-        if (i)
-            printf("\n----\n\n");
-        print_digest(c, day, &g.v[i], &f);
+        proto_buf subj, text;
+        proto_buf_init(&subj);
+        proto_buf_init(&text);
+        digest_text(&subj, &text, c, day, &g.v[i], &f);
+        if (subj.oom || text.oom || !subj.data || !text.data) {
+            failed++;
+        } else if (a->send && !g.v[i].email[0]) {
+            nomail++;
+        } else if (a->send) {
+            if (send_digest(x, curl, c, day, &g.v[i], subj.data, text.data) == 0)
+                sent++;
+            else
+                failed++;
+        } else {
+            const char *who = g.v[i].name[0] ? g.v[i].name : g.v[i].ref;
+            if (i)
+                printf("\n----\n\n");
+            if (g.v[i].email[0])
+                printf("To: %s <%s>\n", who, g.v[i].email);
+            else
+                printf("To: %s (no e-mail address)\n", who);
+            printf("Subject: %s\n\n%s", subj.data, text.data);
+        }
+        proto_buf_free(&subj);
+        proto_buf_free(&text);
     }
-    rc = arr ? (cli_print_json(arr) < 0 ? CLI_ERR : CLI_OK) : CLI_OK;
+    agg_curl_free(curl);
+    if (a->send)
+        printf("%d digest%s sent, %d without an e-mail address, %d failed\n", sent,
+               sent == 1 ? "" : "s", nomail, failed);
+    rc = arr ? (cli_print_json(arr) < 0 ? CLI_ERR : CLI_OK) : failed ? CLI_ERR : CLI_OK;
 out:
     for (int i = 0; i < g.n; i++)
         free(g.v[i].lines);

@@ -30,7 +30,7 @@ typedef struct {
     const char *verb;
     const char *pos[CLI_MAX_ARGS];
     int npos;
-    int json, follow, no_carry, leaderboard, revoke, count_only, short_link, list;
+    int json, follow, no_carry, leaderboard, revoke, count_only, short_link, list, send;
     const char *limit, *count, *to, *ref, *subject, *event, *channel, *since, *not_in, *format;
     const char *advocates, *qr, *disable, *expires, *day;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */

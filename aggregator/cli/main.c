@@ -24,6 +24,7 @@ static const cli_opt cli_opts[] = {
     {"disable", 1, offsetof(cli_args, disable)},
     {"expires", 1, offsetof(cli_args, expires)},
     {"day", 1, offsetof(cli_args, day)},
+    {"send", 0, offsetof(cli_args, send)},
     {"follow", 0, offsetof(cli_args, follow)},
     {"no-carry", 0, offsetof(cli_args, no_carry)},
     {"leaderboard", 0, offsetof(cli_args, leaderboard)},
@@ -86,9 +87,10 @@ static const struct {
      "what advocate ID achieved in C (or every campaign):\n"
      "clicks on their links, people reached, acted, rate,\n"
      "signups brought and followed up, unverified credit"},
-    {"digest", " json day ", 1, cli_verb_digest, "digest C [--day YYYY-MM-DD] [--json]",
+    {"digest", " json day send ", 1, cli_verb_digest, "digest C [--day YYYY-MM-DD] [--send] [--json]",
      "each advocate's daily text: the day's clicks and\n"
-     "actions (yesterday, UTC), totals, their links"},
+     "actions (yesterday, UTC), totals, their links;\n"
+     "--send: mailed through smtp_url from alert_email_from"},
     {"links", " json to channel advocates qr list disable format expires ", 1, cli_verb_links,
      "links C --to URL --advocates FILE [--qr DIR] [--format table|csv|json] | --list | --disable CODE",
      "a short link for each advocate of FILE (CSV: id,name[,e-mail];\n"

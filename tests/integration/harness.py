@@ -8,9 +8,11 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 COLLECTOR = os.environ.get("AG_COLLECTOR", "")
@@ -790,3 +792,70 @@ class WebhookReceiver:
 
     def url(self):
         return f"http://127.0.0.1:{self.port}/hook"
+
+
+# ------------------------------------------------------------------ mail
+
+
+class SmtpSink:
+    """A small SMTP server on loopback (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)
+    that records each message: (MAIL FROM, [RCPT TO], raw bytes with CRLF). It
+    answers 451 to the first `flaky_left` RCPT of flaky@… (a full mailbox)."""
+
+    def __init__(self):
+        outer = self
+        self.flaky_left = 2
+        self.messages = []
+        self.commands = []
+
+        class H(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink.example ESMTP test sink\r\n")
+                mail_from, rcpts = None, []
+                while True:
+                    line = self.rfile.readline(4096)
+                    if not line:
+                        return
+                    cmd = line.decode("ascii", "replace").rstrip("\r\n")
+                    verb = cmd.split(" ", 1)[0].upper()
+                    outer.commands.append(verb)
+                    if verb == "EHLO":
+                        self.wfile.write(b"250-sink.example\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n")
+                    elif verb == "HELO":
+                        self.wfile.write(b"250 sink.example\r\n")
+                    elif verb == "MAIL":
+                        mail_from, rcpts = cmd[10:].split(" ")[0].strip("<>"), []
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "RCPT":
+                        to = cmd[8:].strip().strip("<>")
+                        if to.startswith("flaky@") and outer.flaky_left > 0:
+                            outer.flaky_left -= 1
+                            self.wfile.write(b"451 try again later\r\n")
+                            continue
+                        rcpts.append(to)
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b""
+                        while True:
+                            l = self.rfile.readline(65536)
+                            if not l or l == b".\r\n":
+                                break
+                            data += l[1:] if l.startswith(b"..") else l
+                        outer.messages.append((mail_from, rcpts, data))
+                        self.wfile.write(b"250 OK queued\r\n")
+                    elif verb in ("RSET", "NOOP"):
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"502 not implemented\r\n")
+
+        class S(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = S(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -195,5 +195,23 @@ a01 = [d for d in parts if "a01@example.org" in d]
 check(len(parts) == 50 and len(a01) == 1, f"one digest per advocate with an active link (49 of the file, zed): {len(parts)}")
 check(f"To: Advocate 1, Esq. <a01@example.org>" in a01[0] and "2 clicks on your links, 1 action" in a01[0]
       and f"{BASE}/s/{codes['a01']} -> {TARGET}" in a01[0], f"a01's digest: {a01[0]}")
+# ---- the digest by e-mail: one message per advocate with an address, headers as RFC 5322 wants
+sink = SmtpSink()
+p = cli("digest", "spring", "--day", today, "--send", "--smtp-url", f"smtp://127.0.0.1:{sink.port}",
+        "--alert-email-from", "campaigns@example.org")
+check("49 digests sent, 1 without an e-mail address, 0 failed" in p.stdout, f"digest --send: {p.stdout[-200:]}")
+check(len(sink.messages) == 49, f"the inbox holds 49 digests: {len(sink.messages)}")
+import email
+import email.policy
+msgs = {m[1][0]: email.message_from_bytes(m[2], policy=email.policy.default) for m in sink.messages}
+m = msgs.get("a01@example.org")
+check(m is not None and m["From"] == "campaigns@example.org" and m["To"].addresses[0].display_name ==
+      "Advocate 1, Esq." and m["To"].addresses[0].addr_spec == "a01@example.org",
+      f"a01's digest headers: {m and (m['From'], m['To'])}")
+check(m["Message-ID"] == f"<actiongap.digest.spring.a01.{today}@example.org>" and m["Date"] is not None and
+      m["Subject"] == f"spring: your links on {today}, 2 clicks and 1 action", f"a01's digest: {m['Subject']}")
+check(all(l.endswith(b"\r") or not l for l in [x for x in sink.messages[0][2].split(b"\n")][:-1]),
+      "CRLF lines")
+check("2 clicks on your links, 1 action" in m.get_content(), "the body says the day's figures")
 check(col.metric('ag_short_link_requests_total{result="unknown"}') >= 2, "unknown requests counted")
 done("test_links")
