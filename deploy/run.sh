@@ -83,6 +83,21 @@ HOOKS
   )
 fi
 
+# a demo landing page tagged with /ag.js, for the short links of the README tour
+mkdir -p var/demo
+cat > var/demo/join.html <<PAGE
+<!doctype html><html lang=en><head><meta charset=utf-8><title>Join the spring appeal</title>
+<style>body{font:18px system-ui,sans-serif;margin:3em auto;max-width:36em}input,button{font:inherit;padding:.4em}</style>
+</head><body><h1>Join the spring appeal</h1><p>Add your name and we will be in touch.</p>
+<form onsubmit="ag('signup',{s:this.email.value});document.getElementById('done').hidden=false;return false">
+<label>E-mail <input name=email type=email required></label> <button>Sign up</button></form>
+<p id=done hidden>Thank you: a colleague will call you back.</p>
+<script src="http://$AG_LISTEN/ag.js" data-campaign="spring"></script></body></html>
+PAGE
+demo_listen=${AG_DEMO_LISTEN:-127.0.0.1:8083}
+python3 -m http.server --bind "${demo_listen%:*}" "${demo_listen##*:}" --directory var/demo >/dev/null 2>&1 &
+pids+=($!)
+
 ./build/collector/actiongap-collector --config var/hooks.conf &
 pids+=($!)
 ./build/aggregator/actiongap-aggregator &
@@ -107,5 +122,6 @@ echo "  alerts:  ./build/aggregator/actiongap alerts --follow"
 echo "  api:     curl -s -H \"Authorization: Bearer \$(cat var/api-token)\" -d c=spring -d e=followup -d s=contact-2 \\"
 echo "             http://$AG_LISTEN/api/hits     (var/api-token is also the dashboard's operator token)"
 echo "  hooks:   http://$AG_LISTEN/api/hooks/hubspot and /api/hooks/hubspot-calls (var/hooks.conf)"
+echo "  demo:    http://$demo_listen/join.html   (a landing page tagged with /ag.js)"
 echo
 wait -n "${pids[@]}" || true
