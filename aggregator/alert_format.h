@@ -60,6 +60,10 @@ void agg_alert_msg_free(agg_alert_msg *m);
 char *agg_alert_mail(const agg_alert *a, const char *alert_id, const char *from, const char *to,
                      int64_t now_s, size_t *len);
 
+/* Writes the sender of every mail actiongap sends into out (cap bytes):
+ * alert_email_from, or actiongap@<hostname> when it is empty. */
+void agg_mail_from(char *out, size_t cap, const proto_conf *conf);
+
 /* Builds a plain-text e-mail (body: UTF-8, LF lines) with the same
  * headers as agg_alert_mail; msgid is the local part of its Message-ID
  * (the domain is from's). Returns the message (malloc'd, *len bytes), or

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LINE_MAX_BYTES 998      /* RFC 5322 2.1.1, without the CRLF */
 #define QP_LINE 76              /* RFC 2045 6.7 */
@@ -98,6 +99,19 @@ static void mail_body(proto_buf *b, const agg_alert *a, const char *alert_id)
     if (a->link && *a->link)
         body_line(b, "Pending follow-ups", a->link);
     proto_buf_printf(b, "\n-- \nactiongap alert %s\n", alert_id);
+}
+
+/* Writes the sender of actiongap's mail into out. */
+void agg_mail_from(char *out, size_t cap, const proto_conf *conf)
+{
+    char host[256] = "localhost";
+    if (conf->alert_email_from[0]) {
+        snprintf(out, cap, "%s", conf->alert_email_from);
+        return;
+    }
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(out, cap, "actiongap@%s", host);
 }
 
 /* Builds a plain-text e-mail. Returns it (malloc'd, *len bytes), or NULL out of memory. */

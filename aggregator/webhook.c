@@ -629,10 +629,7 @@ agg_webhook *agg_webhook_new(const proto_conf *conf, agg_metrics *m)
         snprintf(w->consumer, sizeof w->consumer, "%s", conf->consumer);
     else
         snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
-    if (conf->alert_email_from[0])
-        snprintf(w->from, sizeof w->from, "%s", conf->alert_email_from);
-    else
-        snprintf(w->from, sizeof w->from, "actiongap@%s", host);
+    agg_mail_from(w->from, sizeof w->from, conf);
     int ms = conf->redis_timeout_ms > 0 ? conf->redis_timeout_ms : 2000;
     if (!(w->r = sys_redis_new(conf->redis, ms, ms + 500)) || !(w->curl = agg_curl_new(&w->stop))) {
         sys_error("webhook: out of memory", NULL);

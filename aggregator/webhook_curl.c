@@ -396,6 +396,9 @@ int agg_xfer_run(agg_curl *c, agg_xfer *x, char *err, size_t cap)
 int agg_webhook_post(const char *url, const char *body, size_t len, int timeout_ms, char *err,
                      size_t cap)
 {
+    int is_ip;
+    if (url_check(url, 0, &is_ip, err, cap) < 0)    /* refused before a transport is made */
+        return -1;
     agg_curl *c = agg_curl_new(NULL);
     agg_xfer *x = c ? agg_xfer_post(c, url, "application/json", NULL, 0, body, len, timeout_ms,
                                      NULL, err, cap) : NULL;

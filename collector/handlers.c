@@ -688,8 +688,8 @@ static int short_host(const coll_worker *w, const coll_http_req *req)
     const char *hosts = w->ctx->conf.short_hosts;
     if (!hosts[0] || !req->host || req->path_len < 2 || memchr(req->path + 1, '/', req->path_len - 1))
         return 0;
-    size_t hl = req->host[0] == '[' ? req->host_len : strcspn(req->host, ":");
-    hl = hl < req->host_len ? hl : req->host_len;
+    const char *colon = req->host_len && req->host[0] != '[' ? memchr(req->host, ':', req->host_len) : NULL;
+    size_t hl = colon ? (size_t)(colon - req->host) : req->host_len;   /* the value is not NUL-terminated */
     if (hl == 0 || hl >= sizeof host)
         return 0;
     for (size_t i = 0; i < hl; i++)

@@ -24,6 +24,8 @@
 #define QUEUE_MAX 64            /* unknown codes waiting for a fetch */
 #define BATCH 500               /* HGETALLs pipelined at once in a full load */
 #define SLICE_MS 100            /* longest wait before the stop flag is looked at */
+#define ABSENT_MAX 256          /* codes found missing, not asked for again ... */
+#define ABSENT_MS 10000         /* ... for this long (a stream of random codes costs Redis little) */
 
 /* One link, packed: the strings follow the header. */
 typedef struct {
@@ -49,6 +51,9 @@ struct coll_links {
     pthread_mutex_t qlock;
     char queue[QUEUE_MAX][PROTO_LINK_CODE_MAX + 1];
     int nq;
+    char absent[ABSENT_MAX][PROTO_LINK_CODE_MAX + 1];     /* under qlock */
+    int64_t absent_until[ABSENT_MAX];
+    unsigned nabsent;
     int wake[2];                            /* a byte here wakes the thread */
     sys_redis *cmd, *sub;
     char key[PROTO_KEY_MAX];                /* ag:links: the index and the channel */
@@ -181,6 +186,10 @@ coll_link_find coll_links_get(coll_links *l, const char *code, size_t len, int64
     /* not known: the thread fetches it, so the next request finds it */
     pthread_mutex_lock(&l->qlock);
     int queued = 0;
+    int64_t now_mono = sys_mono_ms();
+    for (int k = 0; k < ABSENT_MAX && !queued; k++)
+        queued = l->absent_until[k] > now_mono && strncmp(l->absent[k], code, len) == 0 &&
+                 !l->absent[k][len];
     for (int k = 0; k < l->nq && !queued; k++)
         queued = strncmp(l->queue[k], code, len) == 0 && !l->queue[k][len];
     if (!queued && l->nq < QUEUE_MAX) {
@@ -234,9 +243,10 @@ static void redis_down(coll_links *l, const char *why)
     l->next_connect = sys_mono_ms() + l->backoff_ms;
 }
 
-/* Parses an HGETALL reply of code into a new item. Returns it, NULL if the
- * link does not exist or is malformed (logged), or sets *oom. */
-static item *item_of(const char *code, const redisReply *r, int *oom)
+/* Parses an HGETALL reply of code into a new item. Returns it; NULL if the
+ * link does not exist, or is malformed (*malformed set, logged), or out of
+ * memory (*oom set). */
+static item *item_of(const char *code, const redisReply *r, int *oom, int *malformed)
 {
     const char *names[32], *values[32];
     size_t nl[32], vl[32];
@@ -251,7 +261,8 @@ static item *item_of(const char *code, const redisReply *r, int *oom)
         names[n] = k->str, nl[n] = k->len, values[n] = v->str, vl[n++] = v->len;
     }
     if (proto_link_from_fields(&lk, code, n, names, nl, values, vl) < 0) {
-        sys_warn("links: a malformed link is ignored", "code=%s", code);
+        sys_warn("links: a malformed link answers 410", "code=%s", code);
+        *malformed = 1;
         return NULL;
     }
     item *it = item_new(&lk);
@@ -269,8 +280,9 @@ typedef struct {
 static int on_link(void *arg, redisReply *reply, size_t index)
 {
     load_arg *a = arg;
+    int malformed = 0;
     (void)index;
-    item *it = item_of(a->code, reply, &a->oom);
+    item *it = item_of(a->code, reply, &a->oom, &malformed);
     if (it && table_put(a->t, it) < 0)
         a->oom = 1;
     freeReplyObject(reply);
@@ -323,6 +335,9 @@ static int full_load(coll_links *l)
     pthread_rwlock_unlock(&l->lock);
     table_free(old);
     t = NULL;
+    if (l->down)            /* one outage, one line: over once everything is read again */
+        sys_info("links: redis available again", "links=%zu", (size_t)codes->elements);
+    l->down = 0;
     if (atomic_fetch_add(&l->loads, 1) == 0)
         sys_info("links: loaded", "links=%zu ms=%lld", (size_t)codes->elements,
                  (long long)(sys_mono_ms() - t0));
@@ -350,7 +365,8 @@ static int fetch_one(coll_links *l, const char *code)
         redis_down(l, sys_redis_err(l->cmd));
         return -1;
     }
-    item *it = item_of(code, r, &oom);
+    int malformed = 0;
+    item *it = item_of(code, r, &oom, &malformed);
     freeReplyObject(r);
     if (it) {
         pthread_rwlock_wrlock(&l->lock);
@@ -360,6 +376,18 @@ static int fetch_one(coll_links *l, const char *code)
         pthread_rwlock_unlock(&l->lock);
         if (bad)
             sys_error("links: out of memory", "code=%s", code);
+    } else if (malformed) {     /* never the old target of a record that went bad */
+        pthread_rwlock_wrlock(&l->lock);
+        long i = l->t ? table_find(l->t, code, strlen(code)) : -1;
+        if (i >= 0)
+            l->t->items[i]->disabled = 1;
+        pthread_rwlock_unlock(&l->lock);
+    } else if (!oom) {          /* not there: asked again only after a while */
+        pthread_mutex_lock(&l->qlock);
+        int k = l->nabsent++ % ABSENT_MAX;
+        memcpy(l->absent[k], code, sizeof l->absent[k]);
+        l->absent_until[k] = sys_mono_ms() + ABSENT_MS;
+        pthread_mutex_unlock(&l->qlock);
     }
     return 0;
 }
@@ -380,10 +408,7 @@ static int connect_all(coll_links *l)
     freeReplyObject(r);
     l->subscribed = 1;
     l->backoff_ms = 0;
-    l->next_full = 0;       /* what changed while unsubscribed: a full load now */
-    if (l->down)
-        sys_info("links: redis available again", NULL);
-    l->down = 0;
+    l->next_full = 0;       /* what changed while unsubscribed: a full load now, which ends the outage */
     return 0;
 }
 
@@ -420,6 +445,8 @@ static int drain_queue(coll_links *l)
     memcpy(q, l->queue, sizeof q[0] * (size_t)n);
     l->nq = 0;
     pthread_mutex_unlock(&l->qlock);
+    if (n == 0)
+        return 0;
     for (int i = 0; i < n; i++)
         if (fetch_one(l, q[i]) < 0)
             return -1;
@@ -439,8 +466,8 @@ static void *links_main(void *arg)
             int ok = full_load(l) == 0;
             l->next_full = now + (ok ? (int64_t)l->conf->link_refresh_s * 1000 : 1000);
         }
-        if (l->subscribed && l->nq)
-            drain_queue(l);
+        if (l->subscribed)
+            drain_queue(l);     /* takes the queue's lock: nothing read without it */
         struct pollfd p[2] = {{l->wake[0], POLLIN, 0}, {-1, POLLIN, 0}};
         redisContext *c = l->subscribed ? sys_redis_context(l->sub) : NULL;
         if (c)

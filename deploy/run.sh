@@ -5,15 +5,21 @@
 # cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# AG_NO_BUILD=1: use ./build as it is (the README tour's test: AG_RUN_ROOT
+# names a directory holding build/, and var/ is made there)
+if [ -z "${AG_NO_BUILD:-}" ]; then
+  ./deploy/deps.sh
+  ./deploy/build.sh build
+fi
+cd "${AG_RUN_ROOT:-.}"
 root=$PWD
-./deploy/deps.sh
-./deploy/build.sh build
 
 mkdir -p var/redis var/spool
 pids=()
 redis_pid=""
 stop() {
-  trap - INT TERM EXIT
+  trap '' INT TERM      # a second Ctrl-C must not cut the cleanup short
+  trap - EXIT
   # finish the cleanup even if the terminal or a pipe reading our output
   # is gone (an echo failing must not leave Redis running)
   set +e
@@ -24,6 +30,10 @@ stop() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ -n "$redis_pid" ]; then
     redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || kill "$redis_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$redis_pid" 2>/dev/null; then   # it did not stop in 10 s: SIGTERM, then SIGKILL
+      kill "$redis_pid" 2>/dev/null; sleep 2; kill -KILL "$redis_pid" 2>/dev/null || true
+    fi
     wait "$redis_pid" 2>/dev/null || true
   fi
   echo "stopped."

@@ -42,6 +42,7 @@ static const char *const reason_names[PROTO_REASON_COUNT] = {
     [PROTO_ERR_PAGE] = "bad_page",
     [PROTO_ERR_REFERRER] = "bad_referrer",
     [PROTO_ERR_UNMAPPED] = "unmapped_event",
+    [PROTO_ERR_STALE] = "stale_item",
     [PROTO_ERR_SPOOL_FULL] = "spool_full",
 };
 
@@ -294,10 +295,13 @@ static proto_reason set_value(proto_hit *hit, int idx, const char *v, size_t n)
         proto_hit_put(hit->subject, v, n);
         break;
     case P_REF:
-    case P_UREF:
         if (!proto_hit_valid_id(v, n, PROTO_REF_MAX))
             return PROTO_ERR_REF;
-        proto_hit_put(idx == P_REF ? hit->ref : hit->uref, v, n);
+        proto_hit_put(hit->ref, v, n);
+        break;
+    case P_UREF:    /* an unsigned claim: a malformed one is dropped, the hit kept */
+        if (proto_hit_valid_id(v, n, PROTO_REF_MAX))
+            proto_hit_put(hit->uref, v, n);
         break;
     case P_CH:
         if (!valid_channel(v, n))

@@ -78,6 +78,7 @@ typedef enum {
     PROTO_ERR_PAGE,           /* bad_page: p is not a path (/…, printable, no ? or #) */
     PROTO_ERR_REFERRER,       /* bad_referrer: rh is not a host name */
     PROTO_ERR_UNMAPPED,       /* unmapped_event: a hook item whose kind the hook does not map */
+    PROTO_ERR_STALE,          /* stale_item: a hook item whose own time is over 24 h old (a replay) */
     PROTO_ERR_SPOOL_FULL,     /* spool_full: accepted but dropped (not a validation reason) */
     PROTO_REASON_COUNT
 } proto_reason;

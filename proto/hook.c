@@ -562,7 +562,11 @@ static proto_reason item_hit(item_ctx *x, const cJSON *item, const cJSON *data, 
         hit->value = minor;
     }
     int64_t t = time_of(ptr_get(data, h->ptr[PROTO_HP_TS]));
-    if (t >= x->now - DAY_MS && t <= x->now + 60000)
+    if (t > 0 && t < x->now - DAY_MS) {     /* past the nonces' memory: a replay would count again */
+        x->why = "the item is more than 24 hours old (replays past the duplicate window are refused)";
+        return PROTO_ERR_STALE;
+    }
+    if (t > 0 && t <= x->now + 60000)
         *when = t;
     /* the nonce: the source's id of the event, else its delivery and place, else the item */
     if (!outer_key && h->ptr[PROTO_HP_KEY][0] && text_of(ptr_get(data, h->ptr[PROTO_HP_KEY]), buf, 256) > 0)

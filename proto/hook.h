@@ -117,8 +117,10 @@ const char *proto_hook_auth_name(proto_hook_auth a);
 /* Called once per item, in order: with the item's hit (not finished) and
  * PROTO_OK, or with the reason the item does not become a hit and a short
  * text; an item whose kind the hook maps to `ignore` comes with hit NULL,
- * PROTO_OK and why "ignored". when_ms is the item's own time (0 if it has none or it is outside
- * [now - 24 h, now + 60 s]). Return non-zero to stop. */
+ * PROTO_OK and why "ignored". An item whose own time is over 24 h old is
+ * PROTO_ERR_STALE (a replay past the nonces' memory). when_ms is the
+ * item's own time (0 if it has none or it is over 60 s ahead). Return
+ * non-zero to stop. */
 typedef int (*proto_hook_cb)(void *arg, int index, proto_hit *hit, proto_reason r,
                              const char *why, int64_t when_ms);
 

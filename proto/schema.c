@@ -73,7 +73,7 @@ size_t proto_field_adv(char *buf, size_t cap, int click, const char *ref)
 /* Returns 1 if field is one of the schema's own totals fields; never fails. */
 int proto_field_builtin(const char *field)
 {
-    if (proto_field_is_machine(field) || !strncmp(field, "adv_", 4))
+    if (proto_field_is_machine(field) || strchr(field, ':'))   /* adv_click:<ref>: no event has ':' */
         return 1;
     return proto_event_of(field) != PROTO_EV_CUSTOM || !strcmp(field, PROTO_FIELD_VALUE) ||
            !strcmp(field, PROTO_FIELD_DUP) || !strcmp(field, PROTO_FIELD_ANON) ||

@@ -145,7 +145,7 @@ static int gather_link(void *arg, const proto_link *l)
 {
     gather *g = arg;
     int i = 0;
-    if (!l->ref[0] || l->disabled)
+    if (!l->ref[0] || proto_link_state_at(l, (int64_t)time(NULL) * 1000) != PROTO_LINK_ACTIVE)
         return 0;
     while (i < g->n && strcmp(g->v[i].ref, l->ref) != 0)
         i++;
@@ -213,7 +213,7 @@ static void digest_text(proto_buf *subj, proto_buf *b, const char *c, const char
 static int send_digest(cli_ctx *x, agg_curl *curl, const char *c, const char *day, const adv_links *a,
                        const char *subj, const char *text)
 {
-    char to[300], msgid[256], err[256];
+    char to[300], msgid[256], err[256], from[320];
     size_t len = 0;
     const char *who = a->name[0] ? a->name : a->ref;
     int quote = strpbrk(who, ",;:<>@\"()[]\\") != NULL;
@@ -222,8 +222,9 @@ static int send_digest(cli_ctx *x, agg_curl *curl, const char *c, const char *da
         if (*p == '\r' || *p == '\n')
             *p = ' ';
     snprintf(msgid, sizeof msgid, "actiongap.digest.%s.%s.%s", c, a->ref, day);
-    char *m = agg_mail_message(x->conf.alert_email_from, to, subj, text, msgid, (int64_t)time(NULL), &len);
-    agg_xfer *xf = m ? agg_xfer_mail(curl, x->conf.smtp_url, x->conf.alert_email_from, a->email, m, len,
+    agg_mail_from(from, sizeof from, &x->conf);
+    char *m = agg_mail_message(from, to, subj, text, msgid, (int64_t)time(NULL), &len);
+    agg_xfer *xf = m ? agg_xfer_mail(curl, x->conf.smtp_url, from, a->email, m, len,
                                      10000, NULL, err, sizeof err) : NULL;
     int st = xf ? agg_xfer_run(curl, xf, err, sizeof err) : -1;
     agg_xfer_free(curl, xf);

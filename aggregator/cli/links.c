@@ -22,6 +22,12 @@ static const char create_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end "
     "redis.call('HSET', KEYS[1], unpack(ARGV)) return 1";
 
+/* Points an identity from a gone code to a new one, unless another minter
+ * moved it first: one key, compare and set. */
+static const char move_lua[] =
+    "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1";
+
 /* Writes the short URL of code into out; never fails. */
 static void short_url(const cli_ctx *x, const char *code, char *out, size_t cap)
 {
@@ -65,6 +71,8 @@ static int create(cli_ctx *x, const proto_link *lk, const char *code)
     return made;
 }
 
+static int load(cli_ctx *x, const char *code, proto_link *lk);
+
 /* Tells the collectors a link changed (channel ag:links). Returns 0, or -1 (printed). */
 static int announce(cli_ctx *x, const char *code)
 {
@@ -92,15 +100,23 @@ static int mint(cli_ctx *x, proto_link *lk, int *created)
     redisReply *r = cli_cmd(x, "HGET %s %b", ck, ident, (size_t)il);
     if (!r)
         return -1;
-    int known = r->type == REDIS_REPLY_STRING && proto_link_code_valid(r->str, r->len);
-    if (known)
-        memcpy(lk->code, r->str, r->len + 1);
+    char old[PROTO_LINK_CODE_MAX + 1] = "";
+    if (r->type == REDIS_REPLY_STRING && proto_link_code_valid(r->str, r->len))
+        memcpy(old, r->str, r->len + 1);
     freeReplyObject(r);
-    if (known)
-        return 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     lk->created_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (old[0]) {   /* minted before: the same code while it answers; a new one once it is gone */
+        proto_link prev;
+        int ok = load(x, old, &prev);
+        if (ok < 0)
+            return -1;
+        if (ok && proto_link_state_at(&prev, lk->created_ms) == PROTO_LINK_ACTIVE) {
+            memcpy(lk->code, old, sizeof lk->code);
+            return 0;
+        }
+    }
     for (int attempt = 0;; attempt++) {
         unsigned char rnd[PROTO_LINK_CODE_MAX];
         size_t len = (size_t)(PROTO_LINK_CODE_MIN + attempt / 2);
@@ -119,8 +135,13 @@ static int mint(cli_ctx *x, proto_link *lk, int *created)
         if (made)
             break;
     }
-    /* the identity points at the code; a concurrent minter that won keeps its own */
-    if (!(r = cli_cmd(x, "HSETNX %s %b %s", ck, ident, (size_t)il, lk->code)))
+    /* the identity points at the code; a concurrent minter that won keeps its
+     * own (a gone link's identity is moved, compared and set in one call) */
+    if (old[0])
+        r = cli_cmd(x, "EVAL %s 1 %s %b %s %s", move_lua, ck, ident, (size_t)il, old, lk->code);
+    else
+        r = cli_cmd(x, "HSETNX %s %b %s", ck, ident, (size_t)il, lk->code);
+    if (!r)
         return -1;
     int won = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
@@ -234,6 +255,11 @@ static int read_advocates(const char *path, advocate **out)
     }
     while (fgets(line, sizeof line, f)) {
         ln++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            fprintf(stderr, "actiongap: links: %s:%d: a line longer than %zu bytes\n", path, ln,
+                    sizeof line - 2);
+            goto fail;
+        }
         line[strcspn(line, "\r\n")] = 0;
         int nc = csv_cells(line, cells, 3);
         if (nc == 1 && !cells[0][0])
@@ -241,7 +267,8 @@ static int read_advocates(const char *path, advocate **out)
         if (ln == 1 && strcmp(cells[0], "id") == 0)
             continue;
         if (!proto_hit_valid_id(cells[0], strlen(cells[0]), PROTO_REF_MAX) || nc < 2 ||
-            strlen(cells[1]) > 128 || (nc == 3 && (strlen(cells[2]) > 128 || (cells[2][0] && !strchr(cells[2], '@'))))) {
+            strlen(cells[1]) > 128 || (nc == 3 && (strlen(cells[2]) > 128 ||
+                                                   (cells[2][0] && proto_conf_emails(cells[2], 1) != 1)))) {
             fprintf(stderr, "actiongap: links: %s:%d: want id,name[,e-mail] with an id of "
                     "[A-Za-z0-9._-] (1-64)\n", path, ln);
             goto fail;
@@ -463,7 +490,10 @@ static int bulk(cli_ctx *x, const cli_args *a, const char *c)
             cJSON_AddBoolToObject(o, "created", created);
             cJSON_AddItemToArray(arr, o);
         } else {
-            printf("%s,\"%s\",%s,%s,%s\n", v[i].id, v[i].name, v[i].email, lk.code, url);
+            printf("%s,\"", v[i].id);
+            for (const char *p = v[i].name; *p; p++)
+                fputs(*p == '"' ? "\"\"" : (char[2]){*p, 0}, stdout);
+            printf("\",%s,%s,%s\n", v[i].email, lk.code, url);
         }
     }
     if (t && rc == CLI_OK)

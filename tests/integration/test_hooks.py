@@ -165,6 +165,7 @@ t_called = now_ms()
 # ---- Action Network: a signature credited to an advocate, a donation, an unmapped action
 an = fixture("actionnetwork_signature.json") + fixture("actionnetwork_donation.json")
 an[0]["osdi:signature"]["created_date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30))
+an[1]["osdi:donation"]["created_date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 20))
 an.append({"action_network:action": {"created_date": "2014-03-18T22:25:31Z",
                                       "person": {"email_addresses": [{"address": "x@example.org"}]}},
            "idempotency_key": "act-1"})
@@ -181,6 +182,7 @@ check(st == 401 and ans["error"] == "bad signature", f"action network with a wro
 
 # ---- listmonk: a new subscriber, its redelivery, an ignored update, refusals
 lm = fixture("listmonk_subscriber_created.json")
+lm["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
 lmb = json.dumps(lm).encode()
 st, ans = post("news", lmb, listmonk_headers(lmb, 77))
 check(st == 202 and ans["accepted"] == 1, f"listmonk: {st} {ans}")
@@ -205,6 +207,8 @@ check(st == 200, "page signup")
 t_page = now_ms()
 time.sleep(1.5)
 zap = fixture("generic_zapier_call.json")
+now = time.time()
+zap["call"]["at"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 zb = json.dumps(zap).encode()
 st, ans = post("zap", zb, {"Authorization": "Bearer wrong-token-0123456789"})
 check(st == 401, f"zapier with a wrong token: {st} {ans}")
@@ -213,6 +217,11 @@ check(st == 202 and ans["accepted"] == 1, f"zapier call: {st} {ans}")
 t_zap = now_ms()
 st, ans = post("zap", zb, {"Authorization": f"Bearer {ZAP}"})     # Zapier replays the step
 check(st == 202 and ans["accepted"] == 1, f"zapier replay: {st} {ans}")
+
+old = fixture("generic_zapier_call.json")     # its own time is 2025: a replay past the 24 h window
+st, ans = post("zap", json.dumps(old).encode(), {"Authorization": f"Bearer {ZAP}"})
+check(st == 202 and ans["accepted"] == 0 and ans["errors"][0]["reason"] == "stale_item",
+      f"an item over 24 h old is refused: {st} {ans}")
 
 # ---- n8n: HMAC over "<ts>.<body>", campaign and amount from the payload
 n8 = {"event": "gift", "campaign": "winter", "person": {"id": "p-77"}, "amount": 12.5}

@@ -113,6 +113,11 @@ cli("links", "spring", "--disable", codes["a49"])
 wait_for(lambda: get("/s/" + codes["a49"])[0] == 410, timeout=5, what="a disabled link to answer 410")
 st, h, body = get("/s/" + codes["a49"])
 check(b"no longer active" in body and "location" not in {k.lower() for k in h}, "410 page")
+again49 = json.loads(cli("link", "spring", "--to", TARGET, "--ref", "a49", "--short", "--json").stdout)
+check(again49["code"] != codes["a49"] and again49["created"], f"a gone link re-minted gets a new code: {again49}")
+check(r("HGET", "ag:c:{spring}:links", f"a49\x1f{TARGET}\x1f\x1f").decode() == again49["code"],
+      "the identity points at the new code")
+wait_for(lambda: get("/s/" + again49["code"])[0] == 302, timeout=5, what="the re-minted link")
 p = cli("links", "spring", "--disable", codes["a49"][::-1], ok=False)
 check(p.returncode == 1 and "is not a link of spring" in p.stderr, f"disabling a stranger: {p.stderr}")
 r("HSET", "ag:link:Expired01", "c", "spring", "to", TARGET, "ref", "old", "state", "active", "exp", "1000")
@@ -143,11 +148,11 @@ wait_for(lambda: col.health().get("spooled", 0) + col.health().get("held", 0) >=
 rs.start()
 r = rs.client()
 wait_applied(r, timeout=60)
-wait_for(lambda: sum(int(v) for v in zrange(r, "ag:c:{spring}:ref:click").values()) == 10 + 1 + 5 + 2,
+wait_for(lambda: sum(int(v) for v in zrange(r, "ag:c:{spring}:ref:click").values()) == 10 + 1 + 5 + 2 + 1,
          timeout=30, what="every human short-link click counted")
 clicks = zrange(r, "ag:c:{spring}:ref:click")
 check(all(clicks.get(a["id"]) == (2.0 if a["id"] == "a00" else 1.0) for a in first[:15]) and
-      clicks.get("zed") == 1.0 and clicks.get("quiet") == 1.0,
+      clicks.get("zed") == 1.0 and clicks.get("quiet") == 1.0 and clicks.get("a49") == 1.0,
       f"clicks by advocate, exactly (a00: the short host too): {clicks}")
 
 # ---- a landing page's unsigned ?via=: counted apart, never on the leaderboard
@@ -158,6 +163,7 @@ def beacon(port, body):
 
 check(beacon(col.port, {"c": "spring", "e": "signup", "s": "self-1", "uref": "a01"}) == 204, "unsigned signup")
 check(beacon(col.port, {"c": "spring", "e": "signup", "s": "self-2", "uref": "mallory"}) == 204, "unsigned signup 2")
+check(beacon(col.port, {"c": "spring", "e": "view", "s": "self-3", "uref": "Jane Doe"}) == 204, "a malformed via")
 col2 = Collector(rs, extra=["--accept-unsigned-ref", "yes"])
 check(beacon(col2.port, {"c": "open", "e": "signup", "s": "v-1", "uref": "ann"}) == 204, "accepted unsigned")
 # a signup through a real token: the landing page of a01's link
@@ -172,6 +178,10 @@ check(unv == {"a01": 1.0, "mallory": 1.0} and hgetall(r, "ag:c:{spring}").get("u
       f"unsigned credit counted apart: {unv}")
 check(board == {"a01": 1.0}, f"the leaderboard holds the verified action only: {board}")
 check(zrange(r, "ag:c:{open}:ref") == {"ann": 1.0}, "accept_unsigned_ref = yes credits the advocate")
+kept = [f for _, f in r.xrange_all("ag:hits:{0}") if f.get("subject") == "self-3"]
+check(len(kept) == 1 and "uref" not in kept[0] and not any(f.get("reason") == "bad_ref" for _, f in
+                                                           r.xrange_all("ag:rejects")),
+      f"a malformed via is dropped, its hit kept: {kept}")
 
 # ---- what the CLI shows
 top = cli("top", "spring", "--json")
@@ -192,14 +202,15 @@ today = time.strftime("%Y-%m-%d", time.gmtime())
 dig = cli("digest", "spring", "--day", today).stdout
 parts = dig.split("\n----\n")
 a01 = [d for d in parts if "a01@example.org" in d]
-check(len(parts) == 50 and len(a01) == 1, f"one digest per advocate with an active link (49 of the file, zed): {len(parts)}")
+check(len(parts) == 51 and len(a01) == 1,
+      f"one digest per advocate with an active link (the file's 50, a49 re-minted; zed): {len(parts)}")
 check(f"To: Advocate 1, Esq. <a01@example.org>" in a01[0] and "2 clicks on your links, 1 action" in a01[0]
       and f"{BASE}/s/{codes['a01']} -> {TARGET}" in a01[0], f"a01's digest: {a01[0]}")
 # ---- the digest by e-mail: one message per advocate with an address, headers as RFC 5322 wants
 sink = SmtpSink()
 p = cli("digest", "spring", "--day", today, "--send", "--smtp-url", f"smtp://127.0.0.1:{sink.port}",
         "--alert-email-from", "campaigns@example.org")
-check("49 digests sent, 1 without an e-mail address, 0 failed" in p.stdout, f"digest --send: {p.stdout[-200:]}")
+check("49 digests sent, 2 without an e-mail address, 0 failed" in p.stdout, f"digest --send: {p.stdout[-200:]}")
 check(len(sink.messages) == 49, f"the inbox holds 49 digests: {len(sink.messages)}")
 import email
 import email.policy

@@ -259,6 +259,12 @@ START_TEST(parse_hubspot)
     proto_hook_parse(&h, again, strlen(again), NULL, "", NOW, collect, &g2);
     ck_assert_str_eq(g2.hits[0].nonce, g.hits[0].nonce);
     ck_assert_int_eq(g2.when[0], 0);
+    /* an item whose own time is over 24 h old: a replay past the nonces' memory */
+    got g4 = {0};
+    const char *old = "{\"eventId\":13,\"subscriptionType\":\"contact.creation\",\"objectId\":503,"
+                      "\"occurredAt\":1764547100000}";
+    proto_hook_parse(&h, old, strlen(old), NULL, "", NOW, collect, &g4);
+    ck_assert_int_eq(g4.reasons[0], PROTO_ERR_STALE);
     /* a workflow body: no kind, the hook's event; subject from vid */
     snprintf(h.event, sizeof h.event, "followup");
     got g3 = {0};
