@@ -20,7 +20,7 @@ void proto_man_text(proto_buf *b, const char *text, size_t len)
             proto_buf_printf(b, "\\e");
         else if (ch == '"')
             proto_buf_printf(b, "\\(dq");
-        else if (ch == '-' && (isspace((unsigned char)prev) || prev == '(' || prev == '-'))
+        else if (ch == '-' && (isspace((unsigned char)prev) || strchr("([|-", prev)))
             proto_buf_printf(b, "\\-");
         else
             proto_buf_printf(b, "%c", ch);

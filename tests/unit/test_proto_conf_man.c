@@ -153,6 +153,7 @@ START_TEST(man_text_escapes)
         {"a\\b", "a\\eb"},
         {"say \"hi\"", "say \\(dqhi\\(dq"},
         {"use --flag (-x) read-only", "use \\-\\-flag (\\-x) read-only"},
+        {"[--to URL] | -n", "[\\-\\-to URL] | \\-n"},
         {"plain", "plain"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
