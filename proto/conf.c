@@ -103,6 +103,31 @@ static const conf_key conf_table[] = {
 };
 #define CONF_N (sizeof conf_table / sizeof conf_table[0])
 
+/* What each type's values look like, for the manual (in conf_type's order). */
+static const char *const type_docs[] = {
+    [T_STR] = "text", [T_INT] = "integer", [T_I64] = "integer", [T_ENUM] = "word",
+    [T_BOOL] = "yes | no", [T_CIDRS] = "CIDR list", [T_HOSTPORT] = "host:port",
+    [T_REDIS] = "Redis URL", [T_URL] = "URL", [T_LEVEL] = "level", [T_PREFIX] = "key prefix",
+    [T_HOSTS] = "host list", [T_EMAILS] = "address list", [T_EMAIL] = "address",
+    [T_SMTP] = "SMTP URL"};
+
+/* Describes key i of the table into d. Returns 0, or -1 past the last key. */
+int proto_conf_doc_at(size_t i, proto_conf_doc *d)
+{
+    if (i >= CONF_N)
+        return -1;
+    const conf_key *k = &conf_table[i];
+    d->key = k->key;
+    d->type = type_docs[k->type];
+    d->def = k->def;
+    d->help = k->help;
+    d->names = k->names;
+    d->ranged = k->type == T_INT || k->type == T_I64;
+    d->min = k->min;
+    d->max = k->max;
+    return 0;
+}
+
 /* Finds a key by name, dashes and underscores alike. Returns NULL if unknown. */
 static const conf_key *conf_find(const char *name, size_t len)
 {
@@ -557,6 +582,7 @@ void proto_conf_usage(proto_buf *b)
         proto_buf_printf(b, "  --%-20s %s (default: %s)\n", k->key, k->help,
                          *k->def ? k->def : "\"\"");
     }
-    proto_buf_printf(b, "  --hook.NAME.FIELD      an inbound hook (file or flag, not env): source, secret, campaign,\n"
-                        "                         subject, event, url, auth, header, ts_header, map.KIND, ptr.PART\n");
+    proto_buf_printf(b, "  --hook.NAME.FIELD      an inbound hook (file or flag, not env); FIELD is one of:\n");
+    for (const proto_hook_field_doc *f = proto_hook_fields; f->field; f++)
+        proto_buf_printf(b, "    %-20s %s\n", f->field, f->help);
 }

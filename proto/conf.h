@@ -138,6 +138,29 @@ typedef struct {
  * "unix:///path") into a. Returns 0, or -1 if it is malformed. */
 int proto_conf_redis_addr(const char *url, proto_redis_addr *a);
 
+/* One key of the table, for the manual (proto/conf_man.c) and its test. */
+typedef struct {
+    const char *key;
+    const char *type;           /* what a value looks like: "integer", "host:port", ... */
+    const char *def;            /* "" when empty */
+    const char *help;           /* one line */
+    const char *const *names;   /* a word key's values, NULL-terminated; else NULL */
+    int ranged;                 /* integer keys: min and max apply */
+    int64_t min, max;
+} proto_conf_doc;
+
+/* Describes key i (0, 1, ... in table order) into d. Returns 0, or -1 past
+ * the last key. */
+int proto_conf_doc_at(size_t i, proto_conf_doc *d);
+
+/* Writes the keys as man(7) source: a .TP entry per key of the table, then
+ * the hook.<name>.<field> keys (proto/conf_man.c). Never fails (see b->oom). */
+void proto_conf_man(proto_buf *b);
+
+/* Writes text to b escaped for man(7) (backslashes, leading dots and
+ * quotes, minus signs); never fails. */
+void proto_man_text(proto_buf *b, const char *text, size_t len);
+
 /* Writes every key, its default and a one-line description (for --help)
  * into b. */
 void proto_conf_usage(proto_buf *b);

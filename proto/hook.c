@@ -22,6 +22,23 @@ static const char *const source_names[] = {"", "hubspot", "actionnetwork", "list
 static const char *const part_names[PROTO_HP_COUNT] = {"kind", "id", "email", "ts", "value",
                                                        "key", "ref", "campaign"};
 
+/* The fields of hook.<name>.<field>, documented (set_field parses them; a
+ * unit test sets each with its example). */
+const proto_hook_field_doc proto_hook_fields[] = {
+    {"source", "source = generic", "hubspot | actionnetwork | listmonk | generic: where the payloads come from (required)"},
+    {"secret", "secret = 0123456789abcdef", "the source's signing secret or token, 16+ characters (required)"},
+    {"campaign", "campaign = spring", "the campaign every accepted item is counted in (required)"},
+    {"subject", "subject = email", "id | email: what an item's subject is taken from (default: the source's)"},
+    {"event", "event = signup", "the event of items that carry no kind (empty: such items are rejected)"},
+    {"url", "url = https://pixel.example.org/api/hooks/crm", "the public URL HubSpot signs (default: base_url + the path)"},
+    {"auth", "auth = bearer", "generic: hmac (a signature header) | bearer (Authorization: Bearer <secret>)"},
+    {"header", "header = X-Signature", "generic: the HMAC's header (default X-Signature)"},
+    {"ts_header", "ts_header = X-Timestamp", "generic: a timestamp header; the HMAC then signs \"<ts>.<body>\""},
+    {"map.KIND", "map.call_logged = followup", "the event a source's kind KIND becomes, or ignore (at most 16 a hook)"},
+    {"ptr.PART", "ptr.email = /contact/email", "generic: JSON pointers to an item's PART (kind, id, email, ts, value, key, ref, campaign; alternatives split by |)"},
+    {NULL, NULL, NULL},
+};
+
 /* A source's defaults: pointers (alternatives split by '|', relative to the
  * item; for Action Network to the object inside its osdi:* member), the
  * subject it is counted by, and its event map. */

@@ -64,6 +64,18 @@ typedef struct {
     int n;
 } proto_hooks;
 
+/* One field a hook's keys may set (hook.<name>.<field>), for --help and the
+ * manual: the field (map.KIND and ptr.PART stand for their families), an
+ * example "<field> = <value>" it accepts, and one line of help. */
+typedef struct {
+    const char *field;
+    const char *example;
+    const char *help;
+} proto_hook_field_doc;
+
+/* Every field, in the order the manual lists them; ends with a NULL field. */
+extern const proto_hook_field_doc proto_hook_fields[];
+
 /* Sets field `key` ("<name>.<field>", what follows "hook." in the
  * configuration) of the hook it names, creating the hook on its first key.
  * Returns 0, or -1 with one line naming the key in err. */

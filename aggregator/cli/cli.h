@@ -116,4 +116,13 @@ int cli_link_short(cli_ctx *x, const cli_args *a);
  * Returns 0, or -1 after printing one line. */
 int cli_qr_write(const char *dir, const char *name, const char *text);
 
+/* `actiongap --help-man TEMPLATE` (man.c, run by the build): writes the man
+ * page of TEMPLATE to out, its @VERBS@ line replaced by what verbs writes,
+ * @KEYS@ by the configuration keys, @VERSION@ by the version. Returns
+ * CLI_OK, or CLI_ERR (printed). */
+int cli_man(const char *path, void (*verbs)(proto_buf *), FILE *out);
+
+/* Writes one verb, its usage and help lines, as a man(7) .TP entry (man.c). */
+void cli_man_verb(proto_buf *b, const char *usage, const char *help);
+
 #endif

@@ -128,6 +128,13 @@ static void usage(FILE *out)
           out);
 }
 
+/* Writes every verb of the table as man(7) for actiongap(1); never fails. */
+static void man_verbs(proto_buf *b)
+{
+    for (size_t v = 0; v < NVERBS; v++)
+        cli_man_verb(b, cli_verbs[v].usage, cli_verbs[v].help);
+}
+
 /* Reports a usage error (one line, then the usage); returns CLI_USAGE. */
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -234,6 +241,8 @@ int main(int argc, char **argv)
     int rest[CLI_MAX_ARGS * 2], nrest = 0, rc;
     char *args[CLI_MAX_ARGS * 2], err[512];
 
+    if (argc == 3 && strcmp(argv[1], "--help-man") == 0)   /* the build's man pages */
+        return cli_man(argv[2], man_verbs, stdout);
     if (sys_conf_version(stdout, "actiongap", argc, argv) ||
         (argc == 2 && strcmp(argv[1], "version") == 0 && sys_conf_version(stdout, "actiongap", 2,
                                                                           (char *[]){argv[0], "--version", NULL})))
