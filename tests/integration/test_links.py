@@ -148,8 +148,12 @@ wait_for(lambda: col.health().get("spooled", 0) + col.health().get("held", 0) >=
 rs.start()
 r = rs.client()
 wait_applied(r, timeout=60)
-wait_for(lambda: sum(int(v) for v in zrange(r, "ag:c:{spring}:ref:click").values()) == 10 + 1 + 5 + 2 + 1,
-         timeout=30, what="every human short-link click counted")
+try:
+    wait_for(lambda: sum(int(v) for v in zrange(r, "ag:c:{spring}:ref:click").values()) == 10 + 1 + 5 + 2 + 1,
+             timeout=60, what="every human short-link click counted")
+except AssertionError:
+    print("clicks:", zrange(r, "ag:c:{spring}:ref:click"), col.logs()[-3000:], flush=True)
+    raise
 clicks = zrange(r, "ag:c:{spring}:ref:click")
 check(all(clicks.get(a["id"]) == (2.0 if a["id"] == "a00" else 1.0) for a in first[:15]) and
       clicks.get("zed") == 1.0 and clicks.get("quiet") == 1.0 and clicks.get("a49") == 1.0,
