@@ -21,10 +21,7 @@
 
 #include <event2/event.h>
 
-#define IN_INIT         4096        /* first input buffer of a connection */
-#define IN_KEEP         32768       /* shrink back to IN_INIT beyond this when idle */
-#define OUT_INIT        1024
-#define OUT_KEEP        65536
+#define OUT_INIT        1024        /* first output buffer of a response */
 #define OUT_HIGH        65536       /* stop taking pipelined requests beyond this */
 #define READ_ROOM       1024        /* grow or compact below this free space */
 #define CHUNK_SLACK     16384       /* > the parser's 4 KiB chunk line limit */
@@ -134,19 +131,15 @@ static conn *conn_new(coll_http *s, int fd)
     c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
     c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->tmo = evtimer_new(s->base, on_timer, c);
-    c->in = malloc(IN_INIT);
-    c->out = malloc(OUT_INIT);
-    if (!c->rev || !c->wev || !c->tmo || !c->in || !c->out) {
+    /* no buffers yet: an idle connection holds none (in_room and
+     * out_reserve make them when bytes come or go) */
+    if (!c->rev || !c->wev || !c->tmo) {
         if (c->rev) event_free(c->rev);
         if (c->wev) event_free(c->wev);
         if (c->tmo) event_free(c->tmo);
-        free(c->in);
-        free(c->out);
         free(c);
         return NULL;
     }
-    c->cap = IN_INIT;
-    c->ocap = OUT_INIT;
     c->srv = s;
     c->fd = fd;
     c->next = s->live;
@@ -230,7 +223,7 @@ static void finish(conn *c)
  * failure. */
 static int out_reserve(conn *c, size_t n)
 {
-    size_t cap = c->ocap;
+    size_t cap = c->ocap ? c->ocap : OUT_INIT;
     char *p;
 
     if (c->olen + n <= c->ocap)
@@ -311,16 +304,13 @@ static void fail(conn *c, int status)
     append_resp(c, &q, &r, 1);
 }
 
-/* Shrinks *buf back to init bytes when it grew past keep; keeps it as is
- * when realloc fails. */
-static void shrink(char **buf, size_t *cap, size_t keep, size_t init)
+/* Frees a buffer a connection no longer needs (it is made again on
+ * demand); cannot fail. */
+static void release(char **buf, size_t *cap)
 {
-    char *p;
-
-    if (*cap > keep && (p = realloc(*buf, init)) != NULL) {
-        *buf = p;
-        *cap = init;
-    }
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
 }
 
 /* Sends queued output; returns 1 when all is sent, 0 when the socket is
@@ -348,7 +338,7 @@ static int flush(conn *c)
         }
     }
     c->olen = c->opos = 0;
-    shrink(&c->out, &c->ocap, OUT_KEEP, OUT_INIT);
+    release(&c->out, &c->ocap);     /* all sent: an idle connection keeps no buffer */
     if (c->wblocked) {
         c->wblocked = 0;
         event_del(c->wev);
@@ -479,9 +469,9 @@ static void dispatch(conn *c)
     c->tarmed = 0;
     if (close)
         set_closing(c);
-    if (c->off == c->len) {
+    if (c->off == c->len) {     /* nothing pipelined behind: the buffer goes until the next read */
         c->off = c->len = 0;
-        shrink(&c->in, &c->cap, IN_KEEP, IN_INIT);
+        release(&c->in, &c->cap);
     }
 }
 
