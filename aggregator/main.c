@@ -18,6 +18,7 @@
 #include "schema.h"
 #include "conffile.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "webhook.h"
 
@@ -111,6 +112,7 @@ int main(int argc, char **argv)
     agg_webhook *wh = agg_webhook_new(&a.conf, &a.m);
     sys_info("started", "consumer=%s metrics_listen=%s partitions=%d batch=%d", a.me,
                a.conf.metrics_listen, a.conf.partitions, a.conf.batch);
+    sys_notify_ready();     /* the metrics server listens */
     int status = 0;
     while (!agg_stopping) {
         if (!a.up) {
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
             a.last_trim = t;
         }
     }
+    sys_notify_stopping();
     sys_info("stopping", "applied=%llu", (unsigned long long)agg_get(a.m.applied));
     agg_leases_release(&a);   /* another aggregator takes over at once */
     agg_webhook_free(wh);

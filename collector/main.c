@@ -17,6 +17,7 @@
 #include "spool.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
 #include "redis.h"
 
 #define DRAIN_TIMEOUT_MS 5000
@@ -204,8 +205,10 @@ int main(int argc, char **argv)
                ctx.nworkers, ra.path[0] ? "unix" : ra.host, ra.port, ra.path, ctx.conf.spool_dir);
     for (int i = 0; i < ctx.nworkers; i++)
         pthread_create(&ctx.workers[i].tid, NULL, worker_main, &ctx.workers[i]);
+    sys_notify_ready();     /* every listener bound, every worker running */
     int sig = 0;
     sigwait(&sigs, &sig);
+    sys_notify_stopping();
     sys_info("stopping: draining to Redis or the spool", "signal=%d", sig);
     for (int i = 0; i < ctx.nworkers; i++)
         event_active(ctx.workers[i].stop_ev, EV_TIMEOUT, 0);

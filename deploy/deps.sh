@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(gcc libc6-dev pkg-config meson ninja-build python3
       libevent-dev libhiredis-dev libcjson-dev check libssl-dev
-      libcurl4-openssl-dev libqrencode-dev libpng-dev
+      libcurl4-openssl-dev libqrencode-dev libpng-dev libsystemd-dev
       redis-server redis-tools curl openssl
       man-db groff-base                        # test_proto_conf_man renders the man pages
       dpkg-dev debhelper lintian)              # test_package builds the .deb (deploy/package.sh)

@@ -5,7 +5,8 @@
 # one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-AG_DEPS_EXTRA="clang libclang-rt-14-dev valgrind chromium chromium-driver python3-selenium" ./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+# systemd: systemd-analyze (test_units); prometheus: promtool (test_monitoring)
+AG_DEPS_EXTRA="clang libclang-rt-14-dev valgrind chromium chromium-driver python3-selenium systemd prometheus" ./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0
 run_suite() { # name builddir [meson setup args...]

@@ -6,6 +6,7 @@
 #include "conffile.h"
 #include "dash.h"
 #include "log.h"
+#include "notify.h"
 
 #define TOKEN_MIN 16
 
@@ -51,7 +52,9 @@ int main(int argc, char **argv)
     if (!d)
         return 1;
     sys_info("started", "dashboard_listen=%s", conf.dashboard_listen);
+    sys_notify_ready();     /* dashboard_listen is bound */
     int rc = agg_dash_run(d);
+    sys_notify_stopping();
     agg_dash_free(d);
     return rc;
 }
