@@ -226,6 +226,21 @@ start_redis() {  # start_redis NAME -> sets REDIS_PORT REDIS_PID
   die "redis-server did not start (see $d/redis.log)"
 }
 rcli() { timeout 60 redis-cli -p "$REDIS_PORT" "$@"; }
+# cmdstats LABEL HITS: logs what each Redis command cost per hit since the
+# last CONFIG RESETSTAT (INFO commandstats: usec of each command ÷ HITS, its
+# share of the total), the dearest first, so the next person sees where
+# counting spends Redis's time
+cmdstats() {
+  rcli INFO commandstats | tr -d '\r' | awk -F'[:,=]' -v label="$1" -v hits="$2" '
+    /^cmdstat_/ { name = substr($1, 9); for (i = 2; i < NF; i += 2) { if ($i == "calls") c[name] = $(i+1); if ($i == "usec") u[name] = $(i+1) } total += u[name] }
+    END {
+      n = 0; for (k in u) keys[n++] = k
+      for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (u[keys[j]] > u[keys[i]]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
+      line = sprintf("  %s: redis per hit (INFO commandstats) %.2f µs:", label, total / (hits > 0 ? hits : 1))
+      for (i = 0; i < n && i < 8; i++) line = line sprintf(" %s %.2f µs (%.0f%%, %.3f calls/hit);", keys[i], u[keys[i]] / (hits > 0 ? hits : 1), total ? 100 * u[keys[i]] / total : 0, c[keys[i]] / (hits > 0 ? hits : 1))
+      print line
+    }'
+}
 
 forget() {  # forget PID: drop a reaped pid from the cleanup list
   local keep=() p
@@ -404,7 +419,7 @@ bench_http() {
     [ "$name" != ag ] || wait_agg_idle
     pids=$($pidfn)
     r0=$(recorded "$name"); c0=$(cpu_ticks $pids)
-    [ "$name" != ag ] || { a0=$(cpu_ticks "$AGG_PID"); m0=$(cpu_ticks "$COLL_PID"); }
+    [ "$name" != ag ] || { a0=$(cpu_ticks "$AGG_PID"); m0=$(cpu_ticks "$COLL_PID"); rcli CONFIG RESETSTAT >/dev/null; }
     log "$name: run $rep/$REPS: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DUR}s (pixels for $(calc "$DUR - $DRAIN" 1) s, then a 404 drain)"
     local lpid=""
     if [ "$name" = ag ]; then  # the aggregator's lag, sampled while wrk runs
@@ -444,6 +459,7 @@ bench_http() {
       main_list+=("$(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $denom" 2)")
       log "  ag: of which the collector $(calc "($m1 - $m0) * 1000000 / $CLK_TCK / $denom" 2) µs/hit, redis-server the rest"
       log "  ag: aggregator CPU meanwhile $(ticks_us $((a1 - a0))) µs ($(calc "($a1 - $a0) * 1000000 / $CLK_TCK / $denom" 2) µs/hit, not in the table)"
+      log "$(cmdstats "ag (appending and counting live)" "$denom")"
       log "  ag: aggregator lag during the run at most ${lag_list[-1]} entries (≈ $(calc "${lag_list[-1]} / ($rps > 0 ? $rps : 1)" 2) s of traffic), caught up ${catch_list[-1]} s after wrk ended"
     fi
     [ "$name" != nginx_nolog ] && check_loss "$name" "wrk run $rep" "$ok" "$rec"
@@ -597,6 +613,7 @@ plen=$(rcli XLEN 'ag:hits:{0}')
 [ "$plen" = "$AGG_N" ] || { cat "$TMP/prefill.log" >&2; die "pre-fill wrote $plen entries, not $AGG_N"; }
 log "  agg: pre-filled in $(calc "$t1 - $t0" 1) s ($(tail -1 "$TMP/prefill.log"))"
 AGG_MPORT=$(freeport)
+rcli CONFIG RESETSTAT >/dev/null
 c0=$(cpu_ticks "$REDIS_PID")
 t0=$(now)
 "$AGGREGATOR" --redis "redis://127.0.0.1:$REDIS_PORT/0" --metrics-listen "127.0.0.1:$AGG_MPORT" \
@@ -630,6 +647,7 @@ res agg.hwm_kb "$(status_kb VmHWM "$AGG_PID")"
 log "  agg: $applied applied in $secs s = $(calc "$applied / $secs" 0)/s; group lag=$lag pending=$pend;" \
     "CPU aggregator $(ticks_us "$a1") µs + redis $(ticks_us $((c1 - c0))) µs;" \
     "peak RSS aggregator $(status_kb VmHWM "$AGG_PID") kB, redis $(status_kb VmHWM "$REDIS_PID") kB"
+log "$(cmdstats agg "$applied")"
 sleep 0.3  # let the batch in flight be acknowledged
 cnt=$($PY counters "$REDIS_PORT")
 total=$(echo "$cnt" | sed 's/total=\([0-9]*\).*/\1/')

@@ -318,7 +318,10 @@ START_TEST(post_bad_urls)
         ck_assert_msg(agg_webhook_post(bad[i], "{}", 2, 1000, err, sizeof err) == -1, "%s", bad[i]);
         ck_assert_msg(err[0] != 0, "no reason for %s", bad[i]);
         ck_assert_ptr_null(strchr(err, '\n'));
-        ck_assert_int_lt(mono_ms() - t0, 100);
+        /* refused without waiting out the 1 s timeout: no connection was tried
+         * (a functional bound, not a speed figure: valgrind makes libcurl's
+         * first handle alone take ~100 ms) */
+        ck_assert_int_lt(mono_ms() - t0, 900);
     }
 }
 END_TEST
