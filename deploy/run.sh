@@ -17,6 +17,17 @@ root=$PWD
 mkdir -p var/redis var/spool
 pids=()
 redis_pid=""
+# gone PID...: waits up to 30 s for the processes to end (SIGKILL after that)
+gone() {
+  for _ in $(seq 300); do
+    local alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+  done
+  for p in "$@"; do kill -KILL "$p" 2>/dev/null; done
+  return 0
+}
 stop() {
   trap '' INT TERM      # a second Ctrl-C must not cut the cleanup short
   trap - EXIT
@@ -27,14 +38,12 @@ stop() {
   echo
   echo "stopping..."
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # polled, not `wait`ed: this runs as a trap inside `wait -n`, where a
+  # `wait PID` of bash 5.2 was seen to block for good on a child gone already
+  gone "${pids[@]}"
   if [ -n "$redis_pid" ]; then
     redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || kill "$redis_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$redis_pid" 2>/dev/null; then   # it did not stop in 10 s: SIGTERM, then SIGKILL
-      kill "$redis_pid" 2>/dev/null; sleep 2; kill -KILL "$redis_pid" 2>/dev/null || true
-    fi
-    wait "$redis_pid" 2>/dev/null || true
+    gone "$redis_pid"
   fi
   echo "stopped."
 }
