@@ -151,4 +151,26 @@ try:
           "eve" not in zrange(r, "ag:c:{spring}:ref"), "eve's unsigned credit is apart from the leaderboard")
 finally:
     d.quit()
+
+# ---- on a phone: the campaign's advocates table and the leaderboard screen, no sideways scroll
+d = browser(width=390, height=844)
+try:
+    d.get(dash.url("/c/spring"))
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "tr[data-ref=ann] [data-col=clicks]"), timeout=20,
+             what="the advocates table on a phone")
+    d.execute_script("document.querySelector('tr[data-ref=ann]').scrollIntoView({block: 'center'})")
+    clicks = d.find_element(By.CSS_SELECTOR, "tr[data-ref=ann] [data-col=clicks]")
+    check(clicks.get_attribute("data-value") == "2" and clicks.is_displayed(),
+          f"phone: ann's link clicks shown: {clicks.get_attribute('data-value')}")
+    sideways = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    check(sideways <= 0, f"phone, campaign: no sideways scroll ({sideways} px)")
+    shot(d, "links-phone-advocates")
+    d.get(board_url)
+    wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, "li[data-ref]")) >= 3, timeout=20,
+             what="the leaderboard on a phone")
+    sideways = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    check(sideways <= 0, f"phone, leaderboard: no sideways scroll ({sideways} px)")
+    shot(d, "links-phone-leaderboard")
+finally:
+    d.quit()
 done("test_links (browser)")
