@@ -93,6 +93,23 @@ int agg_advocate_figures(sys_redis *r, const proto_conf *conf, const char *c, co
     return agg_audience_each(r, conf, c, AGG_SEG_REACHED, &f, now_s, tally, out) < 0 ? -1 : 0;
 }
 
+/* Reads one link. Returns 1, 0 (none or malformed), or -1. */
+int agg_link_load(sys_redis *r, const proto_conf *conf, const char *code, proto_link *out)
+{
+    char key[PROTO_KEY_MAX];
+    const char *names[32], *values[32];
+    size_t nl[32], vl[32];
+    if (!proto_link_code_valid(code, strlen(code)) || proto_key_link(key, sizeof key, conf->prefix, code) < 0)
+        return 0;
+    redisReply *h = sys_redis_cmd(r, "HGETALL %s", key);
+    if (!h)
+        return -1;
+    int n = sys_redis_pairs(h, names, nl, values, vl, 32);
+    int ok = n > 0 && proto_link_from_fields(out, code, n, names, nl, values, vl) == 0;
+    freeReplyObject(h);
+    return ok;
+}
+
 /* Calls fn for each link of c. Returns how many, or -1. */
 long agg_links_each(sys_redis *r, const proto_conf *conf, const char *c,
                     int (*fn)(void *arg, const proto_link *l), void *arg)
@@ -105,25 +122,13 @@ long agg_links_each(sys_redis *r, const proto_conf *conf, const char *c,
     if (!codes)
         return -1;
     for (size_t i = 0; codes->type == REDIS_REPLY_ARRAY && i < codes->elements; i++) {
-        const redisReply *e = codes->element[i];
-        const char *names[32], *values[32];
-        size_t nl[32], vl[32];
-        int k = 0;
         proto_link l;
-        if (e->type != REDIS_REPLY_STRING || !proto_link_code_valid(e->str, e->len) ||
-            proto_key_link(key, sizeof key, conf->prefix, e->str) < 0)
-            continue;
-        redisReply *h = sys_redis_cmd(r, "HGETALL %s", key);
-        if (!h) {
+        const redisReply *e = codes->element[i];
+        int ok = e->type == REDIS_REPLY_STRING ? agg_link_load(r, conf, e->str, &l) : 0;
+        if (ok < 0) {
             freeReplyObject(codes);
             return -1;
         }
-        for (size_t j = 0; h->type == REDIS_REPLY_ARRAY && j + 1 < h->elements && k < 32; j += 2, k++) {
-            names[k] = h->element[j]->str, nl[k] = h->element[j]->len;
-            values[k] = h->element[j + 1]->str, vl[k] = h->element[j + 1]->len;
-        }
-        int ok = k && proto_link_from_fields(&l, e->str, k, names, nl, values, vl) == 0;
-        freeReplyObject(h);
         if (ok) {
             n++;
             if (fn(arg, &l) != 0)

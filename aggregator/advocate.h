@@ -37,6 +37,10 @@ int agg_advocates_clicks(sys_redis *r, const proto_conf *conf, const char *c, ag
 int agg_advocate_figures(sys_redis *r, const proto_conf *conf, const char *c, const char *ref,
                          long long now_s, int64_t day_ms, agg_adv_figures *out);
 
+/* Reads link code (ag:link:<code>) into out. Returns 1, 0 if there is no
+ * such link or it is malformed, or -1. */
+int agg_link_load(sys_redis *r, const proto_conf *conf, const char *code, proto_link *out);
+
 /* Calls fn for each link of campaign c (ag:c:{C}:links), in no order; fn
  * returns 0 to go on. Returns how many, or -1. */
 long agg_links_each(sys_redis *r, const proto_conf *conf, const char *c,

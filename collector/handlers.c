@@ -239,7 +239,7 @@ void coll_reject_body(coll_worker *w, const coll_http_req *req, proto_via via, p
     coll_inc(w->ctx->m.reasons[r]);
     proto_hit_init(&hit);
     server_fields(w, req, &hit, via);
-    w->sink_api->reject(w->sink, &hit, r, req->body, req->body_len > 1024 ? 1024 : req->body_len);
+    w->sink_api->reject(w->sink, &hit, r, req->body, req->body_len);
 }
 
 /* Answers with a short plain-text body. */
@@ -319,7 +319,7 @@ static int batch_hit(void *arg, proto_hit *hit, proto_reason r)
 {
     batch *b = arg;
     int t = coll_take_hit(b->w, b->req, hit, r, b->via, NULL, 0, b->req->body,
-                          b->req->body_len > 1024 ? 1024 : b->req->body_len, COLL_TAKE_REFUSABLE, 0);
+                          b->req->body_len, COLL_TAKE_REFUSABLE, 0);
     if (t == PROTO_OK) {
         b->accepted++;
     } else {
@@ -418,7 +418,7 @@ static void do_beacon(coll_worker *w, const coll_http_req *req, coll_http_resp *
         coll_inc(w->ctx->m.rejected[PROTO_VIA_BEACON]);
         coll_inc(w->ctx->m.reasons[PROTO_ERR_ORIGIN]);
         w->sink_api->reject(w->sink, &hit, PROTO_ERR_ORIGIN, req->body,
-                            req->body_len > 1024 ? 1024 : req->body_len);
+                            req->body_len);
         answer(resp, 403, "origin not allowed (cors_allow)\n");
         resp->headers = hdr;
         return;

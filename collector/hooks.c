@@ -36,7 +36,7 @@ static int hook_item(void *arg, int index, proto_hit *hit, proto_reason r, const
         return 0;
     }
     int t = coll_take_hit(b->w, b->req, hit, r, PROTO_VIA_API, NULL, 0, b->req->body,
-                          b->req->body_len > 1024 ? 1024 : b->req->body_len, COLL_TAKE_REFUSABLE, when_ms);
+                          b->req->body_len, COLL_TAKE_REFUSABLE, when_ms);
     if (t == PROTO_OK) {
         b->accepted++;
         coll_inc(m->hook_items[b->hook][0]);

@@ -250,16 +250,10 @@ static item *item_of(const char *code, const redisReply *r, int *oom, int *malfo
 {
     const char *names[32], *values[32];
     size_t nl[32], vl[32];
-    int n = 0;
     proto_link lk;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0)
         return NULL;
-    for (size_t i = 0; i + 1 < r->elements && n < 32; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        names[n] = k->str, nl[n] = k->len, values[n] = v->str, vl[n++] = v->len;
-    }
+    int n = sys_redis_pairs(r, names, nl, values, vl, 32);
     if (proto_link_from_fields(&lk, code, n, names, nl, values, vl) < 0) {
         sys_warn("links: a malformed link answers 410", "code=%s", code);
         *malformed = 1;
@@ -445,8 +439,6 @@ static int drain_queue(coll_links *l)
     memcpy(q, l->queue, sizeof q[0] * (size_t)n);
     l->nq = 0;
     pthread_mutex_unlock(&l->qlock);
-    if (n == 0)
-        return 0;
     for (int i = 0; i < n; i++)
         if (fetch_one(l, q[i]) < 0)
             return -1;

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +78,13 @@ static const preset presets[] = {
 };
 
 /* Formats one line into err; always returns -1 (the failure). */
-static int fail(char *err, size_t cap, const char *fmt, const char *a, const char *b)
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t cap, const char *fmt, ...)
 {
-    snprintf(err, cap, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -108,6 +113,17 @@ static int put(char *dst, size_t cap, const char *v)
     return 0;
 }
 
+/* Writes n bytes as 2n lower-case hex digits and a NUL at out; cannot fail. */
+static void hex(char *out, const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
 /* Checks a JSON pointer list: '/'-rooted alternatives split by '|'. Returns 0 or -1. */
 static int valid_ptrs(const char *v)
 {
@@ -133,35 +149,35 @@ static int set_field(proto_hook *h, const char *key, const char *field, const ch
                 h->source = (proto_hook_source)s;
                 return 0;
             }
-        return fail(err, cap, "config: hook.%s: must be hubspot, actionnetwork, listmonk or generic%s",
-                    key, "");
+        return fail(err, cap, "config: hook.%s: must be hubspot, actionnetwork, listmonk or generic",
+                    key);
     }
     if (strcmp(field, "secret") == 0)
-        return put(h->secret, sizeof h->secret, v) ? fail(err, cap, "config: hook.%s: too long%s", key, "") : 0;
+        return put(h->secret, sizeof h->secret, v) ? fail(err, cap, "config: hook.%s: too long", key) : 0;
     if (strcmp(field, "campaign") == 0) {
         if (!proto_hit_valid_id(v, strlen(v), PROTO_CAMPAIGN_MAX))
-            return fail(err, cap, "config: hook.%s: must be a campaign id ([A-Za-z0-9._-], 1-64)%s", key, "");
+            return fail(err, cap, "config: hook.%s: must be a campaign id ([A-Za-z0-9._-], 1-64)", key);
         return put(h->campaign, sizeof h->campaign, v);
     }
     if (strcmp(field, "subject") == 0) {
         if (strcmp(v, "id") && strcmp(v, "email"))
-            return fail(err, cap, "config: hook.%s: must be id or email%s", key, "");
+            return fail(err, cap, "config: hook.%s: must be id or email", key);
         h->subject = strcmp(v, "id") == 0 ? PROTO_HOOK_SUBJ_ID : PROTO_HOOK_SUBJ_EMAIL;
         return 0;
     }
     if (strcmp(field, "event") == 0) {
         if (!proto_hit_valid_event(v, strlen(v)))
-            return fail(err, cap, "config: hook.%s: must be an event name ([a-z][a-z0-9_], 1-32)%s", key, "");
+            return fail(err, cap, "config: hook.%s: must be an event name ([a-z][a-z0-9_], 1-32)", key);
         return put(h->event, sizeof h->event, v);
     }
     if (strcmp(field, "url") == 0) {
         if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-            return fail(err, cap, "config: hook.%s: must be an http:// or https:// URL%s", key, "");
-        return put(h->url, sizeof h->url, v) ? fail(err, cap, "config: hook.%s: too long%s", key, "") : 0;
+            return fail(err, cap, "config: hook.%s: must be an http:// or https:// URL", key);
+        return put(h->url, sizeof h->url, v) ? fail(err, cap, "config: hook.%s: too long", key) : 0;
     }
     if (strcmp(field, "auth") == 0) {
         if (strcmp(v, "hmac") && strcmp(v, "bearer"))
-            return fail(err, cap, "config: hook.%s: must be hmac or bearer%s", key, "");
+            return fail(err, cap, "config: hook.%s: must be hmac or bearer", key);
         h->bearer = strcmp(v, "bearer") == 0;
         return 0;
     }
@@ -169,20 +185,20 @@ static int set_field(proto_hook *h, const char *key, const char *field, const ch
         char *dst = field[0] == 'h' ? h->header : h->ts_header;
         for (const char *p = v; *p; p++)
             if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
-                return fail(err, cap, "config: hook.%s: must be a header name%s", key, "");
-        return put(dst, sizeof h->header, v) ? fail(err, cap, "config: hook.%s: too long%s", key, "") : 0;
+                return fail(err, cap, "config: hook.%s: must be a header name", key);
+        return put(dst, sizeof h->header, v) ? fail(err, cap, "config: hook.%s: too long", key) : 0;
     }
     if (strncmp(field, "map.", 4) == 0) {
         const char *kind = field + 4;
         if (!*kind || strlen(kind) > PROTO_HOOK_KIND_MAX)
-            return fail(err, cap, "config: hook.%s: the source's event kind must be 1-64 bytes%s", key, "");
+            return fail(err, cap, "config: hook.%s: the source's event kind must be 1-64 bytes", key);
         if (strcmp(v, "ignore") && !proto_hit_valid_event(v, strlen(v)))
-            return fail(err, cap, "config: hook.%s: must be an event name or ignore%s", key, "");
+            return fail(err, cap, "config: hook.%s: must be an event name or ignore", key);
         int i = 0;
         while (i < h->nmap && strcmp(h->map[i].kind, kind) != 0)
             i++;
         if (i == PROTO_HOOK_MAPS_MAX)
-            return fail(err, cap, "config: hook.%s: more than 16 mappings in one hook%s", key, "");
+            return fail(err, cap, "config: hook.%s: more than 16 mappings in one hook", key);
         h->nmap += i == h->nmap;
         put(h->map[i].kind, sizeof h->map[i].kind, kind);
         put(h->map[i].event, sizeof h->map[i].event, v);
@@ -192,13 +208,16 @@ static int set_field(proto_hook *h, const char *key, const char *field, const ch
         for (int i = 0; i < PROTO_HP_COUNT; i++)
             if (strcmp(field + 4, part_names[i]) == 0) {
                 if (valid_ptrs(v) < 0 || put(h->ptr[i], sizeof h->ptr[i], v) < 0)
-                    return fail(err, cap, "config: hook.%s: must be JSON pointers (/a/0/b, alternatives split by |, 128 bytes)%s", key, "");
+                    return fail(err, cap, "config: hook.%s: must be JSON pointers (/a/0/b, alternatives split by |, 128 bytes)", key);
                 return 0;
             }
-        return fail(err, cap, "config: hook.%s: unknown pointer (kind, id, email, ts, value, key, ref, campaign)%s", key, "");
+        return fail(err, cap, "config: hook.%s: unknown pointer (kind, id, email, ts, value, key, ref, campaign)", key);
     }
-    return fail(err, cap, "config: hook.%s: unknown key (source, secret, campaign, subject, event, "
-                "url, auth, header, ts_header, map.<kind>, ptr.<part>)%s", key, "");
+    char known[256] = "";       /* the fields the documentation table lists */
+    for (const proto_hook_field_doc *d = proto_hook_fields; d->field; d++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                 d == proto_hook_fields ? "" : ", ", d->field);
+    return fail(err, cap, "config: hook.%s: unknown key (%s)", key, known);
 }
 
 /* Sets field "<name>.<field>" of the hook it names. Returns 0, or -1 with err. */
@@ -206,15 +225,15 @@ int proto_hook_conf_set(proto_hooks *hs, const char *key, const char *value, cha
 {
     size_t nl = strcspn(key, ".");
     if (nl == 0 || nl > PROTO_HOOK_NAME_MAX || key[nl] != '.' || !key[nl + 1])
-        return fail(err, cap, "config: hook.%s: want hook.<name>.<field>, name 1-32 of [a-z0-9_-]%s", key, "");
+        return fail(err, cap, "config: hook.%s: want hook.<name>.<field>, name 1-32 of [a-z0-9_-]", key);
     for (size_t i = 0; i < nl; i++)
         if (!islower((unsigned char)key[i]) && !isdigit((unsigned char)key[i]) && key[i] != '_' &&
             key[i] != '-')
-            return fail(err, cap, "config: hook.%s: a hook's name is 1-32 of [a-z0-9_-]%s", key, "");
+            return fail(err, cap, "config: hook.%s: a hook's name is 1-32 of [a-z0-9_-]", key);
     proto_hook *h = (proto_hook *)proto_hook_find(hs, key, nl);
     if (!h) {
         if (hs->n == PROTO_HOOKS_MAX)
-            return fail(err, cap, "config: hook.%s: more than 16 hooks%s", key, "");
+            return fail(err, cap, "config: hook.%s: more than 16 hooks", key);
         h = &hs->h[hs->n++];
         memset(h, 0, sizeof *h);
         memcpy(h->name, key, nl);
@@ -228,16 +247,16 @@ int proto_hook_conf_check(proto_hooks *hs, char *err, size_t cap)
     for (int i = 0; i < hs->n; i++) {
         proto_hook *h = &hs->h[i];
         if (h->source == PROTO_HOOK_NONE)
-            return fail(err, cap, "config: hook.%s.source: missing (hubspot, actionnetwork, listmonk or generic)%s", h->name, "");
+            return fail(err, cap, "config: hook.%s.source: missing (hubspot, actionnetwork, listmonk or generic)", h->name);
         if (strlen(h->secret) < 16)
-            return fail(err, cap, "config: hook.%s.secret: missing or shorter than 16 characters%s", h->name, "");
+            return fail(err, cap, "config: hook.%s.secret: missing or shorter than 16 characters", h->name);
         if (h->source == PROTO_HOOK_GENERIC) {
             if (!h->campaign[0] && !h->ptr[PROTO_HP_CAMPAIGN][0])
-                return fail(err, cap, "config: hook.%s.campaign: missing (or set ptr.campaign)%s", h->name, "");
+                return fail(err, cap, "config: hook.%s.campaign: missing (or set ptr.campaign)", h->name);
             if (!h->ptr[PROTO_HP_KIND][0] && !h->event[0])
-                return fail(err, cap, "config: hook.%s.ptr.kind: missing (or set event)%s", h->name, "");
+                return fail(err, cap, "config: hook.%s.ptr.kind: missing (or set event)", h->name);
             if (!h->ptr[PROTO_HP_ID][0] && !h->ptr[PROTO_HP_EMAIL][0])
-                return fail(err, cap, "config: hook.%s.ptr.id: missing (or set ptr.email)%s", h->name, "");
+                return fail(err, cap, "config: hook.%s.ptr.id: missing (or set ptr.email)", h->name);
             if (!h->subject)
                 h->subject = h->ptr[PROTO_HP_EMAIL][0] ? PROTO_HOOK_SUBJ_EMAIL : PROTO_HOOK_SUBJ_ID;
             if (!h->bearer && !h->header[0])
@@ -245,7 +264,7 @@ int proto_hook_conf_check(proto_hooks *hs, char *err, size_t cap)
         } else {
             const preset *p = &presets[h->source];
             if (!h->campaign[0])
-                return fail(err, cap, "config: hook.%s.campaign: missing%s", h->name, "");
+                return fail(err, cap, "config: hook.%s.campaign: missing", h->name);
             for (int k = 0; k < PROTO_HP_COUNT; k++)
                 if (!h->ptr[k][0] && p->ptr[k])
                     put(h->ptr[k], sizeof h->ptr[k], p->ptr[k]);
@@ -263,9 +282,9 @@ int proto_hook_conf_check(proto_hooks *hs, char *err, size_t cap)
             }
         }
         if (h->subject == PROTO_HOOK_SUBJ_ID && !h->ptr[PROTO_HP_ID][0])
-            return fail(err, cap, "config: hook.%s.ptr.id: missing for subject = id%s", h->name, "");
+            return fail(err, cap, "config: hook.%s.ptr.id: missing for subject = id", h->name);
         if (h->subject == PROTO_HOOK_SUBJ_EMAIL && !h->ptr[PROTO_HP_EMAIL][0])
-            return fail(err, cap, "config: hook.%s.ptr.email: missing for subject = email%s", h->name, "");
+            return fail(err, cap, "config: hook.%s.ptr.email: missing for subject = email", h->name);
     }
     return 0;
 }
@@ -466,8 +485,7 @@ long proto_hook_subject(const char *email, size_t len, const char *key, char *ou
     size_t lens[1] = {len};
     if (cap < 33 || proto_sign_hmac(key, strlen(key), parts, lens, 1, mac) < 0)
         return -1;
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    hex(out, mac, 16);
     return 32;
 }
 
@@ -497,9 +515,8 @@ static int nonce_of(const item_ctx *x, const char *key, size_t klen, char out[PR
     if (!ok || mdlen < 16)
         return -1;
     out[0] = 'h';
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
-    out[32] = 0;
+    hex(out + 1, md, 16);
+    out[32] = 0;        /* "h" and 31 digits, as nonces have always been */
     return 0;
 }
 
@@ -522,8 +539,8 @@ static const char *event_for(const proto_hook *h, const char *kind)
 
 /* Fills hit from one item (data: the object the pointers apply to; kind:
  * the item's kind when the shape, not a pointer, says it; outer_key: an
- * idempotency key outside data). Returns PROTO_OK, PROTO_ERR_IGNORED-like 1
- * through *ignored, or the reason with x->why set. */
+ * idempotency key outside data). Returns PROTO_OK (with *ignored set for a
+ * kind mapped to ignore), or the reason with x->why set. */
 static proto_reason item_hit(item_ctx *x, const cJSON *item, const cJSON *data, const char *kind,
                              const char *outer_key, proto_hit *hit, int64_t *when, int *ignored)
 {

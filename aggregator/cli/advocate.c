@@ -130,7 +130,7 @@ out:
 /* The links of one advocate, gathered for the digest. */
 typedef struct {
     char ref[PROTO_REF_MAX + 1], name[129], email[129];
-    char (*lines)[PROTO_TO_MAX + 64];
+    char (*lines)[PROTO_TO_MAX + 1024 + 8];  /* "<short url> -> <target>" */
     int nlines;
 } adv_links;
 
@@ -171,12 +171,9 @@ static int gather_link(void *arg, const proto_link *l)
     if (!p)
         return g->oom = 1, -1;
     a->lines = p;
-    const char *base = g->x->conf.short_url[0] ? g->x->conf.short_url : g->x->conf.base_url;
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/')
-        bl--;
-    snprintf(a->lines[a->nlines++], sizeof a->lines[0], "%.*s%s%s -> %s", (int)bl, base,
-             g->x->conf.short_url[0] ? "/" : "/s/", l->code, l->to);
+    char url[1024];
+    cli_short_url(g->x, l->code, url, sizeof url);
+    snprintf(a->lines[a->nlines++], sizeof a->lines[0], "%s -> %s", url, l->to);
     return 0;
 }
 

@@ -109,6 +109,10 @@ int cli_verb_links(cli_ctx *x, const cli_args *a);
 int cli_verb_advocate(cli_ctx *x, const cli_args *a);
 int cli_verb_digest(cli_ctx *x, const cli_args *a);
 
+/* Writes the short URL of code into out (cap bytes): short_url/CODE, or
+ * base_url/s/CODE (links.c); never fails. */
+void cli_short_url(const cli_ctx *x, const char *code, char *out, size_t cap);
+
 /* `link C --to URL --short`: mints one short link (links.c). */
 int cli_link_short(cli_ctx *x, const cli_args *a);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "advocate.h"
 #include "keys.h"
 #include "link.h"
 
@@ -28,8 +29,8 @@ static const char move_lua[] =
     "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1";
 
-/* Writes the short URL of code into out; never fails. */
-static void short_url(const cli_ctx *x, const char *code, char *out, size_t cap)
+/* Writes the short URL of code into out: short_url/CODE, or base_url/s/CODE. */
+void cli_short_url(const cli_ctx *x, const char *code, char *out, size_t cap)
 {
     const char *base = x->conf.short_url[0] ? x->conf.short_url : x->conf.base_url;
     size_t bl = strlen(base);
@@ -169,21 +170,9 @@ static int mint(cli_ctx *x, proto_link *lk, int *created)
 /* Reads link code. Returns 1 if found, 0 if not, -1 (printed). */
 static int load(cli_ctx *x, const char *code, proto_link *lk)
 {
-    char key[PROTO_KEY_MAX];
-    const char *names[32], *values[32];
-    size_t nl[32], vl[32];
-    int n = 0;
-    if (proto_key_link(key, sizeof key, x->conf.prefix, code) < 0)
-        return 0;
-    redisReply *r = cli_cmd(x, "HGETALL %s", key);
-    if (!r)
-        return -1;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < 32; i += 2) {
-        names[n] = r->element[i]->str, nl[n] = r->element[i]->len;
-        values[n] = r->element[i + 1]->str, vl[n++] = r->element[i + 1]->len;
-    }
-    int ok = n > 0 && proto_link_from_fields(lk, code, n, names, nl, values, vl) == 0;
-    freeReplyObject(r);
+    int ok = agg_link_load(x->r, &x->conf, code, lk);
+    if (ok < 0)
+        cli_redis_failed(x);
     return ok;
 }
 
@@ -346,7 +335,7 @@ int cli_link_short(cli_ctx *x, const cli_args *a)
         return CLI_USAGE;
     if (cli_connect(x) < 0 || mint(x, &lk, &created) < 0)
         return CLI_ERR;
-    short_url(x, lk.code, url, sizeof url);
+    cli_short_url(x, lk.code, url, sizeof url);
     if (x->json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "url", url);
@@ -358,54 +347,56 @@ int cli_link_short(cli_ctx *x, const cli_args *a)
     return CLI_OK;
 }
 
+/* What list() gathers (agg_links_each's arg). */
+typedef struct {
+    const cli_ctx *x;
+    cli_table *t;
+    cJSON *arr;
+    int64_t now_ms;
+    int failed;
+} listing;
+
+/* Adds one link to the table or the JSON array. Returns 0, or -1 out of memory. */
+static int list_one(void *arg, const proto_link *lk)
+{
+    listing *g = arg;
+    char url[1024];
+    const char *state = proto_link_state_at(lk, g->now_ms) == PROTO_LINK_ACTIVE ? "active"
+                        : lk->disabled ? "disabled" : "expired";
+    cli_short_url(g->x, lk->code, url, sizeof url);
+    if (g->arr) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "code", lk->code);
+        cJSON_AddStringToObject(o, "ref", lk->ref);
+        cJSON_AddStringToObject(o, "name", lk->name);
+        cJSON_AddStringToObject(o, "state", state);
+        cJSON_AddStringToObject(o, "url", url);
+        cJSON_AddStringToObject(o, "to", lk->to);
+        cJSON_AddItemToArray(g->arr, o);
+        return 0;
+    }
+    const char *cells[] = {lk->code, lk->ref[0] ? lk->ref : "-", state, url, lk->to};
+    return (g->failed = cli_table_add(g->t, cells) < 0) ? -1 : 0;
+}
+
 /* Lists campaign c's links. Returns an exit status. */
 static int list(cli_ctx *x, const char *c)
 {
-    char ck[PROTO_KEY_MAX], url[1024];
     static const char *const titles[] = {"CODE", "ADVOCATE", "STATE", "SHORT URL", "TARGET"};
-    proto_key_of(ck, sizeof ck, x->conf.prefix, c, PROTO_CK_LINKS);
-    redisReply *r = cli_cmd(x, "HVALS %s", ck);
-    if (!r)
-        return CLI_ERR;
-    cli_table *t = x->json ? NULL : cli_table_new(5, titles);
-    cJSON *arr = x->json ? cJSON_CreateArray() : NULL;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    int rc = CLI_OK;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rc == CLI_OK; i++) {
-        proto_link lk;
-        int ok = load(x, r->element[i]->str, &lk);
-        if (ok < 0) {
-            rc = CLI_ERR;
-            break;
-        }
-        if (!ok)
-            continue;
-        const char *state = proto_link_state_at(&lk, (int64_t)now.tv_sec * 1000) == PROTO_LINK_ACTIVE
-                                ? "active" : lk.disabled ? "disabled" : "expired";
-        short_url(x, lk.code, url, sizeof url);
-        if (arr) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "code", lk.code);
-            cJSON_AddStringToObject(o, "ref", lk.ref);
-            cJSON_AddStringToObject(o, "name", lk.name);
-            cJSON_AddStringToObject(o, "state", state);
-            cJSON_AddStringToObject(o, "url", url);
-            cJSON_AddStringToObject(o, "to", lk.to);
-            cJSON_AddItemToArray(arr, o);
-        } else if (t) {
-            const char *cells[] = {lk.code, lk.ref[0] ? lk.ref : "-", state, url, lk.to};
-            if (cli_table_add(t, cells) < 0)
-                rc = CLI_ERR;
-        }
-    }
-    freeReplyObject(r);
-    if (arr)
-        return rc == CLI_OK && cli_print_json(arr) == 0 ? CLI_OK : CLI_ERR;
-    if (t && rc == CLI_OK)
-        cli_table_print(t, stdout);
-    cli_table_free(t);
-    return t ? rc : CLI_ERR;
+    listing g = {x, x->json ? NULL : cli_table_new(5, titles), x->json ? cJSON_CreateArray() : NULL,
+                 (int64_t)now.tv_sec * 1000, 0};
+    if (!g.t && !g.arr)
+        return CLI_ERR;
+    int rc = agg_links_each(x->r, &x->conf, c, list_one, &g) < 0 ? cli_redis_failed(x)
+           : g.failed ? CLI_ERR : CLI_OK;
+    if (g.arr)
+        return rc == CLI_OK && cli_print_json(g.arr) == 0 ? CLI_OK : CLI_ERR;
+    if (rc == CLI_OK)
+        cli_table_print(g.t, stdout);
+    cli_table_free(g.t);
+    return rc;
 }
 
 /* Disables code of campaign c. Returns an exit status. */
@@ -471,7 +462,7 @@ static int bulk(cli_ctx *x, const cli_args *a, const char *c)
             break;
         }
         made += created;
-        short_url(x, lk.code, url, sizeof url);
+        cli_short_url(x, lk.code, url, sizeof url);
         if (a->qr && cli_qr_write(a->qr, v[i].id, url) < 0) {
             rc = CLI_ERR;
             break;

@@ -274,6 +274,20 @@ redisReply *sys_redis_cmd_resp(sys_redis *r, const char *resp, size_t len)
 }
 
 /* Runs a command from an argument vector; returns the reply or NULL. */
+/* Points at a flat reply's field/value pairs. Returns how many. */
+int sys_redis_pairs(const redisReply *r, const char *names[], size_t name_lens[],
+                    const char *values[], size_t value_lens[], int max)
+{
+    int n = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < max; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        names[n] = k->str, name_lens[n] = k->len, values[n] = v->str, value_lens[n++] = v->len;
+    }
+    return n;
+}
+
 redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size_t *lens)
 {
     if (one_shot(r) < 0)

@@ -97,6 +97,12 @@ redisReply *sys_redis_vcmd(sys_redis *r, const char *fmt, va_list ap);
 /* Runs one command already encoded as RESP (len bytes); as sys_redis_cmd. */
 redisReply *sys_redis_cmd_resp(sys_redis *r, const char *resp, size_t len);
 
+/* Points names/values (and their lengths) at the field/value pairs of a
+ * flat array reply (HGETALL), at most max pairs; a pair that is not two
+ * strings is skipped. Returns how many; cannot fail. */
+int sys_redis_pairs(const redisReply *r, const char *names[], size_t name_lens[],
+                    const char *values[], size_t value_lens[], int max);
+
 /* Runs a command from an argument vector; as sys_redis_cmd. */
 redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size_t *lens);
 
