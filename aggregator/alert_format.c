@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -130,6 +131,25 @@ void agg_alert_encoded_words(proto_buf *b, const char *s, const char *sep)
         if (take == 0)
             break;
     }
+}
+
+/* Appends a header value: as it is when plain ASCII shorter than plain_max,
+ * else as encoded-words split by sep. Returns 0, or -1 out of memory. */
+int agg_alert_header_value(proto_buf *b, const char *value, const char *sep, size_t plain_max)
+{
+    proto_buf v;
+    int plain = 1;
+    proto_buf_init(&v);
+    agg_alert_utf8(&v, value, 1);
+    for (size_t i = 0; v.data && i < v.len; i++)
+        plain &= (unsigned char)v.data[i] < 0x80;
+    if (plain && v.len < plain_max)
+        proto_buf_printf(b, "%s", v.data ? v.data : "");
+    else
+        agg_alert_encoded_words(b, v.data ? v.data : "", sep);
+    int oom = v.oom;
+    proto_buf_free(&v);
+    return oom ? -1 : 0;
 }
 
 /* Prints j without spaces, each invalid UTF-8 byte as \ufffd (cJSON copies
@@ -274,20 +294,11 @@ fail:
  * ASCII. Returns 0, or -1 out of memory. */
 static int add_hdr(agg_alert_msg *m, const char *name, const char *value)
 {
-    proto_buf b, v;
-    int plain = 1;
+    proto_buf b;
     proto_buf_init(&b);
-    proto_buf_init(&v);
-    agg_alert_utf8(&v, value, 1);
-    for (size_t i = 0; v.data && i < v.len; i++)
-        plain &= (unsigned char)v.data[i] < 0x80;
     proto_buf_printf(&b, "%s: ", name);
-    if (plain)
-        proto_buf_printf(&b, "%s", v.data ? v.data : "");
-    else
-        agg_alert_encoded_words(&b, v.data, " ");
-    proto_buf_free(&v);
-    if (b.oom || v.oom || m->nhdr == AGG_ALERT_HDRS) {
+    int bad = agg_alert_header_value(&b, value, " ", SIZE_MAX) < 0;
+    if (bad || b.oom || m->nhdr == AGG_ALERT_HDRS) {
         proto_buf_free(&b);
         return -1;
     }

@@ -88,4 +88,9 @@ void agg_alert_utf8(proto_buf *b, const char *s, int ctl_to_space);
  * separated by sep (e.g. "\r\n " to fold a header). */
 void agg_alert_encoded_words(proto_buf *b, const char *s, const char *sep);
 
+/* Appends a header value (made valid UTF-8, controls as spaces): as it is
+ * when plain ASCII shorter than plain_max bytes, else as RFC 2047
+ * encoded-words split by sep. Returns 0, or -1 out of memory. */
+int agg_alert_header_value(proto_buf *b, const char *value, const char *sep, size_t plain_max);
+
 #endif

@@ -118,21 +118,13 @@ void agg_mail_from(char *out, size_t cap, const proto_conf *conf)
 char *agg_mail_message(const char *from, const char *to, const char *subject, const char *body,
                        const char *msgid, int64_t now_s, size_t *len)
 {
-    proto_buf m, t;
+    proto_buf m;
     char date[48];
     const char *domain = strrchr(from, '@');
-    int plain = 1;
     proto_buf_init(&m);
-    proto_buf_init(&t);
-    agg_alert_utf8(&t, subject, 1);
-    for (size_t i = 0; t.data && i < t.len; i++)
-        plain &= (unsigned char)t.data[i] < 0x80;
     rfc5322_date(date, sizeof date, now_s);
     proto_buf_printf(&m, "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: ", date, from, to);
-    if (plain && t.len < 900)
-        proto_buf_printf(&m, "%s", t.data ? t.data : "");
-    else
-        agg_alert_encoded_words(&m, t.data ? t.data : "", "\r\n ");
+    int bad = agg_alert_header_value(&m, subject, "\r\n ", 900) < 0;
     proto_buf_printf(&m, "\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n"
                      "Auto-Submitted: auto-generated\r\n", msgid, domain ? domain + 1 : "actiongap");
@@ -147,9 +139,7 @@ char *agg_mail_message(const char *from, const char *to, const char *subject, co
         proto_buf_printf(&m, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
         put_qp(&m, body);
     }
-    int oom = m.oom || t.oom || !m.data;
-    proto_buf_free(&t);
-    if (oom) {
+    if (bad || m.oom || !m.data) {
         proto_buf_free(&m);
         return NULL;
     }
