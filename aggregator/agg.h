@@ -21,6 +21,7 @@
 
 #define AGG_GROUP "aggregator"  /* the consumer group on every hit stream */
 #define AGG_BLOCK_MS 200        /* a read of new entries blocks this long */
+#define AGG_POLL_MS 50          /* on a cluster, where reads do not block: idle naps */
 #define AGG_MAX_READS 256       /* XREADGROUP replies in one round */
 #define AGG_HELD_MAX 64         /* campaigns held at once; past that a batch is held whole */
 

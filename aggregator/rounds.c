@@ -18,6 +18,8 @@ typedef struct {
     agg *a;
     agg_round *r;
     int full;                   /* the last read came back full */
+    int group, left;            /* replies of the last read (one per partition on a
+                                   cluster); left of them to come before full resets */
 } reads;
 
 /* Moves every pending entry of the partition (a dead consumer's too) to
@@ -198,7 +200,10 @@ static int on_read(void *arg, redisReply *rep, size_t i)
     reads *rd = arg;
     agg_round *r = rd->r;
     (void)i;
-    rd->full = 0;
+    if (rd->left-- <= 0) {              /* the first reply of a read */
+        rd->full = 0;
+        rd->left = rd->group - 1;
+    }
     if (rep->type == REDIS_REPLY_ERROR) {
         /* NOGROUP: a deleted stream; reconnecting recreates the group */
         sys_error("XREADGROUP failed", "err=\"%s\"", rep->str);
@@ -221,9 +226,10 @@ static int on_read(void *arg, redisReply *rep, size_t i)
     return 0;
 }
 
-/* Queues one XREADGROUP for new entries of every owned partition
- * (blocking up to block_ms if > 0), read into rd's round. Returns 0 or -1. */
-static int queue_read(agg *a, reads *rd, int block_ms)
+/* Queues one XREADGROUP for new entries of the owned partitions (only
+ * partition `only` if >= 0), blocking up to block_ms if > 0, read into
+ * rd's round. Returns 0 or -1. */
+static int queue_read_of(agg *a, reads *rd, int block_ms, int only)
 {
     proto_resp args = {0}, out = {0};
     proto_resp_str(&args, "XREADGROUP");
@@ -238,10 +244,10 @@ static int queue_read(agg *a, reads *rd, int block_ms)
     }
     proto_resp_str(&args, "STREAMS");
     for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
+        if (a->owned[p] && (only < 0 || p == only))
             proto_resp_str(&args, a->keys[p]);
     for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p])
+        if (a->owned[p] && (only < 0 || p == only))
             proto_resp_str(&args, ">");
     proto_resp_command(&out, &args);
     int rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_read, rd, arena_read,
@@ -253,6 +259,26 @@ static int queue_read(agg *a, reads *rd, int block_ms)
     return rc;
 }
 
+/* Queues the reads of new entries of every owned partition: one
+ * XREADGROUP on one node; on a cluster, where each partition's stream has
+ * its own slot, one per partition, never blocking (the caller naps
+ * instead). Returns the reads queued, or -1. */
+static int queue_read(agg *a, reads *rd, int block_ms)
+{
+    rd->group = 1;
+    if (!sys_redis_is_cluster(a->r))
+        return queue_read_of(a, rd, block_ms, -1) < 0 ? -1 : 1;
+    int n = 0;
+    for (int p = 0; p < a->conf.partitions; p++)
+        if (a->owned[p] && rd->r->nr + n < AGG_MAX_READS) {
+            if (queue_read_of(a, rd, 0, p) < 0)
+                return -1;
+            n++;
+        }
+    rd->group = n;
+    return n;
+}
+
 /* Gathers a round: after the first read (blocking AGG_BLOCK_MS if block),
  * keeps reading for batch_wait_ms or until batch_max entries, so that a
  * campaign's hits of the round share one script call. Sets r->backlog when
@@ -260,7 +286,7 @@ static int queue_read(agg *a, reads *rd, int block_ms)
  * connection is dropped). */
 static int gather(agg *a, agg_round *r, int block)
 {
-    reads rd = {a, r, 0};
+    reads rd = {a, r, 0, 0, 0};
     uint64_t until = 0;
     for (;;) {
         int wait = 0;
@@ -270,10 +296,13 @@ static int gather(agg *a, agg_round *r, int block)
             uint64_t now = sys_mono_ns();
             wait = now < until ? (int)((until - now + 999999) / 1000000) : 0;
         }
+        size_t before = r->total;
         if (queue_read(a, &rd, wait) < 0 || sys_redis_run(a->r, 0) < 0) {
             agg_disconnect(a, sys_redis_err(a->r));
             return -1;
         }
+        if (wait > 0 && r->total == before && sys_redis_is_cluster(a->r))
+            usleep((useconds_t)(wait < AGG_POLL_MS ? wait : AGG_POLL_MS) * 1000);  /* reads do not block */
         if (!r->total)
             return 0;                   /* nothing new: the round is over */
         if (r->total >= (size_t)a->conf.batch_max || r->nr == AGG_MAX_READS || agg_stopping) {
@@ -354,7 +383,7 @@ static size_t read_and_apply(agg *a, int block)
         goto out;
     while (cur->total && a->up) {
         uint64_t ts = sys_mono_ns();
-        reads ahead_rd = {a, nxt, 0};
+        reads ahead_rd = {a, nxt, 0, 0, 0};
         if (round_batches(a, cur) < 0)
             goto out;
         for (int p = 0; p < a->conf.partitions; p++)

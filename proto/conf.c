@@ -161,10 +161,42 @@ static int parse_int(const char *v, int64_t min, int64_t max, int64_t *out)
 
 /* Checks a redis URL: redis://[user[:pass]@]host[:port][/db] or unix:///path.
  * Returns 0 or -1. */
+#define CLUSTER_SCHEME "redis+cluster://"
+#define CLUSTER_SEEDS_MAX 16
+
+/* Checks the seeds of a cluster URL ("[user:pass@]host:port,..." with an
+ * optional "/0"). Returns 0, or -1 if malformed. */
+static int check_cluster_url(const char *v)
+{
+    const char *h = strrchr(v, '@');
+    h = h ? h + 1 : v;
+    size_t n = strcspn(h, "/");
+    if (h[n] == '/' && h[n + 1] && strcmp(h + n + 1, "0") != 0)
+        return -1;          /* a cluster has database 0 only */
+    int seeds = 0;
+    for (const char *b = h; b < h + n; seeds++) {
+        const char *e = memchr(b, ',', (size_t)(h + n - b));
+        if (!e)
+            e = h + n;
+        char one[300], host[256];
+        int port;
+        if (e == b || (size_t)(e - b) >= sizeof one || seeds >= CLUSTER_SEEDS_MAX)
+            return -1;
+        memcpy(one, b, (size_t)(e - b));
+        one[e - b] = 0;
+        if (proto_conf_hostport(one, host, sizeof host, &port) < 0 || !host[0])
+            return -1;
+        b = *e ? e + 1 : e;
+    }
+    return seeds ? 0 : -1;
+}
+
 static int check_redis_url(const char *v)
 {
     if (strncmp(v, "unix://", 7) == 0)
         return v[7] == '/' ? 0 : -1;
+    if (strncmp(v, CLUSTER_SCHEME, strlen(CLUSTER_SCHEME)) == 0)
+        return check_cluster_url(v + strlen(CLUSTER_SCHEME));
     if (strncmp(v, "redis://", 8) != 0)
         return -1;
     const char *h = strrchr(v + 8, '@');
@@ -203,7 +235,8 @@ int proto_conf_redis_addr(const char *url, proto_redis_addr *a)
         snprintf(a->path, sizeof a->path, "%s", url + 7);
         return 0;
     }
-    const char *h = url + 8, *at = strrchr(h, '@');
+    int cluster = strncmp(url, CLUSTER_SCHEME, strlen(CLUSTER_SCHEME)) == 0;
+    const char *h = url + (cluster ? strlen(CLUSTER_SCHEME) : 8), *at = strrchr(h, '@');
     if (at) {
         const char *colon = memchr(h, ':', (size_t)(at - h));
         if (colon) {
@@ -213,6 +246,14 @@ int proto_conf_redis_addr(const char *url, proto_redis_addr *a)
             snprintf(a->pass, sizeof a->pass, "%.*s", (int)(at - h), h);
         }
         h = at + 1;
+    }
+    if (cluster) {
+        size_t n = strcspn(h, "/");
+        char one[300];
+        a->cluster = 1;
+        snprintf(a->seeds, sizeof a->seeds, "%.*s", (int)n, h);
+        snprintf(one, sizeof one, "%.*s", (int)strcspn(h, ",/"), h);
+        return proto_conf_hostport(one, a->host, sizeof a->host, &a->port);
     }
     size_t hl = strcspn(h, ":/");
     snprintf(a->host, sizeof a->host, "%.*s", (int)hl, h);

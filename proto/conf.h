@@ -132,10 +132,13 @@ typedef struct {
     char user[128];
     char pass[256];
     int db;
+    int cluster;          /* redis+cluster://: host and port are the first seed */
+    char seeds[1024];     /* cluster: "host:port,host:port,..." */
 } proto_redis_addr;
 
-/* Splits a redis URL ("redis://[user:pass@]host[:port][/db]" or
- * "unix:///path") into a. Returns 0, or -1 if it is malformed. */
+/* Splits a redis URL ("redis://[user:pass@]host[:port][/db]",
+ * "unix:///path" or "redis+cluster://[user:pass@]host:port,host:port,...")
+ * into a. Returns 0, or -1 if it is malformed. */
 int proto_conf_redis_addr(const char *url, proto_redis_addr *a);
 
 /* One key of the table, for the manual (proto/conf_man.c) and its test. */

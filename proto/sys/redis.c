@@ -1,6 +1,6 @@
 /* redis.c: the synchronous Redis layer — connection, error policy,
  * back-off and the reply ledger (see redis.h). */
-#include "redis.h"
+#include "redis_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,13 +26,15 @@ struct sys_redis {
     char url[512];
     int connect_ms, cmd_ms;
     redisContext *ctx;
-    char where[600];
+    char where[1100];
     char err[512];
     sys_redis_status last;
     int backoff_ms;
     entry *q;                   /* ring of queued sends */
     size_t qhead, qlen, qcap;
     size_t owed;
+    sys_cluster *cl;            /* set for a redis+cluster:// URL: it does the rest */
+    proto_redis_addr ad;
 };
 
 /* Returns a timeval of ms milliseconds. */
@@ -42,10 +44,10 @@ static struct timeval tv_ms(int ms)
     return tv;
 }
 
+#define fail sys_redis_fail
+
 /* Records a failure (status and one-line reason); returns -1. */
-static int fail(sys_redis *r, sys_redis_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(sys_redis *r, sys_redis_status st, const char *fmt, ...)
+int sys_redis_fail(sys_redis *r, sys_redis_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -67,10 +69,19 @@ sys_redis *sys_redis_new(const char *url, int connect_ms, int cmd_ms)
     r->cmd_ms = cmd_ms;
     if (proto_conf_redis_addr(url, &ad) < 0)
         snprintf(r->where, sizeof r->where, "?");
+    else if (ad.cluster)
+        snprintf(r->where, sizeof r->where, "cluster %s", ad.seeds);
     else if (ad.path[0])
         snprintf(r->where, sizeof r->where, "%s", ad.path);
     else
         snprintf(r->where, sizeof r->where, "%s:%d", ad.host, ad.port);
+    r->ad = ad;
+    if (ad.cluster && !(r->cl = sys_cluster_new(r, ad.seeds))) {
+        free(r);
+        return NULL;
+    }
+    if (r->cl)
+        sys_cluster_set_timeout(r->cl, cmd_ms);
     return r;
 }
 
@@ -80,6 +91,7 @@ void sys_redis_free(sys_redis *r)
     if (!r)
         return;
     sys_redis_close(r);
+    sys_cluster_free(r->cl);
     free(r->q);
     free(r);
 }
@@ -87,6 +99,8 @@ void sys_redis_free(sys_redis *r)
 /* Closes the connection and abandons the ledger; never fails. */
 void sys_redis_close(sys_redis *r)
 {
+    if (r->cl)
+        sys_cluster_close(r->cl);
     if (r->ctx)
         redisFree(r->ctx);
     r->ctx = NULL;
@@ -125,44 +139,60 @@ static int setup(sys_redis *r, redisReply *rep)
     return ok ? 0 : -1;
 }
 
+/* Opens a context to host:port (a unix path when port is 0), with the
+ * handle's timeouts, user, password and db. Returns it, or NULL (recorded). */
+redisContext *sys_redis_open(sys_redis *r, const char *host, int port)
+{
+    const proto_redis_addr *ad = &r->ad;
+    redisContext *ctx = port ? redisConnectWithTimeout(host, port, tv_ms(r->connect_ms))
+                             : redisConnectUnixWithTimeout(host, tv_ms(r->connect_ms));
+    if (!ctx || ctx->err) {
+        fail(r, SYS_REDIS_UNREACHABLE, "%s", ctx ? ctx->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(ctx, tv_ms(r->cmd_ms));
+    r->ctx = ctx;       /* setup() reads the reason from it */
+    if (ad->pass[0] &&
+        setup(r, ad->user[0] ? redisCommand(ctx, "AUTH %s %s", ad->user, ad->pass)
+                             : redisCommand(ctx, "AUTH %s", ad->pass)) < 0)
+        goto fail;
+    if (ad->db && setup(r, redisCommand(ctx, "SELECT %d", ad->db)) < 0)
+        goto fail;
+    r->ctx = NULL;
+    return ctx;
+fail:
+    r->ctx = NULL;
+    if (ctx)
+        redisFree(ctx);
+    return NULL;
+}
+
 /* Connects, authenticates and selects. Returns 0, or -1 (recorded). */
 int sys_redis_connect(sys_redis *r)
 {
-    proto_redis_addr ad;
-    if (r->ctx)
+    if (r->cl ? sys_cluster_connected(r->cl) : r->ctx != NULL)
         return 0;
-    if (proto_conf_redis_addr(r->url, &ad) < 0) {
+    if (!r->ad.host[0] && !r->ad.path[0]) {
         backoff(r);
         return fail(r, SYS_REDIS_UNREACHABLE, "malformed redis URL");
     }
-    r->ctx = ad.path[0] ? redisConnectUnixWithTimeout(ad.path, tv_ms(r->connect_ms))
-                        : redisConnectWithTimeout(ad.host, ad.port, tv_ms(r->connect_ms));
-    if (!r->ctx || r->ctx->err) {
-        fail(r, SYS_REDIS_UNREACHABLE, "%s", r->ctx ? r->ctx->errstr : "out of memory");
-        goto fail;
+    if (r->cl ? sys_cluster_connect(r->cl) < 0
+              : !(r->ctx = r->ad.path[0] ? sys_redis_open(r, r->ad.path, 0)
+                                         : sys_redis_open(r, r->ad.host, r->ad.port))) {
+        backoff(r);
+        return -1;
     }
-    redisSetTimeout(r->ctx, tv_ms(r->cmd_ms));
-    if (ad.pass[0] &&
-        setup(r, ad.user[0] ? redisCommand(r->ctx, "AUTH %s %s", ad.user, ad.pass)
-                            : redisCommand(r->ctx, "AUTH %s", ad.pass)) < 0)
-        goto fail;
-    if (ad.db && setup(r, redisCommand(r->ctx, "SELECT %d", ad.db)) < 0)
-        goto fail;
     r->backoff_ms = 0;
     r->last = SYS_REDIS_OK;
     r->err[0] = 0;
     return 0;
-fail:
-    if (r->ctx)
-        redisFree(r->ctx);
-    r->ctx = NULL;
-    backoff(r);
-    return -1;
 }
 
 /* Returns 1 if connected, else 0. */
 int sys_redis_connected(const sys_redis *r)
 {
+    if (r->cl)
+        return sys_cluster_connected(r->cl);
     return r->ctx != NULL;
 }
 
@@ -200,6 +230,8 @@ void sys_redis_set_err(sys_redis *r, sys_redis_status st, const char *why)
 void sys_redis_set_timeout(sys_redis *r, int cmd_ms)
 {
     r->cmd_ms = cmd_ms;
+    if (r->cl)
+        sys_cluster_set_timeout(r->cl, cmd_ms);
     if (r->ctx)
         redisSetTimeout(r->ctx, tv_ms(cmd_ms));
 }
@@ -207,6 +239,8 @@ void sys_redis_set_timeout(sys_redis *r, int cmd_ms)
 /* Returns the hiredis context, or NULL. */
 redisContext *sys_redis_context(sys_redis *r)
 {
+    if (r->cl)
+        return sys_cluster_context(r->cl);
     return r->ctx;
 }
 
@@ -234,9 +268,9 @@ static int one_shot(sys_redis *r)
 {
     if (sys_redis_connect(r) < 0)
         return -1;
-    if (r->owed)
+    if (sys_redis_owed(r))
         return fail(r, SYS_REDIS_REPLY, "a one-shot command while %zu pipelined replies are owed",
-                    r->owed);
+                    sys_redis_owed(r));
     return 0;
 }
 
@@ -255,6 +289,17 @@ redisReply *sys_redis_vcmd(sys_redis *r, const char *fmt, va_list ap)
 {
     if (one_shot(r) < 0)
         return NULL;
+    if (r->cl) {
+        char *cmd = NULL;
+        int len = redisvFormatCommand(&cmd, fmt, ap);
+        if (len < 0) {
+            fail(r, SYS_REDIS_NOMEM, "out of memory");
+            return NULL;
+        }
+        redisReply *rep = sys_redis_cmd_resp(r, cmd, (size_t)len);
+        redisFreeCommand(cmd);
+        return rep;
+    }
     return checked(r, redisvCommand(r->ctx, fmt, ap));
 }
 
@@ -264,6 +309,8 @@ redisReply *sys_redis_cmd_resp(sys_redis *r, const char *resp, size_t len)
     redisReply *rep = NULL;
     if (one_shot(r) < 0)
         return NULL;
+    if (r->cl)
+        return checked(r, sys_cluster_cmd(r->cl, resp, len));
     if (redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK) {
         fail(r, SYS_REDIS_NOMEM, "out of memory");
         return NULL;
@@ -292,6 +339,17 @@ redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size
 {
     if (one_shot(r) < 0)
         return NULL;
+    if (r->cl) {
+        char *cmd = NULL;
+        long long len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        if (len < 0) {
+            fail(r, SYS_REDIS_NOMEM, "out of memory");
+            return NULL;
+        }
+        redisReply *rep = sys_redis_cmd_resp(r, cmd, (size_t)len);
+        redisFreeCommand(cmd);
+        return rep;
+    }
     return checked(r, redisCommandArgv(r->ctx, argc, argv, lens));
 }
 
@@ -323,6 +381,8 @@ static int ledger_push(sys_redis *r, size_t n, sys_redis_handler fn, void *arg,
 int sys_redis_send(sys_redis *r, const char *resp, size_t len, size_t nreplies,
                    sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg)
 {
+    if (r->cl)
+        return sys_cluster_send(r->cl, resp, len, nreplies, fn, arg, read, read_arg);
     if (!r->ctx)
         return fail(r, SYS_REDIS_LOST, "not connected");
     if (len && redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK)
@@ -337,6 +397,17 @@ int sys_redis_sendf(sys_redis *r, sys_redis_handler fn, void *arg, const char *f
 {
     va_list ap;
     int rc;
+    if (r->cl) {
+        char *cmd = NULL;
+        va_start(ap, fmt);
+        rc = redisvFormatCommand(&cmd, fmt, ap);
+        va_end(ap);
+        if (rc < 0)
+            return fail(r, SYS_REDIS_NOMEM, "out of memory");
+        rc = sys_cluster_send(r->cl, cmd, (size_t)rc, 1, fn, arg, NULL, NULL);
+        redisFreeCommand(cmd);
+        return rc;
+    }
     if (!r->ctx)
         return fail(r, SYS_REDIS_LOST, "not connected");
     va_start(ap, fmt);
@@ -351,6 +422,8 @@ int sys_redis_sendf(sys_redis *r, sys_redis_handler fn, void *arg, const char *f
 int sys_redis_flush(sys_redis *r)
 {
     int done = 0;
+    if (r->cl)
+        return sys_cluster_flush(r->cl);
     if (!r->ctx)
         return fail(r, SYS_REDIS_LOST, "not connected");
     while (!done)
@@ -362,13 +435,19 @@ int sys_redis_flush(sys_redis *r)
 /* Returns the replies still owed. */
 size_t sys_redis_owed(const sys_redis *r)
 {
-    return r->owed;
+    return r->cl ? sys_cluster_owed(r->cl) : r->owed;
 }
 
 /* Reads replies to their handlers until at most leave are owed. Returns 0
  * or -1. */
 int sys_redis_run(sys_redis *r, size_t leave)
 {
+    if (r->cl) {
+        if (sys_cluster_run(r->cl, leave) < 0)
+            return -1;
+        r->last = SYS_REDIS_OK;
+        return 0;
+    }
     while (r->owed > leave) {
         entry *e = &r->q[r->qhead];
         redisReply *rep = NULL;
@@ -400,13 +479,86 @@ int sys_redis_run(sys_redis *r, size_t leave)
     return 0;
 }
 
+/* ---------------------------------------------------------------- cluster */
+
+/* Returns 1 for a cluster handle. */
+int sys_redis_is_cluster(const sys_redis *r)
+{
+    return r->cl != NULL;
+}
+
+/* Returns the number of masters. */
+int sys_redis_nodes(sys_redis *r)
+{
+    if (r->cl)
+        return sys_cluster_nodes(r->cl);
+    return 1;
+}
+
+/* Runs a command on one master; returns the reply or NULL. */
+redisReply *sys_redis_cmd_node(sys_redis *r, int node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = NULL;
+    if (!r->cl) {
+        rep = node == 0 ? sys_redis_vcmd(r, fmt, ap) : NULL;
+        va_end(ap);
+        return rep;
+    }
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0) {
+        fail(r, SYS_REDIS_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (one_shot(r) == 0)
+        rep = checked(r, sys_cluster_cmd_node(r->cl, node, cmd, (size_t)len));
+    redisFreeCommand(cmd);
+    return rep;
+}
+
+/* Returns master node's host:port. */
+const char *sys_redis_node_name(sys_redis *r, int node)
+{
+    return r->cl ? sys_cluster_node_name(r->cl, node) : r->where;
+}
+
+/* Returns the master of key, or -1. */
+int sys_redis_node_of(sys_redis *r, const char *key, size_t len)
+{
+    return r->cl ? sys_cluster_node_of(r->cl, key, len) : 0;
+}
+
+/* Waits for replicas to hold the writes so far. Returns the fewest
+ * replicas reached, or -1. */
+int sys_redis_wait(sys_redis *r, int replicas, int timeout_ms)
+{
+    if (r->cl)
+        return sys_cluster_wait(r->cl, replicas, timeout_ms);
+    redisReply *rep = sys_redis_cmd(r, "WAIT %d %d", replicas, timeout_ms);
+    int n = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+    freeReplyObject(rep);
+    return n;
+}
+
+/* Copies the cluster layer's counts; never fails. */
+void sys_redis_cluster_stats_get(const sys_redis *r, sys_redis_cluster_stats *st)
+{
+    if (r->cl)
+        sys_cluster_stats(r->cl, st);
+    else
+        memset(st, 0, sizeof *st);
+}
+
 /* ---- server settings the daemons depend on ---- */
 
 /* Reads maxmemory_policy from INFO memory into out (cap bytes). Returns 0,
  * or -1 (NULL reply: see sys_redis_err; or no such line). */
-static int eviction_policy(sys_redis *r, char *out, size_t cap)
+static int eviction_policy(sys_redis *r, int node, char *out, size_t cap)
 {
-    redisReply *rep = sys_redis_cmd(r, "INFO memory");
+    redisReply *rep = sys_redis_cmd_node(r, node, "INFO memory");
     if (!rep)
         return -1;
     const char *p = rep->type == REDIS_REPLY_STRING
@@ -436,15 +588,22 @@ int sys_redis_check_eviction(sys_redis *r, int allow, const char *prog, int *evi
 {
     char policy[64];
     *evicts = 0;
-    if (eviction_policy(r, policy, sizeof policy) < 0)
-        return -1;
-    if (strcmp(policy, "noeviction") == 0)
+    int nodes = sys_redis_nodes(r), node = 0;
+    for (; node < nodes; node++) {      /* every master of a cluster */
+        if (eviction_policy(r, node, policy, sizeof policy) < 0)
+            return -1;
+        if (strcmp(policy, "noeviction") != 0)
+            break;
+    }
+    if (node == nodes && nodes > 0)
         return 0;
+    if (nodes == 0)
+        return -1;
     *evicts = 1;
     if (!allow) {
         sys_error("redis evicts keys: counters and hits would vanish silently; set "
                   "maxmemory-policy noeviction, or allow_eviction = yes to run anyway",
-                  "prog=%s maxmemory-policy=%s redis=%s", prog, policy, sys_redis_where(r));
+                  "prog=%s maxmemory-policy=%s redis=%s", prog, policy, sys_redis_node_name(r, node));
         return 1;
     }
     sys_warn("redis evicts keys and allow_eviction = yes: counts may silently lose data",

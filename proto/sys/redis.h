@@ -3,7 +3,11 @@
  * back-off, and a reply ledger for pipelines: each queued command registers
  * the replies it owes and the handler that takes them, in order, as
  * hiredis' own callback list does, so no caller counts replies by hand.
- * A slot-aware implementation (Redis Cluster) can sit behind these calls.
+ * On Redis Cluster (a redis+cluster:// URL) the same calls route each
+ * command by its key's slot to its master, one connection and pipeline per
+ * node, replies still taken in send order; MOVED, ASK, TRYAGAIN and
+ * CLUSTERDOWN are handled inside (redis_cluster.c). A pipelined send may
+ * hold commands of many slots, one reply owed per command.
  * (The collector's asynchronous sink keeps hiredis' async API on the same
  * conventions: proto_conf_redis_addr, AUTH, SELECT, back-off 100 ms → 2 s.)
  *
@@ -130,6 +134,39 @@ size_t sys_redis_owed(const sys_redis *r);
  * error (closed) or when a handler returned -1 (the connection is left
  * open with replies owed: the caller decides, usually sys_redis_close). */
 int sys_redis_run(sys_redis *r, size_t leave);
+
+/* ---- Redis Cluster (a single node counts as a cluster of one) ---- */
+
+/* Returns 1 if r talks to a Redis Cluster. */
+int sys_redis_is_cluster(const sys_redis *r);
+
+/* Returns how many masters there are (1 for a single node; 0 when the
+ * cluster's map cannot be read). */
+int sys_redis_nodes(sys_redis *r);
+
+/* Runs a printf-style command on master `node` (0 .. sys_redis_nodes - 1),
+ * e.g. SCAN or INFO; as sys_redis_cmd, never redirected. */
+redisReply *sys_redis_cmd_node(sys_redis *r, int node, const char *fmt, ...);
+
+/* Returns "host:port" of master `node` (a static buffer of the thread). */
+const char *sys_redis_node_name(sys_redis *r, int node);
+
+/* Returns the master that holds key, as sys_redis_node_name counts them,
+ * or -1 when the map cannot be read. */
+int sys_redis_node_of(sys_redis *r, const char *key, size_t len);
+
+/* Blocks until `replicas` replicas of every node written since the last
+ * call hold those writes (WAIT), at most timeout_ms. Returns the fewest
+ * replicas any node reached, or -1 by the error policy. */
+int sys_redis_wait(sys_redis *r, int replicas, int timeout_ms);
+
+/* What the cluster layer met, for metrics. */
+typedef struct {
+    unsigned long long moved, ask, tryagain, clusterdown, refreshes;
+} sys_redis_cluster_stats;
+
+/* Copies the counts (zeros for a single node); never fails. */
+void sys_redis_cluster_stats_get(const sys_redis *r, sys_redis_cluster_stats *st);
 
 /* ---- server settings ---- */
 

@@ -1,0 +1,635 @@
+/* redis_cluster.c: the Redis layer on a Redis Cluster — the slot map from
+ * CLUSTER SLOTS, one connection and one reply ledger per node, MOVED / ASK
+ * / TRYAGAIN / CLUSTERDOWN handled behind the calls of redis.h. */
+#include "redis_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "slot.h"
+
+#define NODES_MAX 64            /* masters, replicas met in redirects, seeds */
+#define NONE 0xffff
+#define REDIRECTS_MAX 5         /* MOVED/ASK followed for one command */
+#define RETRY_MS_MAX 2000       /* TRYAGAIN / CLUSTERDOWN retried this long */
+
+/* One command sent on a node's pipeline, owing one reply. */
+typedef struct {
+    uint64_t seq;               /* global send order: replies are taken in it */
+    size_t index;               /* its place among the replies of its send */
+    sys_redis_handler fn;
+    void *arg;
+    sys_redis_reader read;
+    void *read_arg;
+    char *cmd;                  /* its bytes, sent again on a redirect */
+    size_t len;
+} centry;
+
+typedef struct {
+    char host[256];
+    int port;
+    int master;                 /* a master in the last map */
+    int dirty;                  /* bits: 1 pipeline, 2 side written since the last WAIT */
+    redisContext *ctx;          /* the pipeline */
+    redisContext *side;         /* map reads, redirected and retried commands */
+    centry *q;                  /* ring of commands awaiting replies */
+    size_t qhead, qlen, qcap;
+} cnode;
+
+struct sys_cluster {
+    sys_redis *r;
+    char seeds[1024];
+    cnode node[NODES_MAX];
+    int nnodes;
+    int any;                    /* the node keyless commands go to */
+    int have_map;
+    int cmd_ms;
+    uint16_t owner[PROTO_SLOTS];
+    uint64_t seq;
+    size_t owed;
+    sys_redis_cluster_stats st;
+};
+
+/* Returns a timeval of ms milliseconds. */
+static struct timeval tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* Sleeps ms milliseconds; never fails. */
+static void nap(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Creates the cluster half of r from its seed list. Returns NULL when out
+ * of memory or a seed is malformed. */
+sys_cluster *sys_cluster_new(sys_redis *r, const char *seeds)
+{
+    sys_cluster *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->r = r;
+    c->cmd_ms = 1000;
+    snprintf(c->seeds, sizeof c->seeds, "%s", seeds);
+    memset(c->owner, 0xff, sizeof c->owner);
+    return c;
+}
+
+/* Frees the ledger entries of node n (abandoning them); never fails. */
+static void node_abandon(sys_cluster *c, cnode *n)
+{
+    for (size_t i = 0; i < n->qlen; i++)
+        free(n->q[(n->qhead + i) % n->qcap].cmd);
+    c->owed -= n->qlen;
+    n->qhead = n->qlen = 0;
+}
+
+/* Closes every connection and abandons every owed reply; the map is read
+ * again on the next call. Never fails. */
+void sys_cluster_close(sys_cluster *c)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        cnode *n = &c->node[i];
+        if (n->ctx)
+            redisFree(n->ctx);
+        if (n->side)
+            redisFree(n->side);
+        n->ctx = n->side = NULL;
+        n->dirty = 0;
+        node_abandon(c, n);
+    }
+    c->owed = 0;
+    c->have_map = 0;
+}
+
+/* Frees c; NULL is a no-op. */
+void sys_cluster_free(sys_cluster *c)
+{
+    if (!c)
+        return;
+    sys_cluster_close(c);
+    for (int i = 0; i < c->nnodes; i++)
+        free(c->node[i].q);
+    free(c);
+}
+
+/* Returns the node host:port, adding it. Returns its index, or -1 when
+ * the table is full. */
+static int node_add(sys_cluster *c, const char *host, int port)
+{
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->node[i].port == port && strcmp(c->node[i].host, host) == 0)
+            return i;
+    if (c->nnodes == NODES_MAX)
+        return -1;
+    cnode *n = &c->node[c->nnodes];
+    memset(n, 0, sizeof *n);
+    snprintf(n->host, sizeof n->host, "%s", host);
+    n->port = port;
+    return c->nnodes++;
+}
+
+/* Returns node i's pipeline (connecting it), or NULL (recorded; the map
+ * is read again on the next call). */
+static redisContext *node_ctx(sys_cluster *c, int i)
+{
+    cnode *n = &c->node[i];
+    if (!n->ctx && !(n->ctx = sys_redis_open(c->r, n->host, n->port)))
+        c->have_map = 0;
+    return n->ctx;
+}
+
+/* Returns node i's side connection (connecting it), or NULL (recorded). */
+static redisContext *side_ctx(sys_cluster *c, int i)
+{
+    cnode *n = &c->node[i];
+    if (!n->side && !(n->side = sys_redis_open(c->r, n->host, n->port)))
+        c->have_map = 0;
+    return n->side;
+}
+
+/* Drops a broken side connection of node i; never fails. */
+static void side_drop(sys_cluster *c, int i)
+{
+    if (c->node[i].side)
+        redisFree(c->node[i].side);
+    c->node[i].side = NULL;
+}
+
+/* Builds the slot map from a CLUSTER SLOTS reply got from node `from`.
+ * Returns 0, or -1 if the reply is not a map of every slot. */
+static int map_from(sys_cluster *c, const redisReply *rep, int from)
+{
+    uint16_t owner[PROTO_SLOTS];
+    long covered = 0;
+    memset(owner, 0xff, sizeof owner);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (int i = 0; i < c->nnodes; i++)
+        c->node[i].master = 0;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY ||
+            e->element[2]->elements < 2 || e->element[2]->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        long long lo = e->element[0]->integer, hi = e->element[1]->integer;
+        const char *host = e->element[2]->element[0]->str;
+        if (!*host || strcmp(host, "?") == 0)
+            host = c->node[from].host;      /* "the node you asked" */
+        int n = node_add(c, host, (int)e->element[2]->element[1]->integer);
+        if (n < 0 || lo < 0 || hi >= PROTO_SLOTS || lo > hi)
+            return -1;
+        c->node[n].master = 1;
+        for (long long s = lo; s <= hi; s++)
+            owner[s] = (uint16_t)n, covered++;
+    }
+    if (covered == 0)
+        return -1;
+    memcpy(c->owner, owner, sizeof owner);
+    c->any = -1;
+    for (int i = 0; i < c->nnodes && c->any < 0; i++)
+        if (c->node[i].master)
+            c->any = i;
+    c->have_map = 1;
+    c->st.refreshes++;
+    return 0;
+}
+
+/* Tries to read the map from node i. Returns 0 or -1. */
+static int map_at(sys_cluster *c, int i)
+{
+    redisContext *s = side_ctx(c, i);
+    redisReply *rep = s ? redisCommand(s, "CLUSTER SLOTS") : NULL;
+    if (s && !rep)
+        side_drop(c, i);
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        sys_redis_fail(c->r, SYS_REDIS_REFUSED, "CLUSTER SLOTS: %s", rep->str);
+    int rc = rep ? map_from(c, rep, i) : -1;
+    if (rep && rep->type != REDIS_REPLY_ERROR && rc < 0)
+        sys_redis_fail(c->r, SYS_REDIS_REPLY, "CLUSTER SLOTS: not a map of the slots");
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Reads the slot map from a known master, else a seed, else any node met.
+ * Returns 0, or -1 (recorded). */
+static int map_refresh(sys_cluster *c)
+{
+    int tried[NODES_MAX] = {0};
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->node[i].master && (tried[i] = 1) && map_at(c, i) == 0)
+            return 0;
+    for (const char *p = c->seeds; *p;) {
+        size_t l = strcspn(p, ",");
+        char one[300], host[256];
+        int port, i;
+        snprintf(one, sizeof one, "%.*s", (int)l, p);
+        p += l + (p[l] == ',');
+        if (proto_conf_hostport(one, host, sizeof host, &port) < 0 || (i = node_add(c, host, port)) < 0)
+            continue;
+        if (!tried[i] && (tried[i] = 1) && map_at(c, i) == 0)
+            return 0;
+    }
+    for (int i = 0; i < c->nnodes; i++)
+        if (!tried[i] && map_at(c, i) == 0)
+            return 0;
+    if (sys_redis_last(c->r) == SYS_REDIS_OK)
+        sys_redis_fail(c->r, SYS_REDIS_UNREACHABLE, "no cluster node answered CLUSTER SLOTS");
+    return -1;
+}
+
+/* Reads the map if it is not known. Returns 0, or -1 (recorded). */
+int sys_cluster_connect(sys_cluster *c)
+{
+    return c->have_map ? 0 : map_refresh(c);
+}
+
+/* Returns 1 once the map is known. */
+int sys_cluster_connected(const sys_cluster *c)
+{
+    return c->have_map;
+}
+
+/* Returns the connection keyless commands use (connecting it), or NULL. */
+redisContext *sys_cluster_context(sys_cluster *c)
+{
+    if (sys_cluster_connect(c) < 0 || c->any < 0)
+        return NULL;
+    return node_ctx(c, c->any);
+}
+
+/* Sets the command timeout of every connection; never fails. */
+void sys_cluster_set_timeout(sys_cluster *c, int cmd_ms)
+{
+    c->cmd_ms = cmd_ms;
+    for (int i = 0; i < c->nnodes; i++) {
+        if (c->node[i].ctx)
+            redisSetTimeout(c->node[i].ctx, tv_ms(cmd_ms));
+        if (c->node[i].side)
+            redisSetTimeout(c->node[i].side, tv_ms(cmd_ms));
+    }
+}
+
+/* Finds the node cmd goes to. Returns its index, or -1 (recorded); *all is
+ * set for commands that go to every master. */
+static int route(sys_cluster *c, const char *cmd, size_t len, int *all)
+{
+    const char *k;
+    size_t kl;
+    *all = 0;
+    if (sys_cluster_connect(c) < 0)
+        return -1;
+    int rt = proto_cmd_route(cmd, len, &k, &kl);
+    if (rt < 0)
+        return sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: a command that cannot be routed");
+    if (rt == PROTO_ROUTE_ALL)
+        *all = 1;
+    if (rt != PROTO_ROUTE_KEY)
+        return c->any;
+    unsigned slot = proto_slot(k, kl);
+    if (c->owner[slot] == NONE && map_refresh(c) < 0)
+        return -1;
+    if (c->owner[slot] == NONE)
+        return sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: slot %u has no master", slot);
+    return c->owner[slot];
+}
+
+/* Runs cmd on node i's connection ctx (ASKING first if asking), its reply
+ * read by read if set. Returns the reply, or NULL on a transport error (the
+ * connection is then closed: the side one alone, or everything). */
+static redisReply *exec_at(sys_cluster *c, int i, int side, int asking, const char *cmd,
+                           size_t len, sys_redis_reader read, void *read_arg)
+{
+    redisContext *ctx = side ? side_ctx(c, i) : node_ctx(c, i);
+    redisReply *rep = NULL, *ok = NULL;
+    if (!ctx)
+        return NULL;
+    if ((asking && redisAppendCommand(ctx, "ASKING") != REDIS_OK) ||
+        redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK)
+        goto lost;
+    if (asking) {
+        if (redisGetReply(ctx, (void **)&ok) != REDIS_OK || !ok)
+            goto lost;
+        freeReplyObject(ok);
+    }
+    if (read)
+        rep = read(read_arg, ctx);
+    else if (redisGetReply(ctx, (void **)&rep) != REDIS_OK)
+        rep = NULL;
+    if (!rep)
+        goto lost;
+    c->node[i].dirty |= side ? 2 : 1;
+    return rep;
+lost:
+    sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", c->node[i].host, c->node[i].port,
+                   ctx->errstr[0] ? ctx->errstr : "no reply");
+    if (side)
+        side_drop(c, i);
+    else
+        sys_cluster_close(c);
+    return NULL;
+}
+
+/* Returns 1 if rep is an error reply starting with word. */
+static int err_is(const redisReply *rep, const char *word)
+{
+    return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, word, strlen(word)) == 0;
+}
+
+/* Follows MOVED and ASK, retries TRYAGAIN and CLUSTERDOWN with a bounded
+ * back-off, until rep is a final reply. Returns it (perhaps still an error
+ * when the bounds ran out), or NULL on a transport error. */
+static redisReply *resolve(sys_cluster *c, redisReply *rep, int side, const char *cmd, size_t len,
+                           sys_redis_reader read, void *read_arg)
+{
+    int redirects = 0, waited = 0, wait = 10;
+    while (rep && rep->type == REDIS_REPLY_ERROR) {
+        proto_redirect rd;
+        int i, asking = 0, all;
+        if (proto_redirect_parse(rep->str, rep->len, &rd) == 0) {
+            if (redirects++ == REDIRECTS_MAX)
+                break;
+            if (rd.ask) {
+                c->st.ask++;
+                asking = 1;
+            } else {
+                c->st.moved++;
+                map_refresh(c);
+            }
+            if ((i = node_add(c, rd.host, rd.port)) < 0)
+                break;
+            if (!rd.ask)
+                c->owner[rd.slot] = (uint16_t)i;    /* whatever the refresh found */
+        } else if (err_is(rep, "TRYAGAIN") || err_is(rep, "CLUSTERDOWN")) {
+            if (waited >= RETRY_MS_MAX)
+                break;
+            if (err_is(rep, "TRYAGAIN"))
+                c->st.tryagain++;
+            else
+                c->st.clusterdown++;
+            nap(wait);
+            waited += wait;
+            wait = wait * 2 > 200 ? 200 : wait * 2;
+            if (err_is(rep, "CLUSTERDOWN"))
+                map_refresh(c);
+            if ((i = route(c, cmd, len, &all)) < 0)
+                break;
+        } else {
+            break;
+        }
+        if (!read)
+            freeReplyObject(rep);
+        rep = exec_at(c, i, side, asking, cmd, len, read, read_arg);
+    }
+    return rep;
+}
+
+/* Runs one command (no reply owed). Returns the reply, or NULL (recorded;
+ * a transport error closes everything). */
+redisReply *sys_cluster_cmd(sys_cluster *c, const char *cmd, size_t len)
+{
+    int all;
+    int i = route(c, cmd, len, &all);
+    if (i < 0)
+        return NULL;
+    if (all) {
+        redisReply *first = NULL;
+        for (int n = 0; n < c->nnodes; n++) {
+            if (!c->node[n].master)
+                continue;
+            redisReply *rep = exec_at(c, n, 0, 0, cmd, len, NULL, NULL);
+            if (!rep || rep->type == REDIS_REPLY_ERROR || !first) {
+                freeReplyObject(first);
+                first = rep;
+                if (!rep || rep->type == REDIS_REPLY_ERROR)
+                    return rep;
+            } else {
+                freeReplyObject(rep);
+            }
+        }
+        return first;
+    }
+    return resolve(c, exec_at(c, i, 0, 0, cmd, len, NULL, NULL), 0, cmd, len, NULL, NULL);
+}
+
+/* Runs one command on master `node` (0 .. sys_cluster_nodes-1). Returns
+ * the reply, or NULL (recorded). */
+redisReply *sys_cluster_cmd_node(sys_cluster *c, int node, const char *cmd, size_t len)
+{
+    if (sys_cluster_connect(c) < 0)
+        return NULL;
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->node[i].master && node-- == 0)
+            return exec_at(c, i, 0, 0, cmd, len, NULL, NULL);
+    sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: no such node");
+    return NULL;
+}
+
+/* Returns the number of masters in the map (0 if it cannot be read). */
+int sys_cluster_nodes(sys_cluster *c)
+{
+    int n = 0;
+    if (sys_cluster_connect(c) < 0)
+        return 0;
+    for (int i = 0; i < c->nnodes; i++)
+        n += c->node[i].master;
+    return n;
+}
+
+/* Returns "host:port" of master `node`, or "?". */
+const char *sys_cluster_node_name(const sys_cluster *c, int node)
+{
+    static _Thread_local char buf[300];
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->node[i].master && node-- == 0) {
+            snprintf(buf, sizeof buf, "%s:%d", c->node[i].host, c->node[i].port);
+            return buf;
+        }
+    return "?";
+}
+
+/* Returns the master index (as sys_cluster_node_name counts) holding key,
+ * or -1 if the map cannot be read. */
+int sys_cluster_node_of(sys_cluster *c, const char *key, size_t len)
+{
+    if (sys_cluster_connect(c) < 0)
+        return -1;
+    unsigned o = c->owner[proto_slot(key, len)];
+    if (o == NONE)
+        return -1;
+    int m = 0;
+    for (unsigned i = 0; i < o; i++)
+        m += c->node[i].master;
+    return m;
+}
+
+/* Queues one command on node i's ledger. Returns 0, or -1 (recorded). */
+static int push(sys_cluster *c, int i, const char *cmd, size_t len, size_t index,
+                sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg)
+{
+    cnode *n = &c->node[i];
+    redisContext *ctx = node_ctx(c, i);
+    if (!ctx)
+        return -1;
+    if (n->qlen == n->qcap) {
+        size_t nc = n->qcap ? n->qcap * 2 : 64;
+        centry *nq = malloc(nc * sizeof *nq);
+        if (!nq)
+            return sys_redis_fail(c->r, SYS_REDIS_NOMEM, "out of memory");
+        for (size_t k = 0; k < n->qlen; k++)
+            nq[k] = n->q[(n->qhead + k) % n->qcap];
+        free(n->q);
+        n->q = nq;
+        n->qcap = nc;
+        n->qhead = 0;
+    }
+    char *copy = malloc(len);
+    if (!copy || redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK) {
+        free(copy);
+        return sys_redis_fail(c->r, SYS_REDIS_NOMEM, "out of memory");
+    }
+    memcpy(copy, cmd, len);
+    n->q[(n->qhead + n->qlen++) % n->qcap] =
+        (centry){c->seq++, index, fn, arg, read, read_arg, copy, len};
+    n->dirty |= 1;
+    c->owed++;
+    return 0;
+}
+
+/* Queues the commands of resp, each to its node, owing one reply each.
+ * Returns 0, or -1 (recorded). */
+int sys_cluster_send(sys_cluster *c, const char *resp, size_t len, size_t nreplies,
+                     sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg)
+{
+    size_t off = 0, index = 0;
+    while (off < len) {
+        size_t cl;
+        int all;
+        if (proto_cmd_span(resp + off, len - off, &cl) < 0)
+            return sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: a malformed command");
+        int i = route(c, resp + off, cl, &all);
+        if (i < 0)
+            return -1;
+        if (all)
+            return sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: SCRIPT in a pipeline");
+        if (push(c, i, resp + off, cl, index++, fn, arg, read, read_arg) < 0)
+            return -1;
+        off += cl;
+    }
+    if (index != nreplies)
+        return sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: %zu commands owe %zu replies", index,
+                              nreplies);
+    return 0;
+}
+
+/* Writes every node's queued commands. Returns 0, or -1 (all closed). */
+int sys_cluster_flush(sys_cluster *c)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        redisContext *ctx = c->node[i].ctx;
+        int done = 0;
+        while (ctx && !done)
+            if (redisBufferWrite(ctx, &done) != REDIS_OK) {
+                sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", c->node[i].host, c->node[i].port,
+                               ctx->errstr);
+                sys_cluster_close(c);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+/* Returns the replies owed. */
+size_t sys_cluster_owed(const sys_cluster *c)
+{
+    return c->owed;
+}
+
+/* Reads replies in send order across the nodes, each to its handler,
+ * until at most leave are owed. Returns 0, or -1 (recorded). */
+int sys_cluster_run(sys_cluster *c, size_t leave)
+{
+    while (c->owed > leave) {
+        int best = -1;
+        for (int i = 0; i < c->nnodes; i++)
+            if (c->node[i].qlen &&
+                (best < 0 || c->node[i].q[c->node[i].qhead].seq < c->node[best].q[c->node[best].qhead].seq))
+                best = i;
+        if (best < 0)
+            return sys_redis_fail(c->r, SYS_REDIS_LOST, "cluster: ledger out of step");
+        cnode *n = &c->node[best];
+        centry e = n->q[n->qhead];
+        redisReply *rep = NULL;
+        if (e.read)
+            rep = e.read(e.read_arg, n->ctx);
+        else if (redisGetReply(n->ctx, (void **)&rep) != REDIS_OK)
+            rep = NULL;
+        if (!rep) {
+            sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", n->host, n->port,
+                           n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
+            sys_cluster_close(c);
+            return -1;
+        }
+        n->qhead = (n->qhead + 1) % n->qcap;
+        n->qlen--;
+        c->owed--;
+        if (rep->type == REDIS_REPLY_ERROR &&
+            !(rep = resolve(c, rep, 1, e.cmd, e.len, e.read, e.read_arg))) {
+            free(e.cmd);
+            sys_cluster_close(c);
+            return -1;
+        }
+        free(e.cmd);
+        if (e.fn) {
+            if (e.fn(e.arg, rep, e.index) < 0)
+                return sys_redis_fail(c->r, SYS_REDIS_REPLY, "a reply handler refused its reply");
+        } else if (!e.read) {
+            freeReplyObject(rep);
+        }
+    }
+    return 0;
+}
+
+/* Waits until replicas replicas of every node written since the last call
+ * have what it acknowledged. Returns the fewest replicas any node reached,
+ * or -1 (recorded). */
+int sys_cluster_wait(sys_cluster *c, int replicas, int timeout_ms)
+{
+    long long least = replicas;
+    for (int i = 0; i < c->nnodes; i++) {
+        cnode *n = &c->node[i];
+        for (int k = 0; k < 2; k++) {
+            redisContext *ctx = k ? n->side : n->ctx;
+            if (!(n->dirty & (1 << k)) || !ctx)
+                continue;
+            redisReply *rep = redisCommand(ctx, "WAIT %d %d", replicas, timeout_ms);
+            if (!rep) {
+                sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", n->host, n->port, ctx->errstr);
+                sys_cluster_close(c);
+                return -1;
+            }
+            if (rep->type != REDIS_REPLY_INTEGER)
+                least = 0;
+            else if (rep->integer < least)
+                least = rep->integer;
+            freeReplyObject(rep);
+        }
+        n->dirty = 0;
+    }
+    return (int)least;
+}
+
+/* Copies the redirect and retry counts; never fails. */
+void sys_cluster_stats(const sys_cluster *c, sys_redis_cluster_stats *st)
+{
+    *st = c->st;
+}
