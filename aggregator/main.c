@@ -144,6 +144,13 @@ int main(int argc, char **argv)
             agg_held_retry(&a);
         }
         agg_round_once(&a);
+        sys_redis_cluster_stats cs;
+        sys_redis_cluster_stats_get(a.r, &cs);
+        atomic_store(&a.m.cluster_moved, cs.moved);
+        atomic_store(&a.m.cluster_ask, cs.ask);
+        atomic_store(&a.m.cluster_tryagain, cs.tryagain);
+        atomic_store(&a.m.cluster_clusterdown, cs.clusterdown);
+        atomic_store(&a.m.cluster_refreshes, cs.refreshes);
         if (a.up)
             agg_recovered(&a);
         if (a.poisoned) {

@@ -149,6 +149,27 @@ static void count(agg *a, const agg_apply_result *res)
     agg_inc(a->m.batches);
 }
 
+/* Waits, when replicas_ack asks, until that many replicas of every node
+ * written hold what was applied, so that a failover cannot take back a
+ * count whose entries are acknowledged. Returns 0, or -1 when they fell
+ * short or Redis failed (logged; the caller drops the connection and the
+ * entries, unacknowledged, are read again and skipped by the watermark
+ * if they did survive). */
+static int replicas_hold(agg *a)
+{
+    if (a->conf.replicas_ack == 0)
+        return 0;
+    int n = sys_redis_wait(a->r, a->conf.replicas_ack, a->conf.redis_timeout_ms);
+    if (n >= a->conf.replicas_ack)
+        return 0;
+    agg_inc(a->m.replicas_short);
+    if (n >= 0)
+        sys_warn("redis: replicas did not confirm the writes in time; not acknowledging",
+                 "replicas_ack=%d reached=%d timeout_ms=%d", a->conf.replicas_ack, n,
+                 a->conf.redis_timeout_ms);
+    return -1;
+}
+
 /* Applies and acknowledges n entries of partition p (stream order), but
  * those of held campaigns. Returns how many were acknowledged, or -1 (the
  * connection is dropped). */
@@ -166,7 +187,8 @@ static long process(agg *a, int p, const redisReply *const *ents, size_t n)
         return -1;
     }
     /* acknowledge only now that every update is durable in Redis */
-    if ((acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 || sys_redis_run(a->r, 0) < 0) {
+    if (replicas_hold(a) < 0 || (acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 ||
+        sys_redis_run(a->r, 0) < 0) {
         free(held);
         agg_disconnect(a, "XACK failed");
         return -1;
@@ -422,6 +444,8 @@ static size_t read_and_apply(agg *a, int block)
             ndead += k;
         }
         if (ndead && (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, 0) < 0))
+            goto fail;
+        if (replicas_hold(a) < 0)       /* nothing is owed here: WAIT may go */
             goto fail;
         nxt->backlog = ahead_rd.full;
         for (int p = 0; p < a->conf.partitions; p++) {

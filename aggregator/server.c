@@ -42,7 +42,19 @@ static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
     COUNTER("ag_alerts_sent_total", alerts_sent, "Alert deliveries per channel: webhook answered 2xx, e-mail taken by the server.");
     COUNTER("ag_alerts_failed_total", alerts_failed, "Alert delivery attempts (webhook or e-mail) that failed.");
     COUNTER("ag_agg_redis_failures_total", redis_failures, "Redis errors and reconnects.");
+    COUNTER("ag_agg_replicas_short_total", replicas_short,
+            "Rounds not acknowledged: fewer replicas than replicas_ack confirmed the writes in time.");
+    COUNTER("ag_agg_cluster_map_refreshes_total", cluster_refreshes,
+            "Redis Cluster slot maps read (at connect, after MOVED, CLUSTERDOWN and connection errors).");
 #undef COUNTER
+    proto_prom_head(b, "ag_agg_cluster_redirects_total", "counter",
+                    "Redis Cluster replies followed or retried, by kind.");
+    proto_prom_sample(b, "ag_agg_cluster_redirects_total", "kind=\"moved\"", (double)agg_get(m->cluster_moved));
+    proto_prom_sample(b, "ag_agg_cluster_redirects_total", "kind=\"ask\"", (double)agg_get(m->cluster_ask));
+    proto_prom_sample(b, "ag_agg_cluster_redirects_total", "kind=\"tryagain\"",
+                      (double)agg_get(m->cluster_tryagain));
+    proto_prom_sample(b, "ag_agg_cluster_redirects_total", "kind=\"clusterdown\"",
+                      (double)agg_get(m->cluster_clusterdown));
     proto_prom_head(b, "ag_agg_redis_up", "gauge", "1 if Redis answers.");
     proto_prom_sample(b, "ag_agg_redis_up", NULL, agg_get(m->redis_up));
     proto_prom_head(b, "ag_agg_redis_evicts", "gauge",

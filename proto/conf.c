@@ -42,9 +42,10 @@ const char *const proto_webhook_format_names[] = {"auto", "slack", "discord", "t
 /* The one table of every configuration key. */
 static const conf_key conf_table[] = {
     S(listen, T_HOSTPORT, "127.0.0.1:8080", "collector HTTP address, host:port"),
-    S(redis, T_REDIS, "redis://127.0.0.1:6379/0", "redis://[user:pass@]host:port/db or unix:///path"),
+    S(redis, T_REDIS, "redis://127.0.0.1:6379/0",
+      "redis://[user:pass@]host:port/db, unix:///path or redis+cluster://[user:pass@]host:port,host:port,..."),
     S(prefix, T_PREFIX, "ag:", "prefix of every Redis key"),
-    I(partitions, 1, 1024, "1", "hit stream partitions"),
+    I(partitions, 0, 1024, "0", "hit stream partitions (0: 1 on one Redis, 16 on a cluster)"),
     I(threads, 1, 64, "1", "collector event-loop threads"),
     S(spool_dir, T_STR, "./var/spool", "directory of the collector's spool files"),
     L(spool_max_bytes, 4096, INT64_C(1) << 50, "1073741824", "spool size beyond which new hits are dropped"),
@@ -53,6 +54,8 @@ static const conf_key conf_table[] = {
     L(queue_max, 16, 100000000, "100000", "hits per thread held in memory awaiting Redis, or the disk"),
     {"allow_eviction", T_BOOL, offsetof(proto_conf, allow_eviction), 0, 0, 0, NULL, "no", "run even if Redis's maxmemory-policy evicts keys (counts may silently lose data)"},
     I(redis_timeout_ms, 50, 600000, "2000", "a Redis reply later than this counts as a hung server"),
+    I(replicas_ack, 0, 16, "0",
+      "replicas that must hold a write (WAIT) before a hit leaves the collector's memory and applied hits are acknowledged"),
     S(signing_key, T_STR, "", "HMAC key for link signatures"),
     S(api_token, T_STR, "", "bearer token of /api/hits (empty: the API is closed)"),
     E(require_signature, req_sig_names, "links", "none | links | all"),
@@ -342,6 +345,8 @@ static int conf_apply(proto_conf *c, const conf_key *k, const char *v, char *err
                      (long long)k->min, (long long)k->max);
             return -1;
         }
+        if (k->off == offsetof(proto_conf, partitions))
+            c->partitions_auto = x == 0;
         if (k->type == T_INT)
             *(int *)(base + k->off) = (int)x;
         else
@@ -458,6 +463,17 @@ int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err,
     return conf_apply(c, k, value, err, cap);
 }
 
+/* Resolves `partitions = 0` (auto): 16 on a cluster, else 1; a value
+ * given stays. Never fails. */
+static void auto_partitions(proto_conf *c)
+{
+    if (c->partitions == 0)
+        c->partitions_auto = 1;
+    if (c->partitions_auto)
+        c->partitions = strncmp(c->redis, CLUSTER_SCHEME, strlen(CLUSTER_SCHEME)) == 0
+                            ? PROTO_CLUSTER_PARTITIONS : 1;
+}
+
 /* Fills c with every default; never fails (the defaults are valid). */
 void proto_conf_defaults(proto_conf *c)
 {
@@ -465,6 +481,7 @@ void proto_conf_defaults(proto_conf *c)
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < CONF_N; i++)
         conf_apply(c, &conf_table[i], conf_table[i].def, err, sizeof err);
+    auto_partitions(c);
 }
 
 /* Trims leading and trailing white space in place; returns the start. */
@@ -610,6 +627,7 @@ int proto_conf_args(proto_conf *c, int argc, char **argv, int *rest, int rest_ca
 /* Checks what spans keys. Returns 0, or -1 with err naming the key. */
 int proto_conf_check(proto_conf *c, char *err, size_t cap)
 {
+    auto_partitions(c);
     return proto_hook_conf_check(&c->hooks, err, cap);
 }
 

@@ -27,11 +27,13 @@ typedef struct proto_conf {
     char redis[512];
     char prefix[64];
     int partitions;
+    int partitions_auto;        /* partitions = 0 was meant: set by the Redis kind */
     int threads;
     char spool_dir[512];
     int64_t spool_max_bytes;
     int64_t queue_max;          /* hits held in memory awaiting Redis, per thread */
-    int redis_timeout_ms;       /* a reply later than this: Redis is hung */
+    int redis_timeout_ms;
+    int replicas_ack;           /* WAIT for this many replicas before forgetting a write (0: no wait) */       /* a reply later than this: Redis is hung */
     char signing_key[256];
     char api_token[256];
     proto_require_sig require_signature;
@@ -123,6 +125,10 @@ int proto_conf_emails(const char *list, int max);
 
 /* Splits "host:port" / "[v6]:port" / ":port". Returns 0 or -1. */
 int proto_conf_hostport(const char *s, char *host, size_t cap, int *port);
+
+/* Hit stream partitions on a cluster unless `partitions` says otherwise:
+ * enough for every master of a large cluster to hold some. */
+#define PROTO_CLUSTER_PARTITIONS 16
 
 /* A Redis address split from the `redis` key. */
 typedef struct {

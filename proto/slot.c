@@ -2,22 +2,12 @@
  * MOVED/ASK errors (see slot.h). */
 #include "slot.h"
 
+#include "keys.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Returns CRC16/XMODEM (polynomial 0x1021, initial 0) of n bytes. */
-static unsigned crc16(const unsigned char *p, size_t n)
-{
-    unsigned crc = 0;
-    while (n--) {
-        crc ^= (unsigned)*p++ << 8;
-        for (int i = 0; i < 8; i++)
-            crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
-    }
-    return crc & 0xffff;
-}
 
 /* Returns key's hash slot; cannot fail. */
 unsigned proto_slot(const char *key, size_t len)
@@ -27,9 +17,9 @@ unsigned proto_slot(const char *key, size_t len)
         size_t rest = len - (size_t)(open - key) - 1;
         const char *close = memchr(open + 1, '}', rest);
         if (close && close > open + 1)
-            return crc16((const unsigned char *)open + 1, (size_t)(close - open - 1)) % PROTO_SLOTS;
+            return proto_crc16(open + 1, (size_t)(close - open - 1)) % PROTO_SLOTS;
     }
-    return crc16((const unsigned char *)key, len) % PROTO_SLOTS;
+    return proto_crc16(key, len) % PROTO_SLOTS;
 }
 
 /* Reads "<c><digits>\r\n" at *p (below end), advancing past it. Returns

@@ -30,7 +30,7 @@ typedef struct {
     const char *verb;
     const char *pos[CLI_MAX_ARGS];
     int npos;
-    int json, follow, no_carry, leaderboard, revoke, count_only, short_link, list, send;
+    int json, follow, no_carry, leaderboard, revoke, count_only, short_link, list, send, balance;
     const char *limit, *count, *to, *ref, *subject, *event, *channel, *since, *not_in, *format;
     const char *advocates, *qr, *disable, *expires, *day;
     long nlimit, ncount;    /* --limit (20) and --count (20), checked 0..1000000 */
@@ -108,6 +108,7 @@ int cli_verb_forget(cli_ctx *x, const cli_args *a);
 int cli_verb_links(cli_ctx *x, const cli_args *a);
 int cli_verb_advocate(cli_ctx *x, const cli_args *a);
 int cli_verb_digest(cli_ctx *x, const cli_args *a);
+int cli_verb_cluster(cli_ctx *x, const cli_args *a);
 
 /* Writes the short URL of code into out (cap bytes): short_url/CODE, or
  * base_url/s/CODE (links.c); never fails. */

@@ -25,6 +25,7 @@ static const cli_opt cli_opts[] = {
     {"expires", 1, offsetof(cli_args, expires)},
     {"day", 1, offsetof(cli_args, day)},
     {"send", 0, offsetof(cli_args, send)},
+    {"balance", 0, offsetof(cli_args, balance)},
     {"follow", 0, offsetof(cli_args, follow)},
     {"no-carry", 0, offsetof(cli_args, no_carry)},
     {"leaderboard", 0, offsetof(cli_args, leaderboard)},
@@ -96,6 +97,10 @@ static const struct {
      "a short link for each advocate of FILE (CSV: id,name[,e-mail];\n"
      "again: the same codes), QR codes as DIR/ID.png and .svg;\n"
      "--list C's links; --disable CODE: it answers 410"},
+    {"cluster", " json balance ", 0, cli_verb_cluster, "cluster [--balance] [--json]",
+     "each hit stream partition's slot, node, length and\n"
+     "lease; --balance moves partitions' slots so the\n"
+     "masters hold an even share (Redis Cluster)"},
 };
 #define NVERBS (sizeof cli_verbs / sizeof cli_verbs[0])
 

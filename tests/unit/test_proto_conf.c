@@ -84,7 +84,7 @@ static void expect_bad(char *flag, char *value, const char *key)
 
 START_TEST(bad_values_name_the_key)
 {
-    expect_bad("--partitions", "0", "partitions");
+    expect_bad("--partitions", "-1", "partitions");
     expect_bad("--partitions", "12x", "partitions");
     expect_bad("--threads", "", "threads");
     expect_bad("--require-signature", "sometimes", "require_signature");
