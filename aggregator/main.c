@@ -151,6 +151,7 @@ int main(int argc, char **argv)
         atomic_store(&a.m.cluster_tryagain, cs.tryagain);
         atomic_store(&a.m.cluster_clusterdown, cs.clusterdown);
         atomic_store(&a.m.cluster_refreshes, cs.refreshes);
+        atomic_store(&a.m.cluster_node_failures, cs.node_failures);
         if (a.up)
             agg_recovered(&a);
         if (a.poisoned) {

@@ -28,7 +28,7 @@ typedef struct agg_metrics {
     _Atomic uint64_t redis_failures;
     _Atomic uint64_t replicas_short;   /* WAIT reached fewer than replicas_ack replicas */
     _Atomic uint64_t cluster_moved, cluster_ask, cluster_tryagain, cluster_clusterdown,
-        cluster_refreshes;             /* Redis Cluster: copied from the Redis layer */
+        cluster_refreshes, cluster_node_failures; /* Redis Cluster: copied from the Redis layer */
     _Atomic int redis_up;
     _Atomic int evicts;                /* Redis may evict keys (allow_eviction = yes) */
     _Atomic int owned[AGG_MAX_PARTITIONS];     /* 1 if this process holds the lease */

@@ -46,6 +46,8 @@ static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
             "Rounds not acknowledged: fewer replicas than replicas_ack confirmed the writes in time.");
     COUNTER("ag_agg_cluster_map_refreshes_total", cluster_refreshes,
             "Redis Cluster slot maps read (at connect, after MOVED, CLUSTERDOWN and connection errors).");
+    COUNTER("ag_agg_cluster_node_failures_total", cluster_node_failures,
+            "Redis Cluster nodes found unreachable, broken or hung (their commands failed alone).");
 #undef COUNTER
     proto_prom_head(b, "ag_agg_cluster_redirects_total", "counter",
                     "Redis Cluster replies followed or retried, by kind.");

@@ -7,7 +7,13 @@
  * command by its key's slot to its master, one connection and pipeline per
  * node, replies still taken in send order; MOVED, ASK, TRYAGAIN and
  * CLUSTERDOWN are handled inside (redis_cluster.c). A pipelined send may
- * hold commands of many slots, one reply owed per command.
+ * hold commands of many slots, one reply owed per command. A node that
+ * cannot be reached, breaks or times out fails only its own commands:
+ * each queued command of it is handed the error reply
+ * "NODEDOWN host:port why" in its turn (it may or may not have run), the
+ * other nodes go on, and the node is dialled again after a back-off
+ * (200 ms doubling to 5 s); a one-shot command to it fails with
+ * SYS_REDIS_LOST. The whole handle is closed only by sys_redis_close.
  * (The collector's asynchronous sink keeps hiredis' async API on the same
  * conventions: proto_conf_redis_addr, AUTH, SELECT, back-off 100 ms → 2 s.)
  *
@@ -162,7 +168,7 @@ int sys_redis_wait(sys_redis *r, int replicas, int timeout_ms);
 
 /* What the cluster layer met, for metrics. */
 typedef struct {
-    unsigned long long moved, ask, tryagain, clusterdown, refreshes;
+    unsigned long long moved, ask, tryagain, clusterdown, refreshes, node_failures;
 } sys_redis_cluster_stats;
 
 /* Copies the counts (zeros for a single node); never fails. */

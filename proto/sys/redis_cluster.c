@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "slot.h"
 
@@ -16,6 +17,8 @@
 #define NONE 0xffff
 #define REDIRECTS_MAX 5         /* MOVED/ASK followed for one command */
 #define RETRY_MS_MAX 2000       /* TRYAGAIN / CLUSTERDOWN retried this long */
+#define NODE_BACKOFF_MIN_MS 200 /* a failed node is dialled again after this, doubling */
+#define NODE_BACKOFF_MAX_MS 5000
 
 /* One command sent on a node's pipeline, owing one reply. */
 typedef struct {
@@ -27,6 +30,7 @@ typedef struct {
     void *read_arg;
     char *cmd;                  /* its bytes, sent again on a redirect */
     size_t len;
+    int dead;                   /* its node failed: it gets a NODEDOWN error reply */
 } centry;
 
 typedef struct {
@@ -36,6 +40,9 @@ typedef struct {
     int dirty;                  /* bits: 1 pipeline, 2 side written since the last WAIT */
     redisContext *ctx;          /* the pipeline */
     redisContext *side;         /* map reads, redirected and retried commands */
+    int64_t retry_at;           /* a failed node is not dialled again before (mono ms) */
+    int backoff_ms;
+    char why[160];              /* why it failed last */
     centry *q;                  /* ring of commands awaiting replies */
     size_t qhead, qlen, qcap;
 } cnode;
@@ -46,6 +53,8 @@ struct sys_cluster {
     cnode node[NODES_MAX];
     int nnodes;
     int any;                    /* the node keyless commands go to */
+    int masters[NODES_MAX];     /* node indexes of the masters, by their lowest slot */
+    int nmasters;
     int have_map;
     int cmd_ms;
     uint16_t owner[PROTO_SLOTS];
@@ -91,19 +100,24 @@ static void node_abandon(sys_cluster *c, cnode *n)
     n->qhead = n->qlen = 0;
 }
 
+/* Closes node n's connections; never fails. */
+static void node_hangup(cnode *n)
+{
+    if (n->ctx)
+        redisFree(n->ctx);
+    if (n->side)
+        redisFree(n->side);
+    n->ctx = n->side = NULL;
+    n->dirty = 0;
+}
+
 /* Closes every connection and abandons every owed reply; the map is read
  * again on the next call. Never fails. */
 void sys_cluster_close(sys_cluster *c)
 {
     for (int i = 0; i < c->nnodes; i++) {
-        cnode *n = &c->node[i];
-        if (n->ctx)
-            redisFree(n->ctx);
-        if (n->side)
-            redisFree(n->side);
-        n->ctx = n->side = NULL;
-        n->dirty = 0;
-        node_abandon(c, n);
+        node_hangup(&c->node[i]);
+        node_abandon(c, &c->node[i]);
     }
     c->owed = 0;
     c->have_map = 0;
@@ -136,13 +150,45 @@ static int node_add(sys_cluster *c, const char *host, int port)
     return c->nnodes++;
 }
 
-/* Returns node i's pipeline (connecting it), or NULL (recorded; the map
- * is read again on the next call). */
+/* Takes node i down: closes its connections, turns every command queued
+ * on it into a NODEDOWN reply (handed over in order by sys_cluster_run),
+ * backs off dialling it and has the map read again. The other nodes go
+ * on. Never fails. */
+static void node_fail(sys_cluster *c, int i, const char *why)
+{
+    cnode *n = &c->node[i];
+    snprintf(n->why, sizeof n->why, "%s", why);     /* why may live in a context freed here */
+    node_hangup(n);
+    for (size_t k = 0; k < n->qlen; k++)
+        n->q[(n->qhead + k) % n->qcap].dead = 1;
+    n->backoff_ms = n->backoff_ms ? n->backoff_ms * 2 : NODE_BACKOFF_MIN_MS;
+    if (n->backoff_ms > NODE_BACKOFF_MAX_MS)
+        n->backoff_ms = NODE_BACKOFF_MAX_MS;
+    n->retry_at = sys_mono_ms() + n->backoff_ms;
+    c->have_map = 0;
+    c->st.node_failures++;
+    sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", n->host, n->port, n->why);
+}
+
+/* Returns node i's pipeline (connecting it unless it failed within its
+ * back-off), or NULL (recorded; the node is taken down). */
 static redisContext *node_ctx(sys_cluster *c, int i)
 {
     cnode *n = &c->node[i];
-    if (!n->ctx && !(n->ctx = sys_redis_open(c->r, n->host, n->port)))
-        c->have_map = 0;
+    if (n->ctx)
+        return n->ctx;
+    if (n->retry_at && sys_mono_ms() < n->retry_at) {
+        sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s (backing off)", n->host, n->port, n->why);
+        return NULL;
+    }
+    if (!(n->ctx = sys_redis_open(c->r, n->host, n->port))) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", sys_redis_err(c->r));
+        node_fail(c, i, why);
+        return NULL;
+    }
+    n->backoff_ms = 0;
+    n->retry_at = 0;
     return n->ctx;
 }
 
@@ -195,10 +241,15 @@ static int map_from(sys_cluster *c, const redisReply *rep, int from)
     if (covered == 0)
         return -1;
     memcpy(c->owner, owner, sizeof owner);
-    c->any = -1;
-    for (int i = 0; i < c->nnodes && c->any < 0; i++)
-        if (c->node[i].master)
-            c->any = i;
+    c->nmasters = 0;
+    for (int s = 0; s < PROTO_SLOTS; s++) {     /* masters numbered by their lowest slot */
+        int o = owner[s], known = 0;
+        for (int k = 0; k < c->nmasters && !known; k++)
+            known = c->masters[k] == o;
+        if (o != NONE && !known)
+            c->masters[c->nmasters++] = o;
+    }
+    c->any = c->masters[0];
     c->have_map = 1;
     c->st.refreshes++;
     return 0;
@@ -225,8 +276,9 @@ static int map_at(sys_cluster *c, int i)
 static int map_refresh(sys_cluster *c)
 {
     int tried[NODES_MAX] = {0};
-    for (int i = 0; i < c->nnodes; i++)
-        if (c->node[i].master && (tried[i] = 1) && map_at(c, i) == 0)
+    int64_t now = sys_mono_ms();
+    for (int i = 0; i < c->nnodes; i++)         /* masters that did not just fail first */
+        if (c->node[i].master && now >= c->node[i].retry_at && (tried[i] = 1) && map_at(c, i) == 0)
             return 0;
     for (const char *p = c->seeds; *p;) {
         size_t l = strcspn(p, ",");
@@ -330,12 +382,13 @@ static redisReply *exec_at(sys_cluster *c, int i, int side, int asking, const ch
     c->node[i].dirty |= side ? 2 : 1;
     return rep;
 lost:
-    sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", c->node[i].host, c->node[i].port,
-                   ctx->errstr[0] ? ctx->errstr : "no reply");
-    if (side)
+    if (side) {
+        sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", c->node[i].host, c->node[i].port,
+                       ctx->errstr[0] ? ctx->errstr : "no reply");
         side_drop(c, i);
-    else
-        sys_cluster_close(c);
+    } else {
+        node_fail(c, i, ctx->errstr[0] ? ctx->errstr : "no reply");
+    }
     return NULL;
 }
 
@@ -403,10 +456,8 @@ redisReply *sys_cluster_cmd(sys_cluster *c, const char *cmd, size_t len)
         return NULL;
     if (all) {
         redisReply *first = NULL;
-        for (int n = 0; n < c->nnodes; n++) {
-            if (!c->node[n].master)
-                continue;
-            redisReply *rep = exec_at(c, n, 0, 0, cmd, len, NULL, NULL);
+        for (int m = 0; m < c->nmasters; m++) {
+            redisReply *rep = exec_at(c, c->masters[m], 0, 0, cmd, len, NULL, NULL);
             if (!rep || rep->type == REDIS_REPLY_ERROR || !first) {
                 freeReplyObject(first);
                 first = rep;
@@ -421,65 +472,57 @@ redisReply *sys_cluster_cmd(sys_cluster *c, const char *cmd, size_t len)
     return resolve(c, exec_at(c, i, 0, 0, cmd, len, NULL, NULL), 0, cmd, len, NULL, NULL);
 }
 
-/* Runs one command on master `node` (0 .. sys_cluster_nodes-1). Returns
- * the reply, or NULL (recorded). */
+/* Runs one command on master `node` (0 .. sys_cluster_nodes-1, by their
+ * lowest slot). Returns the reply, or NULL (recorded). */
 redisReply *sys_cluster_cmd_node(sys_cluster *c, int node, const char *cmd, size_t len)
 {
     if (sys_cluster_connect(c) < 0)
         return NULL;
-    for (int i = 0; i < c->nnodes; i++)
-        if (c->node[i].master && node-- == 0)
-            return exec_at(c, i, 0, 0, cmd, len, NULL, NULL);
-    sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: no such node");
-    return NULL;
+    if (node < 0 || node >= c->nmasters) {
+        sys_redis_fail(c->r, SYS_REDIS_REPLY, "cluster: no such node");
+        return NULL;
+    }
+    return exec_at(c, c->masters[node], 0, 0, cmd, len, NULL, NULL);
 }
 
 /* Returns the number of masters in the map (0 if it cannot be read). */
 int sys_cluster_nodes(sys_cluster *c)
 {
-    int n = 0;
-    if (sys_cluster_connect(c) < 0)
-        return 0;
-    for (int i = 0; i < c->nnodes; i++)
-        n += c->node[i].master;
-    return n;
+    return sys_cluster_connect(c) < 0 ? 0 : c->nmasters;
 }
 
 /* Returns "host:port" of master `node`, or "?". */
 const char *sys_cluster_node_name(const sys_cluster *c, int node)
 {
     static _Thread_local char buf[300];
-    for (int i = 0; i < c->nnodes; i++)
-        if (c->node[i].master && node-- == 0) {
-            snprintf(buf, sizeof buf, "%s:%d", c->node[i].host, c->node[i].port);
-            return buf;
-        }
-    return "?";
+    if (node < 0 || node >= c->nmasters)
+        return "?";
+    const cnode *n = &c->node[c->masters[node]];
+    snprintf(buf, sizeof buf, "%s:%d", n->host, n->port);
+    return buf;
 }
 
-/* Returns the master index (as sys_cluster_node_name counts) holding key,
- * or -1 if the map cannot be read. */
+/* Returns the master (as sys_cluster_node_name counts) holding key, or -1
+ * if the map cannot be read. */
 int sys_cluster_node_of(sys_cluster *c, const char *key, size_t len)
 {
     if (sys_cluster_connect(c) < 0)
         return -1;
     unsigned o = c->owner[proto_slot(key, len)];
-    if (o == NONE)
-        return -1;
-    int m = 0;
-    for (unsigned i = 0; i < o; i++)
-        m += c->node[i].master;
-    return m;
+    for (int m = 0; m < c->nmasters; m++)
+        if ((unsigned)c->masters[m] == o)
+            return m;
+    return -1;
 }
 
-/* Queues one command on node i's ledger. Returns 0, or -1 (recorded). */
+/* Queues one command on node i's ledger; when the node cannot be reached
+ * the command is queued dead (it gets a NODEDOWN reply in its turn).
+ * Returns 0, or -1 (out of memory, recorded). */
 static int push(sys_cluster *c, int i, const char *cmd, size_t len, size_t index,
                 sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg)
 {
     cnode *n = &c->node[i];
     redisContext *ctx = node_ctx(c, i);
-    if (!ctx)
-        return -1;
     if (n->qlen == n->qcap) {
         size_t nc = n->qcap ? n->qcap * 2 : 64;
         centry *nq = malloc(nc * sizeof *nq);
@@ -493,14 +536,14 @@ static int push(sys_cluster *c, int i, const char *cmd, size_t len, size_t index
         n->qhead = 0;
     }
     char *copy = malloc(len);
-    if (!copy || redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK) {
+    if (!copy || (ctx && redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK)) {
         free(copy);
         return sys_redis_fail(c->r, SYS_REDIS_NOMEM, "out of memory");
     }
     memcpy(copy, cmd, len);
     n->q[(n->qhead + n->qlen++) % n->qcap] =
-        (centry){c->seq++, index, fn, arg, read, read_arg, copy, len};
-    n->dirty |= 1;
+        (centry){c->seq++, index, fn, arg, read, read_arg, copy, len, ctx == NULL};
+    n->dirty |= ctx != NULL;
     c->owed++;
     return 0;
 }
@@ -531,7 +574,8 @@ int sys_cluster_send(sys_cluster *c, const char *resp, size_t len, size_t nrepli
     return 0;
 }
 
-/* Writes every node's queued commands. Returns 0, or -1 (all closed). */
+/* Writes every node's queued commands; a node that fails is taken down
+ * (its commands get NODEDOWN replies). Returns 0. */
 int sys_cluster_flush(sys_cluster *c)
 {
     for (int i = 0; i < c->nnodes; i++) {
@@ -539,10 +583,8 @@ int sys_cluster_flush(sys_cluster *c)
         int done = 0;
         while (ctx && !done)
             if (redisBufferWrite(ctx, &done) != REDIS_OK) {
-                sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", c->node[i].host, c->node[i].port,
-                               ctx->errstr);
-                sys_cluster_close(c);
-                return -1;
+                node_fail(c, i, ctx->errstr[0] ? ctx->errstr : "write failed");
+                break;
             }
     }
     return 0;
@@ -554,8 +596,27 @@ size_t sys_cluster_owed(const sys_cluster *c)
     return c->owed;
 }
 
+/* Returns a NODEDOWN error reply for a command of a failed node (free it
+ * with freeReplyObject), or NULL when out of memory. */
+static redisReply *node_down_reply(const cnode *n)
+{
+    char buf[480];
+    void *rep = NULL;
+    int len = snprintf(buf, sizeof buf, "-NODEDOWN %s:%d %s\r\n", n->host, n->port,
+                       n->why[0] ? n->why : "unreachable");
+    redisReader *rd = redisReaderCreate();
+    if (len >= (int)sizeof buf)
+        len = (int)sizeof buf - 1, buf[len - 2] = '\r', buf[len - 1] = '\n';
+    if (rd && redisReaderFeed(rd, buf, (size_t)len) == REDIS_OK)
+        redisReaderGetReply(rd, &rep);
+    redisReaderFree(rd);
+    return rep;
+}
+
 /* Reads replies in send order across the nodes, each to its handler,
- * until at most leave are owed. Returns 0, or -1 (recorded). */
+ * until at most leave are owed; the commands of a node that fails get
+ * NODEDOWN error replies and the other nodes go on. Returns 0, or -1
+ * (recorded: a handler refused its reply, or out of memory). */
 int sys_cluster_run(sys_cluster *c, size_t leave)
 {
     while (c->owed > leave) {
@@ -569,32 +630,37 @@ int sys_cluster_run(sys_cluster *c, size_t leave)
         cnode *n = &c->node[best];
         centry e = n->q[n->qhead];
         redisReply *rep = NULL;
-        if (e.read)
-            rep = e.read(e.read_arg, n->ctx);
-        else if (redisGetReply(n->ctx, (void **)&rep) != REDIS_OK)
-            rep = NULL;
-        if (!rep) {
-            sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", n->host, n->port,
-                           n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
-            sys_cluster_close(c);
-            return -1;
+        int synthetic = e.dead;
+        if (!e.dead) {
+            if (e.read)
+                rep = e.read(e.read_arg, n->ctx);
+            else if (redisGetReply(n->ctx, (void **)&rep) != REDIS_OK)
+                rep = NULL;
+            if (!rep) {
+                node_fail(c, best, n->ctx->errstr[0] ? n->ctx->errstr : "no reply");
+                continue;                   /* this entry is dead now */
+            }
         }
         n->qhead = (n->qhead + 1) % n->qcap;
         n->qlen--;
         c->owed--;
-        if (rep->type == REDIS_REPLY_ERROR &&
-            !(rep = resolve(c, rep, 1, e.cmd, e.len, e.read, e.read_arg))) {
+        if (rep && rep->type == REDIS_REPLY_ERROR &&
+            !(rep = resolve(c, rep, 1, e.cmd, e.len, e.read, e.read_arg)))
+            synthetic = 1;                  /* its redirect target could not be reached */
+        if (synthetic && !(rep = node_down_reply(n))) {
             free(e.cmd);
-            sys_cluster_close(c);
-            return -1;
+            return sys_redis_fail(c->r, SYS_REDIS_NOMEM, "out of memory");
         }
         free(e.cmd);
-        if (e.fn) {
-            if (e.fn(e.arg, rep, e.index) < 0)
-                return sys_redis_fail(c->r, SYS_REDIS_REPLY, "a reply handler refused its reply");
-        } else if (!e.read) {
+        int rc = 0;
+        if (e.fn)
+            rc = e.fn(e.arg, rep, e.index);
+        else if (!e.read)
             freeReplyObject(rep);
-        }
+        if (synthetic && e.read)            /* the reader owns its replies, not this one */
+            freeReplyObject(rep);
+        if (rc < 0)
+            return sys_redis_fail(c->r, SYS_REDIS_REPLY, "a reply handler refused its reply");
     }
     return 0;
 }
@@ -613,9 +679,9 @@ int sys_cluster_wait(sys_cluster *c, int replicas, int timeout_ms)
                 continue;
             redisReply *rep = redisCommand(ctx, "WAIT %d %d", replicas, timeout_ms);
             if (!rep) {
-                sys_redis_fail(c->r, SYS_REDIS_LOST, "%s:%d: %s", n->host, n->port, ctx->errstr);
-                sys_cluster_close(c);
-                return -1;
+                node_fail(c, i, ctx->errstr[0] ? ctx->errstr : "no reply to WAIT");
+                least = 0;
+                break;
             }
             if (rep->type != REDIS_REPLY_INTEGER)
                 least = 0;
