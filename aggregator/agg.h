@@ -108,6 +108,16 @@ void agg_disconnect(agg *a, const char *why);
  * sys_redis_err(a->r) holds it. */
 redisReply *agg_cmd(agg *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Returns 1 if the last failure was one node of a Redis Cluster (the
+ * layer failed its commands alone): the partition or campaign it serves
+ * waits for it, the others go on. */
+int agg_node_lost(const agg *a);
+
+/* Lets partition p go (not owned) while its Redis node cannot be reached;
+ * the lease takes it back, pending entries and all, once it answers.
+ * Never fails. */
+void agg_partition_away(agg *a, int p, const char *why);
+
 /* Renews held partition leases and takes free ones; never fails. */
 void agg_leases(agg *a);
 

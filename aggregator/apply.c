@@ -90,11 +90,34 @@ static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
     return 1;
 }
 
+/* Holds campaign c when rep says its Redis Cluster node is unreachable
+ * (NODEDOWN): nothing more is sent for it, its entries stay pending and
+ * are read again after the hold's back-off; the other campaigns go on.
+ * Returns 1 if held so, else 0. */
+static int node_down_hold(agg_apply_job *j, const redisReply *rep, size_t c)
+{
+    if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "NODEDOWN ", 9) != 0)
+        return 0;
+    if (!agg_batch_held(j->b, c)) {
+        j->res->held++;
+        agg_batch_hold(j->b, c);
+        sys_warn("redis: the campaign's cluster node is unreachable; campaign held, its hits wait",
+                 "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str);
+    }
+    return 1;
+}
+
 /* Takes a stage-1 reply: watermark (even index), then nonces (odd), and
  * filters that campaign. Returns 0, or -1 (logged) out of protocol. */
 static int on_read(void *arg, redisReply *rep, size_t i)
 {
     agg_apply_job *j = arg;
+    if (node_down_hold(j, rep, i / 2)) {
+        freeReplyObject(rep);
+        if (i % 2 == 1)
+            agg_apply_job_clear(j);
+        return 0;
+    }
     if (i % 2 == 1 && j->wm && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "WRONGTYPE", 9) == 0) {
         /* a bad nonce key under a good watermark: filtered as if no nonce
          * were seen, the apply's check refuses the key, and the campaign
@@ -157,7 +180,9 @@ static int on_call(void *arg, redisReply *rep, size_t i)
     while (j->call < agg_batch_ncamps(j->b) && !agg_batch_called(j->b, j->call))
         j->call++;
     size_t c = j->call++;
-    if (agg_noscript(rep)) {
+    if (node_down_hold(j, rep, c)) {
+        /* it may have run before the node went: the watermark then skips it */
+    } else if (agg_noscript(rep)) {
         j->failed = 1;
         sys_warn("apply script missing (Redis restarted?): reconnecting loads it", "partition=%u",
                  j->p);
@@ -217,7 +242,9 @@ static int on_dead(void *arg, redisReply *rep, size_t i)
     (void)i;
     size_t c = j->dead[j->dead_reply].c;
     const char *why = j->dead[j->dead_reply++].why;
-    if (agg_noscript(rep)) {
+    if (node_down_hold(j, rep, c)) {
+        /* held: its entries wait for the node */
+    } else if (agg_noscript(rep)) {
         j->failed = 1;
         sys_warn("dead-letter script missing (Redis restarted?): reconnecting loads it",
                  "partition=%u", j->p);

@@ -20,6 +20,8 @@ typedef struct {
     int full;                   /* the last read came back full */
     int group, left;            /* replies of the last read (one per partition on a
                                    cluster); left of them to come before full resets */
+    int part[AGG_MAX_READS];    /* cluster: the partition of each read, in send order */
+    int nsent, ntaken;
 } reads;
 
 /* Moves every pending entry of the partition (a dead consumer's too) to
@@ -51,7 +53,9 @@ static int on_ack(void *arg, redisReply *rep, size_t i)
 {
     (void)arg;
     (void)i;
-    int ok = rep->type != REDIS_REPLY_ERROR;
+    /* NODEDOWN: a cluster node went away; the entries stay pending and
+     * are read again (and skipped by the watermark) when it is back */
+    int ok = rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "NODEDOWN ", 9) == 0;
     if (!ok)
         sys_error("XACK failed", "err=\"%s\"", rep->str);
     freeReplyObject(rep);
@@ -226,6 +230,11 @@ static int on_read(void *arg, redisReply *rep, size_t i)
         rd->full = 0;
         rd->left = rd->group - 1;
     }
+    int p_of = rd->ntaken < rd->nsent ? rd->part[rd->ntaken++ % AGG_MAX_READS] : -1;
+    if (rep->type == REDIS_REPLY_ERROR && p_of >= 0 && strncmp(rep->str, "NODEDOWN ", 9) == 0) {
+        agg_partition_away(rd->a, p_of, rep->str);     /* the other partitions go on */
+        return 0;
+    }
     if (rep->type == REDIS_REPLY_ERROR) {
         /* NOGROUP: a deleted stream; reconnecting recreates the group */
         sys_error("XREADGROUP failed", "err=\"%s\"", rep->str);
@@ -292,9 +301,10 @@ static int queue_read(agg *a, reads *rd, int block_ms)
         return queue_read_of(a, rd, block_ms, -1) < 0 ? -1 : 1;
     int n = 0;
     for (int p = 0; p < a->conf.partitions; p++)
-        if (a->owned[p] && rd->r->nr + n < AGG_MAX_READS) {
+        if (a->owned[p] && rd->r->nr + rd->nsent - rd->ntaken < AGG_MAX_READS) {
             if (queue_read_of(a, rd, 0, p) < 0)
                 return -1;
+            rd->part[rd->nsent++ % AGG_MAX_READS] = p;
             n++;
         }
     rd->group = n;
@@ -308,7 +318,7 @@ static int queue_read(agg *a, reads *rd, int block_ms)
  * connection is dropped). */
 static int gather(agg *a, agg_round *r, int block)
 {
-    reads rd = {a, r, 0, 0, 0};
+    reads rd = {.a = a, .r = r};
     uint64_t until = 0;
     for (;;) {
         int wait = 0;
@@ -405,7 +415,7 @@ static size_t read_and_apply(agg *a, int block)
         goto out;
     while (cur->total && a->up) {
         uint64_t ts = sys_mono_ns();
-        reads ahead_rd = {a, nxt, 0, 0, 0};
+        reads ahead_rd = {.a = a, .r = nxt};
         if (round_batches(a, cur) < 0)
             goto out;
         for (int p = 0; p < a->conf.partitions; p++)
@@ -496,6 +506,10 @@ size_t agg_round_once(agg *a)
         nowned++;
         if (a->need_claim[p]) {
             if (claim(a, p) < 0) {
+                if (agg_node_lost(a)) {
+                    agg_partition_away(a, p, sys_redis_err(a->r));
+                    continue;
+                }
                 agg_disconnect(a, "claim failed");
                 return done;
             }
@@ -507,6 +521,10 @@ size_t agg_round_once(agg *a)
         while (a->need_pel[p] && a->up && !agg_stopping) {
             redisReply *r = agg_cmd(a, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s", AGG_GROUP,
                                     a->me, a->conf.batch_max, a->keys[p], from);
+            if (!r && agg_node_lost(a)) {
+                agg_partition_away(a, p, sys_redis_err(a->r));
+                break;
+            }
             if (!r) { /* keep need_pel: read them after reconnecting */
                 sys_error("XREADGROUP of pending entries failed", "partition=%d err=\"%s\"", p,
                           sys_redis_err(a->r));

@@ -68,9 +68,25 @@ redisReply *agg_cmd(agg *a, const char *fmt, ...)
     va_start(ap, fmt);
     redisReply *r = sys_redis_vcmd(a->r, fmt, ap);
     va_end(ap);
-    if (!r && sys_redis_last(a->r) != SYS_REDIS_REPLY)
+    if (!r && sys_redis_last(a->r) != SYS_REDIS_REPLY && !agg_node_lost(a))
         agg_disconnect(a, sys_redis_err(a->r));
     return r;
+}
+
+/* Says whether the last failure was one cluster node alone. */
+int agg_node_lost(const agg *a)
+{
+    return sys_redis_is_cluster(a->r) && sys_redis_last(a->r) == SYS_REDIS_LOST;
+}
+
+/* Lets partition p go while its node is unreachable; never fails. */
+void agg_partition_away(agg *a, int p, const char *why)
+{
+    if (a->owned[p])
+        sys_warn("redis: the partition's cluster node is unreachable; left until it answers",
+                 "partition=%d err=\"%s\"", p, why);
+    a->owned[p] = 0;
+    atomic_store(&a->m.owned[p], 0);
 }
 
 /* Connects, loads the scripts and creates the groups. Returns 0 or -1. */
@@ -108,6 +124,8 @@ int agg_connect(agg *a)
         redisReply *r = sys_redis_cmd(a->r, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], AGG_GROUP);
         if (r)
             freeReplyObject(r);
+        else if (agg_node_lost(a))
+            continue;   /* its node is down: the group is made when the lease is taken */
         else if (sys_redis_last(a->r) != SYS_REDIS_REPLY ||
                  strncmp(sys_redis_err(a->r), "BUSYGROUP", 9) != 0)
             goto fail;
@@ -143,11 +161,25 @@ void agg_leases(agg *a)
         proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
         redisReply *r = agg_cmd(a, "EVALSHA %s 1 %s %s %d", agg_scripts_sha(AGG_SCRIPT_LEASE_TAKE),
                                 key, a->me, LEASE_MS);
+        if (!r && agg_node_lost(a)) {
+            agg_partition_away(a, p, sys_redis_err(a->r));
+            continue;
+        }
         if (!r) {
             agg_disconnect(a, sys_redis_err(a->r));
             return;
         }
         int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (held && !a->owned[p] && sys_redis_is_cluster(a->r)) {
+            /* its node may have been down at connect: the group first */
+            redisReply *g = agg_cmd(a, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], AGG_GROUP);
+            freeReplyObject(g);
+            if (!g && sys_redis_last(a->r) != SYS_REDIS_REPLY) {
+                freeReplyObject(r);
+                agg_partition_away(a, p, sys_redis_err(a->r));
+                continue;
+            }
+        }
         if (held && !a->owned[p]) {
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
             a->need_claim[p] = a->need_pel[p] = 1;
@@ -224,6 +256,8 @@ void agg_trim(agg *a)
         snprintf(minid, sizeof minid, "%lld-0", keep > 0 ? keep : 0);
         /* nothing from the oldest pending entry on is applied for sure */
         redisReply *r = agg_cmd(a, "XPENDING %s %s", a->keys[p], AGG_GROUP);
+        if (!r && agg_node_lost(a))
+            continue;
         if (!r)
             return;
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
@@ -237,6 +271,8 @@ void agg_trim(agg *a)
         if (proto_stream_id_cmp(last, minid) < 0)
             snprintf(minid, sizeof minid, "%s", last);
         r = agg_cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);
+        if (!r && agg_node_lost(a))
+            continue;
         if (!r)
             return;
         if (r->type == REDIS_REPLY_INTEGER)
@@ -257,6 +293,8 @@ void agg_update_lag(agg *a)
             /* Redis 7.0 miscounts the lag after reloading its AOF: nothing
              * past the last delivered id is no lag, whatever it says */
             redisReply *r = agg_cmd(a, "XRANGE %s (%s + COUNT 1", a->keys[p], last);
+            if (!r && agg_node_lost(a))
+                continue;
             if (!r)
                 return;
             if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)

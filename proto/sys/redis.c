@@ -590,8 +590,15 @@ int sys_redis_check_eviction(sys_redis *r, int allow, const char *prog, int *evi
     *evicts = 0;
     int nodes = sys_redis_nodes(r), node = 0;
     for (; node < nodes; node++) {      /* every master of a cluster */
-        if (eviction_policy(r, node, policy, sizeof policy) < 0)
+        if (eviction_policy(r, node, policy, sizeof policy) < 0) {
+            if (r->cl && r->last == SYS_REDIS_LOST) {
+                sys_warn("redis: a cluster node is unreachable, its eviction policy not checked",
+                         "prog=%s node=%s err=\"%s\"", prog, sys_redis_node_name(r, node), r->err);
+                policy[0] = 0;
+                continue;
+            }
             return -1;
+        }
         if (strcmp(policy, "noeviction") != 0)
             break;
     }

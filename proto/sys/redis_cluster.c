@@ -455,17 +455,19 @@ redisReply *sys_cluster_cmd(sys_cluster *c, const char *cmd, size_t len)
     if (i < 0)
         return NULL;
     if (all) {
+        /* every master that answers; one that cannot be reached is left
+         * (a later NOSCRIPT from it has the caller load the script again) */
         redisReply *first = NULL;
         for (int m = 0; m < c->nmasters; m++) {
             redisReply *rep = exec_at(c, c->masters[m], 0, 0, cmd, len, NULL, NULL);
-            if (!rep || rep->type == REDIS_REPLY_ERROR || !first) {
+            if (rep && rep->type == REDIS_REPLY_ERROR) {
                 freeReplyObject(first);
-                first = rep;
-                if (!rep || rep->type == REDIS_REPLY_ERROR)
-                    return rep;
-            } else {
-                freeReplyObject(rep);
+                return rep;
             }
+            if (!first)
+                first = rep;
+            else
+                freeReplyObject(rep);
         }
         return first;
     }
