@@ -23,6 +23,23 @@ uint16_t proto_crc16(const char *buf, size_t len)
     return crc;
 }
 
+/* Returns the cluster slot of key, hash tags honoured; never fails. */
+unsigned proto_key_slot(const char *key, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (key[i] != '{')
+            continue;
+        for (size_t j = i + 1; j < len; j++)
+            if (key[j] == '}') {
+                if (j > i + 1)
+                    return proto_crc16(key + i + 1, j - i - 1) & 16383u;
+                break;
+            }
+        break;
+    }
+    return proto_crc16(key, len) & 16383u;
+}
+
 /* Maps campaign to its partition; returns 0 when partitions is 0 or 1. */
 unsigned proto_partition(const char *campaign, unsigned partitions)
 {
@@ -71,6 +88,13 @@ int proto_key_alerts(char *buf, size_t cap, const char *prefix)
     return key_fmt(buf, cap, "%salerts", PFX(prefix));
 }
 
+/* Builds <prefix>alerts:moved{<prefix>alerts} (a prefix has no braces, so
+ * the tag is the alerts key's whole name); returns the length or -1. */
+int proto_key_alerts_moved(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%salerts:moved{%salerts}", PFX(prefix), PFX(prefix));
+}
+
 /* Builds <prefix>campaigns; returns the length or -1. */
 int proto_key_campaigns(char *buf, size_t cap, const char *prefix)
 {
@@ -112,6 +136,7 @@ static const char *const ckey_suffix[PROTO_CK_COUNT] = {
     [PROTO_CK_PAGES] = "pages",      [PROTO_CK_REFERRERS] = "referrers",
     [PROTO_CK_DEAD] = "dead",        [PROTO_CK_LINKS] = "links",
     [PROTO_CK_REF_CLICK] = "ref:click", [PROTO_CK_REF_UNVERIFIED] = "ref:unverified",
+    [PROTO_CK_OUTBOX] = "outbox",
 };
 
 /* Builds fixed key k of campaign c; returns the length or -1. */

@@ -14,6 +14,11 @@
 /* Returns the Redis Cluster CRC16 (XMODEM) of buf. */
 uint16_t proto_crc16(const char *buf, size_t len);
 
+/* Returns the Redis Cluster hash slot (0-16383) of key (len bytes): the
+ * CRC16 of its hash tag (between the first '{' and the next '}', if not
+ * empty), else of the whole key. */
+unsigned proto_key_slot(const char *key, size_t len);
+
 /* Returns the 64-bit FNV-1a hash of buf (len bytes), never 0 (so 0 can
  * mark an empty slot in a hash set). */
 uint64_t proto_hash64(const char *buf, size_t len);
@@ -24,6 +29,9 @@ unsigned proto_partition(const char *campaign, unsigned partitions);
 int proto_key_hits(char *buf, size_t cap, const char *prefix, unsigned partition);  /* ag:hits:{P} */
 int proto_key_rejects(char *buf, size_t cap, const char *prefix);                   /* ag:rejects */
 int proto_key_alerts(char *buf, size_t cap, const char *prefix);                    /* ag:alerts (stream and channel) */
+/* ag:alerts:moved{ag:alerts}: HASH campaign -> the last outbox entry id moved
+ * to ag:alerts; its hash tag is the alerts key's name, so both share a slot. */
+int proto_key_alerts_moved(char *buf, size_t cap, const char *prefix);
 int proto_key_campaigns(char *buf, size_t cap, const char *prefix);                 /* ag:campaigns */
 int proto_key_links(char *buf, size_t cap, const char *prefix);                     /* ag:links (ZSET and channel) */
 int proto_key_link(char *buf, size_t cap, const char *prefix, const char *code);    /* ag:link:<code> */
@@ -45,6 +53,7 @@ typedef enum {
     PROTO_CK_LINKS,     /* ag:c:{C}:links      HASH advocate, target, subject, channel -> short code */
     PROTO_CK_REF_CLICK, /* ag:c:{C}:ref:click  ZSET advocate -> clicks on their links */
     PROTO_CK_REF_UNVERIFIED, /* ag:c:{C}:ref:unverified ZSET advocate -> actions credited unsigned */
+    PROTO_CK_OUTBOX,    /* ag:c:{C}:outbox     STREAM alerts raised, not yet moved to ag:alerts */
     PROTO_CK_COUNT
 } proto_ckey;
 
