@@ -28,6 +28,14 @@ local function bad_type(kts)
   end
   return nil
 end
+-- Compares two stream ids "ms-seq" by value: true if a <= b.
+local function le(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as <= bs)
+end
 -- The campaign's follow-up SLA in seconds: its cfg, else the default.
 local function sla_of(cfg, default)
   return tonumber(redis.call('HGET', cfg, '@CFG_SLA@') or '') or tonumber(default)
@@ -268,14 +276,6 @@ return 1
 -- written) if either key is of another type.
 local bad = bad_type({{KEYS[1], 'stream'}, {KEYS[2], 'hash'}})
 if bad then return bad end
--- Compares stream ids "ms-seq" by value: true if a <= b.
-local function le(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  if not am or not bm then return false end
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as <= bs)
-end
 local moved = redis.call('HGET', KEYS[2], ARGV[1])
 local i, n, count = 3, #ARGV, 0
 while i <= n do
@@ -339,28 +339,28 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return count
 
 --@@ repair
--- Moves one dead-letter entry back to the hit stream, so that it is in
--- exactly one of the two; the caller drops a nonce it already moved.
--- KEYS: 1 dead-letter stream, 2 hit stream. ARGV: 1 entry id, 2 "1" to
--- delete it without re-queueing (a copy already moved).
--- Returns 1 if moved, 2 if dropped, 0 if the entry is gone (another
+-- Re-queues one dead-letter entry on the hit stream exactly once, in the
+-- partition's slot: the entry is added unless its id is at or below the
+-- campaign's re-queued id, which then moves to it; the caller deletes it
+-- from the dead-letter stream (the campaign's slot) after, so a repair
+-- killed in between re-queues nothing twice.
+-- KEYS: 1 hit stream, 2 re-queued hash (ag:repaired:{P}).
+-- ARGV: 1 campaign, 2 entry id, 3 "1" to drop it without re-queueing (a
+--       copy already moved), then the entry's field/value strings.
+-- Returns 1 if re-queued, 2 if dropped, 0 if re-queued before (another
 -- repair took it), or an error "POISON ..." (nothing written).
-local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-if #e == 0 then return 0 end
-if ARGV[2] == '1' then
-  redis.call('XDEL', KEYS[1], ARGV[1])
-  return 2
-end
-local t = redis.call('TYPE', KEYS[2])['ok']
-if t ~= 'none' and t ~= 'stream' then
-  return redis.error_reply('POISON ' .. KEYS[2] .. ' holds a ' .. t .. ', not a stream')
-end
-local f, args = e[1][2], {'XADD', KEYS[2], '*'}
-for j = 1, #f, 2 do
-  if string.sub(f[j], 1, 5) ~= 'dead_' then
-    args[#args + 1] = f[j]; args[#args + 1] = f[j + 1]
+local bad = bad_type({{KEYS[1], 'stream'}, {KEYS[2], 'hash'}})
+if bad then return bad end
+local done = redis.call('HGET', KEYS[2], ARGV[1])
+if done and le(ARGV[2], done) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] == '1' then return 2 end
+local args = {'XADD', KEYS[1], '*'}
+for j = 4, #ARGV, 2 do
+  if string.sub(ARGV[j], 1, 5) ~= 'dead_' then
+    args[#args + 1] = ARGV[j]; args[#args + 1] = ARGV[j + 1]
   end
 end
 redis.call(unpack(args))
-redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
+

@@ -206,6 +206,12 @@ int proto_key_shares(char *buf, size_t cap, const char *prefix)
     return key_fmt(buf, cap, "%sshares", PFX(prefix));
 }
 
+/* Builds <prefix>repaired:{P}; returns the length or -1. */
+int proto_key_repaired(char *buf, size_t cap, const char *prefix, unsigned partition)
+{
+    return key_fmt(buf, cap, "%srepaired:{%u}", PFX(prefix), partition);
+}
+
 /* Builds <prefix>lease:{P}; returns the length or -1. */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition)
 {

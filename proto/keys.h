@@ -88,6 +88,10 @@ int proto_key_aud(char *buf, size_t cap, const char *prefix, const char *c, unsi
  * campaign) or "l:<C>" (its leaderboard); actiongap share writes it. */
 int proto_key_shares(char *buf, size_t cap, const char *prefix);
 
+/* ag:repaired:{P}: HASH campaign -> the last dead-letter entry id that
+ * `actiongap repair` re-queued on ag:hits:{P} (internal; P's slot). */
+int proto_key_repaired(char *buf, size_t cap, const char *prefix, unsigned partition);
+
 /* ag:lease:{P}: the aggregator's ownership lease of partition P (internal). */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition);
 
