@@ -23,23 +23,6 @@ uint16_t proto_crc16(const char *buf, size_t len)
     return crc;
 }
 
-/* Returns the cluster slot of key, hash tags honoured; never fails. */
-unsigned proto_key_slot(const char *key, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (key[i] != '{')
-            continue;
-        for (size_t j = i + 1; j < len; j++)
-            if (key[j] == '}') {
-                if (j > i + 1)
-                    return proto_crc16(key + i + 1, j - i - 1) & 16383u;
-                break;
-            }
-        break;
-    }
-    return proto_crc16(key, len) & 16383u;
-}
-
 /* Maps campaign to its partition; returns 0 when partitions is 0 or 1. */
 unsigned proto_partition(const char *campaign, unsigned partitions)
 {

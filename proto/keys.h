@@ -14,11 +14,6 @@
 /* Returns the Redis Cluster CRC16 (XMODEM) of buf. */
 uint16_t proto_crc16(const char *buf, size_t len);
 
-/* Returns the Redis Cluster hash slot (0-16383) of key (len bytes): the
- * CRC16 of its hash tag (between the first '{' and the next '}', if not
- * empty), else of the whole key. */
-unsigned proto_key_slot(const char *key, size_t len);
-
 /* Returns the 64-bit FNV-1a hash of buf (len bytes), never 0 (so 0 can
  * mark an empty slot in a hash set). */
 uint64_t proto_hash64(const char *buf, size_t len);

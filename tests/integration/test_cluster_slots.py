@@ -2,7 +2,8 @@
 the collector, the aggregator or the CLI touches two hash slots. A
 single-node Redis Cluster (cluster-enabled, one master owning all 16384
 slots) refuses CROSSSLOT exactly like a big one while needing no routing,
-so the programs talk to it through a plain redis:// URL. The scripted
+so no routing is needed: the collector talks to it through a plain
+redis:// URL, the aggregator and actiongap through redis+cluster://. The scripted
 campaign of test_agg_campaign (4 partitions, 2 s SLA so that overdue and
 resolved alerts are raised and moved, a repair, a forget) goes through a
 plain node; its stream entries are replayed, field for field, on the
@@ -35,8 +36,10 @@ b("CONFIG", "RESETSTAT")
 
 col = Collector(plain, extra=["--partitions", str(PARTS)])
 agg_a = Aggregator(plain, extra=AGG, name="agg-plain")
-agg_b = Aggregator(clus, extra=AGG, name="agg-cluster", start=False)
-col_b = Collector(clus, extra=["--partitions", str(PARTS)])   # the collector on a cluster node
+CURL = f"redis+cluster://127.0.0.1:{clus.port}"     # the aggregator and actiongap through the cluster layer
+agg_b = Aggregator(clus, extra=AGG + ["--redis", CURL], name="agg-cluster", start=False)
+# the collector with a plain URL: its commands are single-key, and one node owns every slot
+col_b = Collector(clus, extra=["--partitions", str(PARTS)])
 conn = Conn(col.port)
 
 
@@ -115,8 +118,8 @@ for r in (a, b):
 ts = int(time.time() * 1000)
 dead = ["hid", "dead.0-1", "ts", str(ts), "campaign", C, "event", "open", "subject", "s77",
         "agent", "human", "via", "pixel", "dead_id", "1-1", "dead_partition", "0", "dead_reason", "test"]
-cli = lambda rs, *args: subprocess.run([CLI, "--redis", rs.url(), "--partitions", str(PARTS), *args],
-                                       capture_output=True, text=True, timeout=30)
+cli = lambda rs, *args: subprocess.run([CLI, "--redis", CURL if rs is clus else rs.url(), "--partitions",
+                                        str(PARTS), *args], capture_output=True, text=True, timeout=30)
 for rs, r in ((plain, a), (clus, b)):
     r("XADD", f"ag:c:{{{C}}}:dead", "*", *dead)
     out = cli(rs, "repair", C, "--json")

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "batch_fixture.h"
-#include "keys.h"
+#include "slot.h"
 
 /* ---------------------------------------------------------------- fixtures */
 
@@ -396,8 +396,8 @@ void expect_keys(const call *v, const char *ck, const char *const extra[])
     }
     /* one call, one hash slot (Redis Cluster refuses CROSSSLOT) */
     for (size_t i = 1; i < v->nkeys; i++)
-        ck_assert_uint_eq(proto_key_slot(v->r->element[3 + i]->str, v->r->element[3 + i]->len),
-                          proto_key_slot(v->r->element[3]->str, v->r->element[3]->len));
+        ck_assert_uint_eq(proto_slot(v->r->element[3 + i]->str, v->r->element[3 + i]->len),
+                          proto_slot(v->r->element[3]->str, v->r->element[3]->len));
     size_t n = 0, naud = 0;
     while (extra[n])
         n++;
