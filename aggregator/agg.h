@@ -1,6 +1,6 @@
 /* agg.h: the aggregator daemon's state, shared by its rooms — streams.c
  * (the connection, consumer groups, partition leases, trimming, lag),
- * alerts.c (the overdue-signup scan), rounds.c (the read/apply/acknowledge
+ * alerts.c (the overdue-signup scan), outbox.c (the alert mover), rounds.c (the read/apply/acknowledge
  * loop) and main.c (start-up and the loop). Internal to
  * actiongap-aggregator; one thread uses it. */
 #ifndef AGG_AGG_H
@@ -73,6 +73,7 @@ typedef struct {
     int held_lines;             /* log lines held back in it before a sys_log_speak */
     agg_scan_camp *camps;
     size_t ncamps;
+    int outbox_due;             /* outboxes may hold alerts: the next scan moves them all */
 } agg;
 
 /* ---- rounds.c ---- */
@@ -136,6 +137,13 @@ void agg_update_lag(agg *a);
 /* Raises due followup_overdue alerts for the campaigns of owned partitions
  * (full: re-examines every pending signup); never fails. */
 void agg_alerts_scan(agg *a, int full);
+
+/* ---- outbox.c ---- */
+
+/* Moves the outboxes of campaigns idx[0..n) (indexes in a->camps) to
+ * ag:alerts, each alert exactly once. Returns 0, or -1 on a Redis failure
+ * (drop the connection; a later call finishes the move). */
+int agg_outbox_move(agg *a, const size_t *idx, size_t n);
 
 /* ---- rounds.c ---- */
 

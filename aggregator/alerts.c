@@ -1,8 +1,9 @@
 /* alerts.c: the overdue-signup scan — every ALERT_EVERY_MS the pending
  * signups of the campaigns of owned partitions that waited past their SLA
  * are read in one pipeline each for SLAs and signups, and each raises one
- * followup_overdue alert through the alert script (exactly once: the
- * script marks it alerted). */
+ * followup_overdue alert to its campaign's outbox through the alert script
+ * (exactly once: the script marks it alerted); then the outboxes that may
+ * hold alerts are moved to ag:alerts (outbox.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "resp.h"
 #include "schema.h"
 
-#define ALERTS_MAXLEN "100000"
+#define OUTBOX_MAXLEN "100000"
 #define SCAN_LIMIT 1000         /* pending signups read per campaign and scan */
 
 /* One scan's view of the campaigns it covers. */
@@ -82,7 +83,8 @@ static int on_due(void *arg, redisReply *rep, size_t i)
     return 0;
 }
 
-/* Raises one overdue alert. Returns 1 raised, 0 not, -1 on error (logged). */
+/* Raises one overdue alert. Returns 1 raised, 0 not (or a key of another
+ * type refused it: logged, retried next scan), -1 on error (logged). */
 static int raise_one(agg *a, const char *c, const char *subject, long long signup_ts,
                      long long now, int sla_s)
 {
@@ -93,14 +95,20 @@ static int raise_one(agg *a, const char *c, const char *subject, long long signu
     for (int attempt = 0; attempt < 2; attempt++) {
         redisReply *r = sys_redis_cmd(a->r, "EVALSHA %s %d %s %s %s %s %s %lld %lld %d %s %s",
                                       agg_scripts_sha(AGG_SCRIPT_ALERT), AGG_AK_COUNT,
-                                      k[AGG_AK_PENDING], k[AGG_AK_ALERTED], k[AGG_AK_ALERTS],
+                                      k[AGG_AK_PENDING], k[AGG_AK_ALERTED], k[AGG_AK_OUTBOX],
                                       k[AGG_AK_CFG], subject, signup_ts, now, sla_s, c,
-                                      ALERTS_MAXLEN);
+                                      OUTBOX_MAXLEN);
         if (!r && attempt == 0 && sys_redis_last(a->r) == SYS_REDIS_REPLY &&
             strncmp(sys_redis_err(a->r), "NOSCRIPT", 8) == 0) {
             if (agg_scripts_load(a->r) < 0)
                 return -1;
             continue;
+        }
+        if (!r && sys_redis_last(a->r) == SYS_REDIS_REPLY &&
+            strncmp(sys_redis_err(a->r), "POISON ", 7) == 0) {
+            sys_error("alert not raised: a key of the campaign refuses it; repair the key",
+                      "campaign=%s err=\"%s\"", c, sys_redis_err(a->r) + 7);
+            return 0;
         }
         if (!r) {
             sys_error("alert script failed", "campaign=%s err=\"%s\"", c, sys_redis_err(a->r));
@@ -167,8 +175,8 @@ void agg_alerts_scan(agg *a, int full)
     scan s = {a, 0, NULL, NULL, NULL};
     if (refresh_campaigns(a) < 0)
         return;
-    size_t cap = a->ncamps ? a->ncamps : 1;
-    s.idx = calloc(cap, sizeof *s.idx);
+    size_t cap = a->ncamps ? a->ncamps : 1, nmove = 0;
+    s.idx = calloc(2 * cap, sizeof *s.idx);    /* the covered, then those to move */
     s.sla = calloc(cap, sizeof *s.sla);
     s.due = calloc(cap, sizeof *s.due);
     if (!s.idx || !s.sla || !s.due)
@@ -186,15 +194,18 @@ void agg_alerts_scan(agg *a, int full)
         agg_disconnect(a, "alert scan failed");
         goto out;
     }
+    size_t nraised = 0;
     for (size_t i = 0; i < s.n && a->up; i++) {
         const redisReply *r = s.due[i];
         agg_scan_camp *c = &a->camps[s.idx[i]];
+        size_t before = nraised;
         if (!r || r->type != REDIS_REPLY_ARRAY)
             continue;
         for (size_t j = 0; j + 1 < r->elements && a->up; j += 2) {
             long long st = atoll(r->element[j + 1]->str);
             int raised = raise_one(a, c->name, r->element[j]->str, st, now, s.sla[i]);
             if (raised == 1) {
+                nraised++;
                 agg_inc(a->m.alerts_raised);
                 sys_info("followup overdue: alert raised", "campaign=%s waited_s=%lld sla_s=%d",
                          c->name, (now - st) / 1000, s.sla[i]);
@@ -206,6 +217,19 @@ void agg_alerts_scan(agg *a, int full)
         }
         if (r->elements == 0 && c->cursor < 0)
             c->cursor = now - (long long)s.sla[i] * 1000;
+        if (nraised > before)       /* its outbox, moved below */
+            s.idx[s.n + nmove++] = s.idx[i];
+    }
+    /* every covered outbox when one may hold alerts (a resolved alert
+     * applied, a partition taken over, a start, the full rescan), else
+     * those this scan raised to */
+    if (a->up && (full || a->outbox_due)) {
+        if (agg_outbox_move(a, s.idx, s.n) < 0)
+            agg_disconnect(a, "alert move failed");
+        else
+            a->outbox_due = 0;
+    } else if (a->up && nmove && agg_outbox_move(a, s.idx + s.n, nmove) < 0) {
+        agg_disconnect(a, "alert move failed");
     }
 out:
     for (size_t i = 0; s.due && i < s.n; i++)

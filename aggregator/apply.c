@@ -12,7 +12,7 @@
 #include "log.h"
 #include "resp.h"
 
-#define ALERTS_MAXLEN "100000"
+#define OUTBOX_MAXLEN "100000"    /* alerts a campaign's outbox keeps unmoved */
 #define DEAD_LOG_MS 10000       /* at most one dead-letter log line this often */
 
 static char shas[AGG_SCRIPT_COUNT][41];
@@ -186,8 +186,9 @@ static int on_call(void *arg, redisReply *rep, size_t i)
         j->failed = 1;
         sys_warn("apply script missing (Redis restarted?): reconnecting loads it", "partition=%u",
                  j->p);
-    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 1) {
         j->res->applied += agg_batch_applied(j->b, c);
+        j->res->resolved += (size_t)(rep->integer - 1);     /* alerts raised to its outbox */
     } else if (rep->type == REDIS_REPLY_INTEGER) {
         j->res->conflicts++;
         j->failed = 1;
@@ -294,7 +295,7 @@ int agg_apply_send_calls(sys_redis *r, agg_apply_job *j)
     proto_resp out = {0};
     char key[PROTO_KEY_MAX];
     proto_key_campaigns(key, sizeof key, j->conf->prefix);
-    long calls = agg_batch_calls(j->b, agg_scripts_sha(AGG_SCRIPT_APPLY), ALERTS_MAXLEN,
+    long calls = agg_batch_calls(j->b, agg_scripts_sha(AGG_SCRIPT_APPLY), OUTBOX_MAXLEN,
                                  sys_now_ms(), &out);
     long active = calls >= 0 ? agg_batch_activity(j->b, key, &out) : -1;
     j->call = 0;

@@ -281,10 +281,12 @@ int agg_audience_forget(sys_redis *r, const proto_conf *conf, const char *subjec
     for (size_t i = 0; rc == 0 && cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++) {
         const char *c = cs->element[i]->str;
         char ka[PROTO_KEY_MAX], kp[PROTO_KEY_MAX], kl[PROTO_KEY_MAX], kd[PROTO_KEY_MAX];
+        char ko[PROTO_KEY_MAX];
         if (proto_key_aud(ka, sizeof ka, conf->prefix, c, b) < 0 ||
             proto_key_of(kp, sizeof kp, conf->prefix, c, PROTO_CK_PENDING) < 0 ||
             proto_key_of(kl, sizeof kl, conf->prefix, c, PROTO_CK_ALERTED) < 0 ||
-            proto_key_of(kd, sizeof kd, conf->prefix, c, PROTO_CK_DEAD) < 0) {
+            proto_key_of(kd, sizeof kd, conf->prefix, c, PROTO_CK_DEAD) < 0 ||
+            proto_key_of(ko, sizeof ko, conf->prefix, c, PROTO_CK_OUTBOX) < 0) {
             rc = too_long(r);
             break;
         }
@@ -301,6 +303,8 @@ int agg_audience_forget(sys_redis *r, const proto_conf *conf, const char *subjec
         out->campaigns += gone > 0;
         if (rc == 0)
             rc = forget_stream(r, kd, subject, 0, 0, out);
+        if (rc == 0)    /* alerts not moved to ag:alerts yet */
+            rc = forget_stream(r, ko, subject, 0, 0, out);
     }
     freeReplyObject(cs);
     for (int p = 0; rc == 0 && p < conf->partitions; p++) {

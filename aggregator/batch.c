@@ -428,7 +428,7 @@ static int camp_hit(batch *b, int ci, const proto_hit *h)
 
 /* Appends campaign c's apply call (EVALSHA, KEYS, ARGV, ops) to out as one
  * command, using call as scratch. Returns 0 or -1 (no memory). */
-static int camp_call(const batch *b, const camp *c, const char *sha, const char *alerts_maxlen,
+static int camp_call(const batch *b, const camp *c, const char *sha, const char *outbox_maxlen,
                      long long now, proto_resp *call, proto_resp *out)
 {
     proto_resp_reset(call);
@@ -437,7 +437,7 @@ static int camp_call(const batch *b, const camp *c, const char *sha, const char 
     proto_resp_ll(call, (long long)c->keys.n);
     agg_args_to_resp(call, &c->keys, 0, c->keys.n);
     agg_op_args(call, b->part, c->wm, c->last_id, c->name, c->nlen, now,
-                b->conf->followup_sla_s, alerts_maxlen);
+                b->conf->followup_sla_s, outbox_maxlen);
     for (int i = c->incr_head; i >= 0; i = b->is[i].next) {
         const incr *x = &b->is[i];
         agg_op_incr(call, x->zset, x->key, x->field, x->flen, x->n);
@@ -697,7 +697,7 @@ int agg_batch_reads(const agg_batch *b, proto_resp *out)
 }
 
 /* Appends the apply calls. Returns how many, or -1 (no memory). */
-long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, long long now,
+long agg_batch_calls(agg_batch *b, const char *sha, const char *outbox_maxlen, long long now,
                      proto_resp *out)
 {
     proto_resp call = {0};
@@ -707,7 +707,7 @@ long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, l
         cp->called = !cp->held && cp->last_id && proto_stream_id_cmp(cp->last_id, cp->wm) > 0;
         if (!cp->called)
             continue;
-        if (camp_call(b, cp, sha, alerts_maxlen, now, &call, out) < 0) {
+        if (camp_call(b, cp, sha, outbox_maxlen, now, &call, out) < 0) {
             n = -1;
             break;
         }

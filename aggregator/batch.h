@@ -14,6 +14,7 @@
 /* What applying a batch did. */
 typedef struct {
     size_t applied, skipped, duplicates, malformed, conflicts, poisoned, dead;
+    size_t resolved;    /* followup_resolved alerts raised to outboxes */
     int held;           /* campaigns held: a poisoned key that could not be dead-lettered */
 } agg_apply_result;
 
@@ -42,7 +43,7 @@ int agg_batch_filter(agg_batch *b, size_t c, const redisReply *wm, const redisRe
 /* Appends one EVALSHA sha per campaign with entries above its watermark
  * (call after every campaign is filtered). Returns how many, or -1 when
  * out of memory. */
-long agg_batch_calls(agg_batch *b, const char *sha, const char *alerts_maxlen, long long now,
+long agg_batch_calls(agg_batch *b, const char *sha, const char *outbox_maxlen, long long now,
                      proto_resp *out);
 /* Appends one EVALSHA sha of the dead-letter script (scripts.lua "dead")
  * for campaign c, filtered: the entries it accepted (above the watermark,

@@ -23,6 +23,7 @@ typedef struct agg_metrics {
     _Atomic uint64_t trimmed;          /* entries trimmed from the streams */
     _Atomic uint64_t alerts_raised;    /* followup_overdue alerts written */
     _Atomic uint64_t alerts_resolved;  /* followup_resolved alerts written */
+    _Atomic uint64_t alerts_moved;     /* alerts moved from outboxes to ag:alerts */
     _Atomic uint64_t alerts_sent;      /* channel deliveries: webhook 2xx, e-mail taken */
     _Atomic uint64_t alerts_failed;    /* channel attempts that failed */
     _Atomic uint64_t redis_failures;

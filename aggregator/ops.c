@@ -1,5 +1,5 @@
-/* ops.c: the apply and alert scripts' KEYS layout, their ops, and the Lua
- * of scripts.lua with the schema substituted. */
+/* ops.c: the apply, alert and move scripts' KEYS layout, the apply ops,
+ * and the Lua of scripts.lua with the schema substituted. */
 #include "ops.h"
 
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include "scripts_lua.h"    /* agg_scripts_lua: scripts.lua, embedded by the build */
 
 static const char *const section_names[AGG_SCRIPT_COUNT] = {"apply", "alert", "lease_take",
-                                                             "lease_give", "dead", "repair"};
+                                                             "lease_give", "dead", "repair", "move"};
 static char *scripts[AGG_SCRIPT_COUNT];
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 
@@ -102,12 +102,11 @@ int agg_ops_key(char *buf, size_t cap, const char *prefix, const char *c, int k)
         [AGG_K_NONCE] = PROTO_CK_NONCE,
         [AGG_K_REF] = PROTO_CK_REF,       [AGG_K_REACH] = PROTO_CK_REF_REACH,
         [AGG_K_PENDING] = PROTO_CK_PENDING, [AGG_K_FL] = PROTO_CK_FL,
-        [AGG_K_ALERTED] = PROTO_CK_ALERTED, [AGG_K_CFG] = PROTO_CK_CFG,
+        [AGG_K_ALERTED] = PROTO_CK_ALERTED, [AGG_K_OUTBOX] = PROTO_CK_OUTBOX,
+        [AGG_K_CFG] = PROTO_CK_CFG,
     };
     if (k < AGG_K_TOTALS || k > AGG_K_FIXED)
         return -1;
-    if (k == AGG_K_ALERTS)
-        return proto_key_alerts(buf, cap, prefix);
     return proto_key_of(buf, cap, prefix, c, of[k]);
 }
 
@@ -117,8 +116,18 @@ int agg_ops_alert_key(char *buf, size_t cap, const char *prefix, const char *c, 
     switch (k) {
     case AGG_AK_PENDING: return proto_key_of(buf, cap, prefix, c, PROTO_CK_PENDING);
     case AGG_AK_ALERTED: return proto_key_of(buf, cap, prefix, c, PROTO_CK_ALERTED);
-    case AGG_AK_ALERTS: return proto_key_alerts(buf, cap, prefix);
+    case AGG_AK_OUTBOX: return proto_key_of(buf, cap, prefix, c, PROTO_CK_OUTBOX);
     case AGG_AK_CFG: return proto_key_of(buf, cap, prefix, c, PROTO_CK_CFG);
+    }
+    return -1;
+}
+
+/* Builds KEYS[k] of the move script; returns its length or -1. */
+int agg_ops_move_key(char *buf, size_t cap, const char *prefix, int k)
+{
+    switch (k) {
+    case AGG_MK_ALERTS: return proto_key_alerts(buf, cap, prefix);
+    case AGG_MK_MOVED: return proto_key_alerts_moved(buf, cap, prefix);
     }
     return -1;
 }
@@ -128,7 +137,7 @@ int agg_ops_alert_key(char *buf, size_t cap, const char *prefix, const char *c, 
 /* Appends ARGV 1..7 of an apply call; never fails (see r->oom). */
 void agg_op_args(proto_resp *r, const char *partition, const char *wm, const char *new_wm,
                  const char *campaign, size_t clen, long long now_ms, long long sla_s,
-                 const char *alerts_maxlen)
+                 const char *outbox_maxlen)
 {
     proto_resp_str(r, partition);
     proto_resp_str(r, wm);
@@ -136,7 +145,7 @@ void agg_op_args(proto_resp *r, const char *partition, const char *wm, const cha
     proto_resp_arg(r, campaign, clen);
     proto_resp_ll(r, now_ms);
     proto_resp_ll(r, sla_s);
-    proto_resp_str(r, alerts_maxlen);
+    proto_resp_str(r, outbox_maxlen);
 }
 
 /* Returns 1 for the counters kept in sorted sets; never fails. */
@@ -273,9 +282,9 @@ static int value_of(const char *name, size_t n, char *out, size_t cap)
         {"K_TOTALS", AGG_K_TOTALS, NULL},   {"K_WM", AGG_K_WM, NULL},
         {"K_NONCE", AGG_K_NONCE, NULL},     {"K_PENDING", AGG_K_PENDING, NULL},
         {"K_FL", AGG_K_FL, NULL},           {"K_ALERTED", AGG_K_ALERTED, NULL},
-        {"K_ALERTS", AGG_K_ALERTS, NULL},   {"K_CFG", AGG_K_CFG, NULL},
+        {"K_OUTBOX", AGG_K_OUTBOX, NULL},   {"K_CFG", AGG_K_CFG, NULL},
         {"A_PENDING", AGG_AK_PENDING, NULL}, {"A_ALERTED", AGG_AK_ALERTED, NULL},
-        {"A_ALERTS", AGG_AK_ALERTS, NULL},  {"A_CFG", AGG_AK_CFG, NULL},
+        {"A_OUTBOX", AGG_AK_OUTBOX, NULL},  {"A_CFG", AGG_AK_CFG, NULL},
         {"CFG_SLA", 0, PROTO_CFG_SLA},      {"CFG_NAME", 0, PROTO_CFG_NAME},
         {"FL_COUNT", 0, PROTO_FL_COUNT},    {"FL_SUM_MS", 0, PROTO_FL_SUM_MS},
         {"FL_MAX_MS", 0, PROTO_FL_MAX_MS},  {"FL_UNMATCHED", 0, PROTO_FL_UNMATCHED},

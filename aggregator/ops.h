@@ -64,13 +64,16 @@ enum {
     AGG_K_PENDING,
     AGG_K_FL,
     AGG_K_ALERTED,
-    AGG_K_ALERTS,
+    AGG_K_OUTBOX,       /* the campaign's outbox: followup_resolved alerts */
     AGG_K_CFG,
     AGG_K_FIXED = AGG_K_CFG
 };
 
-/* KEYS of the alert script. */
-enum { AGG_AK_PENDING = 1, AGG_AK_ALERTED, AGG_AK_ALERTS, AGG_AK_CFG, AGG_AK_COUNT = AGG_AK_CFG };
+/* KEYS of the alert script (all of one campaign). */
+enum { AGG_AK_PENDING = 1, AGG_AK_ALERTED, AGG_AK_OUTBOX, AGG_AK_CFG, AGG_AK_COUNT = AGG_AK_CFG };
+
+/* KEYS of the move script (both in ag:alerts's slot). */
+enum { AGG_MK_ALERTS = 1, AGG_MK_MOVED, AGG_MK_COUNT = AGG_MK_MOVED };
 
 /* The scripts of scripts.lua. */
 typedef enum {
@@ -80,6 +83,7 @@ typedef enum {
     AGG_SCRIPT_LEASE_GIVE,  /* give it back */
     AGG_SCRIPT_DEAD,        /* dead-letter one campaign's batch */
     AGG_SCRIPT_REPAIR,      /* move one dead-letter entry back (actiongap repair) */
+    AGG_SCRIPT_MOVE,        /* move a campaign's outbox entries to ag:alerts */
     AGG_SCRIPT_COUNT
 } agg_script;
 
@@ -96,11 +100,14 @@ int agg_ops_key(char *buf, size_t cap, const char *prefix, const char *c, int k)
 /* Builds KEYS[k] (AGG_AK_PENDING … AGG_AK_COUNT) of the alert script. */
 int agg_ops_alert_key(char *buf, size_t cap, const char *prefix, const char *c, int k);
 
+/* Builds KEYS[k] (AGG_MK_ALERTS … AGG_MK_COUNT) of the move script. */
+int agg_ops_move_key(char *buf, size_t cap, const char *prefix, int k);
+
 /* Appends ARGV 1..7 of an apply call: partition, expected and new
- * watermark, campaign, now (ms), default SLA (s), alerts MAXLEN. */
+ * watermark, campaign, now (ms), default SLA (s), outbox MAXLEN. */
 void agg_op_args(proto_resp *r, const char *partition, const char *wm, const char *new_wm,
                  const char *campaign, size_t clen, long long now_ms, long long sla_s,
-                 const char *alerts_maxlen);
+                 const char *outbox_maxlen);
 
 /* The ops; each appends its arguments to r (r->oom on failure). */
 void agg_op_incr(proto_resp *r, int zset, int key, const char *field, size_t flen, long long n);

@@ -150,7 +150,10 @@ static void count(agg *a, const agg_apply_result *res)
     agg_add(a->m.malformed, res->malformed);
     agg_add(a->m.dead, res->dead);
     agg_add(a->m.poisoned, res->poisoned);
+    agg_add(a->m.alerts_resolved, res->resolved);
     agg_inc(a->m.batches);
+    if (res->resolved)
+        a->outbox_due = 1;      /* the next alert scan moves them to ag:alerts */
 }
 
 /* Waits, when replicas_ack asks, until that many replicas of every node

@@ -1,21 +1,40 @@
 -- scripts.lua: the Lua the aggregator runs in Redis, read by ops.c, which
 -- substitutes every @NAME@ from the schema (proto/schema.h, proto/keys.h)
 -- and its KEYS layout (ops.h) before SCRIPT LOAD. Each script touches the
--- keys of one campaign (hash tag {C}) plus the alerts stream. Sections:
--- "common" is prepended to each script; "apply" and "alert" follow.
+-- keys of one hash slot (Redis Cluster): the apply and alert scripts one
+-- campaign's keys (hash tag {C}), their alerts going to the campaign's
+-- outbox; the move script ag:alerts and its moved hash. Sections:
+-- "common" is prepended to each script; the others follow.
 
 --@@ common
--- Emits an alert: XADD to the alerts stream and PUBLISH its JSON on the
--- channel of the same name.
-local function emit(stream, maxlen, f)
-  local args = {'XADD', stream, 'MAXLEN', '~', maxlen, '*'}
-  local obj = {}
+-- Raises an alert: XADD of its fields f to the campaign's outbox stream
+-- (capped at maxlen), from where the move script takes it to ag:alerts.
+local function raise(outbox, maxlen, f)
+  local args = {'XADD', outbox, 'MAXLEN', '~', maxlen, '*'}
   for j = 1, #f, 2 do
     args[#args + 1] = f[j]; args[#args + 1] = tostring(f[j + 1])
-    obj[f[j]] = f[j + 1]
   end
   redis.call(unpack(args))
-  redis.call('PUBLISH', stream, cjson.encode(obj))
+end
+-- Checks that each {key, type} of kts is of its type or absent, before a
+-- script's first write (Lua does not roll back). Returns an error
+-- "POISON <key> holds a <t>, not a <type>", or nil.
+local function bad_type(kts)
+  for _, kt in ipairs(kts) do
+    local got = redis.call('TYPE', kt[1])['ok']
+    if got ~= 'none' and got ~= kt[2] then
+      return redis.error_reply('POISON ' .. kt[1] .. ' holds a ' .. got .. ', not a ' .. kt[2])
+    end
+  end
+  return nil
+end
+-- Compares two stream ids "ms-seq" by value: true if a <= b.
+local function le(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as <= bs)
 end
 -- The campaign's follow-up SLA in seconds: its cfg, else the default.
 local function sla_of(cfg, default)
@@ -34,7 +53,7 @@ end
 --@@ apply
 -- Applies one campaign's batch (ops.h has the layout).
 -- ARGV: 1 partition, 2 expected watermark ("" if none), 3 new watermark,
---       4 campaign, 5 now (ms), 6 default SLA (s), 7 alerts MAXLEN, then ops:
+--       4 campaign, 5 now (ms), 6 default SLA (s), 7 outbox MAXLEN, then ops:
 --   H k field n      HINCRBY KEYS[k] field n
 --   X k at           PEXPIREAT KEYS[k] at
 --   P k n e1..en     PFADD KEYS[k] e1..en
@@ -49,9 +68,11 @@ end
 --                    record of subject "mask.first.delta[.ref]" (a new one
 --                    only while the bucket holds fewer than cap; else
 --                    totals audience_full += 1); keep KEYS[k] until at
--- Returns 1, or -1 if the watermark moved (nothing changed).
+-- Returns 1 + the followup_resolved alerts raised (to the outbox), or -1
+-- if the watermark moved (nothing changed).
 local K_TOTALS, K_WM, K_NONCE = @K_TOTALS@, @K_WM@, @K_NONCE@
-local K_PENDING, K_FL, K_ALERTED, K_ALERTS, K_CFG = @K_PENDING@, @K_FL@, @K_ALERTED@, @K_ALERTS@, @K_CFG@
+local K_PENDING, K_FL, K_ALERTED, K_OUTBOX, K_CFG = @K_PENDING@, @K_FL@, @K_ALERTED@, @K_OUTBOX@, @K_CFG@
+local resolved = 0
 local buckets = {@FL_BUCKETS@}  -- {upper bound ms, cumulative field}
 local i, n = 8, #ARGV
 
@@ -117,7 +138,7 @@ while not bad and i <= n do
   elseif op == 'F' then
     bad = want(KEYS[K_PENDING], 'zset') or want(KEYS[K_FL], 'hash') or
       want(KEYS[K_ALERTED], 'hash') or want(KEYS[K_CFG], 'hash') or
-      want(KEYS[K_ALERTS], 'stream')
+      want(KEYS[K_OUTBOX], 'stream')
     if not bad and not fl_checked then
       fl_checked = true
       for _, f in ipairs({'@FL_COUNT@', '@FL_SUM_MS@', '@FL_INF@', '@FL_UNMATCHED@'}) do
@@ -179,7 +200,8 @@ while i <= n do
         local f = base('followup_resolved', ARGV[4], KEYS[K_CFG], subj, st,
           math.floor(lat / 1000), sla_of(KEYS[K_CFG], ARGV[6]), tonumber(ARGV[5]))
         f[#f + 1] = 'followup_ts'; f[#f + 1] = string.format('%d', ts)
-        emit(KEYS[K_ALERTS], ARGV[7], f)
+        raise(KEYS[K_OUTBOX], ARGV[7], f)
+        resolved = resolved + 1
       end
     else
       redis.call('HINCRBY', KEYS[K_FL], '@FL_UNMATCHED@', 1)
@@ -217,24 +239,62 @@ while i <= n do
   end
 end
 redis.call('HSET', KEYS[K_WM], ARGV[1], ARGV[3])
-return 1
+return 1 + resolved
 
 --@@ alert
--- Raises one followup_overdue alert.
--- KEYS: pending, alerted, alerts, cfg (ops.h: AGG_AK_*).
+-- Raises one followup_overdue alert to the campaign's outbox.
+-- KEYS: pending, alerted, outbox, cfg (ops.h: AGG_AK_*).
 -- ARGV: 1 subject, 2 signup ts, 3 now (ms), 4 default SLA (s), 5 campaign,
---       6 alerts MAXLEN. Returns 1 if raised, else 0.
-local A_PENDING, A_ALERTED, A_ALERTS, A_CFG = @A_PENDING@, @A_ALERTED@, @A_ALERTS@, @A_CFG@
+--       6 outbox MAXLEN. Returns 1 if raised, else 0, or an error
+--       "POISON ..." (nothing written) if a key it writes is of another type.
+local A_PENDING, A_ALERTED, A_OUTBOX, A_CFG = @A_PENDING@, @A_ALERTED@, @A_OUTBOX@, @A_CFG@
 local st = tonumber(redis.call('ZSCORE', KEYS[A_PENDING], ARGV[1]) or '')
 if not st or st ~= tonumber(ARGV[2]) then return 0 end
 if redis.call('HEXISTS', KEYS[A_ALERTED], ARGV[1]) == 1 then return 0 end
 local sla = sla_of(KEYS[A_CFG], ARGV[4])
 local now = tonumber(ARGV[3])
 if now - st < sla * 1000 then return 0 end
+-- Lua does not roll back: the outbox is checked before alerted is marked
+local bad = bad_type({{KEYS[A_OUTBOX], 'stream'}, {KEYS[A_ALERTED], 'hash'}})
+if bad then return bad end
 redis.call('HSET', KEYS[A_ALERTED], ARGV[1], string.format('%d', st))
-emit(KEYS[A_ALERTS], ARGV[6], base('followup_overdue', ARGV[5], KEYS[A_CFG], ARGV[1], st,
+raise(KEYS[A_OUTBOX], ARGV[6], base('followup_overdue', ARGV[5], KEYS[A_CFG], ARGV[1], st,
   math.floor((now - st) / 1000), sla, now))
 return 1
+
+--@@ move
+-- Moves one campaign's outbox entries to the alerts stream exactly once:
+-- XADD to ag:alerts and PUBLISH of its JSON on the channel of the same
+-- name for each entry above the campaign's moved id, which then moves past
+-- them, in one step; entries at or below it were moved before (a mover
+-- that died before deleting them from the outbox) and are skipped. The
+-- caller deletes every entry it passed from the outbox afterwards.
+-- KEYS: 1 alerts stream, 2 moved hash (one slot: ag:alerts's).
+-- ARGV: 1 campaign, 2 alerts MAXLEN, then per entry, in outbox order: id,
+--       n, n field/value strings.
+-- Returns the number of entries moved, or an error "POISON ..." (nothing
+-- written) if either key is of another type.
+local bad = bad_type({{KEYS[1], 'stream'}, {KEYS[2], 'hash'}})
+if bad then return bad end
+local moved = redis.call('HGET', KEYS[2], ARGV[1])
+local i, n, count = 3, #ARGV, 0
+while i <= n do
+  local id, nf = ARGV[i], tonumber(ARGV[i+1])
+  if not (moved and le(id, moved)) then
+    local args, obj = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*'}, {}
+    for j = i + 2, i + 1 + nf, 2 do
+      args[#args + 1] = ARGV[j]; args[#args + 1] = ARGV[j + 1]
+      obj[ARGV[j]] = ARGV[j + 1]
+    end
+    redis.call(unpack(args))
+    redis.call('PUBLISH', KEYS[1], cjson.encode(obj))
+    moved = id
+    count = count + 1
+  end
+  i = i + 2 + nf
+end
+if count > 0 then redis.call('HSET', KEYS[2], ARGV[1], moved) end
+return count
 
 --@@ lease_take
 -- Takes or renews the lease of a partition: KEYS[1] the lease key, ARGV[1]
@@ -264,12 +324,8 @@ return 0
 --       then per entry: id, n, n field/value strings.
 -- Returns the number of entries dead-lettered, or -1 if the watermark
 -- moved, or an error "POISON ..." (nothing written) if either key is bad.
-for _, kt in ipairs({{KEYS[1], 'hash'}, {KEYS[2], 'stream'}}) do
-  local got = redis.call('TYPE', kt[1])['ok']
-  if got ~= 'none' and got ~= kt[2] then
-    return redis.error_reply('POISON ' .. kt[1] .. ' holds a ' .. got .. ', not a ' .. kt[2])
-  end
-end
+local bad = bad_type({{KEYS[1], 'hash'}, {KEYS[2], 'stream'}})
+if bad then return bad end
 if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return -1 end
 local i, n, count = 5, #ARGV, 0
 while i <= n do
@@ -283,28 +339,28 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return count
 
 --@@ repair
--- Moves one dead-letter entry back to the hit stream, so that it is in
--- exactly one of the two; the caller drops a nonce it already moved.
--- KEYS: 1 dead-letter stream, 2 hit stream. ARGV: 1 entry id, 2 "1" to
--- delete it without re-queueing (a copy already moved).
--- Returns 1 if moved, 2 if dropped, 0 if the entry is gone (another
+-- Re-queues one dead-letter entry on the hit stream exactly once, in the
+-- partition's slot: the entry is added unless its id is at or below the
+-- campaign's re-queued id, which then moves to it; the caller deletes it
+-- from the dead-letter stream (the campaign's slot) after, so a repair
+-- killed in between re-queues nothing twice.
+-- KEYS: 1 hit stream, 2 re-queued hash (ag:repaired:{P}).
+-- ARGV: 1 campaign, 2 entry id, 3 "1" to drop it without re-queueing (a
+--       copy already moved), then the entry's field/value strings.
+-- Returns 1 if re-queued, 2 if dropped, 0 if re-queued before (another
 -- repair took it), or an error "POISON ..." (nothing written).
-local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-if #e == 0 then return 0 end
-if ARGV[2] == '1' then
-  redis.call('XDEL', KEYS[1], ARGV[1])
-  return 2
-end
-local t = redis.call('TYPE', KEYS[2])['ok']
-if t ~= 'none' and t ~= 'stream' then
-  return redis.error_reply('POISON ' .. KEYS[2] .. ' holds a ' .. t .. ', not a stream')
-end
-local f, args = e[1][2], {'XADD', KEYS[2], '*'}
-for j = 1, #f, 2 do
-  if string.sub(f[j], 1, 5) ~= 'dead_' then
-    args[#args + 1] = f[j]; args[#args + 1] = f[j + 1]
+local bad = bad_type({{KEYS[1], 'stream'}, {KEYS[2], 'hash'}})
+if bad then return bad end
+local done = redis.call('HGET', KEYS[2], ARGV[1])
+if done and le(ARGV[2], done) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] == '1' then return 2 end
+local args = {'XADD', KEYS[1], '*'}
+for j = 4, #ARGV, 2 do
+  if string.sub(ARGV[j], 1, 5) ~= 'dead_' then
+    args[#args + 1] = ARGV[j]; args[#args + 1] = ARGV[j + 1]
   end
 end
 redis.call(unpack(args))
-redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
+

@@ -39,6 +39,7 @@ static void render(const proto_conf *conf, agg_metrics *m, proto_buf *b)
     COUNTER("ag_agg_trimmed_total", trimmed, "Entries trimmed from the hit streams.");
     COUNTER("ag_alerts_raised_total", alerts_raised, "followup_overdue alerts raised.");
     COUNTER("ag_alerts_resolved_total", alerts_resolved, "followup_resolved alerts raised.");
+    COUNTER("ag_alerts_moved_total", alerts_moved, "Alerts moved from campaigns' outboxes to ag:alerts.");
     COUNTER("ag_alerts_sent_total", alerts_sent, "Alert deliveries per channel: webhook answered 2xx, e-mail taken by the server.");
     COUNTER("ag_alerts_failed_total", alerts_failed, "Alert delivery attempts (webhook or e-mail) that failed.");
     COUNTER("ag_agg_redis_failures_total", redis_failures, "Redis errors and reconnects.");

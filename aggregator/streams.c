@@ -131,6 +131,7 @@ int agg_connect(agg *a)
             goto fail;
     }
     a->up = 1;
+    a->outbox_due = 1;          /* a move cut short by the outage is finished */
     atomic_store(&a->m.redis_up, 1);
     sys_info("redis: connected", "consumer=%s partitions=%d", a->me, a->conf.partitions);
     return 0;
@@ -183,6 +184,7 @@ void agg_leases(agg *a)
         if (held && !a->owned[p]) {
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
             a->need_claim[p] = a->need_pel[p] = 1;
+            a->outbox_due = 1;  /* alerts its last owner raised and did not move */
         } else if (!held && a->owned[p]) {
             sys_warn("partition lost to another aggregator", "partition=%d", p);
         }

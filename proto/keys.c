@@ -71,6 +71,13 @@ int proto_key_alerts(char *buf, size_t cap, const char *prefix)
     return key_fmt(buf, cap, "%salerts", PFX(prefix));
 }
 
+/* Builds <prefix>alerts:moved{<prefix>alerts} (a prefix has no braces, so
+ * the tag is the alerts key's whole name); returns the length or -1. */
+int proto_key_alerts_moved(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%salerts:moved{%salerts}", PFX(prefix), PFX(prefix));
+}
+
 /* Builds <prefix>campaigns; returns the length or -1. */
 int proto_key_campaigns(char *buf, size_t cap, const char *prefix)
 {
@@ -112,6 +119,7 @@ static const char *const ckey_suffix[PROTO_CK_COUNT] = {
     [PROTO_CK_PAGES] = "pages",      [PROTO_CK_REFERRERS] = "referrers",
     [PROTO_CK_DEAD] = "dead",        [PROTO_CK_LINKS] = "links",
     [PROTO_CK_REF_CLICK] = "ref:click", [PROTO_CK_REF_UNVERIFIED] = "ref:unverified",
+    [PROTO_CK_OUTBOX] = "outbox",
 };
 
 /* Builds fixed key k of campaign c; returns the length or -1. */
@@ -179,6 +187,12 @@ int proto_key_aud(char *buf, size_t cap, const char *prefix, const char *c, unsi
 int proto_key_shares(char *buf, size_t cap, const char *prefix)
 {
     return key_fmt(buf, cap, "%sshares", PFX(prefix));
+}
+
+/* Builds <prefix>repaired:{P}; returns the length or -1. */
+int proto_key_repaired(char *buf, size_t cap, const char *prefix, unsigned partition)
+{
+    return key_fmt(buf, cap, "%srepaired:{%u}", PFX(prefix), partition);
 }
 
 /* Builds <prefix>lease:{P}; returns the length or -1. */

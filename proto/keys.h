@@ -24,6 +24,9 @@ unsigned proto_partition(const char *campaign, unsigned partitions);
 int proto_key_hits(char *buf, size_t cap, const char *prefix, unsigned partition);  /* ag:hits:{P} */
 int proto_key_rejects(char *buf, size_t cap, const char *prefix);                   /* ag:rejects */
 int proto_key_alerts(char *buf, size_t cap, const char *prefix);                    /* ag:alerts (stream and channel) */
+/* ag:alerts:moved{ag:alerts}: HASH campaign -> the last outbox entry id moved
+ * to ag:alerts; its hash tag is the alerts key's name, so both share a slot. */
+int proto_key_alerts_moved(char *buf, size_t cap, const char *prefix);
 int proto_key_campaigns(char *buf, size_t cap, const char *prefix);                 /* ag:campaigns */
 int proto_key_links(char *buf, size_t cap, const char *prefix);                     /* ag:links (ZSET and channel) */
 int proto_key_link(char *buf, size_t cap, const char *prefix, const char *code);    /* ag:link:<code> */
@@ -45,6 +48,7 @@ typedef enum {
     PROTO_CK_LINKS,     /* ag:c:{C}:links      HASH advocate, target, subject, channel -> short code */
     PROTO_CK_REF_CLICK, /* ag:c:{C}:ref:click  ZSET advocate -> clicks on their links */
     PROTO_CK_REF_UNVERIFIED, /* ag:c:{C}:ref:unverified ZSET advocate -> actions credited unsigned */
+    PROTO_CK_OUTBOX,    /* ag:c:{C}:outbox     STREAM alerts raised, not yet moved to ag:alerts */
     PROTO_CK_COUNT
 } proto_ckey;
 
@@ -78,6 +82,10 @@ int proto_key_aud(char *buf, size_t cap, const char *prefix, const char *c, unsi
 /* ag:shares: the dashboard's share links, a hash of token -> "c:<C>" (a
  * campaign) or "l:<C>" (its leaderboard); actiongap share writes it. */
 int proto_key_shares(char *buf, size_t cap, const char *prefix);
+
+/* ag:repaired:{P}: HASH campaign -> the last dead-letter entry id that
+ * `actiongap repair` re-queued on ag:hits:{P} (internal; P's slot). */
+int proto_key_repaired(char *buf, size_t cap, const char *prefix, unsigned partition);
 
 /* ag:lease:{P}: the aggregator's ownership lease of partition P (internal). */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition);

@@ -69,25 +69,48 @@ static const redisReply *field(const redisReply *f, const char *name)
     return NULL;
 }
 
-/* Moves (or, a nonce already moved, drops) one entry through the repair
- * script. Returns 1 moved, 2 dropped, 0 gone, or -1 after printing a line. */
-static int requeue(cli_ctx *x, const char *hits, const char *dead, const redisReply *e,
-                   nonces *seen)
+/* Moves (or, a nonce already moved, drops) one entry: the repair script
+ * re-queues it in the partition's slot (once: ag:repaired:{P} remembers
+ * it), then XDEL takes it from the dead-letter stream in the campaign's
+ * slot. Returns 1 moved, 2 dropped, 0 moved before (a repair killed before
+ * its XDEL), or -1 after printing a line. */
+static int requeue(cli_ctx *x, const char *campaign, const char *hits, const char *repaired,
+                   const char *dead, const redisReply *e, nonces *seen)
 {
-    const redisReply *n = field(e->element[1], "n");
+    const redisReply *f = e->element[1];
+    const redisReply *n = field(f, "n");
     int dup = n && n->type == REDIS_REPLY_STRING ? nonce_seen(seen, n->str, n->len) : 0;
-    if (dup < 0) {
+    size_t argc = 0, nf = f->elements & ~(size_t)1;
+    const char **argv = calloc(nf + 8, sizeof *argv);
+    size_t *lens = calloc(nf + 8, sizeof *lens);
+    if (dup < 0 || !argv || !lens) {
         fputs("actiongap: out of memory\n", stderr);
+        free(argv);
+        free(lens);
         return -1;
     }
-    redisReply *r = cli_cmd(x, "EVALSHA %s 2 %s %s %s %s", agg_scripts_sha(AGG_SCRIPT_REPAIR),
-                            dead, hits, e->element[0]->str, dup ? "1" : "0");
+    const char *head[] = {"EVALSHA", agg_scripts_sha(AGG_SCRIPT_REPAIR), "2", hits, repaired,
+                          campaign, e->element[0]->str, dup ? "1" : "0"};
+    for (size_t i = 0; i < 8; i++, argc++) {
+        argv[argc] = head[i];
+        lens[argc] = strlen(head[i]);
+    }
+    for (size_t i = 0; i < nf; i++, argc++) {
+        argv[argc] = f->element[i]->str ? f->element[i]->str : "";
+        lens[argc] = f->element[i]->str ? f->element[i]->len : 0;
+    }
+    redisReply *r = sys_redis_cmdv(x->r, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
     if (!r)
-        return -1;
+        return cli_redis_failed(x), -1;
     int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (rc < 0)
         fprintf(stderr, "actiongap: repair: entry %s not moved (%s)\n", e->element[0]->str,
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    if (rc < 0 || !(r = cli_cmd(x, "XDEL %s %s", dead, e->element[0]->str)))
+        return -1;
     freeReplyObject(r);
     return rc;
 }
@@ -99,16 +122,18 @@ static int requeue(cli_ctx *x, const char *hits, const char *dead, const redisRe
 int cli_verb_repair(cli_ctx *x, const cli_args *a)
 {
     const char *campaign = a->pos[0];
-    char dead[PROTO_KEY_MAX], hits[PROTO_KEY_MAX], end[64], from[70] = "-";
+    char dead[PROTO_KEY_MAX], hits[PROTO_KEY_MAX], repaired[PROTO_KEY_MAX], end[64], from[70] = "-";
+    unsigned part;
     long long moved = 0, dropped = 0;
     nonces seen = {0};
     int rc = CLI_ERR;
 
     if (cli_check_campaign("repair", campaign) < 0)
         return CLI_USAGE;
+    part = proto_partition(campaign, (unsigned)x->conf.partitions);
     if (proto_key_of(dead, sizeof dead, x->conf.prefix, campaign, PROTO_CK_DEAD) < 0 ||
-        proto_key_hits(hits, sizeof hits, x->conf.prefix,
-                       proto_partition(campaign, (unsigned)x->conf.partitions)) < 0) {
+        proto_key_hits(hits, sizeof hits, x->conf.prefix, part) < 0 ||
+        proto_key_repaired(repaired, sizeof repaired, x->conf.prefix, part) < 0) {
         fputs("actiongap: repair: key name too long\n", stderr);
         return CLI_ERR;
     }
@@ -134,7 +159,7 @@ int cli_verb_repair(cli_ctx *x, const cli_args *a)
             if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
                 e->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;
-            k = requeue(x, hits, dead, e, &seen);
+            k = requeue(x, campaign, hits, repaired, dead, e, &seen);
             moved += k == 1;
             dropped += k == 2;
             snprintf(from, sizeof from, "(%s", e->element[0]->str);

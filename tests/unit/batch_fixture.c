@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "batch_fixture.h"
+#include "slot.h"
 
 /* ---------------------------------------------------------------- fixtures */
 
@@ -367,7 +368,7 @@ call decode(const redisReply *r)
 }
 
 /* Checks ARGV[1..7] of v: partition, expected and new watermark, campaign,
- * now, default SLA, alerts MAXLEN; fails on any difference. */
+ * now, default SLA, outbox MAXLEN; fails on any difference. */
 void expect_argv(const call *v, const char *part, const char *wm, const char *last,
                         const char *campaign, long long now, const char *sla)
 {
@@ -381,21 +382,22 @@ void expect_argv(const call *v, const char *part, const char *wm, const char *la
 }
 
 /* Checks v's KEYS: the ten fixed ones of ops.h in place for
- * campaign key base ck (e.g. "ag:c:{spring}") and alerts stream alerts,
- * then exactly the NULL-terminated extra (bucket and HLL keys, in any
- * order); fails on any difference. */
-void expect_keys(const call *v, const char *ck, const char *alerts, const char *const extra[])
+ * campaign key base ck (e.g. "ag:c:{spring}"), then exactly the
+ * NULL-terminated extra (bucket and HLL keys, in any order), every one in
+ * the campaign's hash slot; fails on any difference. */
+void expect_keys(const call *v, const char *ck, const char *const extra[])
 {
     static const char *const sfx[] = {"", ":wm", ":nonce", ":ref", ":ref:reach",
-                                      ":pending", ":fl", ":alerted", NULL, ":cfg"};
+                                      ":pending", ":fl", ":alerted", ":outbox", ":cfg"};
     for (size_t i = 0; i < 10; i++) {
         char want[300];
-        if (sfx[i])
-            snprintf(want, sizeof want, "%s%s", ck, sfx[i]);
-        else
-            snprintf(want, sizeof want, "%s", alerts);
+        snprintf(want, sizeof want, "%s%s", ck, sfx[i]);
         ck_assert_str_eq(v->r->element[3 + i]->str, want);
     }
+    /* one call, one hash slot (Redis Cluster refuses CROSSSLOT) */
+    for (size_t i = 1; i < v->nkeys; i++)
+        ck_assert_uint_eq(proto_slot(v->r->element[3 + i]->str, v->r->element[3 + i]->len),
+                          proto_slot(v->r->element[3]->str, v->r->element[3]->len));
     size_t n = 0, naud = 0;
     while (extra[n])
         n++;

@@ -138,15 +138,15 @@ const char *at(const call *v, size_t i);
 call decode(const redisReply *r);
 
 /* Checks ARGV[1..7] of v: partition, expected and new watermark, campaign,
- * now, default SLA, alerts MAXLEN; fails on any difference. */
+ * now, default SLA, outbox MAXLEN; fails on any difference. */
 void expect_argv(const call *v, const char *part, const char *wm, const char *last,
                         const char *campaign, long long now, const char *sla);
 
 /* Checks v's KEYS: the ten fixed ones of ops.h in place for
- * campaign key base ck (e.g. "ag:c:{spring}") and alerts stream alerts,
- * then exactly the NULL-terminated extra (bucket and HLL keys, in any
- * order); fails on any difference. */
-void expect_keys(const call *v, const char *ck, const char *alerts, const char *const extra[]);
+ * campaign key base ck (e.g. "ag:c:{spring}"), then exactly the
+ * NULL-terminated extra (bucket and HLL keys, in any order), every one in
+ * the campaign's hash slot; fails on any difference. */
+void expect_keys(const call *v, const char *ck, const char *const extra[]);
 
 /* Checks the ops of v: the groups come in batch.c's order (increments,
  * then the expiries of buckets they created, PFADDs, lo/hi, NZ, T, then

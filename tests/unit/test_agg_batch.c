@@ -196,7 +196,7 @@ START_TEST(malformed_fields)
                     "hi last_ts 1795456235426", "T " CUTOFF));
     /* autumn's call only moves the watermark over its bad entry */
     expect_argv(&v[1], "0", "", "1795456235427-6", "autumn", NOW, "900");
-    expect_keys(&v[1], "ag:c:{autumn}", "ag:alerts", ARGS(NULL));
+    expect_keys(&v[1], "ag:c:{autumn}", ARGS(NULL));
     expect_ops(&v[1], ALL, ARGS("T " CUTOFF));
     agg_batch_free(b);
 }
@@ -241,7 +241,7 @@ START_TEST(counts_human_and_machine)
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(agg_batch_called(b, 0), 1);
     expect_argv(&v[0], "0", "", "1795456235427-8", "spring", NOW, "900");
-    expect_keys(&v[0], SP, "ag:alerts",
+    expect_keys(&v[0], SP,
                 ARGS(SP_H17, SP_D23, SP ":u:open", SP ":u:view", SP ":u:click", SP ":u:donate",
                      SP ":u:petition_signed"));
     expect_ops(&v[0], ALL,
@@ -297,7 +297,7 @@ START_TEST(uniques_and_anonymous)
     size_t n;
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
-    expect_keys(&v[0], SP, "ag:alerts", ARGS(SP_H17, SP_D23, SP ":u:open", SP ":u:view"));
+    expect_keys(&v[0], SP, ARGS(SP_H17, SP_D23, SP ":u:open", SP ":u:view"));
     expect_ops(&v[0], ONLY("P "),
                ARGS("P " SP ":u:open s:contact-1 a:127.0.0.0|" HUMAN_UA " a:198.51.100.0| a:|" HUMAN_UA
                     " s:contact-1",

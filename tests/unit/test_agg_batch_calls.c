@@ -29,7 +29,7 @@ START_TEST(buckets_and_expiry)
     call *v = calls(b, NOW, &n);
     ck_assert_uint_eq(n, 1);
     expect_argv(&v[0], "2", "", "1795456235427-3", "spring", NOW, "60");
-    expect_keys(&v[0], "t:c:{spring}", "t:alerts",
+    expect_keys(&v[0], "t:c:{spring}",
                 ARGS("t:c:{spring}:h:2026112317", "t:c:{spring}:d:20261123", "t:c:{spring}:h:2026112318",
                      "t:c:{spring}:h:2026112400", "t:c:{spring}:d:20261124"));
     expect_ops(&v[0], ONLY("H ", "X "),
@@ -344,7 +344,7 @@ START_TEST(collector_hit)
     ck_assert_uint_eq(v[0].nkeys, 14);
     char aud[64], aop[200];
     snprintf(aud, sizeof aud, SP ":aud:%u", proto_aud_bucket("contact-2", 9));
-    expect_keys(&v[0], SP, "ag:alerts", ARGS(SP_H17, SP_D23, SP ":u:donate", aud));
+    expect_keys(&v[0], SP, ARGS(SP_H17, SP_D23, SP ":u:donate", aud));
     snprintf(aop, sizeof aop, "A %s contact-2 16 1795456235 ann 1803232235426 977", aud);
     expect_ops(&v[0], ONLY("A "), ARGS(aop));
     expect_argv(&v[0], "0", "", "1795456235427-0", "spring", NOW, "900");

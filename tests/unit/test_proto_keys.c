@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "slot.h"
 #include "schema.h"
 
 /* Checks CRC16-XMODEM against Redis Cluster values; fails on a mismatch. */
@@ -16,6 +17,31 @@ START_TEST(crc16_vectors)
     /* CLUSTER KEYSLOT foo = 12182 = crc16("foo") % 16384 */
     ck_assert_uint_eq(proto_crc16("foo", 3) % 16384, 12182);
     ck_assert_uint_eq(proto_crc16("bar", 3) % 16384, 5061);
+}
+END_TEST
+
+/* Checks that the keys one script or command touches share a slot; fails
+ * on a mismatch. */
+START_TEST(key_slots)
+{
+    char k[PROTO_KEY_MAX], m[PROTO_KEY_MAX];
+    /* the move script's two keys share the alerts stream's slot */
+    static const char *const prefixes[] = {"ag:", "", "test:7:"};
+    for (size_t i = 0; i < 3; i++) {
+        int kl = proto_key_alerts(k, sizeof k, prefixes[i]);
+        int ml = proto_key_alerts_moved(m, sizeof m, prefixes[i]);
+        ck_assert_int_gt(kl, 0);
+        ck_assert_int_gt(ml, 0);
+        ck_assert_uint_eq(proto_slot(k, (size_t)kl), proto_slot(m, (size_t)ml));
+    }
+    ck_assert_str_eq(m, "test:7:alerts:moved{test:7:alerts}");
+    /* every fixed key of a campaign in the campaign's slot */
+    int tl = proto_key_of(k, sizeof k, "ag:", "spring", PROTO_CK_TOTALS);
+    for (int c = 0; c < PROTO_CK_COUNT; c++) {
+        int cl = proto_key_of(m, sizeof m, "ag:", "spring", (proto_ckey)c);
+        ck_assert_int_gt(cl, 0);
+        ck_assert_uint_eq(proto_slot(m, (size_t)cl), proto_slot(k, (size_t)tl));
+    }
 }
 END_TEST
 
@@ -63,6 +89,7 @@ START_TEST(key_names)
         {PROTO_CK_REF_REACH, "ag:c:{spring}:ref:reach"},
         {PROTO_CK_PENDING, "ag:c:{spring}:pending"}, {PROTO_CK_FL, "ag:c:{spring}:fl"},
         {PROTO_CK_ALERTED, "ag:c:{spring}:alerted"}, {PROTO_CK_CFG, "ag:c:{spring}:cfg"},
+        {PROTO_CK_OUTBOX, "ag:c:{spring}:outbox"},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         ck_assert_int_eq(proto_key_of(k, sizeof k, "ag:", "spring", fixed[i].k),
@@ -208,6 +235,7 @@ static Suite *keys_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, crc16_vectors);
     tcase_add_test(tc, partition_mod);
+    tcase_add_test(tc, key_slots);
     tcase_add_test(tc, key_names);
     tcase_add_test(tc, key_hash_tag_slot);
     tcase_add_test(tc, key_overflow);
