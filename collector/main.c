@@ -201,8 +201,12 @@ int main(int argc, char **argv)
     }
     proto_redis_addr ra;
     proto_conf_redis_addr(ctx.conf.redis, &ra);
-    sys_info("listening", "listen=%s threads=%d redis=%s:%d%s spool_dir=%s", ctx.conf.listen,
-               ctx.nworkers, ra.path[0] ? "unix" : ra.host, ra.port, ra.path, ctx.conf.spool_dir);
+    if (ra.cluster)
+        sys_info("listening", "listen=%s threads=%d redis=cluster:%s spool_dir=%s", ctx.conf.listen,
+                 ctx.nworkers, ra.seeds, ctx.conf.spool_dir);
+    else
+        sys_info("listening", "listen=%s threads=%d redis=%s:%d%s spool_dir=%s", ctx.conf.listen,
+                 ctx.nworkers, ra.path[0] ? "unix" : ra.host, ra.port, ra.path, ctx.conf.spool_dir);
     for (int i = 0; i < ctx.nworkers; i++)
         pthread_create(&ctx.workers[i].tid, NULL, worker_main, &ctx.workers[i]);
     sys_notify_ready();     /* every listener bound, every worker running */

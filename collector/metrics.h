@@ -36,6 +36,7 @@ typedef struct coll_metrics {
     _Atomic uint64_t rejects_unrecorded;/* rejects not written (Redis down) */
     _Atomic uint64_t redis_failures;    /* disconnects, errors and timeouts */
     _Atomic uint64_t redis_rollbacks;   /* hit streams found behind what Redis acknowledged */
+    _Atomic uint64_t cluster[5];        /* MOVED, ASK, TRYAGAIN, CLUSTERDOWN met; map reads */
     _Atomic uint64_t attribution[3];    /* hits with a token: credited, invalid, other campaign */
     _Atomic uint64_t status[6];         /* responses by class: 1xx..5xx */
     _Atomic uint64_t short_links[3];    /* short-link requests: found, gone, unknown (coll_link_find) */

@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,27 +43,11 @@ static void entry_release(coll_sink *s, inflight *e)
     free(e);
 }
 
-/* Called with each XADD reply of a hit, in send order. */
-static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
+/* Takes the head entry out of flight with its stream id (len bytes, kept
+ * if it fits): acknowledges a spooled one in spool order, records the id
+ * as its partition's last acknowledged one. Never fails. */
+static void release_head(coll_sink *s, const char *id, size_t len)
 {
-    coll_sink *s = ac->data;
-    redisReply *reply = r;
-    if (!s || (uintptr_t)priv != s->gen || !reply || !s->head)
-        return;
-    if (reply->type != REDIS_REPLY_STRING) {
-        /* OOM, BUSY, LOADING, READONLY, MASTERDOWN, NOPERM…: the hits stay
-         * in the spool and the connection is retried on a back-off; said
-         * once an outage, not once a retry */
-        const char *err = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
-        if (s->down_logged)
-            ;
-        else if (strncmp(err, "NOPERM", 6) == 0)
-            sys_error("redis: the user may not run XADD; grant it (hits are spooled)", "err=\"%s\"", err);
-        else
-            sys_error("redis: XADD failed", "err=\"%s\"", err);
-        coll_sink_fail(s, "XADD error", 0, 1);
-        return;
-    }
     inflight *e = s->head;
     s->head = e->next;
     if (!s->head)
@@ -72,12 +57,58 @@ static void on_xadd(redisAsyncContext *ac, void *r, void *priv)
         coll_spool_ack(s->spool, &e->pos);
     else
         s->ndirect--;
-    if (reply->len < ID_MAX)
-        memcpy(s->acked[e->partition], reply->str, reply->len + 1);
+    if (len < ID_MAX) {
+        memcpy(s->acked[e->partition], id, len);
+        s->acked[e->partition][len] = 0;
+    }
+    entry_release(s, e);
+}
+
+/* Called with each XADD reply of a hit (priv: its entry), in send order on
+ * each connection; on a cluster, connections answer in any order. */
+void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv)
+{
+    coll_sink *s = coll_sink_of(ac);
+    redisReply *reply = r;
+    inflight *e = priv;
+    if (!s || !reply || !s->head)
+        return;
+    if (reply->type != REDIS_REPLY_STRING) {
+        /* OOM, BUSY, LOADING, READONLY, MASTERDOWN, NOPERM…: the hits stay
+         * in the spool and the connection is retried on a back-off; said
+         * once an outage, not once a retry. On a cluster, ASK is followed
+         * with the hit still in flight; MOVED, TRYAGAIN and CLUSTERDOWN
+         * take the sink down and the map is read again. */
+        const char *err = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
+        int kind = reply->type == REDIS_REPLY_ERROR ? coll_sink_cluster_count(s, err) : -1;
+        if (kind == CL_ASK && coll_sink_ask(s, e, reply->str, reply->len) == 0)
+            return;
+        if (s->down_logged || kind >= 0)
+            ;
+        else if (strncmp(err, "NOPERM", 6) == 0)
+            sys_error("redis: the user may not run XADD; grant it (hits are spooled)", "err=\"%s\"", err);
+        else
+            sys_error("redis: XADD failed", "err=\"%s\"", err);
+        coll_sink_fail(s, kind >= 0 ? err : "XADD error", 0, NULL);
+        return;
+    }
     coll_inc(s->m->stored);
+    if (e == s->head) {
+        /* always so on one node: no copy of the id through the entry */
+        release_head(s, reply->str, reply->len);
+        while (s->head && s->head->done)    /* those it held back */
+            release_head(s, s->head->id, strlen(s->head->id));
+    } else {
+        /* an earlier hit on another node is still owed: e waits for it, so
+         * that spool acks and each partition's acked id keep send order */
+        e->done = 1;
+        if (reply->len < ID_MAX)
+            memcpy(e->id, reply->str, reply->len + 1);
+        else
+            memcpy(e->id, s->acked[e->partition], ID_MAX);
+    }
     if (s->down_logged || s->backoff_ms)
         coll_sink_working(s);
-    entry_release(s, e);
     /* not from inside hiredis' read loop: a burst of replies would otherwise
      * read thousands of spooled hits before the next HTTP request is served */
     if ((!s->head || s->ninflight < REPLAY_WINDOW / 2) && !s->pump_pending) {
@@ -96,20 +127,39 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     coll_sink_pump(s);
 }
 
-/* Sends one hit (packed in e) with XADD. Returns 0, or -1 if the command
- * could not be queued (the entry is freed by the caller). */
-static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
+/* Builds the XADD of hit to partition p's stream into s->xcmd. Returns 0,
+ * or -1 if the key does not fit or memory ran out. */
+static int build_xadd(coll_sink *s, const proto_hit *hit, unsigned p)
 {
     char key[PROTO_KEY_MAX];
-    e->partition = proto_partition(hit->campaign, (unsigned)s->conf->partitions);
-    int kl = proto_key_hits(key, sizeof key, s->conf->prefix, e->partition);
+    int kl = proto_key_hits(key, sizeof key, s->conf->prefix, p);
     if (kl < 0)
         return -1;
     /* RESP built in buffers kept across hits: no printf, no malloc once warm */
     proto_resp_reset(&s->xcmd);
     proto_hit_xadd(&s->xcmd, &s->xargs, key, (size_t)kl, hit, NULL, NULL, 0, NULL, 0);
-    if (s->xcmd.oom ||
-        redisAsyncFormattedCommand(s->ac, on_xadd, (void *)s->gen, s->xcmd.data, s->xcmd.len) != REDIS_OK)
+    return s->xcmd.oom ? -1 : 0;
+}
+
+/* Builds the XADD of a packed hit for partition p into s->xcmd. Returns
+ * 0, or -1 if it does not decode or fit. */
+int coll_sink_xadd_of(coll_sink *s, unsigned p, const unsigned char *data, size_t len)
+{
+    proto_hit hit;
+    if (proto_hit_unpack(&hit, data, len) < 0)
+        return -1;
+    return build_xadd(s, &hit, p);
+}
+
+/* Sends one hit (packed in e) with XADD on its partition's node. Returns
+ * 0, or -1 if the command could not be queued (the entry is freed by the
+ * caller). */
+static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
+{
+    e->partition = proto_partition(hit->campaign, (unsigned)s->conf->partitions);
+    redisAsyncContext *ac = s->node[s->part_node[e->partition]].ac;
+    if (!ac || build_xadd(s, hit, e->partition) < 0 ||
+        redisAsyncFormattedCommand(ac, coll_sink_on_xadd, e, s->xcmd.data, s->xcmd.len) != REDIS_OK)
         return -1;
     e->sent_ms = sys_now_ms();
     e->next = NULL;
@@ -135,7 +185,7 @@ static inflight *entry_new(coll_sink *s, const unsigned char *data, size_t len)
     } else if (!(e = malloc(sizeof *e + cap))) {
         return NULL;
     }
-    memset(e, 0, sizeof *e);
+    memset(e, 0, offsetof(inflight, id) + 1);
     e->cap = (uint32_t)cap;
     e->len = (uint32_t)len;
     memcpy(e->data, data, len);
@@ -223,7 +273,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         ((s->state == S_CONNECTING || s->state == S_SYNC) && t - s->state_since > limit)) {
         sys_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
                    s->index, s->conf->redis_timeout_ms);
-        coll_sink_fail(s, "timeout", 1, 1);
+        coll_sink_fail(s, "timeout", 1, NULL);
     }
     if (s->state == S_DOWN && !s->draining && t >= s->next_connect)
         coll_sink_connect(s);
@@ -234,7 +284,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         s->last_flush = t;
     }
     if (s->draining && s->drained && t >= s->drain_deadline && s->state == S_UP && s->ninflight)
-        coll_sink_fail(s, "drain deadline", 0, 1);
+        coll_sink_fail(s, "drain deadline", 0, NULL);
     coll_sink_pump(s);
 }
 
@@ -264,13 +314,14 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     snprintf(s->inst, sizeof s->inst, "%02x%02x%02x%02x.%d", rnd[0], rnd[1], rnd[2], rnd[3], index);
     s->inst_len = strlen(s->inst);
     s->acked = calloc((size_t)conf->partitions, sizeof *s->acked);
+    s->part_node = calloc((size_t)conf->partitions, sizeof *s->part_node);
     s->scan_from = calloc((size_t)conf->partitions, sizeof *s->scan_from);
     s->spool = coll_spool_open(conf->spool_dir, index, conf->threads, conf->spool_max_bytes,
                                conf->queue_max);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->pump_ev = event_new(base, -1, 0, on_pump, s);
     s->kick = coll_sink_pump;
-    if (!s->acked || !s->scan_from || !s->spool || !s->tick || !s->pump_ev)
+    if (!s->acked || !s->part_node || !s->scan_from || !s->spool || !s->tick || !s->pump_ev)
         goto fail;
     coll_spool_each_header(s->spool, coll_sink_plan_from_header, s);
     struct timeval tv = {0, TICK_MS * 1000};
@@ -293,16 +344,23 @@ void coll_sink_free(coll_sink *s)
         event_free(s->tick);
     if (s->pump_ev)
         event_free(s->pump_ev);
-    if (s->ac) {
-        redisAsyncContext *ac = s->ac;
-        s->ac = NULL;
-        ac->data = NULL;
-        redisAsyncFree(ac);
+    for (int i = 0; i < s->nnodes; i++) {
+        redisAsyncContext *ac = s->node[i].ac;
+        s->node[i].ac = NULL;
+        if (ac) {
+            ac->data = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+    if (s->map_ac) {
+        s->map_ac->data = NULL;
+        redisAsyncFree(s->map_ac);
     }
     coll_sink_inflight_clear(s);
     coll_spool_free(s->spool);
     proto_htab_free(&s->found);
     free(s->acked);
+    free(s->part_node);
     free(s->scan_from);
     proto_resp_free(&s->xargs);
     proto_resp_free(&s->xcmd);
@@ -375,7 +433,7 @@ int coll_sink_room(const coll_sink *s, int n)
 /* Counts a reject reply. */
 static void on_reject(redisAsyncContext *ac, void *r, void *priv)
 {
-    coll_sink *s = ac->data;
+    coll_sink *s = coll_sink_of(ac);
     redisReply *reply = r;
     (void)priv;
     if (s && reply && reply->type == REDIS_REPLY_STRING)
@@ -399,7 +457,7 @@ void coll_sink_reject(coll_sink *s, const proto_hit *hit, proto_reason r, const 
     if (kl < 0 || proto_hit_xadd(&s->rcmd, &s->xargs, key, (size_t)kl, hit, REJECTS_MAXLEN, &pre,
                                  1, &post, raw && len ? 1 : 0) < 0)
         return;
-    redisAsyncFormattedCommand(s->ac, on_reject, NULL, s->rcmd.data, s->rcmd.len);
+    redisAsyncFormattedCommand(s->node[s->rej_node].ac, on_reject, NULL, s->rcmd.data, s->rcmd.len);
 }
 
 /* Begins the drain; done(arg) runs from the loop when it is over. */

@@ -21,7 +21,7 @@
 
 #define SCAN_PAGE 1000
 
-static void sync_step(coll_sink *s);
+static void sync_step(sink_node *n);
 
 /* Writes the spool header naming this writer and where a reconcile scan
  * must start: the acknowledged ids, or ten minutes before now where none is
@@ -210,36 +210,65 @@ void coll_sink_note_drop(coll_sink *s, coll_drop why)
 
 /* ---------------------------------------------------------------- connection */
 
-/* Takes the connection down: persists in-flight hits, frees the context
- * (unless hiredis is about to), and schedules a reconnect; never fails. */
-void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx)
+/* Returns the sink of a context's callback, or NULL if the context is no
+ * longer ours (stale replies are ignored). */
+coll_sink *coll_sink_of(const redisAsyncContext *ac)
 {
-    redisAsyncContext *ac = s->ac;
-    if (!ac && s->state == S_DOWN)
+    const sink_node *n = ac->data;
+    return n && n->ac == ac ? n->s : NULL;
+}
+
+/* Closes every connection but keep (hiredis frees that one itself),
+ * remembering on a hang which connections to kill on the next connect;
+ * never fails. */
+static void close_all(coll_sink *s, int hung, const redisAsyncContext *keep)
+{
+    for (int i = 0; i < s->nnodes; i++) {
+        sink_node *n = &s->node[i];
+        redisAsyncContext *ac = n->ac;
+        if (hung && n->client_id > 0) {
+            /* every node's: a reply owed by a slow node may still run */
+            n->kill_id = n->client_id;
+            snprintf(n->kill_addr, sizeof n->kill_addr, "%s", n->laddr);
+        }
+        n->client_id = 0;
+        n->synced = 0;
+        n->ac = NULL;
+        if (ac) {
+            ac->data = NULL;
+            if (ac != keep)
+                redisAsyncFree(ac);
+        }
+    }
+    if (s->map_ac) {
+        redisAsyncContext *ac = s->map_ac;
+        s->map_ac = NULL;
+        ac->data = NULL;
+        if (ac != keep)
+            redisAsyncFree(ac);
+    }
+    s->nsynced = 0;
+    s->gen++;
+}
+
+/* Takes every connection down: persists in-flight hits, frees the
+ * contexts (but keep), and schedules a reconnect; never fails. */
+void coll_sink_fail(coll_sink *s, const char *why, int hung, const redisAsyncContext *keep)
+{
+    if (s->state == S_DOWN)
         return;
     coll_inc(s->m->redis_failures);
     if (!s->down_logged)
         sys_warn("redis: down, spooling hits", "thread=%d why=\"%s\" in_flight=%" PRId64,
                    s->index, why, s->ninflight);
     s->down_logged = 1;
-    if (hung && s->client_id > 0) {
-        s->kill_id = s->client_id;
-        snprintf(s->kill_addr, sizeof s->kill_addr, "%s", s->laddr);
-    }
-    s->client_id = 0;
     persist_inflight(s);
-    s->ac = NULL;
-    s->gen++;
+    close_all(s, hung, keep);
     s->state = S_DOWN;
     s->next_connect = sys_now_ms() + s->backoff_ms;
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
     if (s->backoff_ms > 2000)
         s->backoff_ms = 2000;
-    if (ac) {
-        ac->data = NULL;
-        if (free_ctx)
-            redisAsyncFree(ac);
-    }
     coll_sink_gauges(s);
 }
 
@@ -260,84 +289,130 @@ void coll_sink_working(coll_sink *s)
 /* Handles the end of a connection that hiredis reports. */
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    coll_sink *s = ac->data;
-    if (s && s->ac == ac)
-        coll_sink_fail(s, status == REDIS_OK ? "closed" : ac->errstr, 0, 0);
+    coll_sink *s = coll_sink_of(ac);
+    if (s)
+        coll_sink_fail(s, status == REDIS_OK ? "closed" : ac->errstr, 0, ac);
 }
 
-/* Handles the outcome of a connect attempt. */
+/* Handles the outcome of a node's connect attempt. */
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    coll_sink *s = ac->data;
-    if (!s || s->ac != ac)
+    coll_sink *s = coll_sink_of(ac);
+    sink_node *n = ac->data;
+    if (!s)
         return;
     if (status != REDIS_OK) {
-        coll_sink_fail(s, ac->errstr, 0, 0);
+        coll_sink_fail(s, ac->errstr, 0, ac);
         return;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    s->laddr[0] = 0;
+    n->laddr[0] = 0;
     if (getsockname(ac->c.fd, (struct sockaddr *)&ss, &sl) == 0) {
         char ip[INET6_ADDRSTRLEN];
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&ss;
             inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-            snprintf(s->laddr, sizeof s->laddr, "%s:%d", ip, ntohs(a->sin_port));
+            snprintf(n->laddr, sizeof n->laddr, "%s:%d", ip, ntohs(a->sin_port));
         } else if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
             inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-            snprintf(s->laddr, sizeof s->laddr, "%s:%d", ip, ntohs(a->sin6_port));
+            snprintf(n->laddr, sizeof n->laddr, "%s:%d", ip, ntohs(a->sin6_port));
         }
     }
     s->state = S_SYNC;
     s->state_since = sys_now_ms();
-    s->sync_part = 0;
-    sync_step(s);
+    n->sync_part = 0;
+    sync_step(n);
 }
 
-/* Starts a connection attempt; failures schedule another. */
-void coll_sink_connect(coll_sink *s)
+/* Schedules the next connect attempt after a failure to start one, saying
+ * so once an outage; never fails. */
+void coll_sink_retry_later(coll_sink *s, const char *err)
 {
-    redisAsyncContext *ac = s->addr.path[0] ? redisAsyncConnectUnix(s->addr.path)
-                                       : redisAsyncConnect(s->addr.host, s->addr.port);
-    if (!ac || ac->err) {
-        if (!s->down_logged)
-            sys_warn("redis: cannot connect", "thread=%d err=\"%s\"", s->index,
-                       ac ? ac->errstr : "out of memory");
-        s->down_logged = 1;
-        if (ac)
-            redisAsyncFree(ac);
-        s->next_connect = sys_now_ms() + (s->backoff_ms ? s->backoff_ms : 100);
-        return;
-    }
-    ac->data = s;
-    s->ac = ac;
+    if (!s->down_logged)
+        sys_warn("redis: cannot connect", "thread=%d err=\"%s\"", s->index, err);
+    s->down_logged = 1;
+    s->next_connect = sys_now_ms() + (s->backoff_ms ? s->backoff_ms : 100);
+}
+
+/* Connects every node of the table; a failure to start one closes the
+ * others and schedules another attempt. */
+void coll_sink_connect_nodes(coll_sink *s)
+{
     s->gen++;
-    redisLibeventAttach(ac, s->base);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    s->nsynced = 0;
     s->state = S_CONNECTING;
     s->state_since = sys_now_ms();
+    for (int i = 0; i < s->nnodes; i++) {
+        sink_node *n = &s->node[i];
+        redisAsyncContext *ac = s->addr.path[0] && !s->addr.cluster ? redisAsyncConnectUnix(s->addr.path)
+                                                                   : redisAsyncConnect(n->host, n->port);
+        if (!ac || ac->err) {
+            coll_sink_retry_later(s, ac ? ac->errstr : "out of memory");
+            if (ac)
+                redisAsyncFree(ac);
+            close_all(s, 0, NULL);
+            s->state = S_DOWN;
+            return;
+        }
+        ac->data = n;
+        n->ac = ac;
+        n->client_id = 0;
+        n->synced = 0;
+        redisLibeventAttach(ac, s->base);
+        redisAsyncSetConnectCallback(ac, on_connect);
+        redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    }
+}
+
+/* Starts a connection attempt: a cluster's map first; failures schedule
+ * another. */
+void coll_sink_connect(coll_sink *s)
+{
+    if (s->addr.cluster) {
+        coll_sink_map_read(s);
+        return;
+    }
+    if (s->nnodes == 0) {       /* one node: it owns every partition */
+        s->nnodes = 1;
+        s->node[0].s = s;
+        snprintf(s->node[0].host, sizeof s->node[0].host, "%s", s->addr.host);
+        s->node[0].port = s->addr.port;
+    }
+    coll_sink_connect_nodes(s);
 }
 
 /* ---------------------------------------------------------------- sync */
 
-/* Fails the connection if a control reply is an error; returns 1 if so. */
+/* Queues AUTH on ac when the URL has a password (fn takes the reply);
+ * never fails. */
+void coll_sink_auth(coll_sink *s, redisAsyncContext *ac, redisCallbackFn *fn, void *priv)
+{
+    if (s->addr.pass[0] && s->addr.user[0])
+        redisAsyncCommand(ac, fn, priv, "AUTH %s %s", s->addr.user, s->addr.pass);
+    else if (s->addr.pass[0])
+        redisAsyncCommand(ac, fn, priv, "AUTH %s", s->addr.pass);
+}
+
+/* Fails the sink if a control reply is an error; returns 1 if so. */
 static int sync_error(coll_sink *s, redisReply *reply, const char *what)
 {
     if (reply && reply->type != REDIS_REPLY_ERROR)
         return 0;
-    if (!s->down_logged)    /* once an outage (LOADING, MASTERDOWN… answer every retry) */
+    /* a slot moving (ASK, MOVED) or a cluster not ready: counted, and the
+     * map read again on the next attempt */
+    int kind = reply ? coll_sink_cluster_count(s, reply->str) : -1;
+    if (!s->down_logged && kind < 0)    /* once an outage (LOADING, MASTERDOWN… answer every retry) */
         sys_error("redis: command failed", "cmd=%s err=\"%s\"", what, reply ? reply->str : "no reply");
-    coll_sink_fail(s, what, 0, 1);
+    coll_sink_fail(s, what, 0, NULL);
     return 1;
 }
 
 /* Checks AUTH/SELECT replies. */
 static void on_setup(redisAsyncContext *ac, void *r, void *priv)
 {
-    coll_sink *s = ac->data;
+    coll_sink *s = coll_sink_of(ac);
     if (s && (uintptr_t)priv == s->gen && r)
         sync_error(s, r, "AUTH/SELECT");
 }
@@ -353,26 +428,28 @@ static void on_ignore(redisAsyncContext *ac, void *r, void *priv)
 /* Stores CLIENT ID and goes on with the sync. */
 static void on_client_id(redisAsyncContext *ac, void *r, void *priv)
 {
-    coll_sink *s = ac->data;
+    coll_sink *s = coll_sink_of(ac);
+    sink_node *n = ac->data;
     redisReply *reply = r;
     if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "CLIENT ID"))
         return;
-    s->client_id = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
-    s->kill_id = 0;
-    s->sync_part = 0;
-    s->tail_done = 0;
+    n->client_id = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    n->kill_id = 0;
+    n->sync_part = 0;
+    n->tail_done = 0;
     s->state_since = sys_now_ms();
-    sync_step(s);
+    sync_step(n);
 }
 
 /* Takes the newest id of a partition whose acknowledged id is unknown. */
 static void on_tail(redisAsyncContext *ac, void *r, void *priv)
 {
-    coll_sink *s = ac->data;
+    coll_sink *s = coll_sink_of(ac);
+    sink_node *n = ac->data;
     redisReply *reply = r;
     if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XREVRANGE"))
         return;
-    unsigned p = s->sync_part;
+    unsigned p = n->sync_part;
     char tail[ID_MAX] = "0-0";
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
         reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
@@ -389,11 +466,10 @@ static void on_tail(redisAsyncContext *ac, void *r, void *priv)
             snprintf(s->scan_from[p], ID_MAX, "%s", tail);
     }
     snprintf(s->acked[p], ID_MAX, "%s", tail);
-    s->tail_done = 1;
+    n->tail_done = 1;
     s->state_since = sys_now_ms();
-    sync_step(s);
+    sync_step(n);
 }
-
 /* Returns 1 if hid has a prefix being reconciled. */
 static int inst_wanted(const coll_sink *s, const char *hid, size_t len)
 {
@@ -412,11 +488,12 @@ static int inst_wanted(const coll_sink *s, const char *hid, size_t len)
 /* Collects hit ids from one page of the reconcile scan. */
 static void on_scan(redisAsyncContext *ac, void *r, void *priv)
 {
-    coll_sink *s = ac->data;
+    coll_sink *s = coll_sink_of(ac);
+    sink_node *node = ac->data;
     redisReply *reply = r;
     if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XRANGE"))
         return;
-    unsigned p = s->sync_part;
+    unsigned p = node->sync_part;
     size_t n = reply->type == REDIS_REPLY_ARRAY ? reply->elements : 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *ent = reply->element[i];
@@ -446,52 +523,57 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
         memcpy(s->scan_from[p], tmp, ID_MAX);
     }
     s->state_since = sys_now_ms();
-    sync_step(s);
+    sync_step(node);
 }
 
-/* Runs the next step of the sync: setup, CLIENT KILL of a hung predecessor
- * and CLIENT ID, per-partition tail ids, reconcile scans; then goes up.
- * Never fails (errors fail the connection). */
-static void sync_step(coll_sink *s)
+/* Runs the next step of node n's sync: setup, CLIENT KILL of a hung
+ * predecessor and CLIENT ID, the tail ids and reconcile scans of the
+ * partitions it holds; once every node is through, goes up. Never fails
+ * (errors fail the sink). */
+static void sync_step(sink_node *n)
 {
     char key[PROTO_KEY_MAX];
+    coll_sink *s = n->s;
+    redisAsyncContext *ac = n->ac;
     void *g = (void *)s->gen;
-    if (s->client_id == 0) {
-        if (s->addr.pass[0]) {
-            if (s->addr.user[0])
-                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s %s", s->addr.user, s->addr.pass);
+    if (n->client_id == 0) {
+        coll_sink_auth(s, ac, on_setup, g);
+        if (s->addr.db && !s->addr.cluster)
+            redisAsyncCommand(ac, on_setup, g, "SELECT %d", s->addr.db);
+        if (n->kill_id > 0) {
+            if (n->kill_addr[0])
+                redisAsyncCommand(ac, on_ignore, g, "CLIENT KILL ID %lld ADDR %s", n->kill_id,
+                                  n->kill_addr);
             else
-                redisAsyncCommand(s->ac, on_setup, g, "AUTH %s", s->addr.pass);
+                redisAsyncCommand(ac, on_ignore, g, "CLIENT KILL ID %lld", n->kill_id);
         }
-        if (s->addr.db)
-            redisAsyncCommand(s->ac, on_setup, g, "SELECT %d", s->addr.db);
-        if (s->kill_id > 0) {
-            if (s->kill_addr[0])
-                redisAsyncCommand(s->ac, on_ignore, g, "CLIENT KILL ID %lld ADDR %s", s->kill_id,
-                                  s->kill_addr);
-            else
-                redisAsyncCommand(s->ac, on_ignore, g, "CLIENT KILL ID %lld", s->kill_id);
-        }
-        redisAsyncCommand(s->ac, on_client_id, g, "CLIENT ID");
+        redisAsyncCommand(ac, on_client_id, g, "CLIENT ID");
         return;
     }
-    while (s->sync_part < (unsigned)s->conf->partitions) {
-        unsigned p = s->sync_part;
+    while (n->sync_part < (unsigned)s->conf->partitions) {
+        unsigned p = n->sync_part;
+        if (s->part_node[p] != n->idx) {
+            n->sync_part++;
+            continue;
+        }
         proto_key_hits(key, sizeof key, s->conf->prefix, p);
-        if (!s->tail_done) {
+        if (!n->tail_done) {
             /* tail first, on every connect: a stream that went back in time
              * is seen and said (the scan below rewrites scan_from, not acked) */
-            redisAsyncCommand(s->ac, on_tail, g, "XREVRANGE %s + - COUNT 1", key);
+            redisAsyncCommand(ac, on_tail, g, "XREVRANGE %s + - COUNT 1", key);
             return;
         }
         if (s->need_scan && s->scan_from[p][0]) {
-            redisAsyncCommand(s->ac, on_scan, g, "XRANGE %s %s + COUNT %d", key, s->scan_from[p],
+            redisAsyncCommand(ac, on_scan, g, "XRANGE %s %s + COUNT %d", key, s->scan_from[p],
                               SCAN_PAGE);
             return;
         }
-        s->sync_part++;
-        s->tail_done = 0;
+        n->sync_part++;
+        n->tail_done = 0;
     }
+    n->synced = 1;
+    if (++s->nsynced < s->nnodes)
+        return;             /* the others are still at it */
     if (s->need_scan)
         sys_info("redis: reconciled", "thread=%d found_in_redis=%" PRIu64, s->index,
                    s->scan_found);
@@ -507,6 +589,7 @@ static void sync_step(coll_sink *s)
      * the same back-off and logged once */
     s->kick(s);     /* sink.c sends what the spool holds */
 }
+
 /* Returns the name of a degraded code of g_degraded (1-based), or NULL. */
 const char *coll_sink_degraded_name(int d)
 {

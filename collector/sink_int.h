@@ -1,8 +1,10 @@
-/* sink_int.h: the sink's state and what its two files share, not part of
- * the API: sink_conn.c (the lower layer: the connection, reconciliation,
- * persisting in-flight hits, gauges and drop accounting) never calls
- * sink.c (the queue, sending, the pump, drain and the tick); it reaches the
- * pump only through s->kick. */
+/* sink_int.h: the sink's state and what its three files share, not part
+ * of the API: sink_conn.c (the lower layer: the connections, reconciliation,
+ * persisting in-flight hits, gauges and drop accounting) and sink_cluster.c
+ * (a cluster's slot map, the node of each partition, redirects) never call
+ * sink.c (the queue, sending, the pump, drain and the tick); they reach the
+ * pump only through s->kick. One node (a plain redis:// URL) is a table of
+ * one node that owns every partition. */
 #ifndef COLL_SINK_INT_H
 #define COLL_SINK_INT_H
 
@@ -18,6 +20,8 @@
 
 #define MAX_INSTS 32
 #define ID_MAX 48
+#define NODES_MAX 64            /* masters of a cluster the sink connects to */
+#define ASKS_MAX 5              /* ASK redirects followed for one hit */
 
 enum { S_DOWN, S_CONNECTING, S_SYNC, S_UP };
 
@@ -30,8 +34,30 @@ typedef struct inflight {
     unsigned partition;
     uint32_t len;
     uint32_t cap;           /* bytes data[] can hold (ENTRY_DATA for recycled entries) */
+    uint8_t done;           /* acknowledged, released once every earlier entry is */
+    uint8_t asks;           /* ASK redirects followed */
+    char id[ID_MAX];        /* the stream id Redis gave it, while done and not released */
     unsigned char data[];   /* proto_hit_pack() bytes */
 } inflight;
+
+/* One Redis node: the single node, or a master of a cluster. */
+typedef struct sink_node {
+    struct coll_sink *s;
+    int idx;
+    char host[256];
+    int port;
+    redisAsyncContext *ac;      /* ac->data points back here while it is ours */
+    int synced;                 /* set up and reconciled on this connection */
+    long long client_id;        /* CLIENT ID of the live connection */
+    char laddr[64];             /* its local address as Redis sees it */
+    long long kill_id;          /* a hung connection to kill before reconciling */
+    char kill_addr[64];
+    unsigned sync_part;         /* the partition this node's sync is at */
+    int tail_done;              /* the sync read sync_part's tail on this connection */
+} sink_node;
+
+/* Cluster events counted on /metrics (coll_metrics.cluster). */
+enum { CL_MOVED, CL_ASK, CL_TRYAGAIN, CL_CLUSTERDOWN, CL_REFRESH };
 
 struct coll_sink {
     struct event_base *base;
@@ -44,25 +70,25 @@ struct coll_sink {
     proto_resp rcmd;            /* a reject's XADD */
     uint64_t seq;
 
-    /* connection */
-    redisAsyncContext *ac;
+    /* connections: one per node; all up, or the sink is down */
+    sink_node node[NODES_MAX];
+    int nnodes;
+    int nsynced;                /* nodes whose sync is over */
+    uint8_t *part_node;         /* per partition: its node, set once per map */
+    int rej_node;               /* the node of the rejects stream */
+    redisAsyncContext *map_ac;  /* cluster: the connection reading CLUSTER SLOTS */
+    unsigned map_try;           /* cluster: which candidate the next map read asks */
     uintptr_t gen;              /* bumps on each connection; stale replies are ignored */
     int state;
     int64_t state_since;        /* ms of the last state change or control command */
     int backoff_ms;
     int64_t next_connect;
-    long long client_id;        /* CLIENT ID of the live connection */
-    char laddr[64];             /* its local address as Redis sees it */
-    long long kill_id;          /* a hung connection to kill before reconciling */
-    char kill_addr[64];
     int down_logged;
 
-    /* sync: partition being prepared, scan cursor */
-    unsigned sync_part;
-    char (*acked)[ID_MAX];      /* per partition: last acknowledged id, "" if unknown */
+    /* sync: scan cursors */
+    char (*acked)[ID_MAX];      /* per partition: last released id, "" if unknown */
     char (*scan_from)[ID_MAX];  /* per partition: where the reconcile scan starts */
     int need_scan;
-    int tail_done;              /* the sync read sync_part's tail on this connection */
     char insts[MAX_INSTS][24];  /* hid prefixes to reconcile; n > MAX_INSTS: any */
     int ninsts;
     proto_htab found;           /* hashes of the hit ids found in Redis (a set) */
@@ -123,13 +149,50 @@ void coll_sink_make_header(coll_sink *s, char *out, size_t cap);
 /* Plans a reconcile from a spool file header (callback of each_header). */
 void coll_sink_plan_from_header(void *arg, const char *hdr);
 
-/* Takes the connection down: persists in-flight hits, frees the context
- * (unless free_ctx is 0: hiredis is about to), and schedules a reconnect;
- * never fails. */
-void coll_sink_fail(coll_sink *s, const char *why, int hung, int free_ctx);
+/* Takes every connection down: persists in-flight hits, frees the
+ * contexts (but keep: hiredis is about to), and schedules a reconnect (on a
+ * cluster, with the map read again); never fails. */
+void coll_sink_fail(coll_sink *s, const char *why, int hung, const redisAsyncContext *keep);
 
-/* Starts a connection attempt; failures schedule another. */
+/* Starts a connection attempt: on a cluster the map first, then every
+ * node; failures schedule another. */
 void coll_sink_connect(coll_sink *s);
+
+/* Schedules the next connect attempt after a failure to start one, saying
+ * so once an outage; never fails. */
+void coll_sink_retry_later(coll_sink *s, const char *err);
+
+/* Queues AUTH on ac when the URL has a password (fn takes the reply);
+ * never fails. */
+void coll_sink_auth(coll_sink *s, redisAsyncContext *ac, redisCallbackFn *fn, void *priv);
+
+/* Connects every node of the table (sink_cluster.c calls it once the map
+ * is read); a failure fails the sink. */
+void coll_sink_connect_nodes(coll_sink *s);
+
+/* Returns the sink of a context's callback, or NULL if the context is no
+ * longer ours (stale replies are ignored). */
+coll_sink *coll_sink_of(const redisAsyncContext *ac);
+
+/* Cluster: starts reading the slot map from the next candidate node
+ * (sink_cluster.c). Returns 0, or -1 if no connection could be started. */
+int coll_sink_map_read(coll_sink *s);
+
+/* Counts a cluster error reply (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) by its
+ * kind; returns the kind, or -1 for any other text. */
+int coll_sink_cluster_count(coll_sink *s, const char *err);
+
+/* Follows an ASK reply to entry e's XADD: ASKING and the XADD again on the
+ * named node's connection, e still in flight. Returns 0, or -1 if it
+ * cannot (unknown node, too many redirects: the caller fails the sink). */
+int coll_sink_ask(coll_sink *s, inflight *e, const char *err, size_t len);
+
+/* The XADD reply handler of sink.c (ASK resends register it too). */
+void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv);
+
+/* Builds the XADD of a packed hit for partition p into s->xcmd. Returns
+ * 0, or -1 if it does not decode or fit. */
+int coll_sink_xadd_of(coll_sink *s, unsigned p, const unsigned char *data, size_t len);
 
 /* Ends an outage once Redis took a write: resets the back-off, says "up". */
 void coll_sink_working(coll_sink *s);

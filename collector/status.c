@@ -105,6 +105,16 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     COUNTER("ag_redis_rollbacks_total", redis_rollbacks,
             "Hit streams found behind what Redis had acknowledged (an older snapshot, a flush).");
 #undef COUNTER
+    static const char *const redirect[4] = {"moved", "ask", "tryagain", "clusterdown"};
+    proto_prom_head(b, "ag_redis_cluster_redirects_total", "counter",
+                    "Cluster replies the sinks met, by kind: MOVED and CLUSTERDOWN (and TRYAGAIN) "
+                    "read the slot map again, ASK is followed.");
+    for (int i = 0; i < 4; i++) {
+        snprintf(l, sizeof l, "kind=\"%s\"", redirect[i]);
+        proto_prom_sample(b, "ag_redis_cluster_redirects_total", l, (double)coll_get(m->cluster[i]));
+    }
+    proto_prom_one(b, "ag_redis_cluster_map_reads_total", "counter",
+                   "Cluster slot maps the sinks read (CLUSTER SLOTS).", (double)coll_get(m->cluster[4]));
     static const char *const attr[3] = {"credited", "invalid", "other_campaign"};
     proto_prom_head(b, "ag_attribution_total", "counter",
                     "Hits carrying a tracked link's attribution token, by what became of it.");

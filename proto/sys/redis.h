@@ -174,6 +174,19 @@ typedef struct {
 /* Copies the counts (zeros for a single node); never fails. */
 void sys_redis_cluster_stats_get(const sys_redis *r, sys_redis_cluster_stats *st);
 
+/* One slot range of a CLUSTER SLOTS reply and its master. */
+typedef struct {
+    long long lo, hi;       /* 0 <= lo <= hi < 16384 */
+    const char *host;       /* the asked node's when the reply leaves it out */
+    int port;
+} sys_redis_slots;
+
+/* Calls fn(arg, range) for each slot range of a CLUSTER SLOTS reply got
+ * from host `from` (the collector's async sink reads it too). Returns 0,
+ * -1 if rep is not such a reply, or fn's first non-zero return. */
+int sys_redis_slots_each(const redisReply *rep, const char *from,
+                         int (*fn)(void *arg, const sys_redis_slots *range), void *arg);
+
 /* ---- server settings ---- */
 
 /* Checks that the server never evicts keys (maxmemory-policy noeviction)

@@ -209,17 +209,14 @@ static void side_drop(sys_cluster *c, int i)
     c->node[i].side = NULL;
 }
 
-/* Builds the slot map from a CLUSTER SLOTS reply got from node `from`.
- * Returns 0, or -1 if the reply is not a map of every slot. */
-static int map_from(sys_cluster *c, const redisReply *rep, int from)
+/* Calls fn(arg, range) for each slot range of a CLUSTER SLOTS reply got
+ * from host `from`. Returns 0, -1 if rep is not such a reply, or fn's
+ * first non-zero return. */
+int sys_redis_slots_each(const redisReply *rep, const char *from,
+                         int (*fn)(void *arg, const sys_redis_slots *range), void *arg)
 {
-    uint16_t owner[PROTO_SLOTS];
-    long covered = 0;
-    memset(owner, 0xff, sizeof owner);
     if (!rep || rep->type != REDIS_REPLY_ARRAY)
         return -1;
-    for (int i = 0; i < c->nnodes; i++)
-        c->node[i].master = 0;
     for (size_t i = 0; i < rep->elements; i++) {
         const redisReply *e = rep->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[0]->type != REDIS_REPLY_INTEGER ||
@@ -227,23 +224,56 @@ static int map_from(sys_cluster *c, const redisReply *rep, int from)
             e->element[2]->elements < 2 || e->element[2]->element[0]->type != REDIS_REPLY_STRING ||
             e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
             return -1;
-        long long lo = e->element[0]->integer, hi = e->element[1]->integer;
-        const char *host = e->element[2]->element[0]->str;
-        if (!*host || strcmp(host, "?") == 0)
-            host = c->node[from].host;      /* "the node you asked" */
-        int n = node_add(c, host, (int)e->element[2]->element[1]->integer);
-        if (n < 0 || lo < 0 || hi >= PROTO_SLOTS || lo > hi)
+        sys_redis_slots r = {e->element[0]->integer, e->element[1]->integer,
+                             e->element[2]->element[0]->str, (int)e->element[2]->element[1]->integer};
+        if (!*r.host || strcmp(r.host, "?") == 0)
+            r.host = from;      /* "the node you asked" */
+        if (r.lo < 0 || r.hi >= PROTO_SLOTS || r.lo > r.hi)
             return -1;
-        c->node[n].master = 1;
-        for (long long s = lo; s <= hi; s++)
-            owner[s] = (uint16_t)n, covered++;
+        int rc = fn(arg, &r);
+        if (rc)
+            return rc;
     }
-    if (covered == 0)
+    return 0;
+}
+
+/* A map being built from a CLUSTER SLOTS reply. */
+typedef struct {
+    sys_cluster *c;
+    uint16_t owner[PROTO_SLOTS];
+    long covered;
+} map_build;
+
+/* Records one slot range's master (sys_redis_slots_each callback).
+ * Returns 0, or -1 when the node table is full. */
+static int map_range(void *arg, const sys_redis_slots *r)
+{
+    map_build *m = arg;
+    int n = node_add(m->c, r->host, r->port);
+    if (n < 0)
         return -1;
-    memcpy(c->owner, owner, sizeof owner);
+    m->c->node[n].master = 1;
+    for (long long s = r->lo; s <= r->hi; s++)
+        m->owner[s] = (uint16_t)n, m->covered++;
+    return 0;
+}
+
+/* Builds the slot map from a CLUSTER SLOTS reply got from node `from`.
+ * Returns 0, or -1 if the reply is not a map of every slot. */
+static int map_from(sys_cluster *c, const redisReply *rep, int from)
+{
+    map_build m = {.c = c, .covered = 0};
+    memset(m.owner, 0xff, sizeof m.owner);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (int i = 0; i < c->nnodes; i++)
+        c->node[i].master = 0;
+    if (sys_redis_slots_each(rep, c->node[from].host, map_range, &m) != 0 || m.covered == 0)
+        return -1;
+    memcpy(c->owner, m.owner, sizeof m.owner);
     c->nmasters = 0;
     for (int s = 0; s < PROTO_SLOTS; s++) {     /* masters numbered by their lowest slot */
-        int o = owner[s], known = 0;
+        int o = m.owner[s], known = 0;
         for (int k = 0; k < c->nmasters && !known; k++)
             known = c->masters[k] == o;
         if (o != NONE && !known)
