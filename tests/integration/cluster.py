@@ -197,7 +197,8 @@ class Cluster:
     (everysec: failover, not fsync, is what keeps data on a cluster; and six
     nodes fsyncing every write on two cores slow every test down),
     full_coverage (cluster-require-full-coverage; False lets the other
-    shards serve while one is down), extra redis-server arguments."""
+    shards serve while one is down, see pause_shard), extra redis-server
+    arguments."""
 
     def __init__(self, masters=3, replicas=1, node_timeout=2000, appendfsync="everysec",
                  full_coverage=True, extra=(), start=True):
@@ -438,6 +439,8 @@ class Cluster:
         by live masters, every live replica is synced (master_link_status:up)
         and every master sees its replicas online (so WAIT n counts them)."""
         ports = self._reachable()
+        if not ports:
+            return "no node is reachable"
         maps = set()
         for p in ports:
             st, known, _ = self.state(p)
@@ -551,7 +554,14 @@ class Cluster:
         return Pause(self, [port], seconds)
 
     def pause_shard(self, master, seconds):
-        """pause_node for a master and every replica of it at once."""
+        """pause_node for a master and every replica of it at once: the
+        shard unreachable as a whole. Measured here (node_timeout 2000, a
+        6 s pause): with full_coverage (Redis's default) every other node
+        answers CLUSTERDOWN once node_timeout has passed, with
+        full_coverage=False the other shards keep serving; and after the
+        resume the replica, seeing its master flagged FAIL, usually wins an
+        election (roles swapped; wait_ok() then node_of_key). To keep the
+        roles: config_set("cluster-replica-no-failover", "yes") first."""
         return Pause(self, [master, *self.replicas_of(master)], seconds)
 
     # ---------------------------------------------------------- resharding
