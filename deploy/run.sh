@@ -3,7 +3,17 @@
 # under ./var (unless AG_REDIS names one), then the collector and the
 # aggregator and the dashboard in the foreground. Ctrl-C stops everything
 # cleanly.
+# --cluster: a private Redis Cluster of 3 masters under ./var/cluster
+# instead (ports AG_CLUSTER_PORT.. +2, default 6401; AG_CLUSTER_REPLICAS=1
+# adds a replica to each), the programs given redis+cluster://...
 set -euo pipefail
+cluster=""
+for arg in "$@"; do
+  case $arg in
+    --cluster) cluster=1 ;;
+    *) echo "usage: $0 [--cluster]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 # AG_NO_BUILD=1: use ./build as it is (the README tour's test: AG_RUN_ROOT
 # names a directory holding build/, and var/ is made there)
@@ -17,6 +27,7 @@ root=$PWD
 mkdir -p var/redis var/spool
 pids=()
 redis_pid=""
+cluster_pids=() cluster_ports=()
 # gone PID...: waits up to 30 s for the processes to end (SIGKILL after that)
 gone() {
   for _ in $(seq 300); do
@@ -45,11 +56,74 @@ stop() {
     redis-cli -p "$redis_port" shutdown >/dev/null 2>&1 || kill "$redis_pid" 2>/dev/null || true
     gone "$redis_pid"
   fi
+  if [ "${#cluster_pids[@]}" -gt 0 ]; then
+    for i in "${!cluster_pids[@]}"; do
+      redis-cli -p "${cluster_ports[$i]}" shutdown >/dev/null 2>&1 || kill "${cluster_pids[$i]}" 2>/dev/null || true
+    done
+    gone "${cluster_pids[@]}"
+  fi
   echo "stopped."
 }
 trap stop INT TERM EXIT
 
-if [ -z "${AG_REDIS:-}" ]; then
+# cluster_up: starts the nodes of var/cluster (each in its own session, like
+# the single server), creates the cluster on the first run (later runs find
+# it in the nodes' nodes.conf and AOF), waits for cluster_state:ok
+cluster_up() {
+  local base=${AG_CLUSTER_PORT:-6401} replicas=${AG_CLUSTER_REPLICAS:-0}
+  local n=$((3 * (1 + replicas))) i p fresh=1
+  for i in $(seq 0 $((n - 1))); do
+    p=$((base + i))
+    cluster_ports+=("$p")
+    mkdir -p "$root/var/cluster/$p"
+    [ -s "$root/var/cluster/$p/nodes.conf" ] && fresh=""
+    setsid redis-server --port "$p" --bind 127.0.0.1 --dir "$root/var/cluster/$p" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --cluster-announce-ip 127.0.0.1 --repl-diskless-sync-delay 0 \
+      --appendonly yes --appendfsync everysec --save "" --daemonize no \
+      --logfile "$root/var/cluster/$p/redis.log" &
+    cluster_pids+=($!)
+  done
+  for p in "${cluster_ports[@]}"; do
+    for _ in $(seq 100); do
+      redis-cli -p "$p" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    redis-cli -p "$p" ping >/dev/null || { echo "redis-server :$p did not start: see var/cluster/$p/redis.log"; exit 1; }
+  done
+  if [ -n "$fresh" ]; then
+    redis-cli --cluster create "${cluster_ports[@]/#/127.0.0.1:}" --cluster-replicas "$replicas" \
+      --cluster-yes </dev/null >var/cluster/create.log 2>&1 ||
+      { echo "redis-cli --cluster create failed: see var/cluster/create.log"; exit 1; }
+  fi
+  for p in "${cluster_ports[@]}"; do
+    for _ in $(seq 200); do
+      redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+      sleep 0.1
+    done
+    redis-cli -p "$p" cluster info | grep -q '^cluster_state:ok' ||
+      { echo "the cluster is not ok on :$p (var/cluster/$p/redis.log; remove var/cluster to start afresh)"; exit 1; }
+  done
+  # and every replica known as one and synced with its master
+  for p in "${cluster_ports[@]}"; do
+    for _ in $(seq 200); do
+      redis-cli -p "$p" info replication | grep -qE '^(role:master|master_link_status:up)' && break
+      sleep 0.1
+    done
+  done
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "$base" cluster nodes | grep -c slave)" = $((3 * replicas)) ] && break
+    sleep 0.1
+  done
+  local seeds
+  seeds=$(printf '127.0.0.1:%s,' "${cluster_ports[@]:0:3}")
+  export AG_REDIS="redis+cluster://${seeds%,}"
+}
+
+if [ -n "$cluster" ] && [ -z "${AG_REDIS:-}" ]; then
+  cluster_up
+  cli_redis="redis-cli -c -p ${cluster_ports[0]}"
+elif [ -z "${AG_REDIS:-}" ]; then
   redis_port=${AG_REDIS_PORT:-6399}
   # its own session: Ctrl-C reaches the daemons first, Redis is stopped last
   setsid redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root/var/redis" \
@@ -63,6 +137,13 @@ if [ -z "${AG_REDIS:-}" ]; then
   redis-cli -p "$redis_port" ping >/dev/null || { echo "redis-server did not start: see var/redis/redis.log"; exit 1; }
   export AG_REDIS="redis://127.0.0.1:$redis_port/0"
   cli_redis="redis-cli -p $redis_port"
+elif [[ $AG_REDIS == redis+cluster://* ]]; then
+  # someone else's cluster: redis-cli -c on the first seed, with the URL's user:password
+  seeds=${AG_REDIS#redis+cluster://}
+  seeds=${seeds%%[/?]*}
+  auth=""
+  [[ $seeds == *@* ]] && { auth="${seeds%%@*}@"; seeds=${seeds#*@}; }
+  cli_redis="redis-cli -c -u redis://$auth${seeds%%,*}"
 else
   cli_redis="redis-cli -u $AG_REDIS"
 fi
@@ -127,6 +208,16 @@ sleep 0.5
 cat <<MSG
 
 actiongap is running (Ctrl-C stops it).
+MSG
+if [[ $AG_REDIS == redis+cluster://* ]]; then
+  echo "  cluster: $AG_REDIS$([ "${#cluster_ports[@]}" -gt 0 ] && echo "   (under var/cluster)")"
+  # id, address, role, slots of each node, as the cluster itself says
+  $cli_redis cluster nodes 2>/dev/null | sort -k2 |
+    awk '{ split($2, a, "@"); role = ($3 ~ /master/) ? "master" : "replica of " substr($4, 1, 8);
+           s = ""; for (i = 9; i <= NF; i++) s = s " " $i;
+           printf "           %s %s %s%s\n", a[1], substr($1, 1, 8), role, s }' || true
+fi
+cat <<MSG
   dashboard: http://$AG_DASHBOARD_LISTEN/?t=$AG_DASHBOARD_TOKEN
   pixel:   curl -s -o /dev/null -w '%{http_code}\\n' 'http://$AG_LISTEN/p.gif?c=spring&e=open&s=contact-1'
   stream:  $cli_redis XRANGE 'ag:hits:{0}' - +
