@@ -155,6 +155,7 @@ if bad then return bad end
 
 local cur = redis.call('HGET', KEYS[K_WM], ARGV[1]) or ''
 if cur ~= ARGV[2] then return -1 end
+local aud_at = {}     -- audience key -> the latest expiry its records asked for
 i = 8
 while i <= n do
   local op = ARGV[i]
@@ -230,13 +231,17 @@ while i <= n do
       local v = string.format('%d.%d.%d', m, f, l - f)
       if r ~= '' then v = v .. '.' .. r end
       redis.call('HSET', k, subj, v)
-      local ttl = redis.call('PTTL', k)
-      if ttl == -1 or at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, at) end
+      if not aud_at[k] or at > aud_at[k] then aud_at[k] = at end
     end
     i = i + 8
   else
     return redis.error_reply('apply: unknown op ' .. tostring(op))
   end
+end
+-- each audience key's expiry once a call, not once a record
+for k, at in pairs(aud_at) do
+  local ttl = redis.call('PTTL', k)
+  if ttl == -1 or at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, at) end
 end
 redis.call('HSET', KEYS[K_WM], ARGV[1], ARGV[3])
 return 1 + resolved
