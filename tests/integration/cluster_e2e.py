@@ -128,3 +128,57 @@ def wait_loads(loads):
 
 def elapsed(t0):
     return f"{time.monotonic() - t0:.1f} s"
+
+
+class CampaignLoad:
+    """Opens (every 10th a signup of a new subject) over the named
+    campaigns in turn, nonce <prefix><i>, at most `rate` a second over
+    keep-alive connections, from a thread; .sent, .answered, .errors, and
+    .nonces (every nonce sent)."""
+
+    def __init__(self, port, names, rate, prefix, conns=4):
+        import threading
+        self.port, self.names, self.rate, self.prefix, self.nconns = port, list(names), rate, prefix, conns
+        self.sent = self.answered = 0
+        self.errors, self.nonces = [], []
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        from harness import Conn
+        conns = [Conn(self.port) for _ in range(self.nconns)]
+        t0 = time.monotonic()
+        i = 0
+        while not self.stopped:
+            due = t0 + i / self.rate
+            now = time.monotonic()
+            if due > now:
+                time.sleep(due - now)
+            c = self.names[i % len(self.names)]
+            ev = "signup" if i % 10 == 9 else "open"
+            n = f"{self.prefix}{i}"
+            path = f"/p.gif?c={c}&e={ev}&s=u{i // 10 if ev == 'signup' else i % 500}&n={n}"
+            self.nonces.append(n)
+            self.sent += 1
+            k = i % self.nconns
+            try:
+                st, _, body = conns[k].request("GET", path, headers={"User-Agent": HUMAN})
+                if st == 200 and len(body) == 43:
+                    self.answered += 1
+                else:
+                    self.errors.append((i, st))
+            except OSError as e:
+                self.errors.append((i, repr(e)))
+                try:
+                    conns[k] = Conn(self.port)
+                except OSError:
+                    time.sleep(0.01)
+            i += 1
+        for c in conns:
+            c.close()
+
+    def stop(self):
+        self.stopped = True
+        self.thread.join(60)
+        return self
