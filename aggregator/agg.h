@@ -60,6 +60,7 @@ typedef struct {
     int need_pel[AGG_MAX_PARTITIONS];
     long long last_lease, last_alert, last_rescan, last_trim;
     int poisoned;               /* the last round held a poisoned campaign */
+    int unconfirmed;            /* replicas_ack: the last WAIT fell short (nothing acknowledged) */
     int poison_ms;              /* back-off before retrying it (0: none) */
     long long held_retry_at;    /* when to read held campaigns' pending entries again (ms; 0: none) */
     int held[AGG_MAX_PARTITIONS];   /* the partition has a held campaign */
