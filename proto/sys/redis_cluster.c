@@ -19,6 +19,7 @@
 #define RETRY_MS_MAX 2000       /* TRYAGAIN / CLUSTERDOWN retried this long */
 #define NODE_BACKOFF_MIN_MS 200 /* a failed node is dialled again after this, doubling */
 #define NODE_BACKOFF_MAX_MS 5000
+#define PROBE_MS 250            /* a node dialled again after failing must answer PING this fast */
 
 /* One command sent on a node's pipeline, owing one reply. */
 typedef struct {
@@ -186,6 +187,19 @@ static redisContext *node_ctx(sys_cluster *c, int i)
         snprintf(why, sizeof why, "%s", sys_redis_err(c->r));
         node_fail(c, i, why);
         return NULL;
+    }
+    if (n->retry_at) {
+        /* it failed before: a frozen process still accepts connections, so
+         * ask it something first, briefly, not for a whole command timeout */
+        redisSetTimeout(n->ctx, tv_ms(c->cmd_ms < PROBE_MS ? c->cmd_ms : PROBE_MS));
+        redisReply *pong = redisCommand(n->ctx, "PING");
+        int ok = pong && pong->type == REDIS_REPLY_STATUS;
+        freeReplyObject(pong);
+        if (!ok) {
+            node_fail(c, i, pong ? "refused PING" : "no answer to PING");
+            return NULL;
+        }
+        redisSetTimeout(n->ctx, tv_ms(c->cmd_ms));
     }
     n->backoff_ms = 0;
     n->retry_at = 0;
