@@ -26,7 +26,9 @@ from cluster import Cluster, keyslot
 from cluster_e2e import (PARTS, CampaignLoad, balance, entries, partition_of, stored_check, totals,
                          wait_drained, elapsed)
 
-PAUSE = 30
+# 30 s as the issue asks; AG_TEST_SHORT=1 (deploy/test.sh's sanitizer pass,
+# which looks for memory errors, not for how long an outage may last): 12 s
+PAUSE = 12 if os.environ.get("AG_TEST_SHORT") == "1" else 30
 t0 = time.monotonic()
 
 
