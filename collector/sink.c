@@ -382,8 +382,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     /* a head acknowledged and awaiting its replicas is no hang: its WAIT is watched */
     if ((s->head && !s->head->done && t - s->head->sent_ms > limit) || wait_hung ||
         ((s->state == S_CONNECTING || s->state == S_SYNC) && t - s->state_since > limit)) {
-        sys_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
-                   s->index, s->conf->redis_timeout_ms);
+        if (!s->down_logged)    /* said once an outage, not once a retry */
+            sys_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
+                     s->index, s->conf->redis_timeout_ms);
         coll_sink_fail(s, "timeout", 1, NULL);
     }
     if (s->state == S_DOWN && !s->draining && t >= s->next_connect)
