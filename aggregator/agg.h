@@ -58,8 +58,10 @@ typedef struct {
     int owned[AGG_MAX_PARTITIONS];
     int need_claim[AGG_MAX_PARTITIONS];
     int need_pel[AGG_MAX_PARTITIONS];
+    int need_group[AGG_MAX_PARTITIONS];     /* its node was away at connect: no group made */
     long long last_lease, last_alert, last_rescan, last_trim;
     int poisoned;               /* the last round held a poisoned campaign */
+    int unconfirmed;            /* replicas_ack: the last WAIT fell short (nothing acknowledged) */
     int poison_ms;              /* back-off before retrying it (0: none) */
     long long held_retry_at;    /* when to read held campaigns' pending entries again (ms; 0: none) */
     int held[AGG_MAX_PARTITIONS];   /* the partition has a held campaign */

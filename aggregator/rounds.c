@@ -158,22 +158,27 @@ static void count(agg *a, const agg_apply_result *res)
 
 /* Waits, when replicas_ack asks, until that many replicas of every node
  * written hold what was applied, so that a failover cannot take back a
- * count whose entries are acknowledged. Returns 0, or -1 when they fell
- * short or Redis failed (logged; the caller drops the connection and the
- * entries, unacknowledged, are read again and skipped by the watermark
- * if they did survive). */
+ * count whose entries are acknowledged. Returns 0; or -1 when they fell
+ * short (a->unconfirmed set, said once an episode: the caller leaves the
+ * entries pending, to be read again, skipped by the watermark and
+ * acknowledged once replicas confirm) or Redis failed. */
 static int replicas_hold(agg *a)
 {
     if (a->conf.replicas_ack == 0)
         return 0;
     int n = sys_redis_wait(a->r, a->conf.replicas_ack, a->conf.redis_timeout_ms);
-    if (n >= a->conf.replicas_ack)
+    if (n >= a->conf.replicas_ack) {
+        if (a->unconfirmed)
+            sys_info("redis: replicas confirm the writes again", "replicas_ack=%d", a->conf.replicas_ack);
+        a->unconfirmed = 0;
         return 0;
+    }
     agg_inc(a->m.replicas_short);
-    if (n >= 0)
+    if (n >= 0 && !a->unconfirmed)
         sys_warn("redis: replicas did not confirm the writes in time; not acknowledging",
                  "replicas_ack=%d reached=%d timeout_ms=%d", a->conf.replicas_ack, n,
                  a->conf.redis_timeout_ms);
+    a->unconfirmed = n >= 0;
     return -1;
 }
 
@@ -193,8 +198,14 @@ static long process(agg *a, int p, const redisReply *const *ents, size_t n)
         agg_disconnect(a, "apply failed");
         return -1;
     }
-    /* acknowledge only now that every update is durable in Redis */
-    if (replicas_hold(a) < 0 || (acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 ||
+    /* acknowledge only now that every update is durable in Redis (and
+     * its replicas, with replicas_ack: else they stay pending) */
+    if (replicas_hold(a) < 0 && a->unconfirmed) {
+        free(held);
+        count(a, &res);
+        return 0;
+    }
+    if (!a->up || (acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 ||
         sys_redis_run(a->r, 0) < 0) {
         free(held);
         agg_disconnect(a, "XACK failed");
@@ -458,7 +469,10 @@ static size_t read_and_apply(agg *a, int block)
         }
         if (ndead && (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, 0) < 0))
             goto fail;
-        if (replicas_hold(a) < 0)       /* nothing is owed here: WAIT may go */
+        /* nothing is owed here: WAIT may go; falling short leaves the
+         * round's entries pending, read again once replicas confirm */
+        int unconfirmed = replicas_hold(a) < 0;
+        if (unconfirmed && !a->unconfirmed)
             goto fail;
         nxt->backlog = ahead_rd.full;
         for (int p = 0; p < a->conf.partitions; p++) {
@@ -471,13 +485,25 @@ static size_t read_and_apply(agg *a, int block)
                 goto fail;
             }
             const agg_hold h = {hold_known, hold_report, a};
-            if (agg_apply_hold_report(cur->b[p], &h) < 0 ||
-                queue_ack(a, p, cur->ents[p], cur->n[p], batch_held, cur->b[p]) < 0)
+            if (agg_apply_hold_report(cur->b[p], &h) < 0)
+                goto fail;
+            if (unconfirmed) {
+                a->need_pel[p] = 1;     /* applied, acknowledged once replicas confirm */
+                count(a, res);
+                continue;
+            }
+            if (queue_ack(a, p, cur->ents[p], cur->n[p], batch_held, cur->b[p]) < 0)
                 goto fail;
             counted += cur->n[p];
             count(a, res);
         }
         proto_hist_observe(&a->m.batch_latency, sys_mono_ns() - ts);
+        if (unconfirmed) {
+            /* the reads ahead too stay pending: no backlog piled on unconfirmed writes */
+            for (int p = 0; p < a->conf.partitions; p++)
+                a->need_pel[p] |= a->owned[p];
+            break;
+        }
         round_clear(cur);
         agg_round *t = cur;
         cur = nxt;
@@ -539,7 +565,11 @@ size_t agg_round_once(agg *a)
             long acked;
             if (!es || es->elements == 0) {
                 a->need_pel[p] = 0;
-            } else if ((acked = process(a, p, (const redisReply *const *)es->element, es->elements)) >= 0) {
+            } else if ((acked = process(a, p, (const redisReply *const *)es->element, es->elements)) >= 0 &&
+                       a->unconfirmed) {
+                freeReplyObject(r);
+                break;          /* still pending: read again once replicas confirm */
+            } else if (acked >= 0) {
                 done += (size_t)acked;
                 const redisReply *last = es->element[es->elements - 1];
                 if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 && last->element[0]->str)

@@ -107,6 +107,7 @@ local function int_field(k, f)
   end
   return nil
 end
+local aud_read = {}   -- A op at ARGV[i] -> its record as read before any write (false: none)
 local bad = want(KEYS[K_WM], 'hash') or want(KEYS[K_TOTALS], 'hash')
 local fl_checked, aud_checked = false, false
 while not bad and i <= n do
@@ -129,7 +130,15 @@ while not bad and i <= n do
   elseif op == 'S' then
     bad = want(KEYS[K_PENDING], 'zset'); i = i + 3
   elseif op == 'A' then
-    bad = want(KEYS[tonumber(ARGV[i+1])], 'hash')
+    -- the record's read doubles as the key's type check (no TYPE a key)
+    local k = KEYS[tonumber(ARGV[i+1])]
+    local v = redis.pcall('HGET', k, ARGV[i+2])
+    if type(v) == 'table' and v.err then
+      seen[k] = nil
+      bad = want(k, 'hash') or poison(k, 'refuses HGET')
+    else
+      aud_read[i] = v
+    end
     if not bad and not aud_checked then
       aud_checked = true
       bad = int_field(KEYS[K_TOTALS], '@AUD_FULL@')
@@ -155,6 +164,8 @@ if bad then return bad end
 
 local cur = redis.call('HGET', KEYS[K_WM], ARGV[1]) or ''
 if cur ~= ARGV[2] then return -1 end
+local aud_at = {}     -- audience key -> the latest expiry its records asked for
+local aud_new = {}    -- audience key .. '\n' .. subject -> its record written by this call
 i = 8
 while i <= n do
   local op = ARGV[i]
@@ -211,7 +222,9 @@ while i <= n do
     local k, subj = KEYS[tonumber(ARGV[i+1])], ARGV[i+2]
     local ab, t, ref = tonumber(ARGV[i+3]), tonumber(ARGV[i+4]), ARGV[i+5]
     local at, cap = tonumber(ARGV[i+6]), tonumber(ARGV[i+7])
-    local cur = redis.call('HGET', k, subj)
+    local rk = k .. '\n' .. subj
+    local cur = aud_new[rk]
+    if cur == nil then cur = aud_read[i] end
     local m, f, l, r, put = ab, t, t, ref, true
     if cur then
       local cm, cf, cd, cr = string.match(cur, '^(%d+)%.(%d+)%.(%d+)%.?(.*)$')
@@ -230,13 +243,18 @@ while i <= n do
       local v = string.format('%d.%d.%d', m, f, l - f)
       if r ~= '' then v = v .. '.' .. r end
       redis.call('HSET', k, subj, v)
-      local ttl = redis.call('PTTL', k)
-      if ttl == -1 or at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, at) end
+      aud_new[rk] = v
+      if not aud_at[k] or at > aud_at[k] then aud_at[k] = at end
     end
     i = i + 8
   else
     return redis.error_reply('apply: unknown op ' .. tostring(op))
   end
+end
+-- each audience key's expiry once a call, not once a record
+for k, at in pairs(aud_at) do
+  local ttl = redis.call('PTTL', k)
+  if ttl == -1 or at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, at) end
 end
 redis.call('HSET', KEYS[K_WM], ARGV[1], ARGV[3])
 return 1 + resolved

@@ -122,10 +122,11 @@ int agg_connect(agg *a)
     for (int p = 0; p < a->conf.partitions; p++) {
         /* from 0: hits written before the first start are counted too */
         redisReply *r = sys_redis_cmd(a->r, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], AGG_GROUP);
+        a->need_group[p] = 0;
         if (r)
             freeReplyObject(r);
         else if (agg_node_lost(a))
-            continue;   /* its node is down: the group is made when the lease is taken */
+            a->need_group[p] = 1;   /* its node is down: the group is made when the lease is taken */
         else if (sys_redis_last(a->r) != SYS_REDIS_REPLY ||
                  strncmp(sys_redis_err(a->r), "BUSYGROUP", 9) != 0)
             goto fail;
@@ -171,8 +172,8 @@ void agg_leases(agg *a)
             return;
         }
         int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-        if (held && !a->owned[p] && sys_redis_is_cluster(a->r)) {
-            /* its node may have been down at connect: the group first */
+        if (held && !a->owned[p] && a->need_group[p]) {
+            /* its node was down at connect: the group first */
             redisReply *g = agg_cmd(a, "XGROUP CREATE %s %s 0 MKSTREAM", a->keys[p], AGG_GROUP);
             freeReplyObject(g);
             if (!g && sys_redis_last(a->r) != SYS_REDIS_REPLY) {
@@ -180,6 +181,7 @@ void agg_leases(agg *a)
                 agg_partition_away(a, p, sys_redis_err(a->r));
                 continue;
             }
+            a->need_group[p] = 0;
         }
         if (held && !a->owned[p]) {
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);

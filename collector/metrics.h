@@ -35,6 +35,7 @@ typedef struct coll_metrics {
     _Atomic uint64_t rejects_stored;    /* entries written to ag:rejects */
     _Atomic uint64_t rejects_unrecorded;/* rejects not written (Redis down) */
     _Atomic uint64_t redis_failures;    /* disconnects, errors and timeouts */
+    _Atomic uint64_t replicas_short;    /* WAITs answered with fewer than replicas_ack replicas */
     _Atomic uint64_t redis_rollbacks;   /* hit streams found behind what Redis acknowledged */
     _Atomic uint64_t cluster[5];        /* MOVED, ASK, TRYAGAIN, CLUSTERDOWN met; map reads */
     _Atomic uint64_t attribution[3];    /* hits with a token: credited, invalid, other campaign */

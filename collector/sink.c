@@ -64,6 +64,106 @@ static void release_head(coll_sink *s, const char *id, size_t len)
     entry_release(s, e);
 }
 
+/* Keeps the stream id of e's XADD reply in e (one too long to keep: its
+ * partition's last one); never fails. */
+static void keep_id(coll_sink *s, inflight *e, const redisReply *reply)
+{
+    if (reply->len < ID_MAX)
+        memcpy(e->id, reply->str, reply->len + 1);
+    else
+        memcpy(e->id, s->acked[e->partition], ID_MAX);
+}
+
+/* Returns 1 if e's write is confirmed by replicas_ack replicas (always
+ * when replicas_ack is 0). */
+static int confirmed(const coll_sink *s, const inflight *e)
+{
+    return !s->conf->replicas_ack || (int32_t)(s->node[e->wnode].durable - e->wgen) > 0;
+}
+
+/* Releases, from the head, every entry acknowledged and confirmed; never
+ * fails. */
+static void release_ready(coll_sink *s)
+{
+    while (s->head && s->head->done && confirmed(s, s->head))
+        release_head(s, s->head->id, strlen(s->head->id));
+}
+
+/* Has the WAITs sent once the current callbacks are over; never fails. */
+static void wait_soon(coll_sink *s)
+{
+    if (!s->wait_pending) {
+        s->wait_pending = 1;
+        event_active(s->wait_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* Takes a WAIT reply (priv: node index << 32 | the generation it covers):
+ * enough replicas confirm every write of that node up to it; fewer, and
+ * the hits stay in flight and the tick asks again. */
+static void on_wait(redisAsyncContext *ac, void *r, void *priv)
+{
+    coll_sink *s = coll_sink_of(ac);
+    redisReply *reply = r;
+    uintptr_t v = (uintptr_t)priv;
+    if (!s || !reply)
+        return;
+    sink_node *n = &s->node[(v >> 32) & 0xff];
+    uint32_t upto = (uint32_t)v;
+    n->wait_sent_ms = 0;
+    if (n->unwaited)
+        wait_soon(s);           /* written while this WAIT was out */
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= s->conf->replicas_ack) {
+        if ((int32_t)(upto + 1 - n->durable) > 0)
+            n->durable = upto + 1;
+        release_ready(s);
+        return;
+    }
+    n->rewait = 1;
+    coll_inc(s->m->replicas_short);
+    int64_t now = sys_now_ms();
+    if (now - s->short_logged_ms >= 10000) {
+        sys_warn("redis: replicas did not confirm the writes in time; the hits stay held",
+                 "thread=%d node=%s:%d replicas_ack=%d reached=%lld", s->index, n->host, n->port,
+                 s->conf->replicas_ack, reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1LL);
+        s->short_logged_ms = now;
+    }
+}
+
+/* Sends a WAIT on every node written since its last one (or whose last
+ * fell short). */
+static void on_wait_ev(evutil_socket_t fd, short what, void *arg)
+{
+    coll_sink *s = arg;
+    (void)fd;
+    (void)what;
+    s->wait_pending = 0;
+    for (int i = 0; i < s->nnodes && s->state == S_UP; i++) {
+        sink_node *n = &s->node[i];
+        if (!n->ac || n->wait_sent_ms || (!n->unwaited && !n->rewait))
+            continue;
+        uintptr_t v = (uintptr_t)i << 32 | n->wgen;
+        if (redisAsyncCommand(n->ac, on_wait, (void *)v, "WAIT %d %d", s->conf->replicas_ack,
+                              s->conf->redis_timeout_ms / 2) != REDIS_OK)
+            continue;
+        n->wgen++;
+        n->unwaited = 0;
+        n->rewait = 0;
+        n->wait_sent_ms = sys_now_ms();
+    }
+}
+
+/* Marks e written to node i now (for its WAIT); never fails. */
+void coll_sink_written(coll_sink *s, inflight *e, int i)
+{
+    if (!s->conf->replicas_ack)
+        return;
+    e->wnode = (uint8_t)i;
+    e->wgen = s->node[i].wgen;
+    s->node[i].unwaited++;
+    wait_soon(s);
+}
+
 /* Called with each XADD reply of a hit (priv: its entry), in send order on
  * each connection; on a cluster, connections answer in any order. */
 void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv)
@@ -93,7 +193,12 @@ void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     coll_inc(s->m->stored);
-    if (e == s->head) {
+    if (s->conf->replicas_ack) {
+        /* held until a WAIT on its node confirms it */
+        e->done = 1;
+        keep_id(s, e, reply);
+        release_ready(s);
+    } else if (e == s->head) {
         /* always so on one node: no copy of the id through the entry */
         release_head(s, reply->str, reply->len);
         while (s->head && s->head->done)    /* those it held back */
@@ -102,10 +207,7 @@ void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv)
         /* an earlier hit on another node is still owed: e waits for it, so
          * that spool acks and each partition's acked id keep send order */
         e->done = 1;
-        if (reply->len < ID_MAX)
-            memcpy(e->id, reply->str, reply->len + 1);
-        else
-            memcpy(e->id, s->acked[e->partition], ID_MAX);
+        keep_id(s, e, reply);
     }
     if (s->down_logged || s->backoff_ms)
         coll_sink_working(s);
@@ -157,10 +259,12 @@ int coll_sink_xadd_of(coll_sink *s, unsigned p, const unsigned char *data, size_
 static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
 {
     e->partition = proto_partition(hit->campaign, (unsigned)s->conf->partitions);
-    redisAsyncContext *ac = s->node[s->part_node[e->partition]].ac;
+    int node = s->part_node[e->partition];
+    redisAsyncContext *ac = s->node[node].ac;
     if (!ac || build_xadd(s, hit, e->partition) < 0 ||
         redisAsyncFormattedCommand(ac, coll_sink_on_xadd, e, s->xcmd.data, s->xcmd.len) != REDIS_OK)
         return -1;
+    coll_sink_written(s, e, node);
     e->sent_ms = sys_now_ms();
     e->next = NULL;
     if (s->tail)
@@ -269,7 +373,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     int64_t limit = s->conf->redis_timeout_ms;
-    if ((s->head && t - s->head->sent_ms > limit) ||
+    int wait_hung = 0;
+    for (int i = 0; i < s->nnodes; i++) {
+        wait_hung |= s->node[i].wait_sent_ms && t - s->node[i].wait_sent_ms > limit;
+        if (s->node[i].rewait || (s->node[i].unwaited && !s->node[i].wait_sent_ms))
+            wait_soon(s);       /* replicas fell short: ask again */
+    }
+    /* a head acknowledged and awaiting its replicas is no hang: its WAIT is watched */
+    if ((s->head && !s->head->done && t - s->head->sent_ms > limit) || wait_hung ||
         ((s->state == S_CONNECTING || s->state == S_SYNC) && t - s->state_since > limit)) {
         sys_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
                    s->index, s->conf->redis_timeout_ms);
@@ -320,8 +431,10 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
                                conf->queue_max);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->pump_ev = event_new(base, -1, 0, on_pump, s);
+    s->wait_ev = event_new(base, -1, 0, on_wait_ev, s);
     s->kick = coll_sink_pump;
-    if (!s->acked || !s->part_node || !s->scan_from || !s->spool || !s->tick || !s->pump_ev)
+    if (!s->acked || !s->part_node || !s->scan_from || !s->spool || !s->tick || !s->pump_ev ||
+        !s->wait_ev)
         goto fail;
     coll_spool_each_header(s->spool, coll_sink_plan_from_header, s);
     struct timeval tv = {0, TICK_MS * 1000};
@@ -344,6 +457,8 @@ void coll_sink_free(coll_sink *s)
         event_free(s->tick);
     if (s->pump_ev)
         event_free(s->pump_ev);
+    if (s->wait_ev)
+        event_free(s->wait_ev);
     for (int i = 0; i < s->nnodes; i++) {
         redisAsyncContext *ac = s->node[i].ac;
         s->node[i].ac = NULL;

@@ -271,6 +271,7 @@ int coll_sink_ask(coll_sink *s, inflight *e, const char *err, size_t len)
             redisAsyncFormattedCommand(n->ac, coll_sink_on_xadd, e, s->xcmd.data, s->xcmd.len) != REDIS_OK)
             return -1;
         e->asks++;
+        coll_sink_written(s, e, i);
         return 0;
     }
     return -1;      /* a master the map does not know: read it again */

@@ -234,6 +234,9 @@ static void close_all(coll_sink *s, int hung, const redisAsyncContext *keep)
         n->client_id = 0;
         n->synced = 0;
         n->ac = NULL;
+        n->unwaited = 0;        /* what it owed is persisted: confirmed or sent again */
+        n->rewait = 0;
+        n->wait_sent_ms = 0;
         if (ac) {
             ac->data = NULL;
             if (ac != keep)

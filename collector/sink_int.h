@@ -36,6 +36,8 @@ typedef struct inflight {
     uint32_t cap;           /* bytes data[] can hold (ENTRY_DATA for recycled entries) */
     uint8_t done;           /* acknowledged, released once every earlier entry is */
     uint8_t asks;           /* ASK redirects followed */
+    uint8_t wnode;          /* replicas_ack: the node it was written to */
+    uint32_t wgen;          /* replicas_ack: that node's WAIT generation when written */
     char id[ID_MAX];        /* the stream id Redis gave it, while done and not released */
     unsigned char data[];   /* proto_hit_pack() bytes */
 } inflight;
@@ -54,6 +56,11 @@ typedef struct sink_node {
     char kill_addr[64];
     unsigned sync_part;         /* the partition this node's sync is at */
     int tail_done;              /* the sync read sync_part's tail on this connection */
+    /* replicas_ack: writes of generation g are confirmed once durable > g */
+    uint32_t wgen, durable;
+    uint32_t unwaited;          /* XADDs sent since the last WAIT */
+    int rewait;                 /* the last WAIT fell short: ask again on the tick */
+    int64_t wait_sent_ms;       /* a WAIT is owed since (0: none) */
 } sink_node;
 
 /* Cluster events counted on /metrics (coll_metrics.cluster). */
@@ -116,6 +123,9 @@ struct coll_sink {
     struct event *tick;
     struct event *pump_ev;      /* runs the pump after the current I/O callbacks */
     int pump_pending;
+    struct event *wait_ev;      /* replicas_ack: sends WAITs after the current callbacks */
+    int wait_pending;
+    int64_t short_logged_ms;    /* a WAIT that fell short was last said then */
 
     /* gauges for other threads */
     _Atomic int g_up;
@@ -125,6 +135,10 @@ struct coll_sink {
 
     proto_redis_addr addr;
 };
+
+/* Marks e as written to node i now, for replicas_ack's WAIT (sink.c);
+ * never fails. */
+void coll_sink_written(coll_sink *s, inflight *e, int i);
 
 /* Updates the gauges other threads read; never fails. */
 void coll_sink_gauges(coll_sink *s);

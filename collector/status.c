@@ -102,6 +102,8 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     COUNTER("ag_rejects_stored_total", rejects_stored, "Entries written to the rejects stream.");
     COUNTER("ag_rejects_unrecorded_total", rejects_unrecorded, "Rejects not written: Redis down.");
     COUNTER("ag_redis_failures_total", redis_failures, "Redis disconnects, errors and timeouts.");
+    COUNTER("ag_redis_replicas_short_total", replicas_short,
+            "WAITs answered by fewer replicas than replicas_ack (the hits stay held and are asked for again).");
     COUNTER("ag_redis_rollbacks_total", redis_rollbacks,
             "Hit streams found behind what Redis had acknowledged (an older snapshot, a flush).");
 #undef COUNTER

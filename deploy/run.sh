@@ -118,6 +118,11 @@ cluster_up() {
   local seeds
   seeds=$(printf '127.0.0.1:%s,' "${cluster_ports[@]:0:3}")
   export AG_REDIS="redis+cluster://${seeds%,}"
+  if [ -n "$fresh" ]; then
+    # the 16 hit stream partitions shared evenly by the masters (6/5/5, not 6/6/4)
+    ./build/aggregator/actiongap cluster --balance >var/cluster/balance.log 2>&1 ||
+      echo "actiongap cluster --balance failed: see var/cluster/balance.log (the cluster still works)"
+  fi
 }
 
 if [ -n "$cluster" ] && [ -z "${AG_REDIS:-}" ]; then
@@ -205,6 +210,9 @@ pids+=($!)
 ./build/aggregator/dashboard/actiongap-dashboard &
 pids+=($!)
 sleep 0.5
+# the stream of campaign spring: crc16(spring) mod partitions (16 on a cluster)
+spring_part=0
+[[ $AG_REDIS == redis+cluster://* ]] && [ -z "${AG_PARTITIONS:-}" ] && spring_part=9
 cat <<MSG
 
 actiongap is running (Ctrl-C stops it).
@@ -220,7 +228,7 @@ fi
 cat <<MSG
   dashboard: http://$AG_DASHBOARD_LISTEN/?t=$AG_DASHBOARD_TOKEN
   pixel:   curl -s -o /dev/null -w '%{http_code}\\n' 'http://$AG_LISTEN/p.gif?c=spring&e=open&s=contact-1'
-  stream:  $cli_redis XRANGE 'ag:hits:{0}' - +
+  stream:  $cli_redis XRANGE 'ag:hits:{$spring_part}' - +$([ "$spring_part" != 0 ] && echo "   (spring's partition; actiongap cluster lists them)")
   health:  curl -s http://$AG_LISTEN/healthz
 MSG
 echo "  stats:   export AG_REDIS=$AG_REDIS AG_FOLLOWUP_SLA_S=$AG_FOLLOWUP_SLA_S \\"

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# test.sh: installs what is missing, builds, runs every test — unit and
-# integration, plain and under AddressSanitizer + UndefinedBehaviorSanitizer,
-# the unit tests under valgrind, each fuzz target for 20 s — and ends with
-# one line: "N passed, N failed".
+# test.sh: installs what is missing, builds, runs every test — unit,
+# integration, browser and cluster, plain and under AddressSanitizer +
+# UndefinedBehaviorSanitizer (all but suite `once`: tests of no C code of
+# ours), the unit tests under valgrind, each fuzz target for 20 s — and ends
+# with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # systemd: systemd-analyze (test_units); prometheus: promtool (test_monitoring)
 AG_DEPS_EXTRA="clang libclang-rt-14-dev valgrind chromium chromium-driver python3-selenium systemd prometheus" ./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0
-run_suite() { # name builddir [meson setup args...]
+run_suite() { # name builddir [meson setup args...]; MESON_TEST_ARGS: more for meson test
   local name=$1 dir=$2; shift 2
   echo "== $name: build ($dir)"
   if ! ./deploy/build.sh "$dir" "$@"; then
@@ -19,7 +20,8 @@ run_suite() { # name builddir [meson setup args...]
   fi
   echo "== $name: test"
   local log; log=$(mktemp)
-  meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1 | tee "$log"
+  # shellcheck disable=SC2086
+  meson test -C "$dir" --print-errorlogs --num-processes 2 ${MESON_TEST_ARGS:-} 2>&1 | tee "$log"
   local ok fail
   ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
   fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {s += $2} END {print s + 0}' "$log")
@@ -30,8 +32,10 @@ run_suite() { # name builddir [meson setup args...]
 
 run_suite plain build
 if [ "${AG_SKIP_ASAN:-}" != 1 ]; then
+  # suite `once` (the units, alert rules, package layout, cluster fixture: not
+  # the programs' C code) ran in the plain build already
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    run_suite sanitizers build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    MESON_TEST_ARGS="--no-suite once" run_suite sanitizers build-asan -Db_sanitize=address,undefined -Db_lundef=false
 fi
 if [ "${AG_SKIP_VALGRIND:-}" != 1 ]; then
   echo "== valgrind: unit tests"

@@ -284,6 +284,19 @@ redisReply *sys_redis_cmd(sys_redis *r, const char *fmt, ...)
     return rep;
 }
 
+/* Runs on a cluster a command hiredis formatted (len < 0: it could not)
+ * and frees it. Returns the reply, or NULL by the error policy. */
+static redisReply *run_formatted(sys_redis *r, char *cmd, long long len)
+{
+    if (len < 0) {
+        fail(r, SYS_REDIS_NOMEM, "out of memory");
+        return NULL;
+    }
+    redisReply *rep = sys_redis_cmd_resp(r, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rep;
+}
+
 /* Runs a formatted command from a va_list; returns the reply or NULL. */
 redisReply *sys_redis_vcmd(sys_redis *r, const char *fmt, va_list ap)
 {
@@ -292,13 +305,7 @@ redisReply *sys_redis_vcmd(sys_redis *r, const char *fmt, va_list ap)
     if (r->cl) {
         char *cmd = NULL;
         int len = redisvFormatCommand(&cmd, fmt, ap);
-        if (len < 0) {
-            fail(r, SYS_REDIS_NOMEM, "out of memory");
-            return NULL;
-        }
-        redisReply *rep = sys_redis_cmd_resp(r, cmd, (size_t)len);
-        redisFreeCommand(cmd);
-        return rep;
+        return run_formatted(r, cmd, len);
     }
     return checked(r, redisvCommand(r->ctx, fmt, ap));
 }
@@ -320,7 +327,6 @@ redisReply *sys_redis_cmd_resp(sys_redis *r, const char *resp, size_t len)
     return checked(r, rep);
 }
 
-/* Runs a command from an argument vector; returns the reply or NULL. */
 /* Points at a flat reply's field/value pairs. Returns how many. */
 int sys_redis_pairs(const redisReply *r, const char *names[], size_t name_lens[],
                     const char *values[], size_t value_lens[], int max)
@@ -335,6 +341,7 @@ int sys_redis_pairs(const redisReply *r, const char *names[], size_t name_lens[]
     return n;
 }
 
+/* Runs a command from an argument vector; returns the reply or NULL. */
 redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size_t *lens)
 {
     if (one_shot(r) < 0)
@@ -342,13 +349,7 @@ redisReply *sys_redis_cmdv(sys_redis *r, int argc, const char **argv, const size
     if (r->cl) {
         char *cmd = NULL;
         long long len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-        if (len < 0) {
-            fail(r, SYS_REDIS_NOMEM, "out of memory");
-            return NULL;
-        }
-        redisReply *rep = sys_redis_cmd_resp(r, cmd, (size_t)len);
-        redisFreeCommand(cmd);
-        return rep;
+        return run_formatted(r, cmd, len);
     }
     return checked(r, redisCommandArgv(r->ctx, argc, argv, lens));
 }

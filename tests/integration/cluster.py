@@ -728,7 +728,8 @@ class SlotMigration:
 
 class ClusterClient:
     """A small slot-routing client for the tests' own reads and writes (not
-    the product's router): the slot of the command's key (args[1], or key=),
+    the product's router): the slot of the command's key (key_of(args), or
+    key=),
     MOVED -> refresh the map and go there, ASK -> ASKING + the command once
     there, TRYAGAIN/CLUSTERDOWN/connection errors -> back off and retry.
     Counts each in .moved .ask .tryagain .down .errors."""
@@ -761,8 +762,23 @@ class ClusterClient:
         for p in list(self.conns):
             self.drop(p)
 
+    # commands whose key is not their first argument
+    _KEY_AT = {"XINFO": 2, "XGROUP": 2, "OBJECT": 2, "MEMORY": 2}
+
+    @classmethod
+    def key_of(cls, args):
+        """The key a command routes by: args[1], XINFO/XGROUP/OBJECT/MEMORY's
+        args[2], EVAL/EVALSHA/FCALL's first key (args[3])."""
+        verb = str(args[0]).upper()
+        if verb in ("EVAL", "EVALSHA", "FCALL", "EVAL_RO", "EVALSHA_RO", "FCALL_RO") and int(args[2]) > 0:
+            return args[3]
+        return args[cls._KEY_AT.get(verb, 1)]
+
+    # every entry of a stream, as harness.Redis.xrange_all (it only calls self)
+    xrange_all = Redis.xrange_all
+
     def __call__(self, *args, key=None):
-        key = args[1] if key is None else key
+        key = self.key_of(args) if key is None else key
         slot = keyslot(key if isinstance(key, bytes) else str(key))
         if self.map is None:
             self.refresh()

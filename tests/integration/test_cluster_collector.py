@@ -6,84 +6,15 @@ slot moved under load (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE: the
 steps of `redis-cli --cluster reshard`) is followed through ASK and MOVED,
 counted on /metrics, every hit still exactly once."""
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-import harness  # noqa: E402
 from harness import *  # noqa: F401,F403,E402
+from cluster import Cluster, crc16, keyslot  # noqa: E402
 
 PARTS = 16
 CAMPAIGNS = 64
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
-
-
-def crc16(data):
-    """CRC16/XMODEM, as proto_crc16 and Redis Cluster compute it."""
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xffff if crc & 0x8000 else (crc << 1) & 0xffff
-    return crc
-
-
-class Cluster:
-    """Three cluster-enabled redis-servers in a temp dir, joined by
-    redis-cli --cluster create, waited for cluster_state:ok."""
-
-    def __init__(self, masters=3):
-        self.dir = tempfile.mkdtemp(prefix="ag-cluster-")
-        self.procs = {}
-        harness._cleanups.append(self.destroy)
-        used = set()
-        while len(used) < masters:   # the bus port (port + 10000) must be free too
-            p = free_port()
-            if p + 10000 < 65536 and p not in used:
-                used.add(p)
-        self.ports = sorted(used)
-        for p in self.ports:
-            self.procs[p] = subprocess.Popen(
-                ["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--dir", self.dir,
-                 "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{p}.conf",
-                 "--cluster-node-timeout", "30000", "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--logfile", os.path.join(self.dir, f"redis-{p}.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for p in self.ports:
-            wait_for(lambda: Redis(p)("PING") == "PONG", what=f"redis {p}")
-        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
-                        "--cluster-yes"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=60)
-        for p in self.ports:
-            wait_for(lambda: b"cluster_state:ok" in Redis(p)("CLUSTER", "INFO"), timeout=30,
-                     what=f"cluster_state:ok on {p}")
-
-    def url(self):
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports)
-
-    def owner(self, slot):
-        """Returns the port of the master that owns slot."""
-        for lo, hi, master, *_ in Redis(self.ports[0])("CLUSTER", "SLOTS"):
-            if lo <= slot <= hi:
-                return master[1]
-        raise AssertionError(f"slot {slot} has no master")
-
-    def node_id(self, port):
-        return Redis(port)("CLUSTER", "MYID").decode()
-
-    def destroy(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                try:
-                    p.send_signal(signal.SIGCONT)
-                except OSError:
-                    pass
-                p.kill()
-                p.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def key(p):
@@ -91,7 +22,7 @@ def key(p):
 
 
 def slot(p):
-    return crc16(str(p).encode()) % 16384
+    return keyslot(key(p))
 
 
 def cluster_metrics(col):
@@ -111,7 +42,7 @@ def survey(cl):
     Returns (nonces in order, entries found on the wrong node or stream)."""
     found, misplaced = [], 0
     for p in range(PARTS):
-        owner = cl.owner(slot(p))     # another master would answer MOVED
+        owner = cl.slot_owner(slot(p))     # another master would answer MOVED
         for _, f in Redis(owner).xrange_all(key(p)):
             if crc16(f["campaign"].encode()) % PARTS != p:
                 misplaced += 1
@@ -136,10 +67,13 @@ def load(col, n, prefix, rate):
 
 
 t0 = time.monotonic()
-cl = Cluster()
+# 3 masters, no replica (nothing here fails over); a node timeout longer
+# than the 10 s freeze below, so that the frozen master is never flagged FAIL
+cl = Cluster(replicas=0, node_timeout=30000)
+masters = cl.masters()
 col = Collector(cl, threads=2, extra=("--partitions", str(PARTS)))
-owners = {p: cl.owner(slot(p)) for p in range(PARTS)}
-spread = {port: sum(1 for o in owners.values() if o == port) for port in cl.ports}
+owners = {p: cl.slot_owner(slot(p)) for p in range(PARTS)}
+spread = {port: sum(1 for o in owners.values() if o == port) for port in masters}
 print(f"partitions per master: {spread}", flush=True)
 want = set()
 sent = 0
@@ -156,7 +90,7 @@ parts_used = sum(1 for p in range(PARTS) if Redis(owners[p])("XLEN", key(p)) > 0
 check(set(found) == want and dups == 0 and misplaced == 0,
       f"spread: sent {N1}, found {len(found)}, duplicates {dups}, misplaced {misplaced}")
 check(parts_used == PARTS, f"all {PARTS} partitions written ({parts_used})")
-print(f"spread: sent {N1}, found {len(found)} in {parts_used} partitions on {len(cl.ports)} masters, "
+print(f"spread: sent {N1}, found {len(found)} in {parts_used} partitions on {len(masters)} masters, "
       f"duplicates {dups}, misplaced {misplaced}", flush=True)
 
 # 2. one master frozen for 10 s under load
@@ -165,9 +99,7 @@ N2 = RATE * SECONDS
 frozen = owners[0]
 b = load(col, N2, "b", RATE)
 time.sleep(2)
-cl.procs[frozen].send_signal(signal.SIGSTOP)
-time.sleep(10)
-cl.procs[frozen].send_signal(signal.SIGCONT)
+cl.pause_node(frozen, 10).wait()
 b.wait()
 spooled_peak = col.metric("ag_hits_spooled_total")
 check(not b.errors and b.answered == N2, f"every hit answered 200 while a master was frozen "
@@ -187,25 +119,22 @@ print(f"master {frozen} SIGSTOP 10 s: sent {N2} (all answered 200, max {max(b.la
 # 3. a partition's slot moved to another master under load
 P = next(p for p in range(PARTS) if owners[p] != frozen)
 src = owners[P]
-dst = next(port for port in cl.ports if port != src)
+dst = next(port for port in masters if port != src)
 s = slot(P)
 before = cluster_metrics(col)
 N3 = RATE * 8
 c = load(col, N3, "c", RATE)
 time.sleep(1.5)
-src_id, dst_id = cl.node_id(src), cl.node_id(dst)
-Redis(dst)("CLUSTER", "SETSLOT", s, "IMPORTING", src_id)
-Redis(src)("CLUSTER", "SETSLOT", s, "MIGRATING", dst_id)
-Redis(src)("MIGRATE", "127.0.0.1", dst, "", 0, 5000, "KEYS", key(P))
-time.sleep(2)           # the stream is on dst, the slot still src's: ASK
-for port in (dst, src, *[q for q in cl.ports if q not in (src, dst)]):
-    Redis(port)("CLUSTER", "SETSLOT", s, "NODE", dst_id)
+m = cl.migration(s, dst).begin()          # dst IMPORTING, src MIGRATING
+m.migrate()                               # the stream on dst, the slot still src's: ASK
+time.sleep(2)
+m.finish()                                # SETSLOT NODE on dst, src and the other master
 time.sleep(0.5)
 c.wait()
 check(not c.errors and c.answered == N3, f"every hit answered 200 during the move ({c.answered} of {N3})")
 want |= {f"c{i}" for i in range(N3)}
 sent += N3
-wait_for(lambda: cl.owner(s) == dst, what="the slot to be dst's in every map")
+wait_for(lambda: cl.slot_owner(s) == dst, what="the slot to be dst's in every map")
 wait_for(lambda: col.health()["spooled"] == 0 and col.health()["redis"] == "up", timeout=60,
          what="the spool to drain after the move")
 found, misplaced = wait_exact(cl, want)
@@ -235,5 +164,6 @@ print(f"slot {s} (partition {P}) moved {src} -> {dst} under load: sent {N3}, "
 
 check(col.metric("ag_hits_dropped_total") == 0, "no hit dropped")
 check(col.stop() == 0, "collector exits 0")
+cl.destroy()
 print(f"test_cluster_collector: {time.monotonic() - t0:.1f} s", flush=True)
 done("test_cluster_collector")
