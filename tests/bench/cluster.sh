@@ -176,14 +176,20 @@ forget() {
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   PIDS=("${keep[@]}")
 }
-stop_pid() {
-  local p=$1 i
-  if kill -TERM "$p" 2>/dev/null; then
-    for i in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+stop_pid() {  # stop_pid PID...: TERM them all, wait up to 15 s, KILL, reap
+  local p i alive
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+  for i in $(seq 300); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.05
+  done
+  for p in "$@"; do
     kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null || true
-  forget "$p"
+    wait "$p" 2>/dev/null || true
+    forget "$p"
+  done
 }
 prom() {
   curl -sf --max-time 5 "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
@@ -288,11 +294,7 @@ start_cluster() {
   CPARTS=$PARTS
   log "  cluster $name: masters ${MASTERS[*]}${REPLS:+, replicas ${REPLS[*]}} (in $(($(date +%s) - T_START))s of the run)"
 }
-stop_redis() {
-  local p
-  for p in "${RPIDS[@]}"; do stop_pid "$p"; done
-  RPIDS=()
-}
+stop_redis() { stop_pid "${RPIDS[@]}"; RPIDS=(); }
 mpids() { local p; for p in "${MASTERS[@]}"; do echo -n "${PID_OF[$p]} "; done; }
 rpids() { local p; for p in "${REPLS[@]}"; do echo -n "${PID_OF[$p]} "; done; }
 flushall() { local p; for p in "${MASTERS[@]}"; do timeout 60 redis-cli -p "$p" FLUSHALL >/dev/null; done; }
@@ -344,7 +346,7 @@ start_aggs() {  # start_aggs N [replicas_ack]: consumers agg-0..agg-N-1
     wait_http "${AGG_URLS[$i]}" 10 || { tail -20 "$TMP/aggregator-$i.log" >&2; die "aggregator $i did not start"; }
   done
 }
-stop_aggs() { local p; for p in "${AGG_PIDS[@]}"; do stop_pid "$p"; done; AGG_PIDS=(); AGG_URLS=(); }
+stop_aggs() { [ ${#AGG_PIDS[@]} = 0 ] || stop_pid "${AGG_PIDS[@]}"; AGG_PIDS=(); AGG_URLS=(); }
 agg_sum() { local u t=0; for u in "${AGG_URLS[@]}"; do t=$((t + $(prom "$u" "$1"))); done; echo $t; }
 owned() { $CB owned "${AGG_URLS[@]}"; }
 # wait_counted SECS: every entry of every stream acknowledged by the group
@@ -548,9 +550,11 @@ h2load_fixed() {
 # fixed ROW REPLICAS_ACK: pixels at RATE for LAT_SECS
 fixed() {
   local r=$1 ra=$2 n=$LAT_N x0 x1 m0 m1 i
-  log "$r: warm-up: $RATE req/s for 0.3 s"
-  h2load_fixed "$r-warm" "$RATE" $((RATE * 3 / 10))
-  settle; wait_counted 60 || true
+  if [ "$MODE" = full ]; then
+    log "$r: warm-up: $RATE req/s for 1 s"
+    h2load_fixed "$r-warm" "$RATE" "$RATE"
+    settle; wait_counted 60 || true
+  fi
   m0=($(per_master)); x0=$(recorded)
   resetstat; snap
   $CB sample "$SEED" "$CPARTS" "http://127.0.0.1:$COLL_PORT/metrics" "$TMP/$r.sample" &
@@ -580,8 +584,11 @@ fixed() {
   res "$r.backlog_max" "$(field "$TMP/$r.sample" backlog_max)"
   res "$r.batch" "$hb"
   res "note.$r" "$r ($RATE req/s, replicas_ack $ra): collector queue (hits held in memory awaiting Redis) at most $(field "$TMP/$r.sample" queue_max), aggregator backlog (entries not yet counted) at most $(field "$TMP/$r.sample" backlog_max) ($(calc "$(field "$TMP/$r.sample" backlog_max) / $RATE" 2) s of traffic), batch duration mean $(echo "$hb" | sed 's/mean=\([0-9.]*\).*/\1/') s"
-  local short; short=$(agg_sum ag_agg_replicas_short_total)
+  local short cshort
+  short=$(agg_sum ag_agg_replicas_short_total)
+  cshort=$(prom "http://127.0.0.1:$COLL_PORT/metrics" ag_redis_replicas_short_total)
   [ "$short" = 0 ] || log "  $r: WARNING: $short aggregator rounds short of replicas_ack"
+  [ "$cshort" = 0 ] || log "  $r: WARNING: $cshort collector WAITs short of replicas_ack"
   cmdstats "$r" "$hits"
   if check_loss "$r h2load" "${ok:-0}" "$hits" && check_counters "$r"; then res "$r.loss" 0; else res "$r.loss" "**MISMATCH**"; fi
 }
