@@ -362,6 +362,8 @@ def cmdstats(label, hits, ports):
             calls[name] = int(kv["calls"])
         total = sum(u.values())
         top = sorted(u, key=u.get, reverse=True)[:7]
+        if "wait" in u and "wait" not in top:     # replicas_ack: always said
+            top.append("wait")
         parts = [f"{k} {u[k] / hits:.2f} µs ({100 * u[k] / total if total else 0:.0f}%, "
                  f"{calls[k] / hits:.3f}/hit)" for k in top]
         print(f"  {label} :{port}: commandstats {total / hits:.2f} µs/hit: " + "; ".join(parts))
