@@ -7,7 +7,7 @@
 #                          [--no-replicas] [--wrk-threads N] [--connections N]
 #                          [--build-dir DIR] [--keep-tmp]
 #
-#   --quick        < 90 s: wrk 3 s, 60,000 pre-filled hits per drain, 3 s at
+#   --quick        < 90 s: wrk 2 s, 20,000 pre-filled hits per drain, 2 s at
 #                  the fixed rate (default: full, < 10 min: wrk 10 s,
 #                  400,000 hits per drain, 10 s at the fixed rate)
 #   --threads N    collector threads (default 2)
@@ -72,7 +72,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$MODE" = quick ]; then
-  WARM=1; DUR=3; DRAIN=0.4; AGG_N=30000; LAT_SECS=2; AGG_TIMEOUT=30; WATCHDOG=170; MEM_PER=10
+  WARM=1; DUR=2; DRAIN=0.3; AGG_N=20000; LAT_SECS=2; AGG_TIMEOUT=30; WATCHDOG=170; MEM_PER=10
 else
   WARM=2; DUR=10; DRAIN=0.5; AGG_N=400000; LAT_SECS=10; AGG_TIMEOUT=120; WATCHDOG=590; MEM_PER=100
 fi
