@@ -467,9 +467,9 @@ prefill() {
   fi
   for p in "${MASTERS[@]}"; do
     timeout 300 redis-cli -p "$p" --pipe <"$TMP/pf/$p.resp" >"$TMP/pf/$p.log" 2>&1 &
-    pp+=($!)
+    pp+=($!); PIDS+=($!)
   done
-  for p in "${pp[@]}"; do wait "$p" || die "redis-cli --pipe failed ($(cat "$TMP"/pf/*.log | tail -3))"; done
+  for p in "${pp[@]}"; do wait "$p" || die "redis-cli --pipe failed ($(cat "$TMP"/pf/*.log | tail -3))"; forget "$p"; done
   t1=$(now)
   local got; got=$(recorded)
   [ "$got" = "$n" ] || die "pre-fill wrote $got entries, not $n"
@@ -539,9 +539,9 @@ h2load_fixed() {
   for i in $(seq 0 $((LAT_CLIENTS - 1))); do
     timeout $((n * 4 / rate + 30)) h2load --h1 -t1 -c1 --rps "$per" -n "$each" -H "User-Agent: $UA" \
       --log-file "$TMP/h2/$tag/$i.lat" -i "$TMP/h2/$tag/$i.uris" >"$TMP/h2/$tag/$i.out" 2>&1 &
-    pp+=($!)
+    pp+=($!); PIDS+=($!)
   done
-  for i in "${pp[@]}"; do wait "$i" || { cat "$TMP/h2/$tag/"*.out | tail -20 >&2; die "h2load failed"; }; done
+  for i in "${pp[@]}"; do wait "$i" || { cat "$TMP/h2/$tag/"*.out | tail -20 >&2; die "h2load failed"; }; forget "$i"; done
   t1=$(now)
   H_OK=$(cat "$TMP/h2/$tag/"*.out | sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
   H_RATE=$(calc "$((each * LAT_CLIENTS)) / ($t1 - $t0)" 0)
