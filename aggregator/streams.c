@@ -153,14 +153,61 @@ fail:
 
 /* ---------------------------------------------------------------- leases */
 
+/* Says this aggregator is alive (ag:aggregators) and forgets those silent
+ * for a lease's length. Returns how many run, this one included, and its
+ * place among their names in *rank (1 and 0 when Redis does not say: then
+ * every free lease is taken, as alone). */
+static int live_aggregators(agg *a, int *rank)
+{
+    char key[PROTO_KEY_MAX];
+    long long now = sys_now_ms();
+    int n = 1;
+    *rank = 0;
+    proto_key_aggregators(key, sizeof key, a->conf.prefix);
+    redisReply *r = agg_cmd(a, "ZADD %s %lld %s", key, now, a->me);
+    freeReplyObject(r);
+    if (r && (r = agg_cmd(a, "ZREMRANGEBYSCORE %s -inf (%lld", key, now - LEASE_MS)))
+        freeReplyObject(r);
+    if (r && (r = agg_cmd(a, "ZRANGE %s 0 -1", key)) && r->type == REDIS_REPLY_ARRAY && r->elements > 1) {
+        n = (int)r->elements;
+        for (size_t i = 0; i < r->elements; i++)    /* names before mine */
+            *rank += r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, a->me) < 0;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
 /* Renews held leases and takes free ones (or ones held under this
- * consumer's own name: a restarted aggregator takes over at once); never
- * fails (errors drop the connection). */
+ * consumer's own name: a restarted aggregator takes over at once), up to
+ * this aggregator's share of the partitions (partitions / aggregators
+ * running, one more for the first partitions % aggregators of them by
+ * name: 6/5/5 for 16 on three); one holding more than its share, because
+ * another started, gives the rest back for it to take. Never fails
+ * (errors drop the connection). */
 void agg_leases(agg *a)
 {
     char key[PROTO_KEY_MAX];
+    int rank, live = live_aggregators(a, &rank), mine = 0;
+    int share = a->conf.partitions / live + (rank < a->conf.partitions % live);
+    if (share == 0)
+        share = 1;          /* more aggregators than partitions: standbys, each ready to take one */
+    for (int p = 0; p < a->conf.partitions; p++)
+        mine += a->owned[p];
     for (int p = 0; p < a->conf.partitions && a->up; p++) {
+        if (!a->owned[p] && mine >= share)
+            continue;           /* left for the others */
         proto_key_lease(key, sizeof key, a->conf.prefix, (unsigned)p);
+        if (a->owned[p] && mine > share) {
+            redisReply *g = agg_cmd(a, "EVALSHA %s 1 %s %s", agg_scripts_sha(AGG_SCRIPT_LEASE_GIVE),
+                                    key, a->me);
+            freeReplyObject(g);
+            sys_info("partition handed over: another aggregator runs", "partition=%d share=%d aggregators=%d",
+                     p, share, live);
+            a->owned[p] = 0;
+            atomic_store(&a->m.owned[p], 0);
+            mine--;
+            continue;
+        }
         redisReply *r = agg_cmd(a, "EVALSHA %s 1 %s %s %d", agg_scripts_sha(AGG_SCRIPT_LEASE_TAKE),
                                 key, a->me, LEASE_MS);
         if (!r && agg_node_lost(a)) {
@@ -184,10 +231,12 @@ void agg_leases(agg *a)
             a->need_group[p] = 0;
         }
         if (held && !a->owned[p]) {
+            mine++;
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
             a->need_claim[p] = a->need_pel[p] = 1;
             a->outbox_due = 1;  /* alerts its last owner raised and did not move */
         } else if (!held && a->owned[p]) {
+            mine--;
             sys_warn("partition lost to another aggregator", "partition=%d", p);
         }
         a->owned[p] = held;
@@ -209,6 +258,11 @@ void agg_leases_release(agg *a)
                                 key, a->me);
         if (r)
             freeReplyObject(r);
+    }
+    if (a->up) {            /* the others' share grows at once */
+        char key[PROTO_KEY_MAX];
+        proto_key_aggregators(key, sizeof key, a->conf.prefix);
+        freeReplyObject(agg_cmd(a, "ZREM %s %s", key, a->me));
     }
 }
 

@@ -189,6 +189,12 @@ int proto_key_shares(char *buf, size_t cap, const char *prefix)
     return key_fmt(buf, cap, "%sshares", PFX(prefix));
 }
 
+/* Builds <prefix>aggregators; returns the length or -1. */
+int proto_key_aggregators(char *buf, size_t cap, const char *prefix)
+{
+    return key_fmt(buf, cap, "%saggregators", PFX(prefix));
+}
+
 /* Builds <prefix>repaired:{P}; returns the length or -1. */
 int proto_key_repaired(char *buf, size_t cap, const char *prefix, unsigned partition)
 {

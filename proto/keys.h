@@ -87,6 +87,10 @@ int proto_key_shares(char *buf, size_t cap, const char *prefix);
  * `actiongap repair` re-queued on ag:hits:{P} (internal; P's slot). */
 int proto_key_repaired(char *buf, size_t cap, const char *prefix, unsigned partition);
 
+/* ag:aggregators: ZSET consumer -> its last heartbeat (ms), so that the
+ * aggregators running share the partitions evenly (internal). */
+int proto_key_aggregators(char *buf, size_t cap, const char *prefix);
+
 /* ag:lease:{P}: the aggregator's ownership lease of partition P (internal). */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition);
 
