@@ -457,7 +457,9 @@ static int sync_error(sink_node *n, redisReply *reply, const char *what)
     int kind = reply ? coll_sink_cluster_count(s, reply->str) : -1;
     if (!s->down_logged && !n->down_logged && kind < 0)    /* once an outage (LOADING, MASTERDOWN… answer every retry) */
         sys_error("redis: command failed", "cmd=%s err=\"%s\"", what, reply ? reply->str : "no reply");
-    if (kind >= 0)
+    /* CLUSTERDOWN from a node syncing alone (a restarted master before the
+     * cluster's gossip reached it) is that node not ready: it alone waits */
+    if (kind >= 0 && !(kind == CL_CLUSTERDOWN && s->partial && s->state == S_UP))
         coll_sink_fail(s, what, 0, NULL);
     else
         coll_sink_node_fail(n, what, 0, NULL);
