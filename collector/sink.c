@@ -53,10 +53,13 @@ static void release_head(coll_sink *s, const char *id, size_t len)
     if (!s->head)
         s->tail = NULL;
     s->ninflight--;
-    if (e->from_spool)
+    if (e->from_spool) {
         coll_spool_ack(s->spool, &e->pos);
-    else
+        if (s->partial)
+            s->spooled[e->partition]--;
+    } else {
         s->ndirect--;
+    }
     if (len < ID_MAX) {
         memcpy(s->acked[e->partition], id, len);
         s->acked[e->partition][len] = 0;
@@ -83,7 +86,7 @@ static int confirmed(const coll_sink *s, const inflight *e)
 
 /* Releases, from the head, every entry acknowledged and confirmed; never
  * fails. */
-static void release_ready(coll_sink *s)
+void coll_sink_release_ready(coll_sink *s)
 {
     while (s->head && s->head->done && confirmed(s, s->head))
         release_head(s, s->head->id, strlen(s->head->id));
@@ -116,7 +119,7 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv)
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= s->conf->replicas_ack) {
         if ((int32_t)(upto + 1 - n->durable) > 0)
             n->durable = upto + 1;
-        release_ready(s);
+        coll_sink_release_ready(s);
         return;
     }
     n->rewait = 1;
@@ -153,12 +156,22 @@ static void on_wait_ev(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Marks e written to node i now (for its WAIT); never fails. */
+/* Marks e written to node i now: owed by it (a cluster's per-node
+ * timeout), and for its WAIT; never fails. */
 void coll_sink_written(coll_sink *s, inflight *e, int i)
 {
+    e->wnode = (uint8_t)i;
+    if (s->partial) {
+        sink_node *n = &s->node[i];
+        e->onext = NULL;
+        if (n->otail)
+            n->otail->onext = e;
+        else
+            n->ohead = e;
+        n->otail = e;
+    }
     if (!s->conf->replicas_ack)
         return;
-    e->wnode = (uint8_t)i;
     e->wgen = s->node[i].wgen;
     s->node[i].unwaited++;
     wait_soon(s);
@@ -173,23 +186,32 @@ void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv)
     inflight *e = priv;
     if (!s || !reply || !s->head)
         return;
+    sink_node *n = ac->data;
+    if (s->partial) {
+        coll_sink_owed_drop(n, e);      /* the head of n's list */
+        n->backoff_ms = 0;
+    }
     if (reply->type != REDIS_REPLY_STRING) {
         /* OOM, BUSY, LOADING, READONLY, MASTERDOWN, NOPERM…: the hits stay
          * in the spool and the connection is retried on a back-off; said
-         * once an outage, not once a retry. On a cluster, ASK is followed
-         * with the hit still in flight; MOVED, TRYAGAIN and CLUSTERDOWN
-         * take the sink down and the map is read again. */
+         * once an outage, not once a retry. On a cluster, that node alone
+         * (sink_node.c); ASK is followed with the hit still in flight;
+         * MOVED, TRYAGAIN and CLUSTERDOWN take the sink down and the map
+         * is read again. */
         const char *err = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
         int kind = reply->type == REDIS_REPLY_ERROR ? coll_sink_cluster_count(s, err) : -1;
         if (kind == CL_ASK && coll_sink_ask(s, e, reply->str, reply->len) == 0)
             return;
-        if (s->down_logged || kind >= 0)
+        if (s->down_logged || n->down_logged || kind >= 0)
             ;
         else if (strncmp(err, "NOPERM", 6) == 0)
             sys_error("redis: the user may not run XADD; grant it (hits are spooled)", "err=\"%s\"", err);
         else
             sys_error("redis: XADD failed", "err=\"%s\"", err);
-        coll_sink_fail(s, kind >= 0 ? err : "XADD error", 0, NULL);
+        if (kind >= 0)
+            coll_sink_fail(s, err, 0, NULL);
+        else
+            coll_sink_node_fail(n, "XADD error", 0, NULL);
         return;
     }
     coll_inc(s->m->stored);
@@ -197,7 +219,7 @@ void coll_sink_on_xadd(redisAsyncContext *ac, void *r, void *priv)
         /* held until a WAIT on its node confirms it */
         e->done = 1;
         keep_id(s, e, reply);
-        release_ready(s);
+        coll_sink_release_ready(s);
     } else if (e == s->head) {
         /* always so on one node: no copy of the id through the entry */
         release_head(s, reply->str, reply->len);
@@ -302,8 +324,12 @@ void coll_sink_pump(coll_sink *s)
 {
     static _Thread_local unsigned char buf[COLL_SPOOL_REC_MAX];
     int budget = PUMP_BUDGET; /* bounded, so the loop serves requests between batches */
-    while (s->state == S_UP && !s->draining && s->ndirect == 0 && s->ninflight < REPLAY_WINDOW &&
-           budget-- > 0) {
+    /* one node: replays once direct hits are in; a cluster: while every
+     * node is up, beside the direct hits (of partitions with nothing
+     * spooled: coll_sink_part_direct) */
+    while (s->state == S_UP && !s->draining &&
+           (s->partial ? s->nsynced == s->nnodes : s->ndirect == 0) &&
+           s->ninflight < REPLAY_WINDOW && budget-- > 0) {
         size_t len;
         coll_spool_pos pos;
         proto_hit hit;
@@ -311,7 +337,7 @@ void coll_sink_pump(coll_sink *s)
             break;
         int bad = proto_hit_unpack(&hit, buf, len) < 0;
         int known = !bad && proto_htab_find(&s->found, proto_hash64(hit.hid, strlen(hit.hid)), NULL, NULL) >= 0;
-        if ((bad || known) && s->ninflight > 0) {
+        if ((bad || known) && s->ninflight > s->ndirect) {
             /* acknowledged only once every record before it is: acks stay
              * in spool order, so a rewind never skips or repeats one */
             coll_spool_unread(s->spool, &pos);
@@ -321,11 +347,14 @@ void coll_sink_pump(coll_sink *s)
             sys_error("spool: record does not decode, skipped", "offset=%" PRId64, pos.off);
             coll_inc(s->m->dropped[COLL_DROP_CORRUPT]);
             coll_spool_ack(s->spool, &pos);
+            s->spooled_unknown = 1;     /* its partition is not known */
             continue;
         }
         if (known) {
             coll_inc(s->m->reconciled);
             coll_spool_ack(s->spool, &pos);
+            if (s->partial)
+                s->spooled[proto_partition(hit.campaign, (unsigned)s->conf->partitions)]--;
             continue;
         }
         inflight *e = entry_new(s, buf, len);
@@ -343,6 +372,11 @@ void coll_sink_pump(coll_sink *s)
     if (coll_spool_empty(s->spool) && s->found.cap) {
         proto_htab_free(&s->found);
         s->ninsts = 0;
+    }
+    if (s->spooled_unknown && coll_spool_empty(s->spool)) {
+        /* nothing spooled: every count is 0 again */
+        memset(s->spooled, 0, (size_t)s->conf->partitions * sizeof *s->spooled);
+        s->spooled_unknown = 0;
     }
     coll_sink_gauges(s);
     if (s->draining && s->drained && (s->ninflight == 0 || s->state != S_UP)) {
@@ -379,8 +413,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (s->node[i].rewait || (s->node[i].unwaited && !s->node[i].wait_sent_ms))
             wait_soon(s);       /* replicas fell short: ask again */
     }
-    /* a head acknowledged and awaiting its replicas is no hang: its WAIT is watched */
-    if ((s->head && !s->head->done && t - s->head->sent_ms > limit) || wait_hung ||
+    /* a head acknowledged and awaiting its replicas is no hang: its WAIT is
+     * watched; on a cluster whose sink is up, each node is (sink_node.c) */
+    if (s->partial && s->state == S_UP) {
+        coll_sink_nodes_tick(s, t);
+    } else if ((s->head && !s->head->done && t - s->head->sent_ms > limit) || wait_hung ||
         ((s->state == S_CONNECTING || s->state == S_SYNC) && t - s->state_since > limit)) {
         if (!s->down_logged)    /* said once an outage, not once a retry */
             sys_warn("redis: no reply in time, dropping the connection", "thread=%d timeout_ms=%d",
@@ -428,15 +465,18 @@ coll_sink *coll_sink_new(struct event_base *base, const proto_conf *conf, int in
     s->acked = calloc((size_t)conf->partitions, sizeof *s->acked);
     s->part_node = calloc((size_t)conf->partitions, sizeof *s->part_node);
     s->scan_from = calloc((size_t)conf->partitions, sizeof *s->scan_from);
+    s->spooled = calloc((size_t)conf->partitions, sizeof *s->spooled);
+    s->partial = s->addr.cluster;
     s->spool = coll_spool_open(conf->spool_dir, index, conf->threads, conf->spool_max_bytes,
                                conf->queue_max);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->pump_ev = event_new(base, -1, 0, on_pump, s);
     s->wait_ev = event_new(base, -1, 0, on_wait_ev, s);
     s->kick = coll_sink_pump;
-    if (!s->acked || !s->part_node || !s->scan_from || !s->spool || !s->tick || !s->pump_ev ||
-        !s->wait_ev)
+    if (!s->acked || !s->part_node || !s->scan_from || !s->spooled || !s->spool || !s->tick ||
+        !s->pump_ev || !s->wait_ev)
         goto fail;
+    s->spooled_unknown = !coll_spool_empty(s->spool);  /* an earlier run's files */
     coll_spool_each_header(s->spool, coll_sink_plan_from_header, s);
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(s->tick, &tv);
@@ -478,6 +518,7 @@ void coll_sink_free(coll_sink *s)
     free(s->acked);
     free(s->part_node);
     free(s->scan_from);
+    free(s->spooled);
     proto_resp_free(&s->xargs);
     proto_resp_free(&s->xcmd);
     proto_resp_free(&s->rcmd);
@@ -499,8 +540,10 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
         coll_sink_note_drop(s, COLL_DROP_UNPACKABLE);
         return -1;
     }
-    if (s->state == S_UP && !s->draining && coll_spool_empty(s->spool) &&
-        s->ninflight < s->conf->queue_max) {
+    /* a cluster: per partition (its node up, nothing of it spooled) */
+    unsigned part = s->partial ? proto_partition(hit->campaign, (unsigned)s->conf->partitions) : 0;
+    if (s->state == S_UP && !s->draining && s->ninflight < s->conf->queue_max &&
+        (s->partial ? coll_sink_part_direct(s, part) : coll_spool_empty(s->spool))) {
         inflight *e = entry_new(s, buf, len);
         if (e && send_hit(s, e, hit) == 0) {
             s->ndirect++;
@@ -533,6 +576,8 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
         coll_sink_gauges(s);
         return -1;
     }
+    if (s->partial)
+        s->spooled[part]++;
     coll_sink_gauges(s);
     return 0;
 }
@@ -561,7 +606,7 @@ void coll_sink_reject(coll_sink *s, const proto_hit *hit, proto_reason r, const 
                       size_t len)
 {
     char key[PROTO_KEY_MAX];
-    if (s->state != S_UP || s->draining) {
+    if (s->state != S_UP || s->draining || s->node[s->rej_node].state != S_UP) {
         coll_inc(s->m->rejects_unrecorded);
         return;
     }
@@ -592,6 +637,12 @@ const coll_sink_api coll_sink_real = {coll_sink_push, coll_sink_room, coll_sink_
 int coll_sink_up(const coll_sink *s)
 {
     return atomic_load_explicit(&s->g_up, memory_order_relaxed);
+}
+
+/* Thread-safe: returns the masters down while the others take hits. */
+int coll_sink_nodes_down(const coll_sink *s)
+{
+    return atomic_load_explicit(&s->g_nodes_down, memory_order_relaxed);
 }
 
 /* Thread-safe: returns the hits awaiting a reply. */

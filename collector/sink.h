@@ -74,6 +74,7 @@ extern const coll_sink_api coll_sink_real;
 
 /* Thread-safe getters for /healthz and /metrics. */
 int coll_sink_up(const coll_sink *s);
+int coll_sink_nodes_down(const coll_sink *s);      /* cluster: masters down, the others up */
 int64_t coll_sink_queued(const coll_sink *s);       /* hits awaiting a reply */
 void coll_sink_spool(const coll_sink *s, coll_sink_spool_info *out);
 

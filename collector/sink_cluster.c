@@ -1,4 +1,4 @@
-/* sink_cluster.c: the sink on a Redis Cluster — the slot map read with CLUSTER SLOTS, each partition's node, ASK followed and redirects counted. */
+/* sink_cluster.c: the sink on a Redis Cluster — the slot map read with CLUSTER SLOTS (or checked while a node is down), each partition's node, ASK followed and redirects counted. */
 #include "sink.h"
 #include "clock.h"
 #include "sink_int.h"
@@ -23,9 +23,41 @@ static coll_sink *map_sink(const redisAsyncContext *ac)
     return s && s->map_ac == ac ? s : NULL;
 }
 
-/* Fails the sink from the map read (once-an-outage log); never fails. */
+/* Ends a map check: closes its connection; a failed one puts the down
+ * nodes' next attempt one back-off later. Never fails. */
+void coll_sink_map_check_end(coll_sink *s, int failed)
+{
+    redisAsyncContext *ac = s->map_ac;
+    s->map_ac = NULL;
+    s->map_check = 0;
+    if (ac) {
+        ac->data = NULL;
+        redisAsyncFree(ac);     /* deferred by hiredis inside its callback */
+    }
+    if (!failed)
+        return;
+    int64_t now = sys_now_ms();
+    for (int i = 0; i < s->nnodes; i++)
+        if (s->node[i].state == S_DOWN && s->node[i].next_connect <= now)
+            s->node[i].next_connect = now + (s->node[i].backoff_ms ? s->node[i].backoff_ms : 100);
+}
+
+/* Ends a failed map check whose context hiredis frees itself; never fails. */
+static void check_lost(coll_sink *s, const redisAsyncContext *ac)
+{
+    ((redisAsyncContext *)ac)->data = NULL;
+    s->map_ac = NULL;
+    coll_sink_map_check_end(s, 1);
+}
+
+/* Fails the sink from the map read (once-an-outage log), or ends a failed
+ * map check; never fails. */
 static void map_fail(coll_sink *s, const char *why, const char *detail)
 {
+    if (s->map_check) {
+        coll_sink_map_check_end(s, 1);
+        return;
+    }
     if (!s->down_logged)
         sys_warn("redis: cannot read the cluster's slot map", "thread=%d why=\"%s\" detail=\"%s\"",
                  s->index, why, detail ? detail : "");
@@ -126,8 +158,45 @@ out:
     return rc;
 }
 
+/* Compares the map of a CLUSTER SLOTS reply with the one in use (the
+ * table is left as it was): the same, the down nodes are reconnected;
+ * another (a replica promoted, slots moved), the whole sink fails and
+ * reads it again; unreadable, the check is tried again later. */
+static void map_compare(coll_sink *s, const redisReply *reply, const char *from)
+{
+    size_t np = (size_t)s->conf->partitions;
+    sink_node *node = malloc(sizeof s->node);
+    uint8_t *part = malloc(np);
+    int nn = s->nnodes, rej = s->rej_node, same = 0, ok = 0;
+    const char *why;
+    if (node && part) {
+        memcpy(node, s->node, sizeof s->node);
+        memcpy(part, s->part_node, np);
+        ok = map_from(s, reply, from, &why) == 0;
+        same = ok && s->nnodes == nn && s->rej_node == rej && memcmp(part, s->part_node, np) == 0;
+        for (int i = 0; same && i < nn; i++)
+            same = s->node[i].port == node[i].port && strcmp(s->node[i].host, node[i].host) == 0;
+        memcpy(s->node, node, sizeof s->node);
+        memcpy(s->part_node, part, np);
+        s->nnodes = nn;
+        s->rej_node = rej;
+    }
+    free(node);
+    free(part);
+    coll_sink_map_check_end(s, !ok);
+    if (!ok)
+        return;
+    if (same) {
+        coll_sink_nodes_reconnect(s);
+        return;
+    }
+    sys_info("redis: the cluster's slot map changed while a master was down, reading it again",
+             "thread=%d", s->index);
+    coll_sink_fail(s, "the slot map changed", 0, NULL);
+}
+
 /* Takes the CLUSTER SLOTS reply: builds the table, closes the map
- * connection and connects every master. */
+ * connection and connects every master (or compares it: a check). */
 static void on_slots(redisAsyncContext *ac, void *r, void *priv)
 {
     coll_sink *s = map_sink(ac);
@@ -136,6 +205,10 @@ static void on_slots(redisAsyncContext *ac, void *r, void *priv)
     (void)priv;
     if (!s)
         return;
+    if (s->map_check && reply && reply->type != REDIS_REPLY_ERROR) {
+        map_compare(s, reply, ac->c.tcp.host ? ac->c.tcp.host : "");
+        return;
+    }
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         map_fail(s, "CLUSTER SLOTS refused", reply ? reply->str : "no reply");
         return;
@@ -172,7 +245,10 @@ static void on_map_connect(const redisAsyncContext *ac, int status)
     if (!s)
         return;
     if (status != REDIS_OK) {
-        coll_sink_fail(s, ac->errstr, 0, ac);
+        if (s->map_check)
+            check_lost(s, ac);
+        else
+            coll_sink_fail(s, ac->errstr, 0, ac);
         return;
     }
     coll_sink_auth(s, c, on_map_auth, NULL);
@@ -184,7 +260,9 @@ static void on_map_connect(const redisAsyncContext *ac, int status)
 static void on_map_disconnect(const redisAsyncContext *ac, int status)
 {
     coll_sink *s = map_sink(ac);
-    if (s)
+    if (s && s->map_check)
+        check_lost(s, ac);
+    else if (s)
         coll_sink_fail(s, status == REDIS_OK ? "closed" : ac->errstr, 0, ac);
 }
 
@@ -211,31 +289,58 @@ static int candidate(const coll_sink *s, unsigned k, char *host, size_t cap, int
     return proto_conf_hostport(one, host, cap, port);
 }
 
-/* Starts reading the slot map from the next candidate node. Returns 0, or
- * -1 if no connection could be started (another attempt is scheduled). */
-int coll_sink_map_read(coll_sink *s)
+/* Starts reading the slot map from the next candidate node, to connect
+ * (check 0) or to compare (check 1). Returns 0, or -1 with err set if no
+ * connection could be started. */
+static int map_start(coll_sink *s, int check, char *err, size_t cap)
 {
     char host[256];
     int port;
     if (candidate(s, s->map_try++, host, sizeof host, &port) < 0) {
-        coll_sink_retry_later(s, "no cluster node to ask for the map");
+        snprintf(err, cap, "no cluster node to ask for the map");
         return -1;
     }
     redisAsyncContext *ac = redisAsyncConnect(host, port);
     if (!ac || ac->err) {
-        coll_sink_retry_later(s, ac ? ac->errstr : "out of memory");
+        snprintf(err, cap, "%s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         return -1;
     }
     ac->data = s;
     s->map_ac = ac;
-    s->gen++;
+    s->map_check = check;
+    s->map_since = sys_now_ms();
     redisLibeventAttach(ac, s->base);
     redisAsyncSetConnectCallback(ac, on_map_connect);
     redisAsyncSetDisconnectCallback(ac, on_map_disconnect);
+    return 0;
+}
+
+/* Starts reading the slot map from the next candidate node. Returns 0, or
+ * -1 if no connection could be started (another attempt is scheduled). */
+int coll_sink_map_read(coll_sink *s)
+{
+    char err[128];
+    if (map_start(s, 0, err, sizeof err) < 0) {
+        coll_sink_retry_later(s, err);
+        return -1;
+    }
+    s->gen++;
     s->state = S_CONNECTING;
     s->state_since = sys_now_ms();
+    return 0;
+}
+
+/* Starts reading the map to compare it with the one in use. Returns 0,
+ * or -1 (the down nodes wait one back-off more). */
+int coll_sink_map_check(coll_sink *s)
+{
+    char err[128];
+    if (map_start(s, 1, err, sizeof err) < 0) {
+        coll_sink_map_check_end(s, 1);
+        return -1;
+    }
     return 0;
 }
 

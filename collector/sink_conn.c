@@ -94,49 +94,69 @@ void coll_sink_plan_from_header(void *arg, const char *hdr)
     }
 }
 
+/* Plans a reconcile of partition p from its last acknowledged id (ten
+ * minutes back if none) and of this writer's hits; never fails. */
+void coll_sink_plan_scan(coll_sink *s, int p)
+{
+    if (s->acked[p][0])
+        lower_scan(s, p, s->acked[p]);
+    else
+        snprintf(s->scan_from[p], ID_MAX, "%" PRId64 "-0", sys_now_ms() - 600000);
+    add_inst(s, s->inst, strlen(s->inst));
+    s->need_scan = 1;
+}
+
 /* Persists the unacknowledged in-flight hits so they are resent (after a
- * reconcile) before anything newer; never fails (errors are logged and the
- * hits counted as dropped). */
+ * reconcile) before anything newer: replayed ones by rewinding the spool
+ * to the oldest, direct ones ahead of every record (on a cluster the two
+ * mix: the pump runs while other partitions' hits go direct). Never fails
+ * (errors are logged and the hits counted as dropped). */
 static void persist_inflight(coll_sink *s)
 {
     if (!s->head)
         return;
-    for (int p = 0; p < s->conf->partitions; p++) {
-        if (s->acked[p][0])
-            lower_scan(s, p, s->acked[p]);
-        else
-            snprintf(s->scan_from[p], ID_MAX, "%" PRId64 "-0", sys_now_ms() - 600000);
-    }
-    add_inst(s, s->inst, strlen(s->inst));
-    s->need_scan = 1;
-    if (s->head->from_spool) {
-        coll_spool_rewind(s->spool, &s->head->pos);
-        /* unpack the hids of other writers' records we were replaying */
-        for (inflight *e = s->head; e; e = e->next) {
-            proto_hit hit;
-            if (proto_hit_unpack(&hit, e->data, e->len) == 0) {
-                const char *dash = strrchr(hit.hid, '-');
-                if (dash)
-                    add_inst(s, hit.hid, (size_t)(dash - hit.hid));
-            }
+    for (int p = 0; p < s->conf->partitions; p++)
+        coll_sink_plan_scan(s, p);
+    const inflight *first = NULL;
+    size_t n = 0, i = 0;
+    for (inflight *e = s->head; e; e = e->next) {
+        proto_hit hit;
+        if (!e->from_spool) {
+            n++;
+            continue;
         }
-    } else {
-        size_t n = (size_t)s->ninflight, i = 0;
+        if (!first)
+            first = e;
+        /* unpack the hids of other writers' records we were replaying */
+        if (proto_hit_unpack(&hit, e->data, e->len) == 0) {
+            const char *dash = strrchr(hit.hid, '-');
+            if (dash)
+                add_inst(s, hit.hid, (size_t)(dash - hit.hid));
+        }
+    }
+    if (first)
+        coll_spool_rewind(s->spool, &first->pos);
+    if (n) {
         const unsigned char **recs = malloc(n * sizeof *recs);
         size_t *lens = malloc(n * sizeof *lens);
         char hdr[COLL_SPOOL_HDR_MAX];
+        int ok = 0;
         if (recs && lens) {
-            for (inflight *e = s->head; e; e = e->next, i++) {
-                recs[i] = e->data;
-                lens[i] = e->len;
-            }
+            for (inflight *e = s->head; e; e = e->next)
+                if (!e->from_spool) {
+                    recs[i] = e->data;
+                    lens[i++] = e->len;
+                }
             coll_sink_make_header(s, hdr, sizeof hdr);
-            if (coll_spool_prepend(s->spool, hdr, recs, lens, n, sys_now_ms()) < 0)
-                for (i = 0; i < n; i++)
-                    coll_sink_note_drop(s, COLL_DROP_OUT_OF_MEMORY);
-        } else {
-            for (i = 0; i < n; i++)
+            ok = coll_spool_prepend(s->spool, hdr, recs, lens, n, sys_now_ms()) == 0;
+        }
+        for (inflight *e = s->head; e; e = e->next) {
+            if (e->from_spool)
+                continue;
+            if (!ok)
                 coll_sink_note_drop(s, COLL_DROP_OUT_OF_MEMORY);
+            else if (s->partial)
+                s->spooled[e->partition]++;
         }
         free(recs);
         free(lens);
@@ -155,6 +175,7 @@ void coll_sink_gauges(coll_sink *s)
     coll_spool_stats st;
     coll_spool_stats_get(s->spool, &st);
     if (st.lost > s->lost_seen) {
+        s->spooled_unknown = 1;     /* whose partitions: unknown */
         coll_add(s->m->dropped[COLL_DROP_CORRUPT], (uint64_t)(st.lost - s->lost_seen));
         s->lost_seen = st.lost;
     }
@@ -170,6 +191,8 @@ void coll_sink_gauges(coll_sink *s)
     atomic_store_explicit(&s->g_spool_written, st.written, memory_order_relaxed);
     atomic_store_explicit(&s->g_spool_damaged, st.damaged, memory_order_relaxed);
     atomic_store_explicit(&s->g_degraded, degraded, memory_order_relaxed);
+    atomic_store_explicit(&s->g_nodes_down, s->partial && s->state == S_UP ? s->nnodes - s->nsynced : 0,
+                          memory_order_relaxed);
 }
 
 /* Frees every in-flight entry and the spare ones; never fails. */
@@ -237,6 +260,11 @@ static void close_all(coll_sink *s, int hung, const redisAsyncContext *keep)
         n->unwaited = 0;        /* what it owed is persisted: confirmed or sent again */
         n->rewait = 0;
         n->wait_sent_ms = 0;
+        n->ohead = n->otail = NULL;
+        n->state = S_DOWN;
+        n->down_logged = 0;
+        n->backoff_ms = 0;
+        n->gen++;
         if (ac) {
             ac->data = NULL;
             if (ac != keep)
@@ -250,6 +278,7 @@ static void close_all(coll_sink *s, int hung, const redisAsyncContext *keep)
         if (ac != keep)
             redisAsyncFree(ac);
     }
+    s->map_check = 0;
     s->nsynced = 0;
     s->gen++;
 }
@@ -294,7 +323,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     coll_sink *s = coll_sink_of(ac);
     if (s)
-        coll_sink_fail(s, status == REDIS_OK ? "closed" : ac->errstr, 0, ac);
+        coll_sink_node_fail(ac->data, status == REDIS_OK ? "closed" : ac->errstr, 0, ac);
 }
 
 /* Handles the outcome of a node's connect attempt. */
@@ -305,7 +334,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (!s)
         return;
     if (status != REDIS_OK) {
-        coll_sink_fail(s, ac->errstr, 0, ac);
+        coll_sink_node_fail(n, ac->errstr, 0, ac);
         return;
     }
     struct sockaddr_storage ss;
@@ -323,8 +352,12 @@ static void on_connect(const redisAsyncContext *ac, int status)
             snprintf(n->laddr, sizeof n->laddr, "%s:%d", ip, ntohs(a->sin6_port));
         }
     }
-    s->state = S_SYNC;
-    s->state_since = sys_now_ms();
+    if (s->state != S_UP) {     /* the sink connecting; else one node again */
+        s->state = S_SYNC;
+        s->state_since = sys_now_ms();
+    }
+    n->state = S_SYNC;
+    n->state_since = sys_now_ms();
     n->sync_part = 0;
     sync_step(n);
 }
@@ -339,6 +372,31 @@ void coll_sink_retry_later(coll_sink *s, const char *err)
     s->next_connect = sys_now_ms() + (s->backoff_ms ? s->backoff_ms : 100);
 }
 
+/* Starts node n's connection. Returns 0, or -1 with err set. */
+int coll_sink_node_connect(sink_node *n, char *err, size_t cap)
+{
+    coll_sink *s = n->s;
+    redisAsyncContext *ac = s->addr.path[0] && !s->addr.cluster ? redisAsyncConnectUnix(s->addr.path)
+                                                               : redisAsyncConnect(n->host, n->port);
+    if (!ac || ac->err) {
+        snprintf(err, cap, "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        return -1;
+    }
+    ac->data = n;
+    n->ac = ac;
+    n->client_id = 0;
+    n->synced = 0;
+    n->gen++;
+    n->state = S_CONNECTING;
+    n->state_since = sys_now_ms();
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    return 0;
+}
+
 /* Connects every node of the table; a failure to start one closes the
  * others and schedules another attempt. */
 void coll_sink_connect_nodes(coll_sink *s)
@@ -348,24 +406,13 @@ void coll_sink_connect_nodes(coll_sink *s)
     s->state = S_CONNECTING;
     s->state_since = sys_now_ms();
     for (int i = 0; i < s->nnodes; i++) {
-        sink_node *n = &s->node[i];
-        redisAsyncContext *ac = s->addr.path[0] && !s->addr.cluster ? redisAsyncConnectUnix(s->addr.path)
-                                                                   : redisAsyncConnect(n->host, n->port);
-        if (!ac || ac->err) {
-            coll_sink_retry_later(s, ac ? ac->errstr : "out of memory");
-            if (ac)
-                redisAsyncFree(ac);
+        char err[128];
+        if (coll_sink_node_connect(&s->node[i], err, sizeof err) < 0) {
+            coll_sink_retry_later(s, err);
             close_all(s, 0, NULL);
             s->state = S_DOWN;
             return;
         }
-        ac->data = n;
-        n->ac = ac;
-        n->client_id = 0;
-        n->synced = 0;
-        redisLibeventAttach(ac, s->base);
-        redisAsyncSetConnectCallback(ac, on_connect);
-        redisAsyncSetDisconnectCallback(ac, on_disconnect);
     }
 }
 
@@ -398,17 +445,24 @@ void coll_sink_auth(coll_sink *s, redisAsyncContext *ac, redisCallbackFn *fn, vo
         redisAsyncCommand(ac, fn, priv, "AUTH %s", s->addr.pass);
 }
 
-/* Fails the sink if a control reply is an error; returns 1 if so. */
-static int sync_error(coll_sink *s, redisReply *reply, const char *what)
+/* Fails node n (or the sink) if a control reply is an error; returns 1
+ * if so. */
+static int sync_error(sink_node *n, redisReply *reply, const char *what)
 {
+    coll_sink *s = n->s;
     if (reply && reply->type != REDIS_REPLY_ERROR)
         return 0;
     /* a slot moving (ASK, MOVED) or a cluster not ready: counted, and the
      * map read again on the next attempt */
     int kind = reply ? coll_sink_cluster_count(s, reply->str) : -1;
-    if (!s->down_logged && kind < 0)    /* once an outage (LOADING, MASTERDOWN… answer every retry) */
+    if (!s->down_logged && !n->down_logged && kind < 0)    /* once an outage (LOADING, MASTERDOWN… answer every retry) */
         sys_error("redis: command failed", "cmd=%s err=\"%s\"", what, reply ? reply->str : "no reply");
-    coll_sink_fail(s, what, 0, NULL);
+    /* CLUSTERDOWN from a node syncing alone (a restarted master before the
+     * cluster's gossip reached it) is that node not ready: it alone waits */
+    if (kind >= 0 && !(kind == CL_CLUSTERDOWN && s->partial && s->state == S_UP))
+        coll_sink_fail(s, what, 0, NULL);
+    else
+        coll_sink_node_fail(n, what, 0, NULL);
     return 1;
 }
 
@@ -416,8 +470,9 @@ static int sync_error(coll_sink *s, redisReply *reply, const char *what)
 static void on_setup(redisAsyncContext *ac, void *r, void *priv)
 {
     coll_sink *s = coll_sink_of(ac);
-    if (s && (uintptr_t)priv == s->gen && r)
-        sync_error(s, r, "AUTH/SELECT");
+    sink_node *n = ac->data;
+    if (s && (uintptr_t)priv == n->gen && r)
+        sync_error(n, r, "AUTH/SELECT");
 }
 
 /* Ignores the reply of CLIENT KILL (the connection may already be gone). */
@@ -434,13 +489,13 @@ static void on_client_id(redisAsyncContext *ac, void *r, void *priv)
     coll_sink *s = coll_sink_of(ac);
     sink_node *n = ac->data;
     redisReply *reply = r;
-    if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "CLIENT ID"))
+    if (!s || (uintptr_t)priv != n->gen || !reply || sync_error(n, reply, "CLIENT ID"))
         return;
     n->client_id = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
     n->kill_id = 0;
     n->sync_part = 0;
     n->tail_done = 0;
-    s->state_since = sys_now_ms();
+    s->state_since = n->state_since = sys_now_ms();
     sync_step(n);
 }
 
@@ -450,7 +505,7 @@ static void on_tail(redisAsyncContext *ac, void *r, void *priv)
     coll_sink *s = coll_sink_of(ac);
     sink_node *n = ac->data;
     redisReply *reply = r;
-    if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XREVRANGE"))
+    if (!s || (uintptr_t)priv != n->gen || !reply || sync_error(n, reply, "XREVRANGE"))
         return;
     unsigned p = n->sync_part;
     char tail[ID_MAX] = "0-0";
@@ -470,7 +525,7 @@ static void on_tail(redisAsyncContext *ac, void *r, void *priv)
     }
     snprintf(s->acked[p], ID_MAX, "%s", tail);
     n->tail_done = 1;
-    s->state_since = sys_now_ms();
+    s->state_since = n->state_since = sys_now_ms();
     sync_step(n);
 }
 /* Returns 1 if hid has a prefix being reconciled. */
@@ -494,7 +549,7 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
     coll_sink *s = coll_sink_of(ac);
     sink_node *node = ac->data;
     redisReply *reply = r;
-    if (!s || (uintptr_t)priv != s->gen || !reply || sync_error(s, reply, "XRANGE"))
+    if (!s || (uintptr_t)priv != node->gen || !reply || sync_error(node, reply, "XRANGE"))
         return;
     unsigned p = node->sync_part;
     size_t n = reply->type == REDIS_REPLY_ARRAY ? reply->elements : 0;
@@ -510,7 +565,7 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
                 uint64_t h = proto_hash64(f->element[j + 1]->str, f->element[j + 1]->len);
                 if (proto_htab_find(&s->found, h, NULL, NULL) < 0 &&
                     proto_htab_add(&s->found, h, 0) < 0) {
-                    sync_error(s, NULL, "reconcile: out of memory"); /* retried on reconnect */
+                    sync_error(node, NULL, "reconcile: out of memory"); /* retried on reconnect */
                     return;
                 }
                 s->scan_found++;
@@ -525,20 +580,20 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
         snprintf(tmp, sizeof tmp, "(%s", s->scan_from[p]);
         memcpy(s->scan_from[p], tmp, ID_MAX);
     }
-    s->state_since = sys_now_ms();
+    s->state_since = node->state_since = sys_now_ms();
     sync_step(node);
 }
 
 /* Runs the next step of node n's sync: setup, CLIENT KILL of a hung
  * predecessor and CLIENT ID, the tail ids and reconcile scans of the
- * partitions it holds; once every node is through, goes up. Never fails
- * (errors fail the sink). */
+ * partitions it holds; then the node is up (coll_sink_node_synced). Never
+ * fails (errors fail the node or the sink). */
 static void sync_step(sink_node *n)
 {
     char key[PROTO_KEY_MAX];
     coll_sink *s = n->s;
     redisAsyncContext *ac = n->ac;
-    void *g = (void *)s->gen;
+    void *g = (void *)n->gen;
     if (n->client_id == 0) {
         coll_sink_auth(s, ac, on_setup, g);
         if (s->addr.db && !s->addr.cluster)
@@ -574,23 +629,7 @@ static void sync_step(sink_node *n)
         n->sync_part++;
         n->tail_done = 0;
     }
-    n->synced = 1;
-    if (++s->nsynced < s->nnodes)
-        return;             /* the others are still at it */
-    if (s->need_scan)
-        sys_info("redis: reconciled", "thread=%d found_in_redis=%" PRIu64, s->index,
-                   s->scan_found);
-    s->need_scan = 0;
-    s->scan_found = 0;
-    s->state = S_UP;
-    coll_spool_stats st;
-    coll_spool_stats_get(s->spool, &st);
-    if (st.records == 0)        /* nothing to send: up for sure */
-        coll_sink_working(s);
-    /* else the first XADD acknowledged says so: a Redis that connects
-     * but refuses writes (OOM, READONLY…) is still one outage, retried on
-     * the same back-off and logged once */
-    s->kick(s);     /* sink.c sends what the spool holds */
+    coll_sink_node_synced(n);
 }
 
 /* Returns the name of a degraded code of g_degraded (1-based), or NULL. */

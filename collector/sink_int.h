@@ -1,10 +1,13 @@
-/* sink_int.h: the sink's state and what its three files share, not part
+/* sink_int.h: the sink's state and what its four files share, not part
  * of the API: sink_conn.c (the lower layer: the connections, reconciliation,
- * persisting in-flight hits, gauges and drop accounting) and sink_cluster.c
- * (a cluster's slot map, the node of each partition, redirects) never call
- * sink.c (the queue, sending, the pump, drain and the tick); they reach the
- * pump only through s->kick. One node (a plain redis:// URL) is a table of
- * one node that owns every partition. */
+ * persisting in-flight hits, gauges and drop accounting), sink_cluster.c
+ * (a cluster's slot map, the node of each partition, redirects) and
+ * sink_node.c (on a cluster: one master failing, spooled and reconnected
+ * alone while the others take hits) serve sink.c (the queue, sending, the
+ * pump, drain and the tick); they reach the pump only through s->kick and
+ * release acknowledged hits through coll_sink_release_ready. One node (a
+ * plain redis:// URL) is a table of one node that owns every partition,
+ * and any failure takes the whole sink down. */
 #ifndef COLL_SINK_INT_H
 #define COLL_SINK_INT_H
 
@@ -28,6 +31,7 @@ enum { S_DOWN, S_CONNECTING, S_SYNC, S_UP };
 /* A hit sent to Redis and not yet acknowledged, in send order. */
 typedef struct inflight {
     struct inflight *next;
+    struct inflight *onext; /* cluster: the next hit owed a reply by the same node */
     int64_t sent_ms;
     int from_spool;
     coll_spool_pos pos;
@@ -36,7 +40,7 @@ typedef struct inflight {
     uint32_t cap;           /* bytes data[] can hold (ENTRY_DATA for recycled entries) */
     uint8_t done;           /* acknowledged, released once every earlier entry is */
     uint8_t asks;           /* ASK redirects followed */
-    uint8_t wnode;          /* replicas_ack: the node it was written to */
+    uint8_t wnode;          /* the node it was written to (that owes its reply) */
     uint32_t wgen;          /* replicas_ack: that node's WAIT generation when written */
     char id[ID_MAX];        /* the stream id Redis gave it, while done and not released */
     unsigned char data[];   /* proto_hit_pack() bytes */
@@ -61,6 +65,14 @@ typedef struct sink_node {
     uint32_t unwaited;          /* XADDs sent since the last WAIT */
     int rewait;                 /* the last WAIT fell short: ask again on the tick */
     int64_t wait_sent_ms;       /* a WAIT is owed since (0: none) */
+    /* cluster, while the sink is up: this node's own life (sink_node.c) */
+    int state;                  /* S_DOWN, S_CONNECTING, S_SYNC, S_UP */
+    int64_t state_since;
+    int backoff_ms;
+    int64_t next_connect;
+    int down_logged;
+    uintptr_t gen;              /* bumps on each of its connections: stale sync replies */
+    inflight *ohead, *otail;    /* the hits it owes a reply, in send order */
 } sink_node;
 
 /* Cluster events counted on /metrics (coll_metrics.cluster). */
@@ -80,7 +92,12 @@ struct coll_sink {
     /* connections: one per node; all up, or the sink is down */
     sink_node node[NODES_MAX];
     int nnodes;
-    int nsynced;                /* nodes whose sync is over */
+    int nsynced;                /* nodes whose sync is over (cluster: the nodes up) */
+    int partial;                /* cluster: a node fails alone (sink_node.c) */
+    int32_t *spooled;           /* cluster: per partition, its records in the spool */
+    int spooled_unknown;        /* the counts are not known: direct only if the spool is empty */
+    int map_check;              /* map_ac reads the map to compare it, not to connect */
+    int64_t map_since;
     uint8_t *part_node;         /* per partition: its node, set once per map */
     int rej_node;               /* the node of the rejects stream */
     redisAsyncContext *map_ac;  /* cluster: the connection reading CLUSTER SLOTS */
@@ -132,13 +149,59 @@ struct coll_sink {
     _Atomic int64_t g_queued, g_spool_records, g_spool_held, g_spool_bytes, g_spool_mem_bytes;
     _Atomic int64_t g_spool_written, g_spool_damaged;
     _Atomic int g_degraded;     /* 0, or 1 + the index of a reason in sink.c */
+    _Atomic int g_nodes_down;   /* cluster: masters down while the others take hits */
 
     proto_redis_addr addr;
 };
 
-/* Marks e as written to node i now, for replicas_ack's WAIT (sink.c);
- * never fails. */
+/* Marks e as written to node i now: owed by it, and for replicas_ack's
+ * WAIT (sink.c); never fails. */
 void coll_sink_written(coll_sink *s, inflight *e, int i);
+
+/* Releases, from the head, every entry acknowledged and confirmed
+ * (sink.c); never fails. */
+void coll_sink_release_ready(coll_sink *s);
+
+/* Takes e off the list of replies node n owes (cluster); never fails. */
+void coll_sink_owed_drop(sink_node *n, inflight *e);
+
+/* Takes node n down for why (a connection error, its timeout, an error
+ * reply): alone on a cluster whose sink is up, its in-flight hits spooled
+ * and its partitions' hits spooled until it is back; else (one node, the
+ * sink connecting, replayed hits in flight, an ASK followed, no other node
+ * up) the whole sink (coll_sink_fail). keep: a context hiredis is about to
+ * free. Never fails. */
+void coll_sink_node_fail(sink_node *n, const char *why, int hung, const redisAsyncContext *keep);
+
+/* Starts node n's connection (its sync follows). Returns 0, or -1 with
+ * the reason in err (cap bytes) if it could not be started (n is left as
+ * it was). */
+int coll_sink_node_connect(sink_node *n, char *err, size_t cap);
+
+/* Cluster, sink up: times out nodes owing a reply, a WAIT, or a sync for
+ * longer than redis_timeout_ms, and has the map checked (then the node
+ * reconnected) once a down node's back-off passed. Never fails. */
+void coll_sink_nodes_tick(coll_sink *s, int64_t now);
+
+/* A node's sync is over: marks it up; the sink goes up once every node
+ * is, or (cluster, sink up) the node rejoins. Never fails. */
+void coll_sink_node_synced(sink_node *n);
+
+/* Cluster: the map check found the slot map unchanged: connects the down
+ * nodes whose back-off passed. Never fails. */
+void coll_sink_nodes_reconnect(coll_sink *s);
+
+/* Cluster: starts reading the map to compare it with the one in use (a
+ * node is down: has its slots moved?). Returns 0, or -1. */
+int coll_sink_map_check(coll_sink *s);
+
+/* Ends a map check: closes its connection; a failed one (failed) puts
+ * the down nodes' next attempt one back-off later. Never fails. */
+void coll_sink_map_check_end(coll_sink *s, int failed);
+
+/* Returns 1 if a hit of partition p may be sent now rather than spooled
+ * (cluster: its node up and none of its hits in the spool). */
+int coll_sink_part_direct(const coll_sink *s, unsigned p);
 
 /* Updates the gauges other threads read; never fails. */
 void coll_sink_gauges(coll_sink *s);
@@ -159,6 +222,10 @@ const char *coll_sink_degraded_name(int d);
 /* Writes the spool header naming this writer and where a reconcile scan
  * must start. Never fails (truncates). */
 void coll_sink_make_header(coll_sink *s, char *out, size_t cap);
+
+/* Plans a reconcile of partition p from its last acknowledged id (ten
+ * minutes back if none) and of this writer's hits; never fails. */
+void coll_sink_plan_scan(coll_sink *s, int p);
 
 /* Plans a reconcile from a spool file header (callback of each_header). */
 void coll_sink_plan_from_header(void *arg, const char *hdr);

@@ -500,6 +500,19 @@ int coll_spool_read(coll_spool *sp, unsigned char *buf, size_t cap, size_t *len,
             sp->roff = -1;
             continue;
         }
+        if (sp->roff < 0 && f->read > 0) {
+            /* part read and acknowledged (a prepend or a rewind put the
+             * reader back here): its next record is past them */
+            if (f->fd < 0 && f->created && !f->deleted)
+                f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+            int64_t in_file = f->records - f->mrecs;
+            sp->roff = f->read < in_file ? spool_seg_offset_of(f, f->read)
+                     : f->size + (int64_t)spool_frames_span(f->mem, f->mlen, f->read - in_file, NULL);
+            if (sp->roff < 0) {
+                skip_file_part(sp, f, "cannot find the next record");
+                continue;
+            }
+        }
         if (sp->roff < 0)
             sp->roff = f->data_off;
         uint32_t n;

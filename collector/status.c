@@ -50,11 +50,12 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
     char l[160];
     int64_t queued = 0, conns = 0;
     coll_sink_spool_info sp = {0};
-    int up = 0, degraded = 0;
+    int up = 0, degraded = 0, nodes_down = 0;
     for (int i = 0; i < ctx->nworkers; i++) {
         const coll_worker *w = &ctx->workers[i];
         if (w->sink) {
             up += coll_sink_up(w->sink);
+            nodes_down += coll_sink_nodes_down(w->sink);
             queued += coll_sink_queued(w->sink);
             coll_sink_spool_info one;
             coll_sink_spool(w->sink, &one);
@@ -162,6 +163,9 @@ void coll_metrics_render(const coll_ctx *ctx, proto_buf *b)
         proto_prom_sample(b, "ag_http_responses_total", l, (double)coll_get(m->status[c]));
     }
     proto_prom_one(b, "ag_redis_up", "gauge", "Threads whose Redis connection is up, of ag_threads.", up);
+    proto_prom_one(b, "ag_redis_nodes_down", "gauge",
+                   "Cluster masters down while the thread's other masters take hits directly (their "
+                   "partitions' hits go to the spool), summed over threads.", nodes_down);
     proto_prom_one(b, "ag_threads", "gauge", "Event-loop threads.", ctx->nworkers);
     proto_prom_one(b, "ag_queue_depth", "gauge", "Hits sent to Redis and awaiting a reply.", (double)queued);
     proto_prom_one(b, "ag_spool_records", "gauge",
