@@ -65,31 +65,9 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import Resp, UAS, _bulk  # noqa: E402
 
-SLOTS = 16384
-_T = []
-for _i in range(256):
-    _c = _i << 8
-    for _ in range(8):
-        _c = ((_c << 1) ^ 0x1021) if _c & 0x8000 else (_c << 1)
-    _T.append(_c & 0xFFFF)
-
-
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _T[((crc >> 8) ^ b) & 0xFF]
-    return crc
-
-
-def keyslot(key):
-    if isinstance(key, str):
-        key = key.encode()
-    s = key.find(b"{")
-    if s >= 0:
-        e = key.find(b"}", s + 1)
-        if e > s + 1:
-            key = key[s + 1:e]
-    return crc16(key) % SLOTS
+# one CRC16 and slot function for the tests and the benchmarks: the fixture's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from cluster import SLOTS, crc16, keyslot  # noqa: E402
 
 
 def partition(campaign, parts):

@@ -18,6 +18,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: F401,F403
+from cluster import crc16  # noqa: E402  (the one CRC16 of the tests)
 
 if not CLI or not os.access(CLI, os.X_OK):
     print("AG_CLI does not name the actiongap binary", flush=True)
@@ -52,14 +53,6 @@ def close(a, b, eps=1e-9):
     return a is not None and b is not None and abs(a - b) <= eps
 
 
-def crc16(data):
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
 
 
 # ------------------------------------------------------------------ fixture
