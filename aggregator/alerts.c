@@ -14,7 +14,6 @@
 #include "resp.h"
 #include "schema.h"
 
-#define OUTBOX_MAXLEN "100000"
 #define SCAN_LIMIT 1000         /* pending signups read per campaign and scan */
 
 /* One scan's view of the campaigns it covers. */
@@ -97,7 +96,7 @@ static int raise_one(agg *a, const char *c, const char *subject, long long signu
                                       agg_scripts_sha(AGG_SCRIPT_ALERT), AGG_AK_COUNT,
                                       k[AGG_AK_PENDING], k[AGG_AK_ALERTED], k[AGG_AK_OUTBOX],
                                       k[AGG_AK_CFG], subject, signup_ts, now, sla_s, c,
-                                      OUTBOX_MAXLEN);
+                                      AGG_OUTBOX_MAXLEN);
         if (!r && attempt == 0 && sys_redis_last(a->r) == SYS_REDIS_REPLY &&
             strncmp(sys_redis_err(a->r), "NOSCRIPT", 8) == 0) {
             if (agg_scripts_load(a->r) < 0)

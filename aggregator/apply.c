@@ -12,7 +12,6 @@
 #include "log.h"
 #include "resp.h"
 
-#define OUTBOX_MAXLEN "100000"    /* alerts a campaign's outbox keeps unmoved */
 #define DEAD_LOG_MS 10000       /* at most one dead-letter log line this often */
 
 static char shas[AGG_SCRIPT_COUNT][41];
@@ -96,7 +95,7 @@ static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
  * Returns 1 if held so, else 0. */
 static int node_down_hold(agg_apply_job *j, const redisReply *rep, size_t c)
 {
-    if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "NODEDOWN ", 9) != 0)
+    if (!sys_redis_nodedown(rep))
         return 0;
     if (!agg_batch_held(j->b, c)) {
         j->res->held++;
@@ -295,7 +294,7 @@ int agg_apply_send_calls(sys_redis *r, agg_apply_job *j)
     proto_resp out = {0};
     char key[PROTO_KEY_MAX];
     proto_key_campaigns(key, sizeof key, j->conf->prefix);
-    long calls = agg_batch_calls(j->b, agg_scripts_sha(AGG_SCRIPT_APPLY), OUTBOX_MAXLEN,
+    long calls = agg_batch_calls(j->b, agg_scripts_sha(AGG_SCRIPT_APPLY), AGG_OUTBOX_MAXLEN,
                                  sys_now_ms(), &out);
     long active = calls >= 0 ? agg_batch_activity(j->b, key, &out) : -1;
     j->call = 0;

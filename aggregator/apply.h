@@ -37,6 +37,9 @@
 #include "ops.h"
 #include "redis.h"
 
+#define AGG_OUTBOX_MAXLEN "100000"  /* alerts a campaign's outbox keeps unmoved */
+#define AGG_ALERTS_MAXLEN "100000"  /* ag:alerts is capped at about this (SPEC 3) */
+
 #define AGG_DEAD_MAX 32     /* poisoned campaigns dead-lettered per batch; more are held */
 
 /* One batch going through the stages. */

@@ -13,7 +13,6 @@
 #include "resp.h"
 
 #define MOVE_CHUNK 100              /* outbox entries moved per campaign and pass */
-#define ALERTS_MAXLEN "100000"
 #define POISON_LOG_MS 10000         /* at most one line on a bad key this often */
 
 /* One pass over the selected campaigns: their outbox pages and what
@@ -51,7 +50,7 @@ static int on_page(void *arg, redisReply *rep, size_t i)
         p->page[i] = rep;
         return 0;
     }
-    if (rep->type == REDIS_REPLY_ERROR)
+    if (rep->type == REDIS_REPLY_ERROR && !sys_redis_nodedown(rep))  /* its node away: moved later */
         log_poison(p->a->camps[p->idx[i]].name, rep->str);
     else
         rc = -1;
@@ -105,7 +104,7 @@ static void move_call(const char *sha, const char *alerts, const char *moved, co
     proto_resp_str(&args, alerts);
     proto_resp_str(&args, moved);
     proto_resp_str(&args, c);
-    proto_resp_str(&args, ALERTS_MAXLEN);
+    proto_resp_str(&args, AGG_ALERTS_MAXLEN);
     for (size_t e = 0; e < page->elements; e++) {
         const redisReply *ent = page->element[e], *f = ent->element[1];
         size_t nf = f->type == REDIS_REPLY_ARRAY ? f->elements & ~(size_t)1 : 0;

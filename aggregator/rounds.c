@@ -55,7 +55,7 @@ static int on_ack(void *arg, redisReply *rep, size_t i)
     (void)i;
     /* NODEDOWN: a cluster node went away; the entries stay pending and
      * are read again (and skipped by the watermark) when it is back */
-    int ok = rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "NODEDOWN ", 9) == 0;
+    int ok = rep->type != REDIS_REPLY_ERROR || sys_redis_nodedown(rep);
     if (!ok)
         sys_error("XACK failed", "err=\"%s\"", rep->str);
     freeReplyObject(rep);
@@ -158,11 +158,10 @@ static void count(agg *a, const agg_apply_result *res)
 
 /* Waits, when replicas_ack asks, until that many replicas of every node
  * written hold what was applied, so that a failover cannot take back a
- * count whose entries are acknowledged. Returns 0; or -1 when they fell
- * short (a->unconfirmed set, said once an episode: the caller leaves the
+ * count whose entries are acknowledged. Returns 0; 1 when they fell short
+ * (a->unconfirmed set for the episode, said once: the caller leaves the
  * entries pending, to be read again, skipped by the watermark and
- * acknowledged once replicas confirm) or Redis failed. */
-static int replicas_hold(agg *a)
+ * acknowledged once replicas confirm); -1 when Redis failed. */static int replicas_hold(agg *a)
 {
     if (a->conf.replicas_ack == 0)
         return 0;
@@ -179,7 +178,7 @@ static int replicas_hold(agg *a)
                  "replicas_ack=%d reached=%d timeout_ms=%d", a->conf.replicas_ack, n,
                  a->conf.redis_timeout_ms);
     a->unconfirmed = n >= 0;
-    return -1;
+    return n >= 0 ? 1 : -1;
 }
 
 /* Applies and acknowledges n entries of partition p (stream order), but
@@ -200,13 +199,13 @@ static long process(agg *a, int p, const redisReply *const *ents, size_t n)
     }
     /* acknowledge only now that every update is durable in Redis (and
      * its replicas, with replicas_ack: else they stay pending) */
-    if (replicas_hold(a) < 0 && a->unconfirmed) {
+    int rh = replicas_hold(a);
+    if (rh == 1) {
         free(held);
         count(a, &res);
         return 0;
     }
-    if (!a->up || (acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 ||
-        sys_redis_run(a->r, 0) < 0) {
+    if (rh < 0 || (acked = queue_ack(a, p, ents, n, flag_held, held)) < 0 || sys_redis_run(a->r, 0) < 0) {
         free(held);
         agg_disconnect(a, "XACK failed");
         return -1;
@@ -245,7 +244,7 @@ static int on_read(void *arg, redisReply *rep, size_t i)
         rd->left = rd->group - 1;
     }
     int p_of = rd->ntaken < rd->nsent ? rd->part[rd->ntaken++ % AGG_MAX_READS] : -1;
-    if (rep->type == REDIS_REPLY_ERROR && p_of >= 0 && strncmp(rep->str, "NODEDOWN ", 9) == 0) {
+    if (p_of >= 0 && sys_redis_nodedown(rep)) {
         agg_partition_away(rd->a, p_of, rep->str);     /* the other partitions go on */
         return 0;
     }
@@ -444,12 +443,16 @@ static size_t read_and_apply(agg *a, int block)
         int nreads = ahead ? (a->conf.batch_max + per_read - 1) / per_read : 0;
         if (nreads > AGG_MAX_READS)
             nreads = AGG_MAX_READS;
-        for (int i = 0; i < nreads; i++)
-            if (queue_read(a, &ahead_rd, 0) < 0)
+        size_t owed_ahead = 0;      /* replies: one a read, one a partition's read on a cluster */
+        for (int i = 0; i < nreads; i++) {
+            int k = queue_read(a, &ahead_rd, 0);
+            if (k < 0)
                 goto fail;
+            owed_ahead += (size_t)k;
+        }
         sys_debug("round", "entries=%zu reads_ahead=%d", cur->total, nreads);
         /* the last round's XACKs and this round's reads; the reads ahead stay owed */
-        if (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, (size_t)nreads) < 0)
+        if (sys_redis_flush(a->r) < 0 || sys_redis_run(a->r, owed_ahead) < 0)
             goto fail;
         done += counted;
         counted = 0;
@@ -471,9 +474,10 @@ static size_t read_and_apply(agg *a, int block)
             goto fail;
         /* nothing is owed here: WAIT may go; falling short leaves the
          * round's entries pending, read again once replicas confirm */
-        int unconfirmed = replicas_hold(a) < 0;
-        if (unconfirmed && !a->unconfirmed)
+        int rh = replicas_hold(a);
+        if (rh < 0)
             goto fail;
+        int unconfirmed = rh == 1;
         nxt->backlog = ahead_rd.full;
         for (int p = 0; p < a->conf.partitions; p++) {
             if (!cur->b[p])

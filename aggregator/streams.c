@@ -153,28 +153,46 @@ fail:
 
 /* ---------------------------------------------------------------- leases */
 
+/* What the heartbeat's last reply says: how many run, and this one's place. */
+typedef struct {
+    const char *me;
+    int n, rank;
+} live;
+
+/* Takes the ZRANGE of the aggregators alive (a ledger handler). */
+static int on_live(void *arg, redisReply *rep, size_t i)
+{
+    live *l = arg;
+    (void)i;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 1) {
+        l->n = (int)rep->elements;
+        for (size_t k = 0; k < rep->elements; k++)  /* names before mine */
+            l->rank += rep->element[k]->type == REDIS_REPLY_STRING && strcmp(rep->element[k]->str, l->me) < 0;
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
 /* Says this aggregator is alive (ag:aggregators) and forgets those silent
- * for a lease's length. Returns how many run, this one included, and its
- * place among their names in *rank (1 and 0 when Redis does not say: then
- * every free lease is taken, as alone). */
+ * for a lease's length, in one round trip. Returns how many run, this one
+ * included, and its place among their names in *rank (1 and 0 when Redis
+ * does not say: then every free lease is taken, as alone). */
 static int live_aggregators(agg *a, int *rank)
 {
     char key[PROTO_KEY_MAX];
     long long now = sys_now_ms();
-    int n = 1;
-    *rank = 0;
+    live l = {a->me, 1, 0};
     proto_key_aggregators(key, sizeof key, a->conf.prefix);
-    redisReply *r = agg_cmd(a, "ZADD %s %lld %s", key, now, a->me);
-    freeReplyObject(r);
-    if (r && (r = agg_cmd(a, "ZREMRANGEBYSCORE %s -inf (%lld", key, now - LEASE_MS)))
-        freeReplyObject(r);
-    if (r && (r = agg_cmd(a, "ZRANGE %s 0 -1", key)) && r->type == REDIS_REPLY_ARRAY && r->elements > 1) {
-        n = (int)r->elements;
-        for (size_t i = 0; i < r->elements; i++)    /* names before mine */
-            *rank += r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, a->me) < 0;
+    if (sys_redis_sendf(a->r, NULL, NULL, "ZADD %s %lld %s", key, now, a->me) < 0 ||
+        sys_redis_sendf(a->r, NULL, NULL, "ZREMRANGEBYSCORE %s -inf (%lld", key, now - LEASE_MS) < 0 ||
+        sys_redis_sendf(a->r, on_live, &l, "ZRANGE %s 0 -1", key) < 0 || sys_redis_flush(a->r) < 0 ||
+        sys_redis_run(a->r, 0) < 0) {
+        if (!agg_node_lost(a))
+            agg_disconnect(a, sys_redis_err(a->r));
+        l.n = 1, l.rank = 0;
     }
-    freeReplyObject(r);
-    return n;
+    *rank = l.n > 1 ? l.rank : 0;
+    return l.n;
 }
 
 /* Renews held leases and takes free ones (or ones held under this

@@ -412,13 +412,7 @@ static void do_beacon(coll_worker *w, const coll_http_req *req, coll_http_resp *
     }
     if (!origin && req->origin && req->origin_len) {
         /* beacons ignore CORS answers: a foreign Origin is refused here */
-        proto_hit hit;
-        proto_hit_init(&hit);
-        server_fields(w, req, &hit, PROTO_VIA_BEACON);
-        coll_inc(w->ctx->m.rejected[PROTO_VIA_BEACON]);
-        coll_inc(w->ctx->m.reasons[PROTO_ERR_ORIGIN]);
-        w->sink_api->reject(w->sink, &hit, PROTO_ERR_ORIGIN, req->body,
-                            req->body_len);
+        coll_reject_body(w, req, PROTO_VIA_BEACON, PROTO_ERR_ORIGIN);
         answer(resp, 403, "origin not allowed (cors_allow)\n");
         resp->headers = hdr;
         return;

@@ -275,12 +275,12 @@ int coll_sink_xadd_of(coll_sink *s, unsigned p, const unsigned char *data, size_
     return build_xadd(s, &hit, p);
 }
 
-/* Sends one hit (packed in e) with XADD on its partition's node. Returns
- * 0, or -1 if the command could not be queued (the entry is freed by the
- * caller). */
-static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit)
+/* Sends one hit (packed in e) of partition part with XADD on the
+ * partition's node. Returns 0, or -1 if the command could not be queued
+ * (the entry is freed by the caller). */
+static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit, unsigned part)
 {
-    e->partition = proto_partition(hit->campaign, (unsigned)s->conf->partitions);
+    e->partition = part;
     int node = s->part_node[e->partition];
     redisAsyncContext *ac = s->node[node].ac;
     if (!ac || build_xadd(s, hit, e->partition) < 0 ||
@@ -350,11 +350,12 @@ void coll_sink_pump(coll_sink *s)
             s->spooled_unknown = 1;     /* its partition is not known */
             continue;
         }
+        unsigned part = proto_partition(hit.campaign, (unsigned)s->conf->partitions);
         if (known) {
             coll_inc(s->m->reconciled);
             coll_spool_ack(s->spool, &pos);
             if (s->partial)
-                s->spooled[proto_partition(hit.campaign, (unsigned)s->conf->partitions)]--;
+                s->spooled[part]--;
             continue;
         }
         inflight *e = entry_new(s, buf, len);
@@ -362,7 +363,7 @@ void coll_sink_pump(coll_sink *s)
             e->from_spool = 1;
             e->pos = pos;
         }
-        if (!e || send_hit(s, e, &hit) < 0) {
+        if (!e || send_hit(s, e, &hit, part) < 0) {
             entry_release(s, e);
             coll_spool_unread(s->spool, &pos); /* read again on the next pump */
             break;
@@ -541,11 +542,11 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
         return -1;
     }
     /* a cluster: per partition (its node up, nothing of it spooled) */
-    unsigned part = s->partial ? proto_partition(hit->campaign, (unsigned)s->conf->partitions) : 0;
+    unsigned part = proto_partition(hit->campaign, (unsigned)s->conf->partitions);
     if (s->state == S_UP && !s->draining && s->ninflight < s->conf->queue_max &&
         (s->partial ? coll_sink_part_direct(s, part) : coll_spool_empty(s->spool))) {
         inflight *e = entry_new(s, buf, len);
-        if (e && send_hit(s, e, hit) == 0) {
+        if (e && send_hit(s, e, hit, part) == 0) {
             s->ndirect++;
             atomic_store_explicit(&s->g_queued, s->ninflight, memory_order_relaxed);
             return 0;

@@ -271,7 +271,7 @@ static void on_map_disconnect(const redisAsyncContext *ac, int status)
 static int candidate(const coll_sink *s, unsigned k, char *host, size_t cap, int *port)
 {
     int nseeds = 0;
-    for (const char *p = s->addr.seeds; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+    while (proto_conf_seed(s->addr.seeds, nseeds, host, cap, port) == 0)
         nseeds++;
     if (s->nnodes + nseeds == 0)
         return -1;
@@ -281,12 +281,7 @@ static int candidate(const coll_sink *s, unsigned k, char *host, size_t cap, int
         *port = s->node[k].port;
         return 0;
     }
-    const char *p = s->addr.seeds;
-    for (k -= (unsigned)s->nnodes; k > 0; k--)
-        p += strcspn(p, ",") + 1;
-    char one[300];
-    snprintf(one, sizeof one, "%.*s", (int)strcspn(p, ","), p);
-    return proto_conf_hostport(one, host, cap, port);
+    return proto_conf_seed(s->addr.seeds, (int)(k - (unsigned)s->nnodes), host, cap, port);
 }
 
 /* Starts reading the slot map from the next candidate node, to connect
@@ -326,7 +321,6 @@ int coll_sink_map_read(coll_sink *s)
         coll_sink_retry_later(s, err);
         return -1;
     }
-    s->gen++;
     s->state = S_CONNECTING;
     s->state_since = sys_now_ms();
     return 0;

@@ -280,7 +280,6 @@ static void close_all(coll_sink *s, int hung, const redisAsyncContext *keep)
     }
     s->map_check = 0;
     s->nsynced = 0;
-    s->gen++;
 }
 
 /* Takes every connection down: persists in-flight hits, frees the
@@ -401,7 +400,6 @@ int coll_sink_node_connect(sink_node *n, char *err, size_t cap)
  * others and schedules another attempt. */
 void coll_sink_connect_nodes(coll_sink *s)
 {
-    s->gen++;
     s->nsynced = 0;
     s->state = S_CONNECTING;
     s->state_since = sys_now_ms();

@@ -102,7 +102,6 @@ struct coll_sink {
     int rej_node;               /* the node of the rejects stream */
     redisAsyncContext *map_ac;  /* cluster: the connection reading CLUSTER SLOTS */
     unsigned map_try;           /* cluster: which candidate the next map read asks */
-    uintptr_t gen;              /* bumps on each connection; stale replies are ignored */
     int state;
     int64_t state_since;        /* ms of the last state change or control command */
     int backoff_ms;

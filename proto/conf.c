@@ -167,6 +167,22 @@ static int parse_int(const char *v, int64_t min, int64_t max, int64_t *out)
 #define CLUSTER_SCHEME "redis+cluster://"
 #define CLUSTER_SEEDS_MAX 16
 
+/* Splits seed k of a seed list. Returns 0, or -1 past the end or if it is
+ * malformed. */
+int proto_conf_seed(const char *seeds, int k, char *host, size_t cap, int *port)
+{
+    const char *p = seeds;
+    for (; k > 0 && *p; k--)
+        p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',');
+    size_t n = strcspn(p, ",/");
+    char one[300];
+    if (!*p || n == 0 || n >= sizeof one)
+        return -1;
+    memcpy(one, p, n);
+    one[n] = 0;
+    return proto_conf_hostport(one, host, cap, port) < 0 || !host[0] ? -1 : 0;
+}
+
 /* Checks the seeds of a cluster URL ("[user:pass@]host:port,..." with an
  * optional "/0"). Returns 0, or -1 if malformed. */
 static int check_cluster_url(const char *v)
@@ -176,22 +192,17 @@ static int check_cluster_url(const char *v)
     size_t n = strcspn(h, "/");
     if (h[n] == '/' && h[n + 1] && strcmp(h + n + 1, "0") != 0)
         return -1;          /* a cluster has database 0 only */
-    int seeds = 0;
-    for (const char *b = h; b < h + n; seeds++) {
-        const char *e = memchr(b, ',', (size_t)(h + n - b));
-        if (!e)
-            e = h + n;
-        char one[300], host[256];
-        int port;
-        if (e == b || (size_t)(e - b) >= sizeof one || seeds >= CLUSTER_SEEDS_MAX)
+    if (n == 0 || h[n - 1] == ',' || strstr(h, ",,"))
+        return -1;
+    int seeds = 1;
+    for (size_t i = 0; i < n; i++)
+        seeds += h[i] == ',';
+    char host[256];
+    int port;
+    for (int k = 0; k < seeds; k++)
+        if (seeds > CLUSTER_SEEDS_MAX || proto_conf_seed(h, k, host, sizeof host, &port) < 0)
             return -1;
-        memcpy(one, b, (size_t)(e - b));
-        one[e - b] = 0;
-        if (proto_conf_hostport(one, host, sizeof host, &port) < 0 || !host[0])
-            return -1;
-        b = *e ? e + 1 : e;
-    }
-    return seeds ? 0 : -1;
+    return 0;
 }
 
 static int check_redis_url(const char *v)
@@ -251,12 +262,9 @@ int proto_conf_redis_addr(const char *url, proto_redis_addr *a)
         h = at + 1;
     }
     if (cluster) {
-        size_t n = strcspn(h, "/");
-        char one[300];
         a->cluster = 1;
-        snprintf(a->seeds, sizeof a->seeds, "%.*s", (int)n, h);
-        snprintf(one, sizeof one, "%.*s", (int)strcspn(h, ",/"), h);
-        return proto_conf_hostport(one, a->host, sizeof a->host, &a->port);
+        snprintf(a->seeds, sizeof a->seeds, "%.*s", (int)strcspn(h, "/"), h);
+        return proto_conf_seed(a->seeds, 0, a->host, sizeof a->host, &a->port);
     }
     size_t hl = strcspn(h, ":/");
     snprintf(a->host, sizeof a->host, "%.*s", (int)hl, h);
@@ -467,9 +475,7 @@ int proto_conf_set(proto_conf *c, const char *key, const char *value, char *err,
  * given stays. Never fails. */
 static void auto_partitions(proto_conf *c)
 {
-    if (c->partitions == 0)
-        c->partitions_auto = 1;
-    if (c->partitions_auto)
+    if (c->partitions_auto)     /* conf_apply set it for a 0 */
         c->partitions = strncmp(c->redis, CLUSTER_SCHEME, strlen(CLUSTER_SCHEME)) == 0
                             ? PROTO_CLUSTER_PARTITIONS : 1;
 }

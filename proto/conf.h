@@ -32,8 +32,8 @@ typedef struct proto_conf {
     char spool_dir[512];
     int64_t spool_max_bytes;
     int64_t queue_max;          /* hits held in memory awaiting Redis, per thread */
-    int redis_timeout_ms;
-    int replicas_ack;           /* WAIT for this many replicas before forgetting a write (0: no wait) */       /* a reply later than this: Redis is hung */
+    int redis_timeout_ms;       /* a reply later than this: Redis is hung */
+    int replicas_ack;           /* WAIT for this many replicas before forgetting a write (0: no wait) */
     char signing_key[256];
     char api_token[256];
     proto_require_sig require_signature;
@@ -146,6 +146,11 @@ typedef struct {
  * "unix:///path" or "redis+cluster://[user:pass@]host:port,host:port,...")
  * into a. Returns 0, or -1 if it is malformed. */
 int proto_conf_redis_addr(const char *url, proto_redis_addr *a);
+
+/* Splits seed k (0, 1, ...) of a cluster's seed list ("host:port,...",
+ * proto_redis_addr.seeds) into host and port. Returns 0, or -1 past the
+ * last seed or if it is malformed. */
+int proto_conf_seed(const char *seeds, int k, char *host, size_t cap, int *port);
 
 /* One key of the table, for the manual (proto/conf_man.c) and its test. */
 typedef struct {

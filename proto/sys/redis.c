@@ -23,7 +23,6 @@ typedef struct {
 } entry;
 
 struct sys_redis {
-    char url[512];
     int connect_ms, cmd_ms;
     redisContext *ctx;
     char where[1100];
@@ -36,13 +35,6 @@ struct sys_redis {
     sys_cluster *cl;            /* set for a redis+cluster:// URL: it does the rest */
     proto_redis_addr ad;
 };
-
-/* Returns a timeval of ms milliseconds. */
-static struct timeval tv_ms(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    return tv;
-}
 
 #define fail sys_redis_fail
 
@@ -64,7 +56,6 @@ sys_redis *sys_redis_new(const char *url, int connect_ms, int cmd_ms)
     proto_redis_addr ad;
     if (!r)
         return NULL;
-    snprintf(r->url, sizeof r->url, "%s", url);
     r->connect_ms = connect_ms;
     r->cmd_ms = cmd_ms;
     if (proto_conf_redis_addr(url, &ad) < 0)
@@ -76,7 +67,7 @@ sys_redis *sys_redis_new(const char *url, int connect_ms, int cmd_ms)
     else
         snprintf(r->where, sizeof r->where, "%s:%d", ad.host, ad.port);
     r->ad = ad;
-    if (ad.cluster && !(r->cl = sys_cluster_new(r, ad.seeds))) {
+    if (ad.cluster && !(r->cl = sys_cluster_new(r, r->ad.seeds))) {
         free(r);
         return NULL;
     }
@@ -144,13 +135,13 @@ static int setup(sys_redis *r, redisReply *rep)
 redisContext *sys_redis_open(sys_redis *r, const char *host, int port)
 {
     const proto_redis_addr *ad = &r->ad;
-    redisContext *ctx = port ? redisConnectWithTimeout(host, port, tv_ms(r->connect_ms))
-                             : redisConnectUnixWithTimeout(host, tv_ms(r->connect_ms));
+    redisContext *ctx = port ? redisConnectWithTimeout(host, port, sys_redis_tv_ms(r->connect_ms))
+                             : redisConnectUnixWithTimeout(host, sys_redis_tv_ms(r->connect_ms));
     if (!ctx || ctx->err) {
         fail(r, SYS_REDIS_UNREACHABLE, "%s", ctx ? ctx->errstr : "out of memory");
         goto fail;
     }
-    redisSetTimeout(ctx, tv_ms(r->cmd_ms));
+    redisSetTimeout(ctx, sys_redis_tv_ms(r->cmd_ms));
     r->ctx = ctx;       /* setup() reads the reason from it */
     if (ad->pass[0] &&
         setup(r, ad->user[0] ? redisCommand(ctx, "AUTH %s %s", ad->user, ad->pass)
@@ -233,7 +224,7 @@ void sys_redis_set_timeout(sys_redis *r, int cmd_ms)
     if (r->cl)
         sys_cluster_set_timeout(r->cl, cmd_ms);
     if (r->ctx)
-        redisSetTimeout(r->ctx, tv_ms(cmd_ms));
+        redisSetTimeout(r->ctx, sys_redis_tv_ms(cmd_ms));
 }
 
 /* Returns the hiredis context, or NULL. */
@@ -292,7 +283,7 @@ static redisReply *run_formatted(sys_redis *r, char *cmd, long long len)
         fail(r, SYS_REDIS_NOMEM, "out of memory");
         return NULL;
     }
-    redisReply *rep = sys_redis_cmd_resp(r, cmd, (size_t)len);
+    redisReply *rep = checked(r, sys_cluster_cmd(r->cl, cmd, (size_t)len));   /* one_shot ran */
     redisFreeCommand(cmd);
     return rep;
 }
@@ -405,7 +396,7 @@ int sys_redis_sendf(sys_redis *r, sys_redis_handler fn, void *arg, const char *f
         va_end(ap);
         if (rc < 0)
             return fail(r, SYS_REDIS_NOMEM, "out of memory");
-        rc = sys_cluster_send(r->cl, cmd, (size_t)rc, 1, fn, arg, NULL, NULL);
+        rc = sys_redis_send(r, cmd, (size_t)rc, 1, fn, arg, NULL, NULL);
         redisFreeCommand(cmd);
         return rc;
     }
@@ -481,6 +472,12 @@ int sys_redis_run(sys_redis *r, size_t leave)
 }
 
 /* ---------------------------------------------------------------- cluster */
+
+/* Returns 1 if reply is the layer's NODEDOWN error. */
+int sys_redis_nodedown(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NODEDOWN ", 9) == 0;
+}
 
 /* Returns 1 for a cluster handle. */
 int sys_redis_is_cluster(const sys_redis *r)

@@ -143,6 +143,10 @@ int sys_redis_run(sys_redis *r, size_t leave);
 
 /* ---- Redis Cluster (a single node counts as a cluster of one) ---- */
 
+/* Returns 1 if reply is the NODEDOWN error this layer hands a command of
+ * a cluster node that failed (see above), else 0. */
+int sys_redis_nodedown(const redisReply *reply);
+
 /* Returns 1 if r talks to a Redis Cluster. */
 int sys_redis_is_cluster(const sys_redis *r);
 

@@ -50,10 +50,9 @@ typedef struct {
 
 struct sys_cluster {
     sys_redis *r;
-    char seeds[1024];
+    const char *seeds;          /* the handle's seed list (its proto_redis_addr) */
     cnode node[NODES_MAX];
     int nnodes;
-    int any;                    /* the node keyless commands go to */
     int masters[NODES_MAX];     /* node indexes of the masters, by their lowest slot */
     int nmasters;
     int have_map;
@@ -64,13 +63,6 @@ struct sys_cluster {
     sys_redis_cluster_stats st;
 };
 
-/* Returns a timeval of ms milliseconds. */
-static struct timeval tv_ms(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    return tv;
-}
-
 /* Sleeps ms milliseconds; never fails. */
 static void nap(int ms)
 {
@@ -78,8 +70,8 @@ static void nap(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Creates the cluster half of r from its seed list. Returns NULL when out
- * of memory or a seed is malformed. */
+/* Creates the cluster half of r from its seed list (kept by r, checked by
+ * proto_conf_redis_addr). Returns NULL when out of memory. */
 sys_cluster *sys_cluster_new(sys_redis *r, const char *seeds)
 {
     sys_cluster *c = calloc(1, sizeof *c);
@@ -87,7 +79,7 @@ sys_cluster *sys_cluster_new(sys_redis *r, const char *seeds)
         return NULL;
     c->r = r;
     c->cmd_ms = 1000;
-    snprintf(c->seeds, sizeof c->seeds, "%s", seeds);
+    c->seeds = seeds;
     memset(c->owner, 0xff, sizeof c->owner);
     return c;
 }
@@ -129,7 +121,7 @@ void sys_cluster_free(sys_cluster *c)
 {
     if (!c)
         return;
-    sys_cluster_close(c);
+    sys_cluster_close(c);       /* a no-op after sys_redis_close, but free may come alone */
     for (int i = 0; i < c->nnodes; i++)
         free(c->node[i].q);
     free(c);
@@ -191,7 +183,7 @@ static redisContext *node_ctx(sys_cluster *c, int i)
     if (n->retry_at) {
         /* it failed before: a frozen process still accepts connections, so
          * ask it something first, briefly, not for a whole command timeout */
-        redisSetTimeout(n->ctx, tv_ms(c->cmd_ms < PROBE_MS ? c->cmd_ms : PROBE_MS));
+        redisSetTimeout(n->ctx, sys_redis_tv_ms(c->cmd_ms < PROBE_MS ? c->cmd_ms : PROBE_MS));
         redisReply *pong = redisCommand(n->ctx, "PING");
         int ok = pong && pong->type == REDIS_REPLY_STATUS;
         freeReplyObject(pong);
@@ -199,7 +191,7 @@ static redisContext *node_ctx(sys_cluster *c, int i)
             node_fail(c, i, pong ? "refused PING" : "no answer to PING");
             return NULL;
         }
-        redisSetTimeout(n->ctx, tv_ms(c->cmd_ms));
+        redisSetTimeout(n->ctx, sys_redis_tv_ms(c->cmd_ms));
     }
     n->backoff_ms = 0;
     n->retry_at = 0;
@@ -293,7 +285,6 @@ static int map_from(sys_cluster *c, const redisReply *rep, int from)
         if (o != NONE && !known)
             c->masters[c->nmasters++] = o;
     }
-    c->any = c->masters[0];
     c->have_map = 1;
     c->st.refreshes++;
     return 0;
@@ -324,15 +315,11 @@ static int map_refresh(sys_cluster *c)
     for (int i = 0; i < c->nnodes; i++)         /* masters that did not just fail first */
         if (c->node[i].master && now >= c->node[i].retry_at && (tried[i] = 1) && map_at(c, i) == 0)
             return 0;
-    for (const char *p = c->seeds; *p;) {
-        size_t l = strcspn(p, ",");
-        char one[300], host[256];
-        int port, i;
-        snprintf(one, sizeof one, "%.*s", (int)l, p);
-        p += l + (p[l] == ',');
-        if (proto_conf_hostport(one, host, sizeof host, &port) < 0 || (i = node_add(c, host, port)) < 0)
-            continue;
-        if (!tried[i] && (tried[i] = 1) && map_at(c, i) == 0)
+    char host[256];
+    int port;
+    for (int k = 0; proto_conf_seed(c->seeds, k, host, sizeof host, &port) == 0; k++) {
+        int i = node_add(c, host, port);
+        if (i >= 0 && !tried[i] && (tried[i] = 1) && map_at(c, i) == 0)
             return 0;
     }
     for (int i = 0; i < c->nnodes; i++)
@@ -358,9 +345,9 @@ int sys_cluster_connected(const sys_cluster *c)
 /* Returns the connection keyless commands use (connecting it), or NULL. */
 redisContext *sys_cluster_context(sys_cluster *c)
 {
-    if (sys_cluster_connect(c) < 0 || c->any < 0)
+    if (sys_cluster_connect(c) < 0)
         return NULL;
-    return node_ctx(c, c->any);
+    return node_ctx(c, c->masters[0]);
 }
 
 /* Sets the command timeout of every connection; never fails. */
@@ -369,9 +356,9 @@ void sys_cluster_set_timeout(sys_cluster *c, int cmd_ms)
     c->cmd_ms = cmd_ms;
     for (int i = 0; i < c->nnodes; i++) {
         if (c->node[i].ctx)
-            redisSetTimeout(c->node[i].ctx, tv_ms(cmd_ms));
+            redisSetTimeout(c->node[i].ctx, sys_redis_tv_ms(cmd_ms));
         if (c->node[i].side)
-            redisSetTimeout(c->node[i].side, tv_ms(cmd_ms));
+            redisSetTimeout(c->node[i].side, sys_redis_tv_ms(cmd_ms));
     }
 }
 
@@ -390,7 +377,7 @@ static int route(sys_cluster *c, const char *cmd, size_t len, int *all)
     if (rt == PROTO_ROUTE_ALL)
         *all = 1;
     if (rt != PROTO_ROUTE_KEY)
-        return c->any;
+        return c->masters[0];
     unsigned slot = proto_slot(k, kl);
     if (c->owner[slot] == NONE && map_refresh(c) < 0)
         return -1;
@@ -458,12 +445,14 @@ static redisReply *resolve(sys_cluster *c, redisReply *rep, int side, const char
             if (rd.ask) {
                 c->st.ask++;
                 asking = 1;
-            } else {
-                c->st.moved++;
-                map_refresh(c);
             }
             if ((i = node_add(c, rd.host, rd.port)) < 0)
                 break;
+            if (!rd.ask) {
+                c->st.moved++;
+                if (c->owner[rd.slot] != i)     /* the map is behind: read it once, not per command */
+                    map_refresh(c);
+            }
             if (!rd.ask)
                 c->owner[rd.slot] = (uint16_t)i;    /* whatever the refresh found */
         } else if (err_is(rep, "TRYAGAIN") || err_is(rep, "CLUSTERDOWN")) {

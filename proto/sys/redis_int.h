@@ -4,9 +4,18 @@
 #ifndef SYS_REDIS_INT_H
 #define SYS_REDIS_INT_H
 
+#include <sys/time.h>
+
 #include "redis.h"
 
 typedef struct sys_cluster sys_cluster;
+
+/* Returns a timeval of ms milliseconds (hiredis' timeouts). */
+static inline struct timeval sys_redis_tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
 
 /* Records a failure on r (status and reason); returns -1. */
 int sys_redis_fail(sys_redis *r, sys_redis_status st, const char *fmt, ...)

@@ -39,6 +39,9 @@
 # Progress to stderr, one markdown table to stdout. Exit 1 when a loss check
 # fails, 2 on bad usage, 3 when a tool fails.
 set -euo pipefail
+BENCH=cbench    # its name in messages (lib.sh)
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=full
 THREADS=2
@@ -51,7 +54,6 @@ WRK_CONNS=64
 BUILD_DIR="${AG_BENCH_BUILD_DIR:-/tmp/actiongap-build-cluster-bench}"
 KEEP_TMP=0
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
@@ -90,9 +92,6 @@ CB="python3 $HERE/clusterbench.py"
 T_START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-log() { echo "cbench: [$(($(date +%s) - T_START))s] $*" >&2; }
-die() { echo "cbench: ERROR: $*" >&2; exit 3; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 
 for t in wrk h2load redis-server redis-cli python3 curl meson ninja; do
   command -v "$t" >/dev/null || die "$t is missing (tests/bench/run.sh installs what the benches need; or ./deploy/deps.sh)"
@@ -118,82 +117,11 @@ RES="$TMP/results"
 PIDS=()
 FAILS=()
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local p
-  for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    local alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$KEEP_TMP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-(
-  trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$WATCHDOG" & sp=$!
-  wait "$sp"
-  echo "cbench: ERROR: time limit ${WATCHDOG}s reached" >&2
-  kill -TERM $$
-) &
-PIDS+=($!)
+start_guards
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-res() { echo "$1=$2" >>"$RES"; }
-fail() { FAILS+=("$*"); echo "cbench: !!!!!!!! LOSS CHECK FAILED: $*" >&2; }
 
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {   # sum of utime+stime of the given pids, in clock ticks
-  local t=0 p s rest f
-  for p in "$@"; do
-    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${s##*) }
-    read -ra f <<<"$rest"
-    t=$((t + f[11] + f[12]))
-  done
-  echo $t
-}
-now() { date +%s.%N; }
-wait_http() {
-  local i
-  for i in $(seq $(($2 * 20))); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.05
-  done
-  return 1
-}
-forget() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-stop_pid() {  # stop_pid PID...: TERM them all, wait up to 15 s, KILL, reap
-  local p i alive
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-  for i in $(seq 300); do
-    alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.05
-  done
-  for p in "$@"; do
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-    forget "$p"
-  done
-}
-prom() {
-  curl -sf --max-time 5 "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
-}
 
 # ------------------------------------------------------------ Redis: one node or a cluster
 
@@ -411,7 +339,6 @@ cmdstats() { $CB cmdstats "$1" "$2" "${MASTERS[@]}" >&2; }
 
 # ------------------------------------------------------------ load
 
-field() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }
 run_wrk() {  # run_wrk SECS OUTFILE
   timeout $(($1 + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$1"s --timeout 5s -s "$HERE/pixel.lua" \
     "http://127.0.0.1:$COLL_PORT" -- "$(calc "$1 - $DRAIN" 2)" >"$2" 2>&1 || { cat "$2" >&2; die "wrk failed"; }

@@ -29,6 +29,9 @@
 # Progress goes to stderr; the one markdown table to stdout. Exit status 1
 # when a loss check fails (loudly), 2 on bad usage, 3 when a tool fails.
 set -euo pipefail
+BENCH=bench    # its name in messages (lib.sh)
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=full
 THREADS=1
@@ -40,7 +43,6 @@ BUILD_DIR="${AG_BENCH_BUILD_DIR:-/tmp/actiongap-build-bench}"
 KEEP_TMP=0
 REPS=""
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
@@ -74,9 +76,6 @@ PY="python3 $HERE/bench.py"
 T_START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-log() { echo "bench: [$(($(date +%s) - T_START))s] $*" >&2; }
-die() { echo "bench: ERROR: $*" >&2; exit 3; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 
 # ------------------------------------------------------------ packages, build
 
@@ -133,34 +132,7 @@ RES="$TMP/results"
 PIDS=()
 FAILS=()
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    local alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$KEEP_TMP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-# the watchdog: the whole run is bounded in time
-(
-  trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$WATCHDOG" & sp=$!
-  wait "$sp"
-  echo "bench: ERROR: time limit ${WATCHDOG}s reached" >&2
-  kill -TERM $$
-) &
-PIDS+=($!)
+start_guards
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
@@ -170,22 +142,9 @@ if [ "$NOFILE" -lt $((IDLE_N + 1000)) ]; then
   log "WARNING: open-file limit $NOFILE: idle-connection test reduced to $IDLE_N connections"
 fi
 
-res() { echo "$1=$2" >>"$RES"; }
-fail() { FAILS+=("$*"); echo "bench: !!!!!!!! LOSS CHECK FAILED: $*" >&2; }
 
 # ------------------------------------------------------------ /proc helpers
 
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {   # sum of utime+stime of the given pids, in clock ticks
-  local t=0 p s rest f
-  for p in "$@"; do
-    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${s##*) }
-    read -ra f <<<"$rest"          # f[0] is field 3 (state): utime 14, stime 15
-    t=$((t + f[11] + f[12]))
-  done
-  echo $t
-}
 status_kb() {   # status_kb FIELD pids...: sum of a /proc/PID/status kB field
   local f=$1 t=0 p v; shift
   for p in "$@"; do
@@ -195,16 +154,7 @@ status_kb() {   # status_kb FIELD pids...: sum of a /proc/PID/status kB field
   echo $t
 }
 ticks_us() { calc "$1 * 1000000 / $CLK_TCK" 0; }
-now() { date +%s.%N; }
 freeport() { $PY freeport; }
-wait_http() {   # wait_http URL SECS
-  local i
-  for i in $(seq $(($2 * 20))); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 # ------------------------------------------------------------ servers
 
@@ -242,20 +192,6 @@ cmdstats() {
     }'
 }
 
-forget() {  # forget PID: drop a reaped pid from the cleanup list
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-stop_pid() {  # stop_pid PID: TERM, wait up to 15 s, KILL, reap
-  local p=$1 i
-  if kill -TERM "$p" 2>/dev/null; then
-    for i in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null || true
-  forget "$p"
-}
 
 start_nginx() {  # start_nginx NAME on|off -> NGX_PORT NGX_PID NGX_DIR
   NGX_DIR="$TMP/$1"
@@ -330,9 +266,6 @@ start_actiongap() {  # -> COLL_PORT COLL_PID AGG_PID AGG_MPORT (redis already up
   wait_http "http://127.0.0.1:$AGG_MPORT/metrics" 10 ||
     { cat "$TMP/ag/aggregator.log" >&2; die "aggregator did not start"; }
 }
-prom() {  # prom URL NAME: the sum of a Prometheus metric's samples
-  curl -sf --max-time 5 "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
-}
 coll_metric() { prom "http://127.0.0.1:$COLL_PORT/metrics" "$1"; }
 agg_metric() { prom "http://127.0.0.1:$AGG_MPORT/metrics" "$1"; }
 
@@ -403,7 +336,6 @@ wait_agg_idle() {  # the aggregator has caught up (lag 0), at most 60 s
   done
   log "WARNING: the aggregator did not catch up in 60 s"
 }
-field() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" "$1" | head -1; }
 
 # bench_http NAME PORT PIDS-FUNCTION
 bench_http() {
