@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import *  # noqa: F401,F403
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -120,9 +120,45 @@ def console_clean(d, where):
     check(not bad, f"{where}: no console error or CSP report: {bad[:3]}")
 
 
+# The page rebuilds its sections on every refresh (15 s), so an element found
+# before one may be gone when it is read. Every read of figures or rows is one
+# script run in the page: a snapshot of one render, never a stale element.
 def figure(d, name):
-    els = d.find_elements(By.CSS_SELECTOR, f'[data-figure="{name}"]')
-    return els[0].get_attribute("data-value") if els else None
+    return d.execute_script(
+        "const e = document.querySelector('[data-figure=\"' + arguments[0] + '\"]');"
+        "return e ? e.getAttribute('data-value') : null;", name)
+
+
+def rows(d, key, sel=None):
+    """Returns, in page order, one dict per element carrying data-<key>
+    (tr only unless sel says): key, cells {data-col: data-value}, text,
+    overdue, badge (an overdue badge inside), shown, href (its first link)."""
+    return d.execute_script("""
+      const k = arguments[0], out = [];
+      for (const e of document.querySelectorAll(arguments[1])) {
+        const cells = {};
+        for (const c of e.querySelectorAll('[data-col]')) cells[c.dataset.col] = c.getAttribute('data-value');
+        const a = e.querySelector('a');
+        out.push({key: e.getAttribute('data-' + k), cells: cells, text: e.innerText,
+                  overdue: e.getAttribute('data-overdue'), badge: !!e.querySelector('.badge-overdue'),
+                  shown: e.getClientRects().length > 0, href: a ? a.href : null});
+      }
+      return out;""", key, sel or f"tr[data-{key}]")
+
+
+def by_key(d, key, sel=None):
+    return {r["key"]: r for r in rows(d, key, sel)}
+
+
+def click(d, css):
+    """Clicks the element css names, found afresh if a refresh replaced it."""
+    for _ in range(5):
+        try:
+            d.find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    check(False, f"{css}: replaced by every refresh, never clicked")
 
 
 def num(v):
@@ -141,26 +177,25 @@ try:
     d.get(dash.url("/"))
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-campaign="spring"]'), timeout=15,
              what="the campaigns table")
-    rows = {e.get_attribute("data-campaign"): e for e in d.find_elements(By.CSS_SELECTOR, "tr[data-campaign]")}
-    check(set(rows) == {"spring", "other", XSS_CAMPAIGN}, f"campaign rows: {sorted(rows)}")
+    camps = by_key(d, "campaign")
+    check(set(camps) == {"spring", "other", XSS_CAMPAIGN}, f"campaign rows: {sorted(camps)}")
     st = cli_json("stats", "spring")
-    cell = lambda row, col: row.find_element(By.CSS_SELECTOR, f'[data-col="{col}"]').get_attribute("data-value")  # noqa
+    spring = camps["spring"]["cells"]
     for col_name in ("reach", "actors", "pending", "overdue"):
-        check(num(cell(rows["spring"], col_name)) == st[col_name],
-              f"campaigns: spring {col_name} {cell(rows['spring'], col_name)} = stats {st[col_name]}")
-    check(abs(num(cell(rows["spring"], "conversion_rate")) - st["conversion_rate"]) < 1e-9,
+        check(num(spring.get(col_name)) == st[col_name],
+              f"campaigns: spring {col_name} {spring.get(col_name)} = stats {st[col_name]}")
+    check(abs(num(spring["conversion_rate"]) - st["conversion_rate"]) < 1e-9,
           "campaigns: spring's conversion rate as stats says")
-    check(XSS_CAMPAIGN in rows[XSS_CAMPAIGN].text, "a campaign named with markup shows as text")
-    check(rows["spring"].find_elements(By.CSS_SELECTOR, ".badge-overdue"), "spring carries an overdue badge")
+    check(XSS_CAMPAIGN in camps[XSS_CAMPAIGN]["text"], "a campaign named with markup shows as text")
+    check(camps["spring"]["badge"], "spring carries an overdue badge")
     no_alert(d, "campaigns")
     search = d.find_element(By.CSS_SELECTOR, 'input[type="search"]')
     search.send_keys("oth")
     time.sleep(0.3)
-    visible = [e.get_attribute("data-campaign") for e in d.find_elements(By.CSS_SELECTOR, "tr[data-campaign]")
-               if e.is_displayed()]
+    visible = [r["key"] for r in rows(d, "campaign") if r["shown"]]
     check(visible == ["other"], f"search 'oth' leaves only other: {visible}")
     d.execute_script("arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input'));", search)
-    wait_for(lambda: len([e for e in d.find_elements(By.CSS_SELECTOR, "tr[data-campaign]") if e.is_displayed()]) == 3,
+    wait_for(lambda: len([r for r in rows(d, "campaign") if r["shown"]]) == 3,
              timeout=5, what="every row back once the search is empty")
     shot(d, "campaigns")
     console_clean(d, "campaigns")
@@ -183,16 +218,17 @@ try:
           f"{st['machine_opens']}, overdue {st['overdue']})")
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "tr[data-ref]"), timeout=15, what="the advocates")
     top = cli_json("top", "spring")
-    refs = [e.get_attribute("data-ref") for e in d.find_elements(By.CSS_SELECTOR, "tr[data-ref]")]
+    advocates = rows(d, "ref")
+    refs = [a["key"] for a in advocates]
     check(refs[:len(top["advocates"])] == [a["ref"] for a in top["advocates"]],
           f"advocates in the order of top: {refs} vs {[a['ref'] for a in top['advocates']]}")
-    ann = d.find_element(By.CSS_SELECTOR, 'tr[data-ref="ann"]')
-    check(num(cell(ann, "actions")) == 5 and num(cell(ann, "reach")) == 16, "ann: 5 actions, 16 reach")
+    ann = {a["key"]: a for a in advocates}["ann"]["cells"]
+    check(num(ann["actions"]) == 5 and num(ann["reach"]) == 16, f"ann: 5 actions, 16 reach ({ann})")
     pend = cli_json("pending", "spring")
-    rows = d.find_elements(By.CSS_SELECTOR, "tr[data-subject]")
-    subs = [e.get_attribute("data-subject") for e in rows]
+    waiting = rows(d, "subject")
+    subs = [w["key"] for w in waiting]
     check(subs == [p["subject"] for p in pend["pending"]], f"pending oldest first as pending says: {subs}")
-    over = [e.get_attribute("data-subject") for e in rows if e.get_attribute("data-overdue") == "1"]
+    over = [w["key"] for w in waiting if w["overdue"] == "1"]
     check(over == [p["subject"] for p in pend["pending"] if p["overdue"]] and "s7" in over,
           f"overdue rows marked: {over}")
     check(XSS_SUBJECT in d.find_element(By.CSS_SELECTOR, "body").text, "a subject with markup shows as text")
@@ -200,11 +236,12 @@ try:
     no_alert(d, "campaign")
     # the audiences: each segment's size as the command counts it, its CSV the command's
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-segment="gap"]'), timeout=15, what="the audiences")
+    segments = by_key(d, "segment")
     for seg in ("gap", "clicked-not-acted", "opened-not-clicked", "acted", "waiting", "reached"):
-        row = d.find_element(By.CSS_SELECTOR, f'tr[data-segment="{seg}"]')
+        people = segments[seg]["cells"].get("people")
         want_n = int(cli("audience", "spring", seg, "--count").strip())
-        check(num(cell(row, "people")) == want_n, f"audience {seg}: {cell(row, 'people')} in the DOM, {want_n} counted")
-    href = d.find_element(By.CSS_SELECTOR, 'tr[data-segment="gap"] a').get_attribute("href")
+        check(num(people) == want_n, f"audience {seg}: {people} in the DOM, {want_n} counted")
+    href = segments["gap"]["href"]
     st_, _, body = http_get(dash.port, href.split(f":{dash.port}", 1)[1])
     check(st_ == 200 and body.decode().splitlines() == cli("audience", "spring", "gap", "--format", "csv").splitlines(),
           "the gap's CSV link downloads what actiongap audience spring gap --format csv prints")
@@ -222,8 +259,8 @@ try:
     wait_for(lambda: num(figure(d, "signups")) == before + 1, timeout=25, interval=0.5,
              what="the new signup on the page without a reload")
     check(num(figure(d, "signups")) == before + 1, f"auto-refresh: signups {before} -> {figure(d, 'signups')}")
-    upd = d.find_element(By.ID, "updated")
-    check("ago" in upd.text, f"the page says when it was updated: {upd.text!r}")
+    upd = d.execute_script("const e = document.getElementById('updated'); return e ? e.innerText : null;")
+    check(upd is not None and "ago" in upd, f"the page says when it was updated: {upd!r}")
 
     # ---- the "followed up" button: with the operator token, the command's hit
     check(not d.find_elements(By.CSS_SELECTOR, 'button[data-action="followup"]'),
@@ -234,7 +271,7 @@ try:
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-subject="s3"] button[data-action="followup"]'),
              timeout=5, what="the followed-up buttons")
     shot(d, "campaign-operator")
-    d.find_element(By.CSS_SELECTOR, 'tr[data-subject="s3"] button[data-action="followup"]').click()
+    click(d, 'tr[data-subject="s3"] button[data-action="followup"]')
     try:
         wait_for(lambda: not d.find_elements(By.CSS_SELECTOR, 'tr[data-subject="s3"]'), timeout=25, interval=0.5,
                  what="s3 to leave the waiting list")
@@ -251,7 +288,7 @@ try:
     link = cli("share", "spring", "--leaderboard").strip()
     d.get(link)
     wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "[data-ref]"), timeout=15, what="the leaderboard")
-    board = [e.get_attribute("data-ref") for e in d.find_elements(By.CSS_SELECTOR, "[data-ref]")]
+    board = [b["key"] for b in rows(d, "ref", "[data-ref]")]
     check(board[:3] == [a["ref"] for a in top["advocates"]][:3], f"leaderboard order: {board}")
     shot(d, "leaderboard")
     console_clean(d, "leaderboard")
