@@ -8,6 +8,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@
 #define REPLAY_WINDOW 1024      /* spooled hits in flight at once */
 #define ENTRY_DATA 512          /* packed bytes a recyclable in-flight entry holds */
 #define SPARE_MAX 256           /* recyclable entries kept at most */
+#define TRIM_MS 1000            /* after a burst, memory goes back to the system at most this often */
 #define REJECTS_MAXLEN "100000" /* the rejects stream is trimmed to about this */
 
 /* ---------------------------------------------------------------- queue */
@@ -399,6 +403,23 @@ void coll_sink_pump(coll_sink *s)
 
 /* ---------------------------------------------------------------- tick */
 
+/* Gives freed memory back to the system once a burst is over: glibc keeps
+ * what a thread's arena freed, so a collector that queued hits under load
+ * would hold that peak while idle. At most once every TRIM_MS, and only
+ * when the queue that grew has emptied; never fails. */
+static void trim(coll_sink *s, int64_t t)
+{
+    if (s->ninflight > s->trim_peak)
+        s->trim_peak = s->ninflight;
+    if (s->ninflight || s->trim_peak < SPARE_MAX || t - s->last_trim < TRIM_MS)
+        return;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    s->trim_peak = 0;
+    s->last_trim = t;
+}
+
 /* Runs every TICK_MS: detects a hung Redis, reconnects, flushes the spool
  * each second, replays, and enforces the drain deadline. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -436,6 +457,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (s->draining && s->drained && t >= s->drain_deadline && s->state == S_UP && s->ninflight)
         coll_sink_fail(s, "drain deadline", 0, NULL);
     coll_sink_pump(s);
+    trim(s, t);
 }
 
 /* ---------------------------------------------------------------- public */

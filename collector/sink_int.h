@@ -124,6 +124,7 @@ struct coll_sink {
     int nspare;
     coll_spool *spool;
     int64_t last_flush;
+    int64_t trim_peak, last_trim;   /* the queue's peak since memory was last given back */
     int64_t drop_logged_ms;
     uint64_t drops_since_log;
     int flush_failed;           /* records wait in memory: retry on every tick */
