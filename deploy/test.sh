@@ -6,8 +6,9 @@
 # with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# systemd: systemd-analyze (test_units); prometheus: promtool (test_monitoring)
-AG_DEPS_EXTRA="clang libclang-rt-14-dev valgrind chromium chromium-driver python3-selenium systemd prometheus" ./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+# systemd: systemd-analyze (test_units); prometheus: promtool (test_monitoring);
+# zbar-tools: zbarimg (test_links decodes the QR codes)
+AG_DEPS_EXTRA="clang libclang-rt-14-dev valgrind chromium chromium-driver python3-selenium systemd prometheus zbar-tools" ./deploy/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0
 run_suite() { # name builddir [meson setup args...]; MESON_TEST_ARGS: more for meson test
