@@ -76,6 +76,7 @@ typedef struct {
     agg_scan_camp *camps;
     size_t ncamps;
     int outbox_due;             /* outboxes may hold alerts: the next scan moves them all */
+    agg_expiry *expiry;         /* the audience expiries set (expiry.h) */
 } agg;
 
 /* ---- rounds.c ---- */

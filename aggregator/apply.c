@@ -187,6 +187,7 @@ static int on_call(void *arg, redisReply *rep, size_t i)
                  j->p);
     } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 1) {
         j->res->applied += agg_batch_applied(j->b, c);
+        agg_batch_confirm(j->b, c);
         j->res->resolved += (size_t)(rep->integer - 1);     /* alerts raised to its outbox */
     } else if (rep->type == REDIS_REPLY_INTEGER) {
         j->res->conflicts++;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "expiry.h"
 #include "hit.h"
 #include "htab.h"
 #include "keys.h"
@@ -74,6 +75,7 @@ typedef struct {
     proto_resp xops;                /* X ops: bucket expiries */
     proto_resp sfops;               /* S/F ops, in stream order */
     proto_resp aops;                /* A ops: the audience, in stream order */
+    agg_expiry_call aud_exp;        /* the audience buckets of the call, for b->expiry */
     agg_args nonces;                    /* ts, nonce pairs to record */
     long long first_ts, last_ts;
     size_t applied;
@@ -96,6 +98,7 @@ struct agg_batch {
     size_t nincrs, capincrs;
     proto_htab itab;                /* increments by (campaign, key, field) */
     long nactive;                   /* activity updates appended (replies owed) */
+    agg_expiry *expiry;             /* the audience expiries known, or NULL */
 };
 typedef struct agg_batch batch;
 
@@ -385,7 +388,8 @@ static int count_sf(void *arg, int signup, const char *subject, long long ts)
 }
 
 /* Records a subject seen doing an event (agg_counts.aud): an A op on its
- * audience bucket, kept audience_days after the hit. Returns 0 or -1. */
+ * audience bucket, kept until agg_expiry_at (negated when b->expiry knows
+ * the key expires no earlier). Returns 0 or -1. */
 static int count_aud(void *arg, const char *subject, unsigned bit, const char *ref, long long ts)
 {
     counting *x = arg;
@@ -394,14 +398,17 @@ static int count_aud(void *arg, const char *subject, unsigned bit, const char *r
     char key[PROTO_KEY_MAX];
     int added;
     size_t sl = strlen(subject);
-    if (proto_key_aud(key, sizeof key, conf->prefix, c->name, proto_aud_bucket(subject, sl)) < 0)
+    unsigned bucket = proto_aud_bucket(subject, sl);
+    if (proto_key_aud(key, sizeof key, conf->prefix, c->name, bucket) < 0)
         return -1;
     int k = camp_key(c, key, &added);
     if (!k)
         return -1;
     long long cap = (conf->audience_max + PROTO_AUD_BUCKETS - 1) / PROTO_AUD_BUCKETS;
-    agg_op_aud(&c->aops, k, subject, bit, ts / 1000, ref, ts + (long long)conf->audience_days * PROTO_DAY_MS,
-               cap);
+    long long at = agg_expiry_at(ts, conf->audience_days);
+    int known = agg_expiry_known(x->b->expiry, c->name, c->nlen, bucket, at);
+    agg_expiry_note(&c->aud_exp, bucket, at);
+    agg_op_aud(&c->aops, k, subject, bit, ts / 1000, ref, known ? -at : at, cap);
     return c->aops.oom ? -1 : 0;
 }
 
@@ -803,6 +810,16 @@ const char *agg_batch_name(const agg_batch *b, size_t c)
 size_t agg_batch_applied(const agg_batch *b, size_t c)
 {
     return b->cs[c].applied;
+}
+
+void agg_batch_expiry(agg_batch *b, agg_expiry *e)
+{
+    b->expiry = e;
+}
+
+void agg_batch_confirm(agg_batch *b, size_t c)
+{
+    agg_expiry_confirm(b->expiry, b->cs[c].name, b->cs[c].nlen, &b->cs[c].aud_exp);
 }
 
 /* Appends the last-activity updates. Returns how many, or -1 (no memory). */

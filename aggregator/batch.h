@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "expiry.h"
 #include "resp.h"
 
 /* What applying a batch did. */
@@ -69,6 +70,14 @@ int agg_batch_called(const agg_batch *b, size_t c);
 const char *agg_batch_name(const agg_batch *b, size_t c);
 /* Returns how many hits campaign c's call applies. */
 size_t agg_batch_applied(const agg_batch *b, size_t c);
+
+/* Lets the batch consult and feed e, the audience expiries known (not
+ * owned; NULL: none known, every call checks them in Redis). Call before
+ * agg_batch_filter. */
+void agg_batch_expiry(agg_batch *b, agg_expiry *e);
+
+/* Confirms campaign c's call, applied: its audience expiries are known. */
+void agg_batch_confirm(agg_batch *b, size_t c);
 /* Appends ZADD key GT <last hit ms> <campaign> per campaign with applied
  * hits. Returns how many, or -1 when out of memory. */
 long agg_batch_activity(agg_batch *b, const char *key, proto_resp *out);

@@ -102,8 +102,12 @@ int main(int argc, char **argv)
     a.round[0].arena = agg_arena_new();
     a.round[1].arena = agg_arena_new();
     a.r = sys_redis_new(a.conf.redis, 2000, 5000);
-    agg_server *srv = a.round[0].arena && a.round[1].arena && a.r ? agg_server_new(&a.conf, &a.m) : NULL;
+    a.expiry = agg_expiry_new();
+    agg_server *srv = a.round[0].arena && a.round[1].arena && a.r && a.expiry
+                          ? agg_server_new(&a.conf, &a.m)
+                          : NULL;
     if (!srv) {
+        agg_expiry_free(a.expiry);
         agg_arena_free(a.round[0].arena);
         agg_arena_free(a.round[1].arena);
         sys_redis_free(a.r);
@@ -195,6 +199,7 @@ int main(int argc, char **argv)
     agg_server_free(srv);
     sys_redis_free(a.r);
     free(a.camps);
+    agg_expiry_free(a.expiry);
     agg_arena_free(a.round[0].arena);
     agg_arena_free(a.round[1].arena);
     return status;

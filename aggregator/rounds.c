@@ -390,6 +390,7 @@ static int round_batches(agg *a, agg_round *r)
             agg_disconnect(a, "out of memory");
             return -1;
         }
+        agg_batch_expiry(r->b[p], a->expiry);
         agg_apply_job_init(&r->job[p], r->b[p], (unsigned)p, &a->conf, &r->res[p]);
         const agg_hold h = {hold_known, hold_report, a};
         agg_apply_hold_known(r->b[p], &h, &r->res[p]);

@@ -67,7 +67,11 @@ end
 --                    the audience: merge (bit, ts_s, ref) into KEYS[k]'s
 --                    record of subject "mask.first.delta[.ref]" (a new one
 --                    only while the bucket holds fewer than cap; else
---                    totals audience_full += 1); keep KEYS[k] until at
+--                    totals audience_full += 1); keep KEYS[k] until at, or,
+--                    at negative, the aggregator knows KEYS[k] is kept
+--                    until -at or later: set only if KEYS[k] is new.
+--                    A key's records are read with one HMGET and written
+--                    with one HSET a call, its size read once.
 -- Returns 1 + the followup_resolved alerts raised (to the outbox), or -1
 -- if the watermark moved (nothing changed).
 local K_TOTALS, K_WM, K_NONCE = @K_TOTALS@, @K_WM@, @K_NONCE@
@@ -107,9 +111,13 @@ local function int_field(k, f)
   end
   return nil
 end
-local aud_read = {}   -- A op at ARGV[i] -> its record as read before any write (false: none)
+-- the audience keys of the call, in order, each {rec = subject -> its
+-- record (false: none), subs = its subjects, put = subject -> record to
+-- write, nput, len = HLEN once read, empty = it was, at = expiry, set = 1
+-- if it must be set}
+local aud, aud_keys = {}, {}
 local bad = want(KEYS[K_WM], 'hash') or want(KEYS[K_TOTALS], 'hash')
-local fl_checked, aud_checked = false, false
+local fl_checked = false
 while not bad and i <= n do
   local op = ARGV[i]
   if op == 'H' then
@@ -130,19 +138,13 @@ while not bad and i <= n do
   elseif op == 'S' then
     bad = want(KEYS[K_PENDING], 'zset'); i = i + 3
   elseif op == 'A' then
-    -- the record's read doubles as the key's type check (no TYPE a key)
-    local k = KEYS[tonumber(ARGV[i+1])]
-    local v = redis.pcall('HGET', k, ARGV[i+2])
-    if type(v) == 'table' and v.err then
-      seen[k] = nil
-      bad = want(k, 'hash') or poison(k, 'refuses HGET')
-    else
-      aud_read[i] = v
+    local k, subj = KEYS[tonumber(ARGV[i+1])], ARGV[i+2]
+    local g = aud[k]
+    if not g then
+      g = {rec = {}, subs = {}, put = {}, nput = 0}
+      aud[k] = g; aud_keys[#aud_keys + 1] = k
     end
-    if not bad and not aud_checked then
-      aud_checked = true
-      bad = int_field(KEYS[K_TOTALS], '@AUD_FULL@')
-    end
+    if g.rec[subj] == nil then g.rec[subj] = false; g.subs[#g.subs + 1] = subj end
     i = i + 8
   elseif op == 'F' then
     bad = want(KEYS[K_PENDING], 'zset') or want(KEYS[K_FL], 'hash') or
@@ -160,12 +162,26 @@ while not bad and i <= n do
     return redis.error_reply('apply: unknown op ' .. tostring(op))
   end
 end
+-- each audience key's records, read with one HMGET that is also its type check
+if not bad and #aud_keys > 0 then bad = int_field(KEYS[K_TOTALS], '@AUD_FULL@') end
+for _, k in ipairs(aud_keys) do
+  if bad then break end
+  local g = aud[k]
+  for s = 1, #g.subs, 1000 do
+    local e = math.min(s + 999, #g.subs)
+    local v = redis.pcall('HMGET', k, unpack(g.subs, s, e))
+    if v.err then
+      seen[k] = nil
+      bad = want(k, 'hash') or poison(k, 'refuses HMGET')
+      break
+    end
+    for j = s, e do g.rec[g.subs[j]] = v[j - s + 1] end
+  end
+end
 if bad then return bad end
 
 local cur = redis.call('HGET', KEYS[K_WM], ARGV[1]) or ''
 if cur ~= ARGV[2] then return -1 end
-local aud_at = {}     -- audience key -> the latest expiry its records asked for
-local aud_new = {}    -- audience key .. '\n' .. subject -> its record written by this call
 i = 8
 while i <= n do
   local op = ARGV[i]
@@ -222,9 +238,8 @@ while i <= n do
     local k, subj = KEYS[tonumber(ARGV[i+1])], ARGV[i+2]
     local ab, t, ref = tonumber(ARGV[i+3]), tonumber(ARGV[i+4]), ARGV[i+5]
     local at, cap = tonumber(ARGV[i+6]), tonumber(ARGV[i+7])
-    local rk = k .. '\n' .. subj
-    local cur = aud_new[rk]
-    if cur == nil then cur = aud_read[i] end
+    local g = aud[k]
+    local cur = g.rec[subj]
     local m, f, l, r, put = ab, t, t, ref, true
     if cur then
       local cm, cf, cd, cr = string.match(cur, '^(%d+)%.(%d+)%.(%d+)%.?(.*)$')
@@ -235,26 +250,52 @@ while i <= n do
         l = math.max(cf + tonumber(cd), t)
         if cr ~= '' then r = cr end
       end
-    elseif redis.call('HLEN', k) >= cap then
-      put = false
-      redis.call('HINCRBY', KEYS[K_TOTALS], '@AUD_FULL@', 1)
+    else
+      if not g.len then
+        g.len = redis.call('HLEN', k)
+        g.empty = g.len == 0
+      end
+      if g.len >= cap then
+        put = false
+        redis.call('HINCRBY', KEYS[K_TOTALS], '@AUD_FULL@', 1)
+      else
+        g.len = g.len + 1
+      end
     end
     if put then
       local v = string.format('%d.%d.%d', m, f, l - f)
       if r ~= '' then v = v .. '.' .. r end
-      redis.call('HSET', k, subj, v)
-      aud_new[rk] = v
-      if not aud_at[k] or at > aud_at[k] then aud_at[k] = at end
+      if not g.put[subj] then g.nput = g.nput + 1 end
+      g.put[subj] = v
+      g.rec[subj] = v
+      if at < 0 then at = -at else g.set = 1 end
+      if not g.at or at > g.at then g.at = at end
     end
     i = i + 8
   else
     return redis.error_reply('apply: unknown op ' .. tostring(op))
   end
 end
--- each audience key's expiry once a call, not once a record
-for k, at in pairs(aud_at) do
-  local ttl = redis.call('PTTL', k)
-  if ttl == -1 or at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, at) end
+-- each audience key written with one HSET; its expiry set if it is new or
+-- the aggregator does not know it (op A)
+for _, k in ipairs(aud_keys) do
+  local g = aud[k]
+  if g.nput > 0 then
+    local args, n = {'HSET', k}, 0
+    for _, subj in ipairs(g.subs) do
+      if g.put[subj] then
+        args[#args + 1] = subj; args[#args + 1] = g.put[subj]; n = n + 1
+        if n == 1000 then redis.call(unpack(args)); args, n = {'HSET', k}, 0 end
+      end
+    end
+    if n > 0 then redis.call(unpack(args)) end
+    if g.empty then
+      redis.call('PEXPIREAT', k, g.at)
+    elseif g.set then
+      local ttl = redis.call('PTTL', k)
+      if ttl == -1 or g.at > tonumber(ARGV[5]) + ttl then redis.call('PEXPIREAT', k, g.at) end
+    end
+  end
 end
 redis.call('HSET', KEYS[K_WM], ARGV[1], ARGV[3])
 return 1 + resolved

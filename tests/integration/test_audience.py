@@ -151,7 +151,37 @@ check(sorted(cli("audience", "aged", "reached").split()) == ["young-1"],
       "retention: the subject last seen 3 days ago is gone, the one of 1 day ago stays")
 check(r("EXISTS", f"ag:c:{{aged}}:aud:{bucket('old-1')}") == 0 or bucket("old-1") == bucket("young-1"),
       "retention: the old subject's bucket expired with it")
-check(r("PTTL", f"ag:c:{{aged}}:aud:{bucket('young-1')}") > 0, "retention: a live bucket expires in time")
+young = f"ag:c:{{aged}}:aud:{bucket('young-1')}"
+ttl = r("PTTL", young)
+check(0 < ttl <= (DAYS + 1) * 86400000, f"retention: a live bucket expires in time ({ttl} ms)")
+
+
+# ---- the expiry is set once a day: the aggregator remembers the buckets it
+# set; a bucket it remembers but that is gone (expired, deleted) gets its
+# expiry again when it comes back
+def pttl_calls():
+    line = [x for x in r("INFO", "commandstats").decode().splitlines() if x.startswith("cmdstat_pttl:")]
+    return int(line[0].split("calls=")[1].split(",")[0]) if line else 0
+
+
+def young_hit(s):
+    r("XADD", "ag:hits:{0}", "*", "hid", f"raw.0-{s}", "ts", str(now), "campaign", "aged", "event", "open",
+      "subject", s, "agent", "human", "via", "pixel")
+    wait_applied(r)
+
+
+same = [f"young-{i}" for i in range(2, 20000) if bucket(f"young-{i}") == bucket("young-1")][:3]
+young_hit(same[0])                      # today's expiry: set (and remembered)
+calls = pttl_calls()
+young_hit(same[1])                      # the same day, a bucket it set: not checked again
+check(len(same) == 3 and pttl_calls() == calls, f"retention: a bucket set today is not checked again "
+      f"(PTTL calls {calls} -> {pttl_calls()})")
+check(r("HEXISTS", young, same[1]) == 1, "retention: the record is written all the same")
+r("DEL", young)
+young_hit(same[2])                      # remembered, but new in Redis: its expiry is set
+ttl = r("PTTL", young)
+check(0 < ttl <= (DAYS + 1) * 86400000 and r("HLEN", young) == 1,
+      f"retention: a remembered bucket that came back new gets its expiry ({ttl} ms)")
 
 # ---- forget: no trace left
 victim = "p0000"

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "batch_fixture.h"
+#include "expiry.h"
 #include "schema.h"
+#include "keys.h"
 
 /* Checks hourly and daily buckets follow the hit's ts across an hour and
  * a midnight, revisited out of order, each expiring retention_hours or
@@ -345,7 +347,7 @@ START_TEST(collector_hit)
     char aud[64], aop[200];
     snprintf(aud, sizeof aud, SP ":aud:%u", proto_aud_bucket("contact-2", 9));
     expect_keys(&v[0], SP, ARGS(SP_H17, SP_D23, SP ":u:donate", aud));
-    snprintf(aop, sizeof aop, "A %s contact-2 16 1795456235 ann 1803232235426 977", aud);
+    snprintf(aop, sizeof aop, "A %s contact-2 16 1795456235 ann 1803254400000 977", aud);
     expect_ops(&v[0], ONLY("A "), ARGS(aop));
     expect_argv(&v[0], "0", "", "1795456235427-0", "spring", NOW, "900");
     expect_ops(&v[0], ALL,
@@ -494,7 +496,8 @@ END_TEST
 
 /* Checks the audience ops: one A op a human hit with a subject, in stream
  * order, on the subject's bucket, with the event's bit, the time in
- * seconds, the advocate, the retention (audience_days after the hit) and
+ * seconds, the advocate, the retention (the end of the UTC day audience_days
+ * after the hit) and
  * the bucket's cap (audience_max / PROTO_AUD_BUCKETS, rounded up); none for
  * a machine, an anonymous hit or a hit without a subject. */
 START_TEST(audience_ops)
@@ -527,18 +530,79 @@ START_TEST(audience_ops)
     snprintf(k1, sizeof k1, SP ":aud:%u", proto_aud_bucket("s1", 2));
     snprintf(k3, sizeof k3, SP ":aud:%u", proto_aud_bucket("s3", 2));
     snprintf(k4, sizeof k4, SP ":aud:%u", proto_aud_bucket("s4", 2));
-    /* at = ts + 2 days; cap = 2048 / 1024 */
-    snprintf(o[0], sizeof o[0], "A %s s1 1 1795456235 ann 1795629035426 2", k1);
-    snprintf(o[1], sizeof o[1], "A %s s1 8 1795456236  1795629036426 2", k1);
-    snprintf(o[2], sizeof o[2], "A %s s4 2 1795456237  1795629037426 2", k4);
-    snprintf(o[3], sizeof o[3], "A %s s3 64 1795456238  1795629038426 2", k3);
-    snprintf(o[4], sizeof o[4], "A %s s1 128 1795456239  1795629039426 2", k1);
+    /* at = the end of the UTC day 2 days after ts (1795456235427 is on day
+     * 20780: (20780 + 3) * 86400000); cap = 2048 / 1024 */
+    snprintf(o[0], sizeof o[0], "A %s s1 1 1795456235 ann 1795651200000 2", k1);
+    snprintf(o[1], sizeof o[1], "A %s s1 8 1795456236  1795651200000 2", k1);
+    snprintf(o[2], sizeof o[2], "A %s s4 2 1795456237  1795651200000 2", k4);
+    snprintf(o[3], sizeof o[3], "A %s s3 64 1795456238  1795651200000 2", k3);
+    snprintf(o[4], sizeof o[4], "A %s s1 128 1795456239  1795651200000 2", k1);
     expect_ops(&v[0], ONLY("A "), ARGS(o[0], o[1], o[2], o[3], o[4]));
     /* in stream order: the A ops come last, in the order of their hits */
     size_t first = v[0].nops - 5;
     for (size_t i = 0; i < 5; i++)
         ck_assert_str_eq(v[0].ops[first + i], o[i]);
     agg_batch_free(b);
+}
+END_TEST
+
+/* Checks the expiry memory (expiry.h): once a call is confirmed, the next
+ * batch's A ops on the buckets it set carry the expiry negated ("known"),
+ * on other buckets and for a later day as is; an unconfirmed call (a
+ * watermark conflict, an error) teaches nothing. */
+START_TEST(audience_expiry_known)
+{
+    proto_conf conf = defconf();
+    conf.audience_days = 2;
+    conf.audience_max = 2048;
+    agg_expiry *e = agg_expiry_new();
+    ck_assert_ptr_nonnull(e);
+    char k1[64], k2[64], o[3][200];
+    snprintf(k1, sizeof k1, SP ":aud:%u", proto_aud_bucket("s1", 2));
+    snprintf(k2, sizeof k2, SP ":aud:%u", proto_aud_bucket("s2", 2));
+    ck_assert_str_ne(k1, k2);
+    for (int round = 0; round < 3; round++) {
+        agg_apply_result res = {0};
+        char id[3][32];
+        for (int i = 0; i < 3; i++)
+            snprintf(id[i], sizeof id[i], "1795456235427-%d", round * 3 + i);
+        const redisReply *ents[] = {
+            HIT(.id = id[0], .ts = TS, .campaign = "spring", .event = "open", .subject = "s1"),
+            HIT(.id = id[1], .ts = TS + 1000, .campaign = "spring", .event = "open",
+                .subject = round ? "s2" : "s1"),
+            HIT(.id = id[2], .ts = TS + 2 * PROTO_DAY_MS, .campaign = "spring", .event = "open",
+                .subject = "s1"),
+        };
+        agg_batch *b = batch_of(&conf, 0, ents, NENTS(ents), &res);
+        agg_batch_expiry(b, e);
+        filter_all(b, NULL, NULL, &res);
+        size_t n;
+        call *v = calls(b, NOW, &n);
+        ck_assert_uint_eq(n, 1);
+        /* round 0 knows nothing; round 1 knows s1's bucket for the first
+         * day (confirmed in round 0 with the least expiry asked) but not
+         * s2's, nor the later day; round 2 as round 1: round 1 was not
+         * confirmed */
+        const char *k = round ? k2 : k1, *s2 = round ? "s2" : "s1";
+        snprintf(o[0], sizeof o[0], "A %s s1 1 1795456235  %s1795651200000 2", k1, round ? "-" : "");
+        snprintf(o[1], sizeof o[1], "A %s %s 1 1795456236  %s1795651200000 2", k, s2, round ? "" : "");
+        snprintf(o[2], sizeof o[2], "A %s s1 1 1795629035  1795824000000 2", k1);
+        expect_ops(&v[0], ONLY("A "), ARGS(o[0], o[1], o[2]));
+        if (round == 0)
+            agg_batch_confirm(b, 0);
+        agg_batch_free(b);
+    }
+    agg_expiry_free(e);
+}
+END_TEST
+
+/* Checks agg_expiry_at: the end of the UTC day days after the hit. */
+START_TEST(expiry_at_day_end)
+{
+    ck_assert_int_eq(agg_expiry_at(0, 1), 2 * PROTO_DAY_MS);
+    ck_assert_int_eq(agg_expiry_at(PROTO_DAY_MS - 1, 1), 2 * PROTO_DAY_MS);
+    ck_assert_int_eq(agg_expiry_at(PROTO_DAY_MS, 1), 3 * PROTO_DAY_MS);
+    ck_assert_int_eq(agg_expiry_at(1795456235427LL, 90), 1803254400000LL);
 }
 END_TEST
 
@@ -558,6 +622,8 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, activity_updates);
     tcase_add_test(tc, collector_hit);
     tcase_add_test(tc, chunks);
+    tcase_add_test(tc, audience_expiry_known);
+    tcase_add_test(tc, expiry_at_day_end);
     tcase_add_test(tc, empty_batch);
     tcase_add_test(tc, held_campaign);
     tcase_add_test(tc, audience_ops);
