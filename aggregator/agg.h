@@ -58,6 +58,7 @@ typedef struct {
     int owned[AGG_MAX_PARTITIONS];
     int need_claim[AGG_MAX_PARTITIONS];
     int need_pel[AGG_MAX_PARTITIONS];
+    int need_rewind[AGG_MAX_PARTITIONS];    /* read again from its cursor (agg_rewind) */
     int need_group[AGG_MAX_PARTITIONS];     /* its node was away at connect: no group made */
     long long last_lease, last_alert, last_rescan, last_trim;
     int poisoned;               /* the last round held a poisoned campaign */
@@ -127,6 +128,14 @@ void agg_leases(agg *a);
 
 /* Gives the held leases back (at exit); never fails. */
 void agg_leases_release(agg *a);
+
+/* Moves partition p's group back to its cursor (ag:applied:{P}), so that
+ * entries read and not applied before a crash, a dropped connection or a
+ * takeover are read again (the watermarks skip those applied since): new
+ * entries are read with NOACK, only the cursor says what is applied. A
+ * partition without one (a first start) gets the group's last delivered
+ * id. Returns 0 or -1 (the connection or its node failed). */
+int agg_rewind(agg *a, int p);
 
 /* Trims owned streams below what is applied, acknowledged and older than
  * keep_hours; never fails. */

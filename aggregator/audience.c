@@ -200,13 +200,15 @@ static int carries(const redisReply *e, const char *subject, int anywhere)
     return 0;
 }
 
-/* Deletes the entries of stream key that carry subject; hit streams (group
- * set) only once applied: at or below the group's last delivered id and
- * not pending (the others are counted in out->unapplied). Returns 0 or -1. */
-static int forget_stream(sys_redis *r, const char *key, const char *subject, int anywhere, int group,
-                         agg_forgotten *out)
+/* Deletes the entries of stream key that carry subject; hit streams
+ * (cursor, their ag:applied:{P}, not NULL) only once applied: at or below
+ * the group's last delivered id and the cursor, and not pending (the others
+ * are counted in out->unapplied). Returns 0 or -1. */
+static int forget_stream(sys_redis *r, const char *key, const char *subject, int anywhere,
+                         const char *cursor, agg_forgotten *out)
 {
     char from[64] = "-", last[64] = "";
+    int group = cursor != NULL;
     if (group) {
         redisReply *g = sys_redis_cmd(r, "XINFO GROUPS %s", key);
         if (!g)
@@ -224,6 +226,12 @@ static int forget_stream(sys_redis *r, const char *key, const char *subject, int
                 snprintf(last, sizeof last, "%s", ld);
         }
         freeReplyObject(g);
+        redisReply *c = sys_redis_cmd(r, "GET %s", cursor);
+        if (!c)
+            return -1;
+        if (c->type == REDIS_REPLY_STRING && last[0] && proto_stream_id_cmp(c->str, last) < 0)
+            snprintf(last, sizeof last, "%s", c->str);
+        freeReplyObject(c);
     }
     for (;;) {
         redisReply *p = sys_redis_cmd(r, "XRANGE %s %s + COUNT %d", key, from, PAGE);
@@ -302,20 +310,22 @@ int agg_audience_forget(sys_redis *r, const proto_conf *conf, const char *subjec
         }
         out->campaigns += gone > 0;
         if (rc == 0)
-            rc = forget_stream(r, kd, subject, 0, 0, out);
+            rc = forget_stream(r, kd, subject, 0, NULL, out);
         if (rc == 0)    /* alerts not moved to ag:alerts yet */
-            rc = forget_stream(r, ko, subject, 0, 0, out);
+            rc = forget_stream(r, ko, subject, 0, NULL, out);
     }
     freeReplyObject(cs);
     for (int p = 0; rc == 0 && p < conf->partitions; p++) {
-        if (proto_key_hits(k, sizeof k, conf->prefix, (unsigned)p) < 0)
+        char cur[PROTO_KEY_MAX];
+        if (proto_key_hits(k, sizeof k, conf->prefix, (unsigned)p) < 0 ||
+            proto_key_applied(cur, sizeof cur, conf->prefix, (unsigned)p) < 0)
             return too_long(r);
-        rc = forget_stream(r, k, subject, 0, 1, out);
+        rc = forget_stream(r, k, subject, 0, cur, out);
     }
     if (rc == 0 && proto_key_alerts(k, sizeof k, conf->prefix) >= 0)
-        rc = forget_stream(r, k, subject, 0, 0, out);
+        rc = forget_stream(r, k, subject, 0, NULL, out);
     if (rc == 0 && proto_key_rejects(k, sizeof k, conf->prefix) >= 0)
-        rc = forget_stream(r, k, subject, 1, 0, out);
+        rc = forget_stream(r, k, subject, 1, NULL, out);
     return rc;
 }
 

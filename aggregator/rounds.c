@@ -48,16 +48,18 @@ static int claim(agg *a, int p)
     return 0;
 }
 
-/* Takes an XACK reply; an error stops the run. */
+/* Takes the reply of an XACK, or of a round's XCLAIM or cursor move; an
+ * error stops the run. */
 static int on_ack(void *arg, redisReply *rep, size_t i)
 {
     (void)arg;
     (void)i;
-    /* NODEDOWN: a cluster node went away; the entries stay pending and
-     * are read again (and skipped by the watermark) when it is back */
+    /* NODEDOWN: a cluster node went away; the entries stay pending, or
+     * above the cursor, and are read again (and skipped by the watermark)
+     * when it is back */
     int ok = rep->type != REDIS_REPLY_ERROR || sys_redis_nodedown(rep);
     if (!ok)
-        sys_error("XACK failed", "err=\"%s\"", rep->str);
+        sys_error("acknowledging applied entries failed", "err=\"%s\"", rep->str);
     freeReplyObject(rep);
     return ok ? 0 : -1;
 }
@@ -93,10 +95,48 @@ static long queue_ack(agg *a, int p, const redisReply *const *ents, size_t n,
     return rc;
 }
 
-/* Says whether entry i of a batch (arg) belongs to a held campaign. */
-static int batch_held(const void *arg, size_t i)
+/* Queues what ends a round of partition p whose n entries (read with
+ * NOACK) are applied: an XCLAIM FORCE of the held campaigns' entries, which
+ * makes them pending (read again when the hold is retried), then the move
+ * of the cursor to the last entry. Returns 0 or -1. */
+static int queue_done(agg *a, int p, const redisReply *const *ents, size_t n, const agg_batch *b)
 {
-    return agg_batch_entry_held(arg, i);
+    proto_resp args = {0}, out = {0};
+    char key[PROTO_KEY_MAX];
+    const redisReply *last = n ? ents[n - 1] : NULL;
+    if (!last || last->type != REDIS_REPLY_ARRAY || last->elements != 2 ||
+        last->element[0]->type != REDIS_REPLY_STRING)
+        return 0;
+    proto_resp_str(&args, "XCLAIM");
+    proto_resp_str(&args, a->keys[p]);
+    proto_resp_str(&args, AGG_GROUP);
+    proto_resp_str(&args, a->me);
+    proto_resp_str(&args, "0");
+    size_t base = args.nargs, nreplies = 1;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = ents[i];
+        if (agg_batch_entry_held(b, i) && e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+            e->element[0]->type == REDIS_REPLY_STRING)
+            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
+    }
+    if (args.nargs > base) {
+        proto_resp_str(&args, "FORCE");
+        proto_resp_str(&args, "JUSTID");
+        proto_resp_command(&out, &args);
+        nreplies++;
+    }
+    proto_resp_free(&args);
+    proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
+    proto_resp_str(&args, "SET");
+    proto_resp_str(&args, key);
+    proto_resp_arg(&args, last->element[0]->str, last->element[0]->len);
+    proto_resp_command(&out, &args);
+    int rc = out.oom || sys_redis_send(a->r, out.data, out.len, nreplies, on_ack, NULL, NULL, NULL) < 0
+                 ? -1
+                 : 0;
+    proto_resp_free(&args);
+    proto_resp_free(&out);
+    return rc;
 }
 
 /* Says whether flag i of an array (arg) is set. */
@@ -270,7 +310,7 @@ static int on_read(void *arg, redisReply *rep, size_t i)
     return 0;
 }
 
-/* Queues one XREADGROUP for new entries of the owned partitions (only
+/* Queues one XREADGROUP NOACK for new entries of the owned partitions (only
  * partition `only` if >= 0), blocking up to block_ms if > 0, read into
  * rd's round. Returns 0 or -1. */
 static int queue_read_of(agg *a, reads *rd, int block_ms, int only)
@@ -282,6 +322,7 @@ static int queue_read_of(agg *a, reads *rd, int block_ms, int only)
     proto_resp_str(&args, a->me);
     proto_resp_str(&args, "COUNT");
     proto_resp_ll(&args, a->conf.batch);
+    proto_resp_str(&args, "NOACK");     /* no pending entry each: the cursor says what is applied */
     if (block_ms > 0) {
         proto_resp_str(&args, "BLOCK");
         proto_resp_ll(&args, block_ms);
@@ -493,20 +534,20 @@ static size_t read_and_apply(agg *a, int block)
             if (agg_apply_hold_report(cur->b[p], &h) < 0)
                 goto fail;
             if (unconfirmed) {
-                a->need_pel[p] = 1;     /* applied, acknowledged once replicas confirm */
+                a->need_rewind[p] = 1;  /* applied; read again (skipped) once replicas confirm */
                 count(a, res);
                 continue;
             }
-            if (queue_ack(a, p, cur->ents[p], cur->n[p], batch_held, cur->b[p]) < 0)
+            if (queue_done(a, p, (const redisReply *const *)cur->ents[p], cur->n[p], cur->b[p]) < 0)
                 goto fail;
             counted += cur->n[p];
             count(a, res);
         }
         proto_hist_observe(&a->m.batch_latency, sys_mono_ns() - ts);
         if (unconfirmed) {
-            /* the reads ahead too stay pending: no backlog piled on unconfirmed writes */
+            /* the reads ahead too are read again: no backlog piled on unconfirmed writes */
             for (int p = 0; p < a->conf.partitions; p++)
-                a->need_pel[p] |= a->owned[p];
+                a->need_rewind[p] |= a->owned[p];
             break;
         }
         round_clear(cur);
@@ -527,6 +568,24 @@ out:
     return done;
 }
 
+/* Runs fn(a, p) if *need, then clears it. Returns 0; 1 if p's cluster
+ * node is lost (p is let go); -1 if the connection was dropped (why). */
+static int catch_up(agg *a, int p, int *need, int (*fn)(agg *, int), const char *why)
+{
+    if (!*need)
+        return 0;
+    if (fn(a, p) < 0) {
+        if (agg_node_lost(a)) {
+            agg_partition_away(a, p, sys_redis_err(a->r));
+            return 1;
+        }
+        agg_disconnect(a, why);
+        return -1;
+    }
+    *need = 0;
+    return 0;
+}
+
 /* Reads and applies one round: each owned partition's own pending entries
  * first, then new entries of all owned partitions. Returns the number of
  * entries handled. */
@@ -538,17 +597,14 @@ size_t agg_round_once(agg *a)
         if (!a->owned[p])
             continue;
         nowned++;
-        if (a->need_claim[p]) {
-            if (claim(a, p) < 0) {
-                if (agg_node_lost(a)) {
-                    agg_partition_away(a, p, sys_redis_err(a->r));
-                    continue;
-                }
-                agg_disconnect(a, "claim failed");
-                return done;
-            }
-            a->need_claim[p] = 0;
-        }
+        /* back to the cursor, then the pending entries of a dead consumer */
+        int st = catch_up(a, p, &a->need_rewind[p], agg_rewind, "rewind failed");
+        if (st == 0)
+            st = catch_up(a, p, &a->need_claim[p], claim, "claim failed");
+        if (st == 1)
+            continue;
+        if (st < 0)
+            return done;
         /* pending entries, page after page: a held campaign's stay pending,
          * so each page starts after the last one's last entry */
         char from[64] = "0";

@@ -27,7 +27,7 @@ void agg_disconnect(agg *a, const char *why)
     a->up = 0;
     atomic_store(&a->m.redis_up, 0);
     for (int p = 0; p < a->conf.partitions; p++)
-        a->need_pel[p] = 1;
+        a->need_pel[p] = a->need_rewind[p] = 1;
 }
 
 /* Notes a failure of the Redis path: the first of an outage was logged,
@@ -251,7 +251,7 @@ void agg_leases(agg *a)
         if (held && !a->owned[p]) {
             mine++;
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
-            a->need_claim[p] = a->need_pel[p] = 1;
+            a->need_claim[p] = a->need_pel[p] = a->need_rewind[p] = 1;
             a->outbox_due = 1;  /* alerts its last owner raised and did not move */
         } else if (!held && a->owned[p]) {
             mine--;
@@ -318,6 +318,46 @@ static int group_state(agg *a, int p, char *last, size_t cap, long long *lag)
     return found;
 }
 
+/* Reads partition p's cursor (ag:applied:{P}) into id (cap bytes), "" if
+ * it has none. Returns 0, or -1 (the connection or its node failed). */
+static int cursor_get(agg *a, int p, char *id, size_t cap)
+{
+    char key[PROTO_KEY_MAX];
+    proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
+    redisReply *r = agg_cmd(a, "GET %s", key);
+    if (!r)
+        return -1;
+    snprintf(id, cap, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return 0;
+}
+
+int agg_rewind(agg *a, int p)
+{
+    char cur[64], last[64], key[PROTO_KEY_MAX];
+    long long lag;
+    if (cursor_get(a, p, cur, sizeof cur) < 0)
+        return -1;
+    if (!cur[0]) {
+        /* none yet: up to the last delivered id, every entry was
+         * acknowledged or is pending (reads before the cursor existed) */
+        if (group_state(a, p, last, sizeof last, &lag) < 0)
+            return -1;
+        proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
+        redisReply *r = agg_cmd(a, "SET %s %s NX", key, last);
+        if (!r)
+            return -1;
+        freeReplyObject(r);
+        if (cursor_get(a, p, cur, sizeof cur) < 0 || !cur[0])
+            return -1;
+    }
+    redisReply *r = agg_cmd(a, "XGROUP SETID %s %s %s", a->keys[p], AGG_GROUP, cur);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 /* Trims owned streams below what is applied, acknowledged and older than
  * keep_hours (the safe MINID is computed here: XTRIM ignores pending
  * entries); never fails. */
@@ -341,9 +381,18 @@ void agg_trim(agg *a)
             proto_stream_id_cmp(r->element[1]->str, minid) < 0)
             snprintf(minid, sizeof minid, "%s", r->element[1]->str);
         freeReplyObject(r);
-        /* nor anything above the group's last delivered id */
+        /* nor anything above the group's last delivered id or the cursor */
         if (group_state(a, p, last, sizeof last, &lag) < 0)
             continue;
+        if (proto_stream_id_cmp(last, minid) < 0)
+            snprintf(minid, sizeof minid, "%s", last);
+        if (cursor_get(a, p, last, sizeof last) < 0) {
+            if (agg_node_lost(a))
+                continue;
+            return;
+        }
+        if (!last[0])
+            continue;           /* no cursor yet: nothing known applied */
         if (proto_stream_id_cmp(last, minid) < 0)
             snprintf(minid, sizeof minid, "%s", last);
         r = agg_cmd(a, "XTRIM %s MINID ~ %s", a->keys[p], minid);

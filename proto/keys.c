@@ -207,6 +207,12 @@ int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partitio
     return key_fmt(buf, cap, "%slease:{%u}", PFX(prefix), partition);
 }
 
+/* Builds <prefix>applied:{P}; returns the length or -1. */
+int proto_key_applied(char *buf, size_t cap, const char *prefix, unsigned partition)
+{
+    return key_fmt(buf, cap, "%sapplied:{%u}", PFX(prefix), partition);
+}
+
 /* Parses a stream id into its two numbers; never fails (garbage is 0-0). */
 void proto_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq)
 {

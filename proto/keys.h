@@ -94,4 +94,10 @@ int proto_key_aggregators(char *buf, size_t cap, const char *prefix);
 /* ag:lease:{P}: the aggregator's ownership lease of partition P (internal). */
 int proto_key_lease(char *buf, size_t cap, const char *prefix, unsigned partition);
 
+/* ag:applied:{P}: STRING, the entry id of ag:hits:{P} up to which every
+ * entry is applied, dead-lettered or pending in the aggregator group (a
+ * held campaign's): where reading resumes after a crash or a takeover
+ * (internal; P's slot). */
+int proto_key_applied(char *buf, size_t cap, const char *prefix, unsigned partition);
+
 #endif

@@ -560,8 +560,9 @@ class Dashboard(Daemon):
 
 
 def wait_applied(redis_client, partitions=1, timeout=60):
-    """Waits until the aggregator group has no lag and nothing pending on
-    every hit stream."""
+    """Waits until every hit stream is applied: the aggregator group has no
+    lag and nothing pending, and its cursor (ag:applied:{P}: the aggregator
+    reads with NOACK) is at the stream's last entry."""
     def idle():
         for p in range(partitions):
             key = f"ag:hits:{{{p}}}"
@@ -578,6 +579,9 @@ def wait_applied(redis_client, partitions=1, timeout=60):
                 if d.get("name") == b"aggregator":
                     ok = d.get("pending") == 0 and d.get("last-delivered-id") == last
             if not ok:
+                return False
+            cursor = redis_client("GET", f"ag:applied:{{{p}}}")
+            if redis_client("XRANGE", key, f"({cursor.decode()}" if cursor else "-", "+", "COUNT", 1):
                 return False
         return True
     wait_for(idle, timeout=timeout, what="the aggregator to apply every entry", interval=0.1)

@@ -70,7 +70,7 @@ for key in r("KEYS", f"ag:c:{{{C}}}:d:*"):
     check(r("PEXPIRETIME", key) == start + 730 * 86400 * 1000, f"{key} expires 730 days after its day")
 check(agg.metric("ag_agg_applied_total") == sent - 1, f"applied {agg.metric('ag_agg_applied_total')} = sent - 1 dup")
 check(agg.metric("ag_agg_duplicates_total") == 1, "one duplicate counted")
-allowed = {"ag:hits:{0}", "ag:rejects", "ag:alerts", "ag:campaigns", "ag:lease:{0}", "ag:aggregators"}
+allowed = {"ag:hits:{0}", "ag:rejects", "ag:alerts", "ag:campaigns", "ag:lease:{0}", "ag:applied:{0}", "ag:aggregators"}
 keys = {k.decode() for k in r("KEYS", "*")}
 odd = {k for k in keys if k not in allowed and not k.startswith(f"ag:c:{{{C}}}")}
 check(not odd, f"no key outside the schema: {odd}")

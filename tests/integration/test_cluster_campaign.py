@@ -103,7 +103,7 @@ with Cluster() as cl:
              timeout=20, what="16 overdue alerts on one node (s2's and o0's follow-ups met in one round)")
 
     # ---- key by key
-    SKIP = ("ag:hits:", "ag:lease:", "ag:aggregators", "ag:alerts", "ag:rejects", "ag:repaired:")
+    SKIP = ("ag:hits:", "ag:lease:", "ag:applied:", "ag:aggregators", "ag:alerts", "ag:rejects", "ag:repaired:")
 
     def comparable(d):
         return {k: v for k, v in d.items() if not k.startswith(SKIP) and not k.endswith((":wm", ":outbox"))}
