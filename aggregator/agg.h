@@ -59,6 +59,7 @@ typedef struct {
     int need_claim[AGG_MAX_PARTITIONS];
     int need_pel[AGG_MAX_PARTITIONS];
     int need_rewind[AGG_MAX_PARTITIONS];    /* read again from its cursor (agg_rewind) */
+    long long lease_at[AGG_MAX_PARTITIONS]; /* when its lease was last taken or renewed (ms) */
     int need_group[AGG_MAX_PARTITIONS];     /* its node was away at connect: no group made */
     long long last_lease, last_alert, last_rescan, last_trim;
     int poisoned;               /* the last round held a poisoned campaign */

@@ -12,7 +12,8 @@
 #include "scripts_lua.h"    /* agg_scripts_lua: scripts.lua, embedded by the build */
 
 static const char *const section_names[AGG_SCRIPT_COUNT] = {"apply", "alert", "lease_take",
-                                                             "lease_give", "dead", "repair", "move"};
+                                                             "lease_give", "dead", "repair", "move",
+                                                             "done"};
 static char *scripts[AGG_SCRIPT_COUNT];
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
 

@@ -84,6 +84,7 @@ typedef enum {
     AGG_SCRIPT_DEAD,        /* dead-letter one campaign's batch */
     AGG_SCRIPT_REPAIR,      /* move one dead-letter entry back (actiongap repair) */
     AGG_SCRIPT_MOVE,        /* move a campaign's outbox entries to ag:alerts */
+    AGG_SCRIPT_DONE,        /* end a partition's round: held entries pending, the cursor on */
     AGG_SCRIPT_COUNT
 } agg_script;
 

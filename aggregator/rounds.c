@@ -96,44 +96,37 @@ static long queue_ack(agg *a, int p, const redisReply *const *ents, size_t n,
 }
 
 /* Queues what ends a round of partition p whose n entries (read with
- * NOACK) are applied: an XCLAIM FORCE of the held campaigns' entries, which
- * makes them pending (read again when the hold is retried), then the move
- * of the cursor to the last entry. Returns 0 or -1. */
+ * NOACK) are applied: the done script (scripts.lua), which, while this
+ * consumer holds the lease, makes the held campaigns' entries pending (read
+ * again when the hold is retried) and moves the cursor to the last entry.
+ * Returns 0 or -1. */
 static int queue_done(agg *a, int p, const redisReply *const *ents, size_t n, const agg_batch *b)
 {
     proto_resp args = {0}, out = {0};
-    char key[PROTO_KEY_MAX];
+    char lease[PROTO_KEY_MAX], cursor[PROTO_KEY_MAX];
     const redisReply *last = n ? ents[n - 1] : NULL;
     if (!last || last->type != REDIS_REPLY_ARRAY || last->elements != 2 ||
         last->element[0]->type != REDIS_REPLY_STRING)
         return 0;
-    proto_resp_str(&args, "XCLAIM");
+    proto_key_lease(lease, sizeof lease, a->conf.prefix, (unsigned)p);
+    proto_key_applied(cursor, sizeof cursor, a->conf.prefix, (unsigned)p);
+    proto_resp_str(&args, "EVALSHA");
+    proto_resp_str(&args, agg_scripts_sha(AGG_SCRIPT_DONE));
+    proto_resp_str(&args, "3");
+    proto_resp_str(&args, lease);
     proto_resp_str(&args, a->keys[p]);
-    proto_resp_str(&args, AGG_GROUP);
+    proto_resp_str(&args, cursor);
     proto_resp_str(&args, a->me);
-    proto_resp_str(&args, "0");
-    size_t base = args.nargs, nreplies = 1;
+    proto_resp_str(&args, AGG_GROUP);
+    proto_resp_arg(&args, last->element[0]->str, last->element[0]->len);
     for (size_t i = 0; i < n; i++) {
         const redisReply *e = ents[i];
         if (agg_batch_entry_held(b, i) && e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
             e->element[0]->type == REDIS_REPLY_STRING)
             proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
     }
-    if (args.nargs > base) {
-        proto_resp_str(&args, "FORCE");
-        proto_resp_str(&args, "JUSTID");
-        proto_resp_command(&out, &args);
-        nreplies++;
-    }
-    proto_resp_free(&args);
-    proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
-    proto_resp_str(&args, "SET");
-    proto_resp_str(&args, key);
-    proto_resp_arg(&args, last->element[0]->str, last->element[0]->len);
     proto_resp_command(&out, &args);
-    int rc = out.oom || sys_redis_send(a->r, out.data, out.len, nreplies, on_ack, NULL, NULL, NULL) < 0
-                 ? -1
-                 : 0;
+    int rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_ack, NULL, NULL, NULL) < 0 ? -1 : 0;
     proto_resp_free(&args);
     proto_resp_free(&out);
     return rc;

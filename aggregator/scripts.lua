@@ -423,3 +423,23 @@ end
 redis.call(unpack(args))
 return 1
 
+
+--@@ done
+-- Ends a round of a partition read with NOACK, if this consumer still
+-- holds the partition's lease (a paused ex-owner must neither take pending
+-- entries from the new one nor move its cursor): makes the held campaigns'
+-- entries pending under this consumer (XCLAIM FORCE), then moves the cursor
+-- to the round's last entry, in one step.
+-- KEYS: 1 lease, 2 hit stream, 3 cursor (one slot: the partition's).
+-- ARGV: 1 consumer, 2 group, 3 the round's last entry id, then the held
+--       entries' ids. Returns 1, or 0 if the lease is not this consumer's
+--       (nothing done).
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for s = 4, #ARGV, 1000 do
+  local args = {'XCLAIM', KEYS[2], ARGV[2], ARGV[1], '0'}
+  for j = s, math.min(s + 999, #ARGV) do args[#args + 1] = ARGV[j] end
+  args[#args + 1] = 'FORCE'; args[#args + 1] = 'JUSTID'
+  redis.call(unpack(args))
+end
+redis.call('SET', KEYS[3], ARGV[3])
+return 1

@@ -248,6 +248,15 @@ void agg_leases(agg *a)
             }
             a->need_group[p] = 0;
         }
+        long long now = sys_now_ms();
+        if (held && a->owned[p] && now - a->lease_at[p] > LEASE_MS) {
+            /* renewed after it lapsed (this process was stalled): another
+             * aggregator may have owned it meanwhile, so as if taken anew */
+            sys_warn("partition lease lapsed and taken again: reading from its cursor", "partition=%d", p);
+            a->need_claim[p] = a->need_pel[p] = a->need_rewind[p] = 1;
+        }
+        if (held)
+            a->lease_at[p] = now;
         if (held && !a->owned[p]) {
             mine++;
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
@@ -325,6 +334,7 @@ static int cursor_get(agg *a, int p, char *id, size_t cap)
     char key[PROTO_KEY_MAX];
     proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
     redisReply *r = agg_cmd(a, "GET %s", key);
+    id[0] = 0;
     if (!r)
         return -1;
     snprintf(id, cap, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
@@ -332,25 +342,40 @@ static int cursor_get(agg *a, int p, char *id, size_t cap)
     return 0;
 }
 
+/* Sets partition p's cursor to the group's last delivered id, up to which
+ * every entry was acknowledged or is pending (reads before the cursor
+ * existed), into cur (cap bytes); only if it has none, unless force.
+ * Returns 0 or -1. */
+static int cursor_from_group(agg *a, int p, int force, char *cur, size_t cap)
+{
+    char key[PROTO_KEY_MAX], last[64];
+    long long lag;
+    if (group_state(a, p, last, sizeof last, &lag) < 0)
+        return -1;
+    proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
+    redisReply *r = force ? agg_cmd(a, "SET %s %s", key, last) : agg_cmd(a, "SET %s %s NX", key, last);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return cursor_get(a, p, cur, cap) < 0 || !cur[0] ? -1 : 0;
+}
+
 int agg_rewind(agg *a, int p)
 {
-    char cur[64], last[64], key[PROTO_KEY_MAX];
-    long long lag;
-    if (cursor_get(a, p, cur, sizeof cur) < 0)
-        return -1;
-    if (!cur[0]) {
-        /* none yet: up to the last delivered id, every entry was
-         * acknowledged or is pending (reads before the cursor existed) */
-        if (group_state(a, p, last, sizeof last, &lag) < 0)
+    char cur[64];
+    int bad = 0;
+    if (cursor_get(a, p, cur, sizeof cur) < 0) {
+        if (sys_redis_last(a->r) != SYS_REDIS_REPLY)
             return -1;
-        proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
-        redisReply *r = agg_cmd(a, "SET %s %s NX", key, last);
-        if (!r)
-            return -1;
-        freeReplyObject(r);
-        if (cursor_get(a, p, cur, sizeof cur) < 0 || !cur[0])
-            return -1;
+        bad = 1;                        /* an error reply: not a string */
+    } else if (cur[0] && !proto_stream_id_valid(cur)) {
+        bad = 1;
     }
+    if (bad)
+        sys_error("partition cursor unusable: taken from the group's last delivered id",
+                  "partition=%d cursor=\"%.40s\"", p, cur);
+    if ((bad || !cur[0]) && cursor_from_group(a, p, bad, cur, sizeof cur) < 0)
+        return -1;
     redisReply *r = agg_cmd(a, "XGROUP SETID %s %s %s", a->keys[p], AGG_GROUP, cur);
     if (!r)
         return -1;

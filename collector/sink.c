@@ -30,6 +30,7 @@
 #define ENTRY_DATA 512          /* packed bytes a recyclable in-flight entry holds */
 #define SPARE_MAX 256           /* recyclable entries kept at most */
 #define TRIM_MS 1000            /* after a burst, memory goes back to the system at most this often */
+#define TRIM_BUSY 10            /* ... or after this many ticks with hits in flight */
 #define REJECTS_MAXLEN "100000" /* the rejects stream is trimmed to about this */
 
 /* ---------------------------------------------------------------- queue */
@@ -405,18 +406,21 @@ void coll_sink_pump(coll_sink *s)
 
 /* Gives freed memory back to the system once a burst is over: glibc keeps
  * what a thread's arena freed, so a collector that queued hits under load
- * would hold that peak while idle. At most once every TRIM_MS, and only
- * when the queue that grew has emptied; never fails. */
+ * would hold that peak while idle. At most once every TRIM_MS, when the
+ * queue is empty after it grew past SPARE_MAX or was busy for TRIM_BUSY
+ * ticks (the connections of a burst are freed after its queue empties);
+ * never fails. */
 static void trim(coll_sink *s, int64_t t)
 {
     if (s->ninflight > s->trim_peak)
         s->trim_peak = s->ninflight;
-    if (s->ninflight || s->trim_peak < SPARE_MAX || t - s->last_trim < TRIM_MS)
+    s->trim_busy += s->ninflight > 0;
+    if (s->ninflight || (s->trim_peak < SPARE_MAX && s->trim_busy < TRIM_BUSY) || t - s->last_trim < TRIM_MS)
         return;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
-    s->trim_peak = 0;
+    s->trim_peak = s->trim_busy = 0;
     s->last_trim = t;
 }
 

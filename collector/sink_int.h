@@ -125,6 +125,7 @@ struct coll_sink {
     coll_spool *spool;
     int64_t last_flush;
     int64_t trim_peak, last_trim;   /* the queue's peak since memory was last given back */
+    int trim_busy;                  /* ... and the ticks with hits in flight */
     int64_t drop_logged_ms;
     uint64_t drops_since_log;
     int flush_failed;           /* records wait in memory: retry on every tick */

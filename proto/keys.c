@@ -223,6 +223,23 @@ void proto_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq)
     *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
 }
 
+int proto_stream_id_valid(const char *id)
+{
+    for (int part = 0; part < 2; part++) {
+        size_t n = 0;
+        uint64_t v = 0;
+        for (; id[n] >= '0' && id[n] <= '9'; n++) {
+            if (v > (UINT64_MAX - (uint64_t)(id[n] - '0')) / 10)
+                return 0;
+            v = v * 10 + (uint64_t)(id[n] - '0');
+        }
+        if (n == 0 || id[n] != (part ? '\0' : '-'))
+            return 0;
+        id += n + 1;
+    }
+    return 1;
+}
+
 /* Compares two stream ids by value; never fails ("" is the lowest). */
 int proto_stream_id_cmp(const char *a, const char *b)
 {

@@ -72,6 +72,10 @@ int proto_key_day(char *buf, size_t cap, const char *prefix, const char *c, long
  * garbage reads as 0-0. Never fails. */
 void proto_stream_id_parse(const char *id, uint64_t *ms, uint64_t *seq);
 
+/* Returns 1 if id is a whole stream id "<ms>-<seq>" (decimal, each fits 64
+ * bits), else 0. */
+int proto_stream_id_valid(const char *id);
+
 /* Compares two stream entry ids by value ("" is the lowest). Returns <0,
  * 0 or >0. */
 int proto_stream_id_cmp(const char *a, const char *b);

@@ -72,4 +72,20 @@ check(agg.metric("ag_agg_skipped_total") == 0 and agg.metric("ag_agg_applied_tot
       "without a cursor: nothing read again")
 check(all(hgetall(r, f"ag:c:{{camp{k}}}") == before[k] for k in range(CAMPAIGNS)), "no total moved (no cursor)")
 check(agg.stop() == 0, "aggregator exits 0 (no cursor)")
+# unusable (not an id, another type): one error line, taken from the group
+for bad in (("SET", "ag:applied:{0}", "junk"), ("HSET", "ag:applied:{0}", "f", "v")):
+    r("DEL", "ag:applied:{0}")
+    r(*bad)
+    said = agg.logs().count("partition cursor unusable")
+    agg.start()
+    try:
+        wait_for(lambda: r("TYPE", "ag:applied:{0}") in ("string", b"string") and r("GET", "ag:applied:{0}") == last,
+                 timeout=10, what=f"the cursor mended after {bad[0]}")
+    except AssertionError:
+        print(agg.logs()[-2000:], r("TYPE", "ag:applied:{0}"), r("GET", "ag:applied:{0}"), last, flush=True)
+        raise
+    check(agg.logs().count("partition cursor unusable") == said + 1, f"one line says so ({bad[0]})")
+    check(all(hgetall(r, f"ag:c:{{camp{k}}}") == before[k] for k in range(CAMPAIGNS)),
+          f"no total moved ({bad[0]} cursor)")
+    check(agg.stop() == 0, f"aggregator exits 0 ({bad[0]} cursor)")
 done("test_agg_exactly_once")

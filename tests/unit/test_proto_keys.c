@@ -213,6 +213,17 @@ START_TEST(stream_ids)
     ck_assert_int_lt(proto_stream_id_cmp("9-5", "10-0"), 0);   /* by value, not as text */
     ck_assert_int_gt(proto_stream_id_cmp("10-2", "10-1"), 0);
     ck_assert_int_eq(proto_stream_id_cmp("10-1", "10-1"), 0);
+    /* a whole id "<ms>-<seq>", each part 64 bits */
+    ck_assert_int_eq(proto_stream_id_valid("1795456235427-0"), 1);
+    ck_assert_int_eq(proto_stream_id_valid("18446744073709551615-18446744073709551615"), 1);
+    ck_assert_int_eq(proto_stream_id_valid("18446744073709551616-0"), 0);
+    ck_assert_int_eq(proto_stream_id_valid("12"), 0);
+    ck_assert_int_eq(proto_stream_id_valid("12-"), 0);
+    ck_assert_int_eq(proto_stream_id_valid("-1"), 0);
+    ck_assert_int_eq(proto_stream_id_valid("1-2-3"), 0);
+    ck_assert_int_eq(proto_stream_id_valid("1-2 "), 0);
+    ck_assert_int_eq(proto_stream_id_valid(""), 0);
+    ck_assert_int_eq(proto_stream_id_valid("junk"), 0);
     ck_assert_int_lt(proto_stream_id_cmp("", "0-0"), 0);       /* "" is the lowest */
     ck_assert_int_gt(proto_stream_id_cmp("0-1", ""), 0);
     ck_assert_int_eq(proto_stream_id_cmp("", ""), 0);
