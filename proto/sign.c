@@ -2,6 +2,7 @@
  * HMAC-SHA256 (SPEC 6) — and the attribution tokens built on them (SPEC 7). */
 #include "sign.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +183,39 @@ long proto_sign_canonical(char *dst, size_t cap, const char *q, size_t len)
     return (long)k.n;
 }
 
+/* Returns a new HMAC-SHA256 context keyed with key (caller frees with
+ * EVP_MAC_CTX_free), or NULL (empty key, OpenSSL failure). The HMAC
+ * algorithm is fetched once per process: fetching it is a provider lookup
+ * under a lock, dearer than the MAC of a short query. */
+static EVP_MAC_CTX *hmac_new(const char *key, size_t key_len)
+{
+    static _Atomic(EVP_MAC *) shared;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[2];
+    if (!key || key_len == 0)
+        return NULL;
+    EVP_MAC *alg = atomic_load(&shared);
+    if (!alg) {
+        EVP_MAC *mine = EVP_MAC_fetch(NULL, "HMAC", NULL), *none = NULL;
+        if (!mine)
+            return NULL;
+        if (atomic_compare_exchange_strong(&shared, &none, mine)) {
+            alg = mine;             /* kept for the process's life */
+        } else {
+            EVP_MAC_free(mine);     /* another thread's won */
+            alg = none;
+        }
+    }
+    EVP_MAC_CTX *c = EVP_MAC_CTX_new(alg);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (c && EVP_MAC_init(c, (const unsigned char *)key, key_len, params) != 1) {
+        EVP_MAC_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
 /* Computes the 16-byte truncated HMAC-SHA256 of q's canonical form into mac;
  * returns 0 or -1 (bad query, empty key, OpenSSL failure). */
 static int sign_raw(const char *key, size_t key_len, const char *q, size_t len,
@@ -190,28 +224,16 @@ static int sign_raw(const char *key, size_t key_len, const char *q, size_t len,
     proto_url_pair pairs[PROTO_PARAMS_MAX];
     unsigned char full[EVP_MAX_MD_SIZE];
     size_t full_len = 0;
-    char digest[] = "SHA256";
-    EVP_MAC *alg = NULL;
-    OSSL_PARAM params[2];
     sink_t k;
     int rc = -1;
 
-    if (!key || key_len == 0)
-        return -1;
     int n = split_valid(q, len, pairs);
     if (n < 0)
         return -1;
     memset(&k, 0, sizeof k);
-    alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (!alg)
-        goto done;
-    k.mac = EVP_MAC_CTX_new(alg);
+    k.mac = hmac_new(key, key_len);
     if (!k.mac)
-        goto done;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (EVP_MAC_init(k.mac, (const unsigned char *)key, key_len, params) != 1)
-        goto done;
+        return -1;
     emit_canonical(&k, pairs, n);
     if (k.used > 0 && EVP_MAC_update(k.mac, k.chunk, k.used) != 1)
         k.failed = 1;
@@ -222,7 +244,6 @@ static int sign_raw(const char *key, size_t key_len, const char *q, size_t len,
     rc = 0;
 done:
     EVP_MAC_CTX_free(k.mac);
-    EVP_MAC_free(alg);
     OPENSSL_cleanse(full, sizeof full);
     return rc;
 }
@@ -296,18 +317,11 @@ int proto_sign_verify(const char *key, size_t key_len, const char *q, size_t len
 int proto_sign_hmac(const char *key, size_t key_len, const void *const parts[],
                     const size_t lens[], int n, unsigned char out[32])
 {
-    char digest[] = "SHA256";
-    OSSL_PARAM params[2];
     size_t len = 0;
     int rc = -1;
-    if (!key || key_len == 0)
+    EVP_MAC_CTX *c = hmac_new(key, key_len);
+    if (!c)
         return -1;
-    EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *c = alg ? EVP_MAC_CTX_new(alg) : NULL;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!c || EVP_MAC_init(c, (const unsigned char *)key, key_len, params) != 1)
-        goto done;
     for (int i = 0; i < n; i++)
         if (lens[i] && EVP_MAC_update(c, parts[i], lens[i]) != 1)
             goto done;
@@ -315,7 +329,6 @@ int proto_sign_hmac(const char *key, size_t key_len, const void *const parts[],
         rc = 0;
 done:
     EVP_MAC_CTX_free(c);
-    EVP_MAC_free(alg);
     return rc;
 }
 
