@@ -103,26 +103,34 @@ local function want(k, t)
   end
   return nil
 end
-local function int_field(k, f)
-  local v = redis.call('HGET', k, f)
-  -- as HINCRBY parses: no leading zero, no "-0", no overflow when adding
+-- Checks value v of field f of hash k as HINCRBY parses it: no leading
+-- zero, no "-0", no overflow when adding.
+local function int_value(k, f, v)
   if v and v ~= '0' and (#v > 18 or not string.match(v, '^%-?[1-9]%d*$')) then
     return poison(k, 'field ' .. f .. ' is not an integer')
   end
   return nil
 end
--- the audience keys of the call, in order, each {rec = subject -> its
--- record (false: none), subs = its subjects, put = subject -> record to
--- write, nput, len = HLEN once read, empty = it was, at = expiry, set = 1
--- if it must be set}
-local aud, aud_keys = {}, {}
+local function int_field(k, f)
+  return int_value(k, f, redis.call('HGET', k, f))
+end
+local hf, hf_keys = {}, {}   -- hash key -> the fields its H ops add to (checked with one HMGET)
+-- the audience keys of the call, in order, each a table of its subjects
+-- (g[1..]) and nput, len = HLEN once read, empty = it was, at = expiry,
+-- set = 1 if it must be set; and by subject (a call is one campaign's, so a
+-- subject has one key): its record (false: none), and the record to write
+local aud, aud_keys, aud_rec, aud_put = {}, {}, {}, {}
 local bad = want(KEYS[K_WM], 'hash') or want(KEYS[K_TOTALS], 'hash')
 local fl_checked = false
 while not bad and i <= n do
   local op = ARGV[i]
   if op == 'H' then
     local k = KEYS[tonumber(ARGV[i+1])]
-    bad = want(k, 'hash') or int_field(k, ARGV[i+2]); i = i + 4
+    bad = want(k, 'hash')
+    local f = hf[k]
+    if not f then f = {}; hf[k] = f; hf_keys[#hf_keys + 1] = k end
+    f[#f + 1] = ARGV[i+2]
+    i = i + 4
   elseif op == 'X' then
     i = i + 3
   elseif op == 'P' then
@@ -141,10 +149,10 @@ while not bad and i <= n do
     local k, subj = KEYS[tonumber(ARGV[i+1])], ARGV[i+2]
     local g = aud[k]
     if not g then
-      g = {rec = {}, subs = {}, put = {}, nput = 0}
+      g = {nput = 0}
       aud[k] = g; aud_keys[#aud_keys + 1] = k
     end
-    if g.rec[subj] == nil then g.rec[subj] = false; g.subs[#g.subs + 1] = subj end
+    if aud_rec[subj] == nil then aud_rec[subj] = false; g[#g + 1] = subj end
     i = i + 8
   elseif op == 'F' then
     bad = want(KEYS[K_PENDING], 'zset') or want(KEYS[K_FL], 'hash') or
@@ -162,20 +170,33 @@ while not bad and i <= n do
     return redis.error_reply('apply: unknown op ' .. tostring(op))
   end
 end
+-- Reads fields of hash k with HMGET (1,000 a call), calling fn(field,
+-- value) for each until one returns non-nil. Returns that, or HMGET's
+-- error ({err = ...}), or nil.
+local function hmget_each(k, fields, fn)
+  for s = 1, #fields, 1000 do
+    local e = math.min(s + 999, #fields)
+    local v = redis.pcall('HMGET', k, unpack(fields, s, e))
+    if v.err then return v end
+    for j = s, e do
+      local r = fn(fields[j], v[j - s + 1])
+      if r then return r end
+    end
+  end
+  return nil
+end
+-- the counters' fields, one HMGET a hash (its type checked above)
+for _, k in ipairs(hf_keys) do
+  if bad then break end
+  bad = hmget_each(k, hf[k], function(f, v) return int_value(k, f, v) end)
+end
 -- each audience key's records, read with one HMGET that is also its type check
 if not bad and #aud_keys > 0 then bad = int_field(KEYS[K_TOTALS], '@AUD_FULL@') end
 for _, k in ipairs(aud_keys) do
   if bad then break end
-  local g = aud[k]
-  for s = 1, #g.subs, 1000 do
-    local e = math.min(s + 999, #g.subs)
-    local v = redis.pcall('HMGET', k, unpack(g.subs, s, e))
-    if v.err then
-      seen[k] = nil
-      bad = want(k, 'hash') or poison(k, 'refuses HMGET')
-      break
-    end
-    for j = s, e do g.rec[g.subs[j]] = v[j - s + 1] end
+  if hmget_each(k, aud[k], function(subj, v) aud_rec[subj] = v end) then
+    seen[k] = nil
+    bad = want(k, 'hash') or poison(k, 'refuses HMGET')
   end
 end
 if bad then return bad end
@@ -239,7 +260,7 @@ while i <= n do
     local ab, t, ref = tonumber(ARGV[i+3]), tonumber(ARGV[i+4]), ARGV[i+5]
     local at, cap = tonumber(ARGV[i+6]), tonumber(ARGV[i+7])
     local g = aud[k]
-    local cur = g.rec[subj]
+    local cur = aud_rec[subj]
     local m, f, l, r, put = ab, t, t, ref, true
     if cur then
       local cm, cf, cd, cr = string.match(cur, '^(%d+)%.(%d+)%.(%d+)%.?(.*)$')
@@ -265,9 +286,9 @@ while i <= n do
     if put then
       local v = string.format('%d.%d.%d', m, f, l - f)
       if r ~= '' then v = v .. '.' .. r end
-      if not g.put[subj] then g.nput = g.nput + 1 end
-      g.put[subj] = v
-      g.rec[subj] = v
+      if not aud_put[subj] then g.nput = g.nput + 1 end
+      aud_put[subj] = v
+      aud_rec[subj] = v
       if at < 0 then at = -at else g.set = 1 end
       if not g.at or at > g.at then g.at = at end
     end
@@ -281,14 +302,18 @@ end
 for _, k in ipairs(aud_keys) do
   local g = aud[k]
   if g.nput > 0 then
-    local args, n = {'HSET', k}, 0
-    for _, subj in ipairs(g.subs) do
-      if g.put[subj] then
-        args[#args + 1] = subj; args[#args + 1] = g.put[subj]; n = n + 1
-        if n == 1000 then redis.call(unpack(args)); args, n = {'HSET', k}, 0 end
+    if g.nput == 1 and #g == 1 then
+      redis.call('HSET', k, g[1], aud_put[g[1]])
+    else
+      local args, n = {'HSET', k}, 0
+      for _, subj in ipairs(g) do
+        if aud_put[subj] then
+          args[#args + 1] = subj; args[#args + 1] = aud_put[subj]; n = n + 1
+          if n == 1000 then redis.call(unpack(args)); args, n = {'HSET', k}, 0 end
+        end
       end
+      if n > 0 then redis.call(unpack(args)) end
     end
-    if n > 0 then redis.call(unpack(args)) end
     if g.empty then
       redis.call('PEXPIREAT', k, g.at)
     elseif g.set then
