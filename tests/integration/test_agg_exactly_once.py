@@ -88,4 +88,36 @@ for bad in (("SET", "ag:applied:{0}", "junk"), ("HSET", "ag:applied:{0}", "f", "
     check(all(hgetall(r, f"ag:c:{{camp{k}}}") == before[k] for k in range(CAMPAIGNS)),
           f"no total moved ({bad[0]} cursor)")
     check(agg.stop() == 0, f"aggregator exits 0 ({bad[0]} cursor)")
+
+# ---- the lease guards the cursor: an aggregator that still thinks it owns
+# the partition while another holds its lease (a paused ex-owner) applies
+# what it read (the watermarks keep that exact) but neither moves the cursor
+# nor claims entries; taking the lease back, it reads them again and skips
+# them. Races the aggregator's lease check (every second): retried until a
+# round ran before it noticed.
+agg.start()
+wait_for(lambda: r("GET", "ag:lease:{0}") == b"agg-kill", timeout=10, what="the lease")
+guarded = False
+for attempt in range(5):
+    cursor0 = r("GET", "ag:applied:{0}")
+    applied0 = agg.metric("ag_agg_applied_total")
+    r("SET", "ag:lease:{0}", "another", "PX", 60000)
+    for j in range(50):
+        r("XADD", "ag:hits:{0}", "*", "hid", f"raw.0-g{attempt}-{j}", "ts", str(int(time.time() * 1000)),
+          "campaign", "guard", "event", "open", "subject", f"g{j}", "agent", "human", "via", "pixel")
+    time.sleep(1.5)
+    applied = agg.metric("ag_agg_applied_total") - applied0
+    if applied == 50:
+        guarded = True
+        check(r("GET", "ag:applied:{0}") == cursor0, f"a round applied while the lease was another's: the cursor "
+              f"stays ({cursor0} -> {r('GET', 'ag:applied:{0}')})")
+    r("DEL", "ag:lease:{0}")
+    wait_applied(r, timeout=30)
+    if guarded:
+        break
+check(guarded, "a round ran before the aggregator noticed the lease was another's (5 tries)")
+got = int(hgetall(r, "ag:c:{guard}").get("open", 0))
+check(got == 50 * (attempt + 1), f"guard: sent {50 * (attempt + 1)}, counted {got}")
+check(agg.metric("ag_agg_skipped_total") >= 50, "the lease taken back: read again from the cursor and skipped")
+check(agg.stop() == 0, "aggregator exits 0 (lease guard)")
 done("test_agg_exactly_once")
