@@ -406,7 +406,7 @@ static int count_aud(void *arg, const char *subject, unsigned bit, const char *r
         return -1;
     long long cap = (conf->audience_max + PROTO_AUD_BUCKETS - 1) / PROTO_AUD_BUCKETS;
     long long at = agg_expiry_at(ts, conf->audience_days);
-    int known = agg_expiry_known(x->b->expiry, c->name, c->nlen, bucket, at);
+    int known = agg_expiry_known(x->b->expiry, c->name, c->nlen, c->hash, bucket, at);
     agg_expiry_note(&c->aud_exp, bucket, at);
     agg_op_aud(&c->aops, k, subject, bit, ts / 1000, ref, known ? -at : at, cap);
     return c->aops.oom ? -1 : 0;
@@ -819,7 +819,7 @@ void agg_batch_expiry(agg_batch *b, agg_expiry *e)
 
 void agg_batch_confirm(agg_batch *b, size_t c)
 {
-    agg_expiry_confirm(b->expiry, b->cs[c].name, b->cs[c].nlen, &b->cs[c].aud_exp);
+    agg_expiry_confirm(b->expiry, b->cs[c].name, b->cs[c].nlen, b->cs[c].hash, &b->cs[c].aud_exp);
 }
 
 /* Appends the last-activity updates. Returns how many, or -1 (no memory). */

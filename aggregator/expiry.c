@@ -65,12 +65,13 @@ static int eq(const void *arg, uint32_t idx)
     return m->len == w->len && memcmp(m->name, w->name, w->len) == 0;
 }
 
-int agg_expiry_known(const agg_expiry *e, const char *name, size_t len, unsigned bucket, long long at)
+int agg_expiry_known(const agg_expiry *e, const char *name, size_t len, uint64_t hash, unsigned bucket,
+                     long long at)
 {
     if (!e || bucket >= PROTO_AUD_BUCKETS)
         return 0;
     want w = {e, name, len};
-    long i = proto_htab_find(&e->idx, proto_hash64(name, len), eq, &w);
+    long i = proto_htab_find(&e->idx, hash, eq, &w);
     if (i < 0)
         return 0;
     const memo *m = &e->ms[i];
@@ -86,12 +87,12 @@ void agg_expiry_note(agg_expiry_call *call, unsigned bucket, long long at)
         call->at_min = at;
 }
 
-void agg_expiry_confirm(agg_expiry *e, const char *name, size_t len, const agg_expiry_call *call)
+void agg_expiry_confirm(agg_expiry *e, const char *name, size_t len, uint64_t h,
+                        const agg_expiry_call *call)
 {
     if (!e || !call->at_min)
         return;
     want w = {e, name, len};
-    uint64_t h = proto_hash64(name, len);
     long i = proto_htab_find(&e->idx, h, eq, &w);
     if (i < 0) {
         if (e->n >= AGG_EXPIRY_MAX)

@@ -31,15 +31,18 @@ void agg_expiry_free(agg_expiry *e);
 long long agg_expiry_at(long long ts_ms, long long days);
 
 /* Returns 1 if campaign (name, len)'s bucket is known to expire at or after
- * at, else 0 (e NULL: 0). */
-int agg_expiry_known(const agg_expiry *e, const char *name, size_t len, unsigned bucket, long long at);
+ * at, else 0 (e NULL: 0). hash is proto_hash64(name, len), which the
+ * caller keeps, not computed again a hit. */
+int agg_expiry_known(const agg_expiry *e, const char *name, size_t len, uint64_t hash, unsigned bucket,
+                     long long at);
 
 /* Notes in call that bucket asked for expiry at; never fails. */
 void agg_expiry_note(agg_expiry_call *call, unsigned bucket, long long at);
 
-/* Remembers a confirmed call of campaign (name, len): its buckets now
+/* Remembers a confirmed call of campaign (name, len; hash as above): its buckets now
  * expire at or after call->at_min. Never fails (out of memory, or past
  * AGG_EXPIRY_MAX campaigns, it forgets instead). */
-void agg_expiry_confirm(agg_expiry *e, const char *name, size_t len, const agg_expiry_call *call);
+void agg_expiry_confirm(agg_expiry *e, const char *name, size_t len, uint64_t hash,
+                        const agg_expiry_call *call);
 
 #endif

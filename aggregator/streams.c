@@ -391,7 +391,6 @@ void agg_trim(agg *a)
     long long keep = sys_now_ms() - (long long)a->conf.keep_hours * 3600000LL;
     for (int p = 0; p < a->conf.partitions && a->up; p++) {
         char minid[64], last[64];
-        long long lag;
         if (!a->owned[p])
             continue;
         snprintf(minid, sizeof minid, "%lld-0", keep > 0 ? keep : 0);
@@ -406,11 +405,8 @@ void agg_trim(agg *a)
             proto_stream_id_cmp(r->element[1]->str, minid) < 0)
             snprintf(minid, sizeof minid, "%s", r->element[1]->str);
         freeReplyObject(r);
-        /* nor anything above the group's last delivered id or the cursor */
-        if (group_state(a, p, last, sizeof last, &lag) < 0)
-            continue;
-        if (proto_stream_id_cmp(last, minid) < 0)
-            snprintf(minid, sizeof minid, "%s", last);
+        /* nor anything above the cursor (never above the group's last
+         * delivered id: it moves only to entries read) */
         if (cursor_get(a, p, last, sizeof last) < 0) {
             if (agg_node_lost(a))
                 continue;
