@@ -2,11 +2,11 @@
 replicas (16 partitions, 6/5/5), the real collector (2 threads) and
 aggregator running through it, exact at the end:
 
-1. by hand, with a slot held half-moved for 1.5 s (cluster.py's
-   migration()): a busy partition's stream already on the target (the
-   collector's XADD and the aggregator's reads answered ASK), and half the
-   keys of a busy campaign moved (its apply script, several keys of one
-   slot, answered TRYAGAIN), then the moves finished (MOVED);
+1. by hand (cluster.py's migration()): a busy partition's stream already
+   on the target, its slot held half-moved until the collector's XADD and
+   the aggregator's reads have both been answered ASK; then half the keys
+   of a busy campaign moved and held 1.5 s (its apply script, several keys
+   of one slot, answered TRYAGAIN), then both moves finished (MOVED);
 2. `redis-cli --cluster reshard` of the lowest slots of the master holding
    6 partitions, so that two partition streams and four busy campaigns go
    with them.
@@ -66,9 +66,23 @@ with Cluster() as cl:
     time.sleep(2.0)
 
     # ---- 1. by hand: the partition's stream and half a campaign's keys on o2, slots still o1's
+    # the partition first, held until each daemon has met ASK on it (both
+    # touch it several times a second): the campaign's TRYAGAIN below holds
+    # the aggregator's round in its back-off, reads of P included
     mp = cl.migration(part_slot(P), o2).begin()
-    mc = cl.migration(camp_slot(half), o2).begin()
     keys_p = mp.migrate()
+    th = time.monotonic()
+    try:
+        wait_for(lambda: redirects(col, "ag_redis_cluster_redirects_total").get("ask", 0) > 0 and
+                 redirects(agg, "ag_agg_cluster_redirects_total").get("ask", 0) > 0,
+                 timeout=10.0, what="ASK met by both daemons", interval=0.05)
+        ask_s = time.monotonic() - th
+    except AssertionError as e:
+        ask_s = None
+        print(e, flush=True)
+    check(ask_s is not None, f"with partition {P}'s stream on the target, both daemons met ASK "
+          f"({'%.2f s' % ask_s if ask_s is not None else 'not in 10 s'})")
+    mc = cl.migration(camp_slot(half), o2).begin()
     nkeys_c = mc.remaining()
     keys_c = mc.migrate(count=max(1, nkeys_c // 2))
     time.sleep(1.5)
@@ -77,7 +91,8 @@ with Cluster() as cl:
     hand = {"collector": redirects(col, "ag_redis_cluster_redirects_total"),
             "aggregator": redirects(agg, "ag_agg_cluster_redirects_total")}
     print(f"by hand: partition {P}: {keys_p} key moved; campaign {half}: {keys_c} of {nkeys_c} keys, "
-          f"half of them held 1.5 s; redirects so far {hand}", flush=True)
+          f"half of them held 1.5 s; ASK met by both daemons {ask_s if ask_s is None else round(ask_s, 2)} s "
+          f"after the partition's stream moved; redirects so far {hand}", flush=True)
     time.sleep(1.0)
 
     # ---- 2. redis-cli --cluster reshard under the same load
