@@ -27,25 +27,18 @@
 #define TICK_MS 100
 #define PUMP_BUDGET 128        /* spooled hits read per pump call */
 #define REPLAY_WINDOW 1024      /* spooled hits in flight at once */
-#define ENTRY_DATA 512          /* packed bytes a recyclable in-flight entry holds */
-#define SPARE_MAX 256           /* recyclable entries kept at most */
+#define TRIM_PEAK 256           /* a queue this long makes a burst */
 #define TRIM_MS 1000            /* after a burst, memory goes back to the system at most this often */
 #define TRIM_BUSY 10            /* ... or after this many ticks with hits in flight */
 #define REJECTS_MAXLEN "100000" /* the rejects stream is trimmed to about this */
 
 /* ---------------------------------------------------------------- queue */
 
-/* Releases an entry no longer in flight: keeps it for reuse, or frees it;
- * NULL is a no-op. Never fails. */
+/* Releases an entry no longer in flight (to the slab); NULL is a no-op.
+ * Never fails. */
 static void entry_release(coll_sink *s, inflight *e)
 {
-    if (e && e->cap == ENTRY_DATA && s->nspare < SPARE_MAX) {
-        e->next = s->spare;
-        s->spare = e;
-        s->nspare++;
-        return;
-    }
-    free(e);
+    coll_slab_free(&s->slab, e);
 }
 
 /* Takes the head entry out of flight with its stream id (len bytes, kept
@@ -303,21 +296,14 @@ static int send_hit(coll_sink *s, inflight *e, const proto_hit *hit, unsigned pa
     return 0;
 }
 
-/* Builds an in-flight entry for packed bytes, reusing a released one when
- * it fits. Returns NULL on allocation failure. */
+/* Builds an in-flight entry for packed bytes, in the sink's slab. Returns
+ * NULL on allocation failure. */
 static inflight *entry_new(coll_sink *s, const unsigned char *data, size_t len)
 {
-    inflight *e;
-    size_t cap = len <= ENTRY_DATA ? ENTRY_DATA : len;
-    if (cap == ENTRY_DATA && s->spare) {
-        e = s->spare;
-        s->spare = e->next;
-        s->nspare--;
-    } else if (!(e = malloc(sizeof *e + cap))) {
+    inflight *e = coll_slab_alloc(&s->slab, offsetof(inflight, data) + len);
+    if (!e)
         return NULL;
-    }
     memset(e, 0, offsetof(inflight, id) + 1);
-    e->cap = (uint32_t)cap;
     e->len = (uint32_t)len;
     memcpy(e->data, data, len);
     return e;
@@ -407,7 +393,7 @@ void coll_sink_pump(coll_sink *s)
 /* Gives freed memory back to the system once a burst is over: glibc keeps
  * what a thread's arena freed, so a collector that queued hits under load
  * would hold that peak while idle. At most once every TRIM_MS, when the
- * queue is empty after it grew past SPARE_MAX or was busy for TRIM_BUSY
+ * queue is empty after it grew past TRIM_PEAK or was busy for TRIM_BUSY
  * ticks (the connections of a burst are freed after its queue empties);
  * never fails. */
 static void trim(coll_sink *s, int64_t t)
@@ -415,7 +401,7 @@ static void trim(coll_sink *s, int64_t t)
     if (s->ninflight > s->trim_peak)
         s->trim_peak = s->ninflight;
     s->trim_busy += s->ninflight > 0;
-    if (s->ninflight || (s->trim_peak < SPARE_MAX && s->trim_busy < TRIM_BUSY) || t - s->last_trim < TRIM_MS)
+    if (s->ninflight || (s->trim_peak < TRIM_PEAK && s->trim_busy < TRIM_BUSY) || t - s->last_trim < TRIM_MS)
         return;
 #ifdef __GLIBC__
     malloc_trim(0);
@@ -540,6 +526,7 @@ void coll_sink_free(coll_sink *s)
         redisAsyncFree(s->map_ac);
     }
     coll_sink_inflight_clear(s);
+    coll_slab_clear(&s->slab);
     coll_spool_free(s->spool);
     proto_htab_free(&s->found);
     free(s->acked);

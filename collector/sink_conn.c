@@ -195,22 +195,16 @@ void coll_sink_gauges(coll_sink *s)
                           memory_order_relaxed);
 }
 
-/* Frees every in-flight entry and the spare ones; never fails. */
+/* Frees every in-flight entry; never fails. */
 void coll_sink_inflight_clear(coll_sink *s)
 {
     while (s->head) {
         inflight *e = s->head;
         s->head = e->next;
-        free(e);
+        coll_slab_free(&s->slab, e);
     }
     s->tail = NULL;
     s->ninflight = s->ndirect = 0;
-    while (s->spare) {
-        inflight *e = s->spare;
-        s->spare = e->next;
-        free(e);
-    }
-    s->nspare = 0;
 }
 
 /* Counts and logs (at most once a second) a dropped hit; never fails. */

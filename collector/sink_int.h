@@ -19,6 +19,7 @@
 #include "htab.h"
 #include "sink.h"
 #include "resp.h"
+#include "slab.h"
 #include "spool.h"
 
 #define MAX_INSTS 32
@@ -37,7 +38,6 @@ typedef struct inflight {
     coll_spool_pos pos;
     unsigned partition;
     uint32_t len;
-    uint32_t cap;           /* bytes data[] can hold (ENTRY_DATA for recycled entries) */
     uint8_t done;           /* acknowledged, released once every earlier entry is */
     uint8_t asks;           /* ASK redirects followed */
     uint8_t wnode;          /* the node it was written to (that owes its reply) */
@@ -120,8 +120,7 @@ struct coll_sink {
     /* queue */
     inflight *head, *tail;
     int64_t ninflight, ndirect;
-    inflight *spare;            /* acknowledged entries kept for reuse (no malloc per hit) */
-    int nspare;
+    coll_slab slab;             /* the in-flight entries' memory (no malloc per hit) */
     coll_spool *spool;
     int64_t last_flush;
     int64_t trim_peak, last_trim;   /* the queue's peak since memory was last given back */
@@ -207,7 +206,7 @@ int coll_sink_part_direct(const coll_sink *s, unsigned p);
 /* Updates the gauges other threads read; never fails. */
 void coll_sink_gauges(coll_sink *s);
 
-/* Frees every in-flight entry and the spare ones; never fails. */
+/* Frees every in-flight entry; never fails. */
 void coll_sink_inflight_clear(coll_sink *s);
 
 /* Counts and logs (at most once a second) a dropped hit; never fails. */

@@ -110,7 +110,7 @@ static size_t persist_node(coll_sink *s, const sink_node *n)
             s->spooled[e->partition]++;
         else
             coll_sink_note_drop(s, COLL_DROP_OUT_OF_MEMORY);
-        free(e);
+        coll_slab_free(&s->slab, e);
     }
     free(recs);
     free(lens);

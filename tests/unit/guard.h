@@ -1,8 +1,10 @@
-/* guard.h: helpers shared by the unit tests — inputs that end exactly at a guard page, and span comparison. */
+/* guard.h: helpers shared by the unit tests — inputs that end exactly at a guard page, span
+ * comparison, and the suite runner. */
 #ifndef TESTS_UNIT_GUARD_H
 #define TESTS_UNIT_GUARD_H
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -37,6 +39,17 @@ static inline char *guarded(const char *s, size_t n)
 static inline int seq(const char *p, size_t n, const char *lit)
 {
     return p && n == strlen(lit) && memcmp(p, lit, n) == 0;
+}
+
+/* Runs suite s (check's runner, freed after). Returns the exit status:
+ * EXIT_FAILURE if any test failed. */
+static inline int unit_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 #endif

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "guard.h"
 
 #define NF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -464,9 +465,5 @@ static Suite *format_suite(void)
 /* Runs the suite; returns non-zero if a test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(format_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(format_suite());
 }

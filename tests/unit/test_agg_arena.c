@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "guard.h"
 
 /* Connects a hiredis context to one end of a socketpair; *peer gets the
  * other. Fails the test on error. */
@@ -170,9 +171,5 @@ static Suite *arena_suite(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the aggregator: a closed peer is an error, not a signal */
-    SRunner *sr = srunner_create(arena_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(arena_suite());
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "batch_fixture.h"
+#include "guard.h"
 
 /* ---------------------------------------------------------------- tests */
 
@@ -490,9 +491,5 @@ static Suite *batch_suite(void)
 /* Runs the suite. Returns 0 if every test passed, 1 otherwise. */
 int main(void)
 {
-    SRunner *sr = srunner_create(batch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(batch_suite());
 }

@@ -6,6 +6,7 @@
 #include "expiry.h"
 #include "schema.h"
 #include "keys.h"
+#include "guard.h"
 
 /* Checks hourly and daily buckets follow the hit's ts across an hour and
  * a midnight, revisited out of order, each expiring retention_hours or
@@ -634,9 +635,5 @@ static Suite *batch_suite(void)
 /* Runs the suite. Returns 0 if every test passed, 1 otherwise. */
 int main(void)
 {
-    SRunner *sr = srunner_create(batch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(batch_suite());
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "guard.h"
 
 /* ---- alert bodies ---- */
 
@@ -350,9 +351,5 @@ static Suite *webhook_suite(void)
 /* Runs the suite; returns non-zero if a test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(webhook_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(webhook_suite());
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "guard.h"
 
 #define MAXB (INT64_C(1) << 30)
 #define HDR "writer=test"
@@ -769,9 +770,5 @@ static Suite *spool_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(spool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(spool_suite());
 }

@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "conffile.h"
+#include "guard.h"
 
 /* Writes text to a temporary file and returns its path (static buffer). */
 static const char *tmpfile_with(const char *text)
@@ -202,9 +203,5 @@ int main(void)
     tcase_add_test(tc, file_errors);
     tcase_add_test(tc, hostport_and_cidrs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s);
 }

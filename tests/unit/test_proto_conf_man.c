@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "guard.h"
 
 /* Reads a file whole (NUL-terminated; free it); fails the test if it cannot. */
 static char *slurp(const char *dir, const char *name)
@@ -211,9 +212,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(suite());
 }

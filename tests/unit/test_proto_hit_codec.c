@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hit.h"
+#include "guard.h"
 
 /* Fills every field of h with valid, distinctive values; never fails. */
 static void fill(proto_hit *h)
@@ -279,9 +280,5 @@ static Suite *hit_codec_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(hit_codec_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(hit_codec_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "hook.h"
+#include "guard.h"
 
 #define NOW INT64_C(1764633600000)      /* 2025-12-02T00:00:00Z */
 
@@ -408,9 +409,5 @@ int main(void)
     tcase_add_test(p, parse_shapes);
     tcase_add_test(p, iso_times);
     suite_add_tcase(s, p);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -7,6 +7,7 @@
 
 #include "htab.h"
 #include "keys.h"
+#include "guard.h"
 
 static char names[20000][16];
 
@@ -93,9 +94,5 @@ static Suite *htab_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(htab_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(htab_suite());
 }

@@ -7,6 +7,7 @@
 #include "keys.h"
 #include "slot.h"
 #include "schema.h"
+#include "guard.h"
 
 /* Checks CRC16-XMODEM against Redis Cluster values; fails on a mismatch. */
 START_TEST(crc16_vectors)
@@ -260,9 +261,5 @@ static Suite *keys_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(keys_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(keys_suite());
 }

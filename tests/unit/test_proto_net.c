@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "guard.h"
 
 /* Checks /24 and /48 truncation; fails on a wrong address. */
 START_TEST(store_truncated)
@@ -231,9 +232,5 @@ static Suite *net_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(net_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(net_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "resp.h"
+#include "guard.h"
 
 /* Checks a command against redisFormatCommandArgv; fails on a difference. */
 START_TEST(matches_hiredis)
@@ -83,9 +84,5 @@ static Suite *resp_suite(void)
 /* Runs the suite. Returns 0 if every test passed, 1 otherwise. */
 int main(void)
 {
-    SRunner *sr = srunner_create(resp_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(resp_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "hit.h"
 #include "sign.h"
+#include "guard.h"
 
 static const char KEY[] = "s3cret-signing-key";
 
@@ -275,9 +276,5 @@ static Suite *sign_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(sign_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(sign_suite());
 }

@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "slot.h"
+#include "guard.h"
 
 /* Returns the slot of a NUL-terminated key. */
 static unsigned slot_of(const char *k)
@@ -154,9 +155,5 @@ int main(void)
     tcase_add_test(tc, cluster_url);
     tcase_add_test(tc, auto_partitions);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ua.h"
+#include "guard.h"
 
 /* Maps a class name to its enum; returns -1 (the failure) if unknown. */
 static int class_of(const char *s)
@@ -274,9 +275,5 @@ static Suite *ua_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(ua_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(ua_suite());
 }

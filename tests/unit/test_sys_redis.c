@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "redis.h"
+#include "guard.h"
 
 extern char **environ;
 
@@ -321,9 +322,5 @@ static Suite *redis_suite(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    SRunner *sr = srunner_create(redis_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(redis_suite());
 }

@@ -21,6 +21,7 @@
 
 #include "redis.h"
 #include "slot.h"
+#include "guard.h"
 
 extern char **environ;
 
@@ -391,9 +392,5 @@ int main(void)
     tcase_add_test(tc, follows_ask_and_moved);
     tcase_add_test(tc, dead_master_fails_alone);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -1,0 +1,155 @@
+/* test_coll_slab.c: unit tests of collector/slab.c — pieces keep their
+ * bytes, are aligned, and the blocks go back to the system once their
+ * pieces are released: in order, in reverse, scattered, oversized. */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slab.h"
+#include "guard.h"
+
+#define N 20000
+#define BLOCK (256 * 1024)
+
+/* Fills piece i (n bytes) with a pattern of its own. */
+static void fill(unsigned char *p, size_t n, unsigned i)
+{
+    for (size_t k = 0; k < n; k++)
+        p[k] = (unsigned char)(i * 31u + k);
+}
+
+/* Returns 1 if piece i still holds its pattern. */
+static int intact(const unsigned char *p, size_t n, unsigned i)
+{
+    for (size_t k = 0; k < n; k++)
+        if (p[k] != (unsigned char)(i * 31u + k))
+            return 0;
+    return 1;
+}
+
+static unsigned char *piece[N];
+static size_t size[N];
+
+/* Carves N pieces of 40..439 bytes, each filled. */
+static void carve_all(coll_slab *sl)
+{
+    for (unsigned i = 0; i < N; i++) {
+        size[i] = 40 + (i * 7919u) % 400;
+        piece[i] = coll_slab_alloc(sl, size[i]);
+        ck_assert_ptr_nonnull(piece[i]);
+        ck_assert_uint_eq((uintptr_t)piece[i] % 16, 0);
+        fill(piece[i], size[i], i);
+    }
+    ck_assert_uint_eq(sl->live, N);
+}
+
+/* Counts the pieces still holding their pattern. */
+static unsigned count_intact(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < N; i++)
+        n += piece[i] && intact(piece[i], size[i], i);
+    return n;
+}
+
+START_TEST(fifo_returns_every_block)
+{
+    coll_slab sl = {0};
+    carve_all(&sl);
+    ck_assert_uint_eq(count_intact(), N);
+    /* N pieces of about 256 bytes with their headers: about 20 blocks */
+    ck_assert_uint_ge(coll_slab_mapped(&sl), (size_t)N * 56);
+    ck_assert_uint_le(coll_slab_mapped(&sl), (size_t)N * 480);
+    for (unsigned i = 0; i < N; i++) {
+        coll_slab_free(&sl, piece[i]);
+        piece[i] = NULL;
+        if (i == N / 2)
+            ck_assert_uint_le(coll_slab_mapped(&sl), (size_t)N * 480 / 2 + 2 * BLOCK);
+    }
+    ck_assert_uint_eq(sl.live, 0);
+    /* the block carved from and one spare are kept */
+    ck_assert_uint_le(coll_slab_mapped(&sl), 2 * BLOCK);
+    coll_slab_clear(&sl);
+    ck_assert_uint_eq(coll_slab_mapped(&sl), 0);
+}
+END_TEST
+
+START_TEST(reverse_and_scattered)
+{
+    coll_slab sl = {0};
+    carve_all(&sl);
+    /* every other piece first: nothing is unmapped, the rest intact */
+    size_t before = coll_slab_mapped(&sl);
+    for (unsigned i = 0; i < N; i += 2) {
+        coll_slab_free(&sl, piece[i]);
+        piece[i] = NULL;
+    }
+    ck_assert_uint_eq(coll_slab_mapped(&sl), before);
+    ck_assert_uint_eq(count_intact(), N / 2);
+    for (unsigned i = N; i-- > 0;) {
+        coll_slab_free(&sl, piece[i]);
+        piece[i] = NULL;
+    }
+    ck_assert_uint_le(coll_slab_mapped(&sl), 2 * BLOCK);
+    /* carved again: the kept blocks are used, the bytes hold */
+    carve_all(&sl);
+    ck_assert_uint_eq(count_intact(), N);
+    for (unsigned i = 0; i < N; i++)
+        coll_slab_free(&sl, piece[i]);
+    coll_slab_clear(&sl);
+    ck_assert_uint_eq(coll_slab_mapped(&sl), 0);
+}
+END_TEST
+
+START_TEST(oversized_pieces)
+{
+    coll_slab sl = {0};
+    unsigned char *small = coll_slab_alloc(&sl, 100);
+    fill(small, 100, 1);
+    size_t one = coll_slab_mapped(&sl);
+    unsigned char *big = coll_slab_alloc(&sl, 3 * BLOCK);
+    ck_assert_ptr_nonnull(big);
+    fill(big, 3 * BLOCK, 2);
+    size_t two = coll_slab_mapped(&sl);
+    ck_assert_uint_ge(two, one + 3 * BLOCK);
+    unsigned char *after = coll_slab_alloc(&sl, 100);
+    fill(after, 100, 3);
+    ck_assert_uint_eq(coll_slab_mapped(&sl), two);      /* no new block for it */
+    ck_assert(intact(small, 100, 1) && intact(big, 3 * BLOCK, 2) && intact(after, 100, 3));
+    ck_assert_ptr_eq(after, small + 128);   /* next to the first (112 bytes + a 16-byte header) */
+    coll_slab_free(&sl, big);
+    ck_assert_uint_eq(coll_slab_mapped(&sl), one);
+    ck_assert_ptr_null(coll_slab_alloc(&sl, SIZE_MAX - 8));
+    coll_slab_free(&sl, small);
+    coll_slab_free(&sl, after);
+    coll_slab_free(&sl, NULL);
+    ck_assert_uint_eq(sl.live, 0);
+    coll_slab_clear(&sl);
+}
+END_TEST
+
+START_TEST(clear_with_live_pieces)
+{
+    coll_slab sl = {0};
+    carve_all(&sl);
+    for (unsigned i = 0; i < N; i += 3)
+        coll_slab_free(&sl, piece[i]);
+    coll_slab_clear(&sl);
+    ck_assert_uint_eq(coll_slab_mapped(&sl), 0);
+    ck_assert_ptr_nonnull(coll_slab_alloc(&sl, 64));
+    coll_slab_clear(&sl);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("coll_slab");
+    TCase *tc = tcase_create("slab");
+    tcase_add_test(tc, fifo_returns_every_block);
+    tcase_add_test(tc, reverse_and_scattered);
+    tcase_add_test(tc, oversized_pieces);
+    tcase_add_test(tc, clear_with_live_pieces);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
