@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
+
 #ifndef HIREDIS_MAJOR
 #error "<hiredis/hiredis.h> does not define HIREDIS_MAJOR"
 #endif
@@ -28,6 +30,8 @@ _Static_assert(sizeof(redisReplyObjectFunctions) == REPLY_FN_SLOTS * sizeof(void
                "redisReplyObjectFunctions has a layout arena.c does not know");
 
 #define CHUNK_BYTES (1u << 20)
+#define INTERN_LEN 15           /* bulk strings this short are shared (field names, event, agent ...) */
+#define INTERN_SLOTS 1024       /* the last string seen of each hash, direct-mapped */
 
 typedef struct chunk {
     struct chunk *next;
@@ -38,6 +42,10 @@ typedef struct chunk {
 struct agg_arena {
     chunk *head, *cur;
     int oom;            /* an allocation failed while building the reply */
+    /* short bulk strings built since the last reset: an entry's field
+     * names repeat in every entry of a read, and sharing one object each
+     * almost halves a read's memory */
+    redisReply *intern[INTERN_SLOTS];
 };
 
 /* The arena the reply functions build in, set during agg_arena_command
@@ -68,6 +76,16 @@ static void *arena_alloc(agg_arena *a, size_t n)
     return p;
 }
 
+/* Links r into its parent array (if it has one); returns r. */
+static redisReply *link_reply(const redisReadTask *task, redisReply *r)
+{
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+
 /* Returns a zeroed reply object of type with extra bytes after it, linked
  * into its parent array; NULL when out of memory. */
 static redisReply *new_reply(const redisReadTask *task, int type, size_t extra)
@@ -77,11 +95,7 @@ static redisReply *new_reply(const redisReadTask *task, int type, size_t extra)
         return NULL;
     memset(r, 0, sizeof *r);
     r->type = type;
-    if (task->parent) {
-        redisReply *parent = task->parent->obj;
-        parent->element[task->idx] = r;
-    }
-    return r;
+    return link_reply(task, r);
 }
 
 /* Builds a string, status or error reply (with hiredis 1.x also a bignum
@@ -104,6 +118,14 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
         return r;
     }
 #endif
+    redisReply **slot = NULL;
+    if (task->type == REDIS_REPLY_STRING && len <= INTERN_LEN) {
+        /* replies are read-only to their users: one object may stand in
+         * several places */
+        slot = &building->intern[proto_hash64(str, len) % INTERN_SLOTS];
+        if (*slot && (*slot)->len == len && memcmp((*slot)->str, str, len) == 0)
+            return link_reply(task, *slot);
+    }
     redisReply *r = new_reply(task, task->type, len + 1);
     if (!r)
         return NULL;
@@ -111,6 +133,8 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
     memcpy(r->str, str, len);
     r->str[len] = 0;
     r->len = len;
+    if (slot)
+        *slot = r;
     return r;
 }
 
@@ -289,6 +313,7 @@ void agg_arena_reset(agg_arena *a)
         c->used = 0;
     a->cur = a->head;
     a->oom = 0;
+    memset(a->intern, 0, sizeof a->intern);
 }
 
 /* Reads the next reply into the arena. Returns it, or NULL. */

@@ -89,7 +89,7 @@ static const conf_key conf_table[] = {
     I(idle_timeout_s, 1, 86400, "30", "keep-alive idle timeout"),
     I(max_connections, 1, 1000000, "10000", "open connections at most"),
     I(batch, 1, 100000, "1000", "aggregator: entries read per batch"),
-    I(batch_max, 1, 1000000, "20000", "aggregator: entries applied together when reading a backlog (full reads of batch are merged)"),
+    I(batch_max, 1, 1000000, "50000", "aggregator: entries applied together when reading a backlog (full reads of batch are merged)"),
     I(batch_wait_ms, 0, 10000, "250", "aggregator: how long a round keeps reading new entries before applying them"),
     S(consumer, T_STR, "", "aggregator consumer name (default: hostname-pid)"),
     I(link_refresh_s, 1, 86400, "60", "the collector reloads every short link this often (changes also arrive at once by pub/sub)"),
