@@ -70,8 +70,9 @@ end
 --                    totals audience_full += 1); keep KEYS[k] until at, or,
 --                    at negative, the aggregator knows KEYS[k] is kept
 --                    until -at or later: set only if KEYS[k] is new.
---                    A key's records are read with one HMGET and written
---                    with one HSET a call, its size read once.
+--                    A key's size is read once a call (HLEN), its records
+--                    with one HMGET unless it is empty, and written with
+--                    one HSET.
 -- Returns 1 + the followup_resolved alerts raised (to the outbox), or -1
 -- if the watermark moved (nothing changed).
 local K_TOTALS, K_WM, K_NONCE = @K_TOTALS@, @K_WM@, @K_NONCE@
@@ -116,7 +117,7 @@ local function int_field(k, f)
 end
 local hf, hf_keys = {}, {}   -- hash key -> the fields its H ops add to (checked with one HMGET)
 -- the audience keys of the call, in order, each a table of its subjects
--- (g[1..]) and nput, len = HLEN once read, empty = it was, at = expiry,
+-- (g[1..]) and nput, len = its HLEN, empty = it was, at = expiry,
 -- set = 1 if it must be set; and by subject (a call is one campaign's, so a
 -- subject has one key): its record (false: none), and the record to write
 local aud, aud_keys, aud_rec, aud_put = {}, {}, {}, {}
@@ -190,13 +191,22 @@ for _, k in ipairs(hf_keys) do
   if bad then break end
   bad = hmget_each(k, hf[k], function(f, v) return int_value(k, f, v) end)
 end
--- each audience key's records, read with one HMGET that is also its type check
+-- each audience key's size (HLEN, also its type check), then, unless it is
+-- empty (a new bucket, the most common), its records with one HMGET
 if not bad and #aud_keys > 0 then bad = int_field(KEYS[K_TOTALS], '@AUD_FULL@') end
 for _, k in ipairs(aud_keys) do
   if bad then break end
-  if hmget_each(k, aud[k], function(subj, v) aud_rec[subj] = v end) then
-    seen[k] = nil
-    bad = want(k, 'hash') or poison(k, 'refuses HMGET')
+  local g = aud[k]
+  local len = redis.pcall('HLEN', k)
+  if type(len) ~= 'number' then
+    bad = want(k, 'hash') or poison(k, 'refuses HLEN')
+  else
+    g.len = len
+    g.empty = len == 0
+    if len > 0 and hmget_each(k, g, function(subj, v) aud_rec[subj] = v end) then
+      seen[k] = nil
+      bad = want(k, 'hash') or poison(k, 'refuses HMGET')
+    end
   end
 end
 if bad then return bad end
@@ -272,10 +282,6 @@ while i <= n do
         if cr ~= '' then r = cr end
       end
     else
-      if not g.len then
-        g.len = redis.call('HLEN', k)
-        g.empty = g.len == 0
-      end
       if g.len >= cap then
         put = false
         redis.call('HINCRBY', KEYS[K_TOTALS], '@AUD_FULL@', 1)
