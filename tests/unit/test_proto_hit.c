@@ -3,10 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "hit.h"
+#include "guard.h"
 
 /* Parses q into a fresh hit and, if that succeeds, finishes it for via;
  * returns the first reason. */
@@ -413,25 +412,6 @@ START_TEST(set_direct)
 }
 END_TEST
 
-/* Maps two pages, the second PROT_NONE, and copies s to end exactly at the
- * first page's end; returns the copy (or NULL on failure). */
-static char *guarded(const char *s, size_t len, void **map, size_t *maplen)
-{
-    long pg = sysconf(_SC_PAGESIZE);
-    char *m = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    if (mprotect(m + pg, (size_t)pg, PROT_NONE) != 0) {
-        munmap(m, (size_t)pg * 2);
-        return NULL;
-    }
-    char *p = m + pg - len;
-    memcpy(p, s, len);
-    *map = m;
-    *maplen = (size_t)pg * 2;
-    return p;
-}
-
 /* Parses inputs that end at a PROT_NONE page; crashes on any over-read. */
 START_TEST(guard_page_query)
 {
@@ -445,25 +425,19 @@ START_TEST(guard_page_query)
         proto_hit a, b;
         proto_hit_init(&a);
         proto_reason want = proto_hit_parse_query(&a, cases[i], len);
-        void *map;
-        size_t ml;
-        char *p = guarded(cases[i], len, &map, &ml);
+        char *p = guarded(cases[i], len);
         ck_assert_ptr_nonnull(p);
         proto_hit_init(&b);
         ck_assert_int_eq(proto_hit_parse_query(&b, p, len), want);
-        munmap(map, ml);
     }
     /* JSON bodies ending at the guard */
     static const char *js[] = { "{\"c\":\"x\"}", "[{\"c\":\"x\",\"d\":5}]", "{\"c\":\"x", "[", "{\"c\":1e" };
     for (size_t i = 0; i < sizeof js / sizeof js[0]; i++) {
         size_t len = strlen(js[i]);
         proto_reason want = proto_hit_parse_json(js[i], len, NULL, NULL);
-        void *map;
-        size_t ml;
-        char *p = guarded(js[i], len, &map, &ml);
+        char *p = guarded(js[i], len);
         ck_assert_ptr_nonnull(p);
         ck_assert_int_eq(proto_hit_parse_json(p, len, NULL, NULL), want);
-        munmap(map, ml);
     }
 }
 END_TEST
@@ -705,9 +679,5 @@ static Suite *hit_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(hit_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(hit_suite());
 }

@@ -2,10 +2,9 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "url.h"
+#include "guard.h"
 
 /* Decodes a NUL-terminated string with '+' as space; returns decode's result. */
 static long dec(char *dst, size_t cap, const char *s)
@@ -89,35 +88,14 @@ START_TEST(decode_small_dst_and_validate_only)
 }
 END_TEST
 
-/* Maps two pages, the second PROT_NONE, and copies s to end exactly at the
- * first page's end; returns the copy (or NULL on failure). */
-static char *guarded(const char *s, size_t len, void **map, size_t *maplen)
-{
-    long pg = sysconf(_SC_PAGESIZE);
-    char *m = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    if (mprotect(m + pg, (size_t)pg, PROT_NONE) != 0) {
-        munmap(m, (size_t)pg * 2);
-        return NULL;
-    }
-    char *p = m + pg - len;
-    memcpy(p, s, len);
-    *map = m;
-    *maplen = (size_t)pg * 2;
-    return p;
-}
-
 /* Decodes inputs that end at a PROT_NONE page; crashes on any over-read. */
 START_TEST(decode_guard_page)
 {
     static const char *cases[] = { "abc%", "abc%4", "abc%41", "%C3", "a+b", "%E2%82%AC", "x" };
     char out[64];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        void *map;
-        size_t ml;
         size_t len = strlen(cases[i]);
-        char *p = guarded(cases[i], len, &map, &ml);
+        char *p = guarded(cases[i], len);
         ck_assert_ptr_nonnull(p);
         long want = proto_url_decode(out, sizeof out, cases[i], len, 1);
         ck_assert_int_eq(proto_url_decode(out, sizeof out, p, len, 1), want);
@@ -126,18 +104,14 @@ START_TEST(decode_guard_page)
         ck_assert_int_ge(proto_url_split(p, len, pairs, 4), 1);
         char host[64];
         ck_assert_int_eq(proto_url_target(p, len, host, sizeof host), -1);
-        munmap(map, ml);
     }
     /* a valid target ending at the guard */
-    void *map;
-    size_t ml;
     const char *u = "https://example.org:8443";
     char host[64];
-    char *p = guarded(u, strlen(u), &map, &ml);
+    char *p = guarded(u, strlen(u));
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(proto_url_target(p, strlen(u), host, sizeof host), 0);
     ck_assert_str_eq(host, "example.org");
-    munmap(map, ml);
 }
 END_TEST
 
@@ -320,9 +294,5 @@ static Suite *url_suite(void)
 /* Runs the suite; returns non-zero if any test failed. */
 int main(void)
 {
-    SRunner *sr = srunner_create(url_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(url_suite());
 }
