@@ -89,18 +89,22 @@ static int poisoned_read(agg_apply_job *j, const redisReply *rep, size_t c)
     return 1;
 }
 
-/* Holds campaign c when rep says its Redis Cluster node is unreachable
- * (NODEDOWN): nothing more is sent for it, its entries stay pending and
- * are read again after the hold's back-off; the other campaigns go on.
- * Returns 1 if held so, else 0. */
-static int node_down_hold(agg_apply_job *j, const redisReply *rep, size_t c)
+/* Holds campaign c when rep says its keys cannot be reached now: its Redis
+ * Cluster node is unreachable (NODEDOWN), or its slot is half-moved between
+ * masters (TRYAGAIN, once its short back-off ran out; the script did not
+ * run). Nothing more is sent for it, its entries stay pending and are read
+ * again after the hold's back-off; the other campaigns go on. Returns 1 if
+ * held so, else 0. */
+static int hold_unreachable(agg_apply_job *j, const redisReply *rep, size_t c)
 {
-    if (!sys_redis_nodedown(rep))
+    int moving = sys_redis_tryagain(rep);
+    if (!moving && !sys_redis_nodedown(rep))
         return 0;
     if (!agg_batch_held(j->b, c)) {
         j->res->held++;
         agg_batch_hold(j->b, c);
-        sys_warn("redis: the campaign's cluster node is unreachable; campaign held, its hits wait",
+        sys_warn(moving ? "redis: the campaign's slot is moving between cluster nodes; campaign held, its hits wait"
+                        : "redis: the campaign's cluster node is unreachable; campaign held, its hits wait",
                  "campaign=%s partition=%u err=\"%s\"", agg_batch_name(j->b, c), j->p, rep->str);
     }
     return 1;
@@ -111,7 +115,7 @@ static int node_down_hold(agg_apply_job *j, const redisReply *rep, size_t c)
 static int on_read(void *arg, redisReply *rep, size_t i)
 {
     agg_apply_job *j = arg;
-    if (node_down_hold(j, rep, i / 2)) {
+    if (hold_unreachable(j, rep, i / 2)) {
         freeReplyObject(rep);
         if (i % 2 == 1)
             agg_apply_job_clear(j);
@@ -179,7 +183,7 @@ static int on_call(void *arg, redisReply *rep, size_t i)
     while (j->call < agg_batch_ncamps(j->b) && !agg_batch_called(j->b, j->call))
         j->call++;
     size_t c = j->call++;
-    if (node_down_hold(j, rep, c)) {
+    if (hold_unreachable(j, rep, c)) {
         /* it may have run before the node went: the watermark then skips it */
     } else if (agg_noscript(rep)) {
         j->failed = 1;
@@ -243,7 +247,7 @@ static int on_dead(void *arg, redisReply *rep, size_t i)
     (void)i;
     size_t c = j->dead[j->dead_reply].c;
     const char *why = j->dead[j->dead_reply++].why;
-    if (node_down_hold(j, rep, c)) {
+    if (hold_unreachable(j, rep, c)) {
         /* held: its entries wait for the node */
     } else if (agg_noscript(rep)) {
         j->failed = 1;

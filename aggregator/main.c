@@ -26,6 +26,7 @@
 #define ALERT_EVERY_MS 500
 #define RESCAN_EVERY_MS 60000
 #define TRIM_EVERY_MS 10000
+#define TRYAGAIN_MS 30      /* a campaign whose slot is half-moved is held after this, not waited for */
 #define POISON_MIN_MS 100   /* back-off after a poisoned campaign: 100 ms doubling to 5 s */
 #define POISON_MAX_MS 5000
 
@@ -102,6 +103,8 @@ int main(int argc, char **argv)
     a.round[0].arena = agg_arena_new();
     a.round[1].arena = agg_arena_new();
     a.r = sys_redis_new(a.conf.redis, 2000, 5000);
+    if (a.r)
+        sys_redis_set_tryagain_ms(a.r, TRYAGAIN_MS);
     a.expiry = agg_expiry_new();
     agg_server *srv = a.round[0].arena && a.round[1].arena && a.r && a.expiry
                           ? agg_server_new(&a.conf, &a.m)

@@ -217,6 +217,12 @@ void sys_redis_set_err(sys_redis *r, sys_redis_status st, const char *why)
     fail(r, st, "%s", why);
 }
 
+void sys_redis_set_tryagain_ms(sys_redis *r, int ms)
+{
+    if (r->cl)
+        sys_cluster_set_tryagain(r->cl, ms);
+}
+
 /* Sets the command timeout; never fails. */
 void sys_redis_set_timeout(sys_redis *r, int cmd_ms)
 {
@@ -477,6 +483,12 @@ int sys_redis_run(sys_redis *r, size_t leave)
 int sys_redis_nodedown(const redisReply *reply)
 {
     return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NODEDOWN ", 9) == 0;
+}
+
+/* Returns 1 if reply is a cluster's TRYAGAIN error. */
+int sys_redis_tryagain(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "TRYAGAIN", 8) == 0;
 }
 
 /* Returns 1 for a cluster handle. */

@@ -147,6 +147,18 @@ int sys_redis_run(sys_redis *r, size_t leave);
  * a cluster node that failed (see above), else 0. */
 int sys_redis_nodedown(const redisReply *reply);
 
+/* Returns 1 if reply is the TRYAGAIN error of a Redis Cluster (a command
+ * of several keys of a slot half-moved between masters), handed over once
+ * the back-off of sys_redis_set_tryagain_ms ran out, else 0. */
+int sys_redis_tryagain(const redisReply *reply);
+
+/* Sets how long the TRYAGAIN of a pipelined command (sys_redis_send) is
+ * retried, 10 ms doubling to 200 ms, before its error is handed to the
+ * handler: 2000 ms (the most) by default, as for every single command; a
+ * caller that can set that command's work aside asks for less. No-op on a
+ * single node; never fails. */
+void sys_redis_set_tryagain_ms(sys_redis *r, int ms);
+
 /* Returns 1 if r talks to a Redis Cluster. */
 int sys_redis_is_cluster(const sys_redis *r);
 

@@ -57,6 +57,7 @@ struct sys_cluster {
     int nmasters;
     int have_map;
     int cmd_ms;
+    int tryagain_ms;            /* how long a pipelined command's TRYAGAIN is retried */
     uint16_t owner[PROTO_SLOTS];
     uint64_t seq;
     size_t owed;
@@ -79,6 +80,7 @@ sys_cluster *sys_cluster_new(sys_redis *r, const char *seeds)
         return NULL;
     c->r = r;
     c->cmd_ms = 1000;
+    c->tryagain_ms = RETRY_MS_MAX;
     c->seeds = seeds;
     memset(c->owner, 0xff, sizeof c->owner);
     return c;
@@ -350,6 +352,12 @@ redisContext *sys_cluster_context(sys_cluster *c)
     return node_ctx(c, c->masters[0]);
 }
 
+/* Sets how long a pipelined command's TRYAGAIN is retried; never fails. */
+void sys_cluster_set_tryagain(sys_cluster *c, int ms)
+{
+    c->tryagain_ms = ms < RETRY_MS_MAX ? ms : RETRY_MS_MAX;
+}
+
 /* Sets the command timeout of every connection; never fails. */
 void sys_cluster_set_timeout(sys_cluster *c, int cmd_ms)
 {
@@ -430,8 +438,9 @@ static int err_is(const redisReply *rep, const char *word)
 }
 
 /* Follows MOVED and ASK, retries TRYAGAIN and CLUSTERDOWN with a bounded
- * back-off, until rep is a final reply. Returns it (perhaps still an error
- * when the bounds ran out), or NULL on a transport error. */
+ * back-off (TRYAGAIN of a pipelined command, side set, at most
+ * tryagain_ms), until rep is a final reply. Returns it (perhaps still an
+ * error when the bounds ran out), or NULL on a transport error. */
 static redisReply *resolve(sys_cluster *c, redisReply *rep, int side, const char *cmd, size_t len,
                            sys_redis_reader read, void *read_arg)
 {
@@ -456,12 +465,13 @@ static redisReply *resolve(sys_cluster *c, redisReply *rep, int side, const char
             if (!rd.ask)
                 c->owner[rd.slot] = (uint16_t)i;    /* whatever the refresh found */
         } else if (err_is(rep, "TRYAGAIN") || err_is(rep, "CLUSTERDOWN")) {
-            if (waited >= RETRY_MS_MAX)
-                break;
-            if (err_is(rep, "TRYAGAIN"))
+            int tryagain = err_is(rep, "TRYAGAIN");
+            if (tryagain)
                 c->st.tryagain++;
             else
                 c->st.clusterdown++;
+            if (waited >= (tryagain && side ? c->tryagain_ms : RETRY_MS_MAX))
+                break;
             nap(wait);
             waited += wait;
             wait = wait * 2 > 200 ? 200 : wait * 2;

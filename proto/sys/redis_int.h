@@ -32,6 +32,7 @@ void sys_cluster_close(sys_cluster *c);
 int sys_cluster_connected(const sys_cluster *c);
 redisContext *sys_cluster_context(sys_cluster *c);
 void sys_cluster_set_timeout(sys_cluster *c, int cmd_ms);
+void sys_cluster_set_tryagain(sys_cluster *c, int ms);
 redisReply *sys_cluster_cmd(sys_cluster *c, const char *cmd, size_t len);
 int sys_cluster_send(sys_cluster *c, const char *resp, size_t len, size_t nreplies,
                      sys_redis_handler fn, void *arg, sys_redis_reader read, void *read_arg);

@@ -2,11 +2,19 @@
  * bytes, are aligned, and the blocks go back to the system once their
  * pieces are released: in order, in reverse, scattered, oversized. */
 #include <check.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "slab.h"
+#include "guard.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #include "guard.h"
 
 #define N 20000
@@ -58,18 +66,36 @@ START_TEST(fifo_returns_every_block)
     coll_slab sl = {0};
     carve_all(&sl);
     ck_assert_uint_eq(count_intact(), N);
-    /* N pieces of about 256 bytes with their headers: about 20 blocks */
-    ck_assert_uint_ge(coll_slab_mapped(&sl), (size_t)N * 56);
-    ck_assert_uint_le(coll_slab_mapped(&sl), (size_t)N * 480);
+    /* N pieces of about 270 bytes with their headers: about 20 blocks */
+    size_t full = coll_slab_mapped(&sl);
+    ck_assert_uint_eq(full % BLOCK, 0);
+    ck_assert_uint_ge(full, 15 * (size_t)BLOCK);
+    ck_assert_uint_le(full, 25 * (size_t)BLOCK);
+    uintptr_t page = sysconf(_SC_PAGESIZE), mid = (uintptr_t)piece[N / 2] / page * page;
+    unsigned char vec;
+    ck_assert_int_eq(mincore((void *)mid, page, &vec), 0);
     for (unsigned i = 0; i < N; i++) {
         coll_slab_free(&sl, piece[i]);
         piece[i] = NULL;
+        /* the blocks emptied are unmapped as the queue drains (one kept) */
         if (i == N / 2)
-            ck_assert_uint_le(coll_slab_mapped(&sl), (size_t)N * 480 / 2 + 2 * BLOCK);
+            ck_assert_uint_le(coll_slab_mapped(&sl), full / 2 + 2 * (size_t)BLOCK);
     }
     ck_assert_uint_eq(sl.live, 0);
-    /* the block carved from and one spare are kept */
-    ck_assert_uint_le(coll_slab_mapped(&sl), 2 * BLOCK);
+    /* the block carved from and one spare are kept, no more; a block of
+     * the middle is gone from the address space */
+    ck_assert_uint_eq(coll_slab_mapped(&sl), 2 * (size_t)BLOCK);
+    errno = 0;
+    ck_assert_int_eq(mincore((void *)mid, page, &vec), -1);
+    ck_assert_int_eq(errno, ENOMEM);
+    /* carving again takes the current block, then the spare: nothing mapped */
+    for (unsigned i = 0; i < 1200; i++) {
+        piece[i] = coll_slab_alloc(&sl, 300);
+        ck_assert_ptr_nonnull(piece[i]);
+    }
+    ck_assert_uint_eq(coll_slab_mapped(&sl), 2 * (size_t)BLOCK);
+    for (unsigned i = 0; i < 1200; i++)
+        coll_slab_free(&sl, piece[i]);
     coll_slab_clear(&sl);
     ck_assert_uint_eq(coll_slab_mapped(&sl), 0);
 }
@@ -129,6 +155,27 @@ START_TEST(oversized_pieces)
 }
 END_TEST
 
+START_TEST(emptied_block_carved_again)
+{
+    coll_slab sl = {0};
+    unsigned char *a = coll_slab_alloc(&sl, 64), *b = coll_slab_alloc(&sl, 64);
+    coll_slab_free(&sl, a);
+    coll_slab_free(&sl, b);
+    /* the block was emptied: carved again from its start */
+    unsigned char *c = coll_slab_alloc(&sl, 64);
+    ck_assert_ptr_eq(c, a);
+    ck_assert_uint_eq(coll_slab_mapped(&sl), (size_t)BLOCK);
+#if defined(__SANITIZE_ADDRESS__)
+    /* a released piece is poisoned, a live one is not */
+    ck_assert_int_eq(__asan_address_is_poisoned(b), 1);
+    ck_assert_int_eq(__asan_address_is_poisoned(c + 63), 0);
+    ck_assert_int_eq(__asan_address_is_poisoned(c + 64), 1);
+#endif
+    coll_slab_free(&sl, c);
+    coll_slab_clear(&sl);
+}
+END_TEST
+
 START_TEST(clear_with_live_pieces)
 {
     coll_slab sl = {0};
@@ -149,6 +196,7 @@ int main(void)
     tcase_add_test(tc, fifo_returns_every_block);
     tcase_add_test(tc, reverse_and_scattered);
     tcase_add_test(tc, oversized_pieces);
+    tcase_add_test(tc, emptied_block_carved_again);
     tcase_add_test(tc, clear_with_live_pieces);
     suite_add_tcase(s, tc);
     return unit_run(s);
