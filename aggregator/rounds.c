@@ -64,6 +64,14 @@ static int on_ack(void *arg, redisReply *rep, size_t i)
     return ok ? 0 : -1;
 }
 
+/* Returns the id of stream entry e ([id, fields]), or NULL if e is not one. */
+static const redisReply *entry_id(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING
+               ? e->element[0]
+               : NULL;
+}
+
 /* Queues the XACK of n entries of partition p, but those for which
  * held(arg, i) says a held campaign keeps them pending (held may be NULL).
  * Returns how many it queued, or -1. */
@@ -75,11 +83,9 @@ static long queue_ack(agg *a, int p, const redisReply *const *ents, size_t n,
     proto_resp_str(&args, a->keys[p]);
     proto_resp_str(&args, AGG_GROUP);
     for (size_t i = 0; i < n; i++) {
-        const redisReply *e = ents[i];
-        if (held && held(arg, i))
-            continue;
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
-            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
+        const redisReply *id = entry_id(ents[i]);
+        if (id && !(held && held(arg, i)))
+            proto_resp_arg(&args, id->str, id->len);
     }
     long queued = (long)args.nargs - 3;
     if (args.nargs < 4) {               /* no id: nothing to acknowledge */
@@ -104,9 +110,8 @@ static int queue_done(agg *a, int p, const redisReply *const *ents, size_t n, co
 {
     proto_resp args = {0}, out = {0};
     char lease[PROTO_KEY_MAX], cursor[PROTO_KEY_MAX];
-    const redisReply *last = n ? ents[n - 1] : NULL;
-    if (!last || last->type != REDIS_REPLY_ARRAY || last->elements != 2 ||
-        last->element[0]->type != REDIS_REPLY_STRING)
+    const redisReply *last = n ? entry_id(ents[n - 1]) : NULL;
+    if (!last)
         return 0;
     proto_key_lease(lease, sizeof lease, a->conf.prefix, (unsigned)p);
     proto_key_applied(cursor, sizeof cursor, a->conf.prefix, (unsigned)p);
@@ -118,12 +123,11 @@ static int queue_done(agg *a, int p, const redisReply *const *ents, size_t n, co
     proto_resp_str(&args, cursor);
     proto_resp_str(&args, a->me);
     proto_resp_str(&args, AGG_GROUP);
-    proto_resp_arg(&args, last->element[0]->str, last->element[0]->len);
+    proto_resp_arg(&args, last->str, last->len);
     for (size_t i = 0; i < n; i++) {
-        const redisReply *e = ents[i];
-        if (agg_batch_entry_held(b, i) && e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-            e->element[0]->type == REDIS_REPLY_STRING)
-            proto_resp_arg(&args, e->element[0]->str, e->element[0]->len);
+        const redisReply *id = entry_id(ents[i]);
+        if (id && agg_batch_entry_held(b, i))
+            proto_resp_arg(&args, id->str, id->len);
     }
     proto_resp_command(&out, &args);
     int rc = out.oom || sys_redis_send(a->r, out.data, out.len, 1, on_ack, NULL, NULL, NULL) < 0 ? -1 : 0;

@@ -195,6 +195,14 @@ static int live_aggregators(agg *a, int *rank)
     return l.n;
 }
 
+/* Marks partition p as taken anew: before its next round it is read again
+ * from its cursor, a dead consumer's pending entries claimed and its own
+ * read; never fails. */
+static void catch_up_all(agg *a, int p)
+{
+    a->need_claim[p] = a->need_pel[p] = a->need_rewind[p] = 1;
+}
+
 /* Renews held leases and takes free ones (or ones held under this
  * consumer's own name: a restarted aggregator takes over at once), up to
  * this aggregator's share of the partitions (partitions / aggregators
@@ -253,14 +261,14 @@ void agg_leases(agg *a)
             /* renewed after it lapsed (this process was stalled): another
              * aggregator may have owned it meanwhile, so as if taken anew */
             sys_warn("partition lease lapsed and taken again: reading from its cursor", "partition=%d", p);
-            a->need_claim[p] = a->need_pel[p] = a->need_rewind[p] = 1;
+            catch_up_all(a, p);
         }
         if (held)
             a->lease_at[p] = now;
         if (held && !a->owned[p]) {
             mine++;
             sys_info("partition taken", "partition=%d consumer=%s", p, a->me);
-            a->need_claim[p] = a->need_pel[p] = a->need_rewind[p] = 1;
+            catch_up_all(a, p);
             a->outbox_due = 1;  /* alerts its last owner raised and did not move */
         } else if (!held && a->owned[p]) {
             mine--;
@@ -353,11 +361,13 @@ static int cursor_from_group(agg *a, int p, int force, char *cur, size_t cap)
     if (group_state(a, p, last, sizeof last, &lag) < 0)
         return -1;
     proto_key_applied(key, sizeof key, a->conf.prefix, (unsigned)p);
-    redisReply *r = force ? agg_cmd(a, "SET %s %s", key, last) : agg_cmd(a, "SET %s %s NX", key, last);
+    /* NX GET: the cursor another aggregator set meanwhile, else ours */
+    redisReply *r = force ? agg_cmd(a, "SET %s %s", key, last) : agg_cmd(a, "SET %s %s NX GET", key, last);
     if (!r)
         return -1;
+    snprintf(cur, cap, "%s", r->type == REDIS_REPLY_STRING ? r->str : last);
     freeReplyObject(r);
-    return cursor_get(a, p, cur, cap) < 0 || !cur[0] ? -1 : 0;
+    return cur[0] ? 0 : -1;
 }
 
 int agg_rewind(agg *a, int p)

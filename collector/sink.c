@@ -34,13 +34,6 @@
 
 /* ---------------------------------------------------------------- queue */
 
-/* Releases an entry no longer in flight (to the slab); NULL is a no-op.
- * Never fails. */
-static void entry_release(coll_sink *s, inflight *e)
-{
-    coll_slab_free(&s->slab, e);
-}
-
 /* Takes the head entry out of flight with its stream id (len bytes, kept
  * if it fits): acknowledges a spooled one in spool order, records the id
  * as its partition's last acknowledged one. Never fails. */
@@ -62,7 +55,7 @@ static void release_head(coll_sink *s, const char *id, size_t len)
         memcpy(s->acked[e->partition], id, len);
         s->acked[e->partition][len] = 0;
     }
-    entry_release(s, e);
+    coll_slab_free(&s->slab, e);
 }
 
 /* Keeps the stream id of e's XADD reply in e (one too long to keep: its
@@ -355,7 +348,7 @@ void coll_sink_pump(coll_sink *s)
             e->pos = pos;
         }
         if (!e || send_hit(s, e, &hit, part) < 0) {
-            entry_release(s, e);
+            coll_slab_free(&s->slab, e);
             coll_spool_unread(s->spool, &pos); /* read again on the next pump */
             break;
         }
@@ -564,7 +557,7 @@ int coll_sink_push(coll_sink *s, proto_hit *hit)
             atomic_store_explicit(&s->g_queued, s->ninflight, memory_order_relaxed);
             return 0;
         }
-        entry_release(s, e);
+        coll_slab_free(&s->slab, e);
     }
     char hdr[COLL_SPOOL_HDR_MAX];
     if (!coll_spool_writing(s->spool))

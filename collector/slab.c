@@ -100,15 +100,14 @@ void *coll_slab_alloc(coll_slab *sl, size_t n)
         return b ? carve(sl, b, need, n) : NULL;
     }
     if (!sl->cur || sl->cur->used + need > sl->cur->cap) {
+        /* the full block keeps live pieces (an emptied one is carved again
+         * from its start): it is retired when its last piece is freed */
         coll_slab_blk *b = sl->spare;
         if (b)
             sl->spare = NULL;
         else if (!(b = block_map(sl, BLOCK)))
             return NULL;
-        coll_slab_blk *old = sl->cur;
         sl->cur = b;
-        if (old && old->live == 0)
-            block_retire(sl, old);
     }
     return carve(sl, sl->cur, need, n);
 }

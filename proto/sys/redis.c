@@ -479,16 +479,22 @@ int sys_redis_run(sys_redis *r, size_t leave)
 
 /* ---------------------------------------------------------------- cluster */
 
+/* Returns 1 if reply is an error starting with word (n bytes). */
+static int error_is(const redisReply *reply, const char *word, size_t n)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, word, n) == 0;
+}
+
 /* Returns 1 if reply is the layer's NODEDOWN error. */
 int sys_redis_nodedown(const redisReply *reply)
 {
-    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NODEDOWN ", 9) == 0;
+    return error_is(reply, "NODEDOWN ", 9);
 }
 
 /* Returns 1 if reply is a cluster's TRYAGAIN error. */
 int sys_redis_tryagain(const redisReply *reply)
 {
-    return reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "TRYAGAIN", 8) == 0;
+    return error_is(reply, "TRYAGAIN", 8);
 }
 
 /* Returns 1 for a cluster handle. */

@@ -475,7 +475,7 @@ static redisReply *resolve(sys_cluster *c, redisReply *rep, int side, const char
             nap(wait);
             waited += wait;
             wait = wait * 2 > 200 ? 200 : wait * 2;
-            if (err_is(rep, "CLUSTERDOWN"))
+            if (!tryagain)
                 map_refresh(c);
             if ((i = route(c, cmd, len, &all)) < 0)
                 break;

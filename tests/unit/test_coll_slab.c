@@ -52,6 +52,13 @@ static void carve_all(coll_slab *sl)
     ck_assert_uint_eq(sl->live, N);
 }
 
+/* Releases piece i (slot cleared). */
+static void release(coll_slab *sl, unsigned i)
+{
+    coll_slab_free(sl, piece[i]);
+    piece[i] = NULL;
+}
+
 /* Counts the pieces still holding their pattern. */
 static unsigned count_intact(void)
 {
@@ -75,8 +82,7 @@ START_TEST(fifo_returns_every_block)
     unsigned char vec;
     ck_assert_int_eq(mincore((void *)mid, page, &vec), 0);
     for (unsigned i = 0; i < N; i++) {
-        coll_slab_free(&sl, piece[i]);
-        piece[i] = NULL;
+        release(&sl, i);
         /* the blocks emptied are unmapped as the queue drains (one kept) */
         if (i == N / 2)
             ck_assert_uint_le(coll_slab_mapped(&sl), full / 2 + 2 * (size_t)BLOCK);
@@ -107,16 +113,12 @@ START_TEST(reverse_and_scattered)
     carve_all(&sl);
     /* every other piece first: nothing is unmapped, the rest intact */
     size_t before = coll_slab_mapped(&sl);
-    for (unsigned i = 0; i < N; i += 2) {
-        coll_slab_free(&sl, piece[i]);
-        piece[i] = NULL;
-    }
+    for (unsigned i = 0; i < N; i += 2)
+        release(&sl, i);
     ck_assert_uint_eq(coll_slab_mapped(&sl), before);
     ck_assert_uint_eq(count_intact(), N / 2);
-    for (unsigned i = N; i-- > 0;) {
-        coll_slab_free(&sl, piece[i]);
-        piece[i] = NULL;
-    }
+    for (unsigned i = N; i-- > 0;)
+        release(&sl, i);
     ck_assert_uint_le(coll_slab_mapped(&sl), 2 * BLOCK);
     /* carved again: the kept blocks are used, the bytes hold */
     carve_all(&sl);
